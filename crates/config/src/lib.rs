@@ -1,0 +1,1 @@
+//! rwsgi-config (being written)

@@ -1,0 +1,1 @@
+//! rwsgi-proto (being written)

@@ -1,0 +1,1 @@
+//! rwsgi-stats (being written)
