@@ -1,1 +1,22 @@
-//! rwsgi-stats (being written)
+//! rwsgi-stats: the shared-memory scoreboard, the stats snapshot model and its renderers.
+//!
+//! * [`scoreboard`] — one `MAP_SHARED` mapping of atomic slots, written by workers, read by
+//!   the master;
+//! * [`model`] — [`StatsSnapshot`], the one type every renderer consumes, and
+//!   [`Scoreboard::snapshot`];
+//! * [`json`] — uWSGI 2.0's stats JSON, byte for byte;
+//! * [`procfs`] — rss/vsz of a pid.
+
+pub mod json;
+pub mod model;
+pub mod procfs;
+pub mod scoreboard;
+
+pub use json::{render_uwsgi, render_uwsgi_vec, RenderOptions};
+pub use model::{
+    uwsgi_default_locks, AppInfo, AppStats, CoreStats, MasterInfo, SocketStats, StatsSnapshot,
+    WorkerStats,
+};
+pub use scoreboard::{
+    AppSlot, CoreRequest, CoreSlot, Layout, Scoreboard, ScoreboardError, WorkerSlot, WorkerStatus,
+};

@@ -1,0 +1,131 @@
+//! Configuration errors. Every variant says where the problem came from.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where an option (or a problem) came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The process command line.
+    CommandLine,
+    /// A `UWSGI_*` environment variable (its full name).
+    Env(String),
+    /// A line of an ini file (1-based line number).
+    Ini {
+        /// The ini file as it was named (`--ini` value without `:section`).
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::CommandLine => f.write_str("command line"),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Ini { path, line } => write!(f, "{}:{line}", path.display()),
+        }
+    }
+}
+
+/// Why the configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An option name that rwsgi does not know.
+    #[error("{origin}: unknown option '{name}'")]
+    UnknownOption {
+        /// The name as written (`-x` for unknown short options).
+        name: String,
+        /// Where it appeared.
+        origin: Origin,
+    },
+    /// An option that needs a value was given none (or an empty one).
+    #[error("{origin}: option '{option}' requires a value")]
+    MissingValue {
+        /// The option as written.
+        option: String,
+        /// Where it appeared.
+        origin: Origin,
+    },
+    /// A value that does not fit the option.
+    #[error("{origin}: invalid value '{value}' for option '{option}': {reason}")]
+    InvalidValue {
+        /// The option as written.
+        option: String,
+        /// The offending value (after placeholder expansion).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+        /// Where it appeared.
+        origin: Origin,
+    },
+    /// A `plugins` entry that is not built into rwsgi.
+    #[error("{origin}: unknown plugin '{name}': rwsgi has these built in: {builtin}")]
+    UnknownPlugin {
+        /// The plugin name as written.
+        name: String,
+        /// Human-readable list of built-in plugins.
+        builtin: &'static str,
+        /// Where it appeared.
+        origin: Origin,
+    },
+    /// An ini file could not be read.
+    #[error("{origin}: cannot read ini file '{}': {source}", path.display())]
+    ReadIni {
+        /// The file that could not be read.
+        path: PathBuf,
+        /// Where the `ini` option appeared.
+        origin: Origin,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The requested `[section]` does not exist in an ini file.
+    #[error("{origin}: ini file '{}' has no [{section}] section", path.display())]
+    SectionNotFound {
+        /// The ini file.
+        path: PathBuf,
+        /// The section that was asked for.
+        section: String,
+        /// Where the `ini` option appeared.
+        origin: Origin,
+    },
+    /// A `[section` header without the closing bracket.
+    #[error("{origin}: malformed section header '{text}'")]
+    BadSectionHeader {
+        /// The line text.
+        text: String,
+        /// File and line.
+        origin: Origin,
+    },
+    /// A `%x` magic variable rwsgi does not implement.
+    #[error("{origin}: unsupported magic variable '%{var}' (supported: %d %p %s %n %e %c %o %v %0-%9 %% %(option) $(ENV))")]
+    UnsupportedMagic {
+        /// The letter after `%`.
+        var: char,
+        /// File and line.
+        origin: Origin,
+    },
+    /// `ini` files include each other too deeply (probably a cycle).
+    #[error("{origin}: ini files nested more than {limit} levels deep while loading '{path}' (include cycle?)")]
+    IniTooDeep {
+        /// The file that would exceed the limit.
+        path: String,
+        /// The nesting limit.
+        limit: usize,
+        /// Where the `ini` option appeared.
+        origin: Origin,
+    },
+    /// A command-line argument that is neither an option nor a config/app file.
+    #[error("command line: unexpected argument '{0}' (expected an option, a .ini file or a .py/.wsgi file)")]
+    UnexpectedArgument(String),
+    /// No `socket` / `http-socket` / `http11-socket` / `http` was configured.
+    #[error("no socket configured: use --socket, --http-socket or --http11-socket")]
+    NoSocket,
+    /// No application and `need-app` is on.
+    #[error(
+        "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"
+    )]
+    NoApp,
+}

@@ -1,0 +1,157 @@
+//! Binding the listening sockets (`--socket`, `--http-socket`, `--stats`) from their addresses.
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use rwsgi_config::Addr;
+use socket2::{Domain, SockAddr, Socket, Type};
+
+/// What a listening socket speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    /// The uwsgi binary protocol.
+    Uwsgi,
+    /// HTTP/1.x.
+    Http,
+}
+
+impl Proto {
+    /// The name uWSGI's stats use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Proto::Uwsgi => "uwsgi",
+            Proto::Http => "http",
+        }
+    }
+}
+
+/// A bound, listening, non-blocking socket.
+#[derive(Debug)]
+pub struct Listener {
+    /// The socket.
+    pub fd: OwnedFd,
+    /// Its protocol.
+    pub proto: Proto,
+    /// The address as the user wrote it (uWSGI's socket name in stats).
+    pub name: String,
+    /// SERVER_PORT for requests arriving here (`""` for UNIX sockets).
+    pub port: String,
+    /// TCP (as opposed to UNIX).
+    pub tcp: bool,
+    /// The listen backlog.
+    pub backlog: u32,
+    /// A filesystem socket to remove on exit with `--vacuum`.
+    pub path: Option<PathBuf>,
+}
+
+impl Listener {
+    /// The raw fd.
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Why a socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind {addr}: {source}")]
+pub struct BindError {
+    /// The address.
+    pub addr: String,
+    /// The OS error.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Resolves a TCP address (an empty host means all IPv4 interfaces, as uWSGI's `:port`).
+pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))
+}
+
+/// Binds `addr` and listens. `chmod` applies to filesystem UNIX sockets.
+pub fn bind(addr: &Addr, proto: Proto, backlog: u32, chmod: Option<u32>) -> Result<Listener, BindError> {
+    let name = addr.to_string();
+    let err = |source: io::Error| BindError {
+        addr: name.clone(),
+        source,
+    };
+    let (socket, port, tcp, path) = match addr {
+        Addr::Tcp { host, port } => {
+            let sa = resolve(host, *port).map_err(err)?;
+            let socket = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None).map_err(err)?;
+            socket.set_reuse_address(true).map_err(err)?;
+            if sa.is_ipv6() {
+                socket.set_only_v6(true).map_err(err)?;
+            }
+            socket.bind(&sa.into()).map_err(err)?;
+            let actual = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map_or(*port, |a| a.port());
+            (socket, actual.to_string(), true, None)
+        }
+        Addr::Unix(path) => {
+            if let Ok(meta) = std::fs::symlink_metadata(path) {
+                use std::os::unix::fs::FileTypeExt;
+                if meta.file_type().is_socket() {
+                    // A stale socket of an earlier run; a live one would be refused below.
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
+            socket.bind(&SockAddr::unix(path).map_err(err)?).map_err(err)?;
+            if let Some(mode) = chmod {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+            }
+            (socket, String::new(), false, Some(path.clone()))
+        }
+        Addr::Abstract(name) => {
+            let socket = bind_abstract(name).map_err(err)?;
+            (socket, String::new(), false, None)
+        }
+    };
+    socket.listen(backlog.min(i32::MAX as u32) as i32).map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    Ok(Listener {
+        fd: socket.into(),
+        proto,
+        name,
+        port,
+        tcp,
+        backlog,
+        path,
+    })
+}
+
+/// A socket bound (and listening) on the Linux abstract name `name` (without the leading NUL).
+pub fn bind_abstract(name: &[u8]) -> io::Result<Socket> {
+    use std::os::linux::net::SocketAddrExt;
+    let sa = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+    let listener = std::os::unix::net::UnixListener::bind_addr(&sa)?;
+    Ok(Socket::from(OwnedFd::from(listener)))
+}
+
+/// The depth of a listening TCP socket's accept queue, from the kernel (`tcpi_unacked` of a
+/// listener is its current backlog, as uWSGI reads it). `None` for non-TCP sockets.
+pub fn tcp_queue_depth(fd: RawFd) -> Option<u64> {
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: info/len describe a writable tcp_info.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(u64::from(info.tcpi_unacked))
+}

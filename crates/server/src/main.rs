@@ -1,0 +1,82 @@
+//! `rwsgi`: a pre-fork WSGI application server that runs uWSGI's command lines and ini files,
+//! with uWSGI's stats server.
+
+mod apps;
+mod connect;
+mod listen;
+mod master;
+mod poller;
+mod reqlog;
+mod settings;
+mod signals;
+mod stats_server;
+mod worker;
+
+use std::os::fd::AsRawFd;
+use std::process::ExitCode;
+
+use rwsgi_config::Command;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env_vars = std::env::vars().filter(|(k, _)| k.starts_with("UWSGI_"));
+    let command = match rwsgi_config::parse_args_and_env(
+        args,
+        env_vars,
+        |k| std::env::var(k).ok(),
+        |p| std::fs::read_to_string(p),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rwsgi: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match command {
+        Command::Help(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("{}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Command::ConnectAndRead(addr) => match connect::run(&addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("rwsgi: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(config) => {
+            if let Some(path) = &config.logto {
+                if let Err(e) = redirect_logs(path) {
+                    eprintln!("rwsgi: --logto {path}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            match master::run(config) {
+                Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+                Err(e) => {
+                    eprintln!("rwsgi: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// `--logto FILE`: stdout and stderr (ours, the workers' and Python's) append to FILE.
+fn redirect_logs(path: &str) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for fd in [1, 2] {
+        // SAFETY: dup2 onto the standard descriptors.
+        if unsafe { libc::dup2(file.as_raw_fd(), fd) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

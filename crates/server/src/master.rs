@@ -1,0 +1,473 @@
+//! The master process: binds sockets, loads the app (unless `--lazy-apps`), forks and watches
+//! the workers, serves the stats socket and handles signals. Single-threaded, so forking is
+//! always safe, and it never runs a request.
+
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rwsgi_config::Config;
+use rwsgi_stats::json::{render_uwsgi, RenderOptions};
+use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketStats};
+use rwsgi_stats::scoreboard::{Layout, Scoreboard};
+use rwsgi_wsgi::interp::{self, PythonOptions};
+use rwsgi_wsgi::{unix_now, Apps};
+
+use crate::listen::{self, Listener, Proto};
+use crate::poller::{Poller, READ};
+use crate::settings::Settings;
+use crate::signals::SignalPipe;
+use crate::stats_server::StatsServer;
+
+/// Most apps a worker can report in the scoreboard.
+const MAX_APPS: usize = 64;
+/// A worker that dies sooner than this after its spawn is respawned only after this delay,
+/// so a crashing app does not turn the master into a fork loop.
+const RESPAWN_THROTTLE: Duration = Duration::from_secs(1);
+/// Exit code of a worker whose lazy app failed to load (uWSGI's "no app loaded" code).
+const EXIT_NO_APP: i32 = 22;
+
+const TOKEN_SIGNALS: u64 = 0;
+const TOKEN_STATS: u64 = 1;
+
+/// A fatal start-up problem, reported by `main` with its message.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A socket could not be bound.
+    #[error(transparent)]
+    Bind(#[from] listen::BindError),
+    /// The interpreter could not start.
+    #[error(transparent)]
+    Python(#[from] interp::InterpError),
+    /// The app could not be loaded.
+    #[error("{0}\n*** no app loaded. GAME OVER ***")]
+    App(String),
+    /// Anything else from the OS.
+    #[error("{what}: {source}")]
+    Os {
+        /// What we were doing.
+        what: &'static str,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The scoreboard could not be created.
+    #[error(transparent)]
+    Scoreboard(#[from] rwsgi_stats::scoreboard::ScoreboardError),
+}
+
+fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
+    move |source| StartError::Os { what, source }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// SIGTERM/SIGINT: waiting for workers to finish, then exit.
+    ShuttingDown(Instant),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct WorkerProc {
+    pid: libc::pid_t,
+    spawned: Option<Instant>,
+    /// Asked to stop (reload or max-requests): its exit is expected; respawn at once.
+    stopping_since: Option<Instant>,
+    /// Respawn no earlier than this.
+    respawn_at: Option<Instant>,
+}
+
+struct Master {
+    config: Config,
+    settings: Settings,
+    listeners: Vec<Listener>,
+    scoreboard: Scoreboard,
+    apps: Option<Arc<Apps>>,
+    workers: Vec<WorkerProc>,
+    stats: Option<StatsServer>,
+    poller: Poller,
+    signals: SignalPipe,
+    phase: Phase,
+    master_info: MasterInfo,
+    /// The server is stopping because of an error (exit code 1).
+    fatal: bool,
+}
+
+/// Runs the server until it is told to stop; returns the exit code.
+pub fn run(config: Config) -> Result<i32, StartError> {
+    let settings = Settings::from_config(&config);
+    for (k, v) in &config.env {
+        // SAFETY: single-threaded at this point (no worker threads, Python not started).
+        unsafe { std::env::set_var(k, v) };
+    }
+    if let Some(dir) = &config.chdir {
+        std::env::set_current_dir(dir).map_err(os("chdir"))?;
+    }
+    let mut listeners = Vec::new();
+    for spec in &config.sockets {
+        let proto = match spec.protocol {
+            rwsgi_config::Protocol::Uwsgi => Proto::Uwsgi,
+            _ => Proto::Http,
+        };
+        let l = listen::bind(&spec.addr, proto, config.listen, config.chmod_socket)?;
+        eprintln!("{} socket {} bound to {} fd {}", proto.name(), listeners.len(), l.name, l.raw());
+        listeners.push(l);
+    }
+    let mut stats = match &config.stats {
+        Some(addr) => {
+            let s = StatsServer::bind(addr, config.stats_http)?;
+            eprintln!("stats server enabled on {addr}");
+            Some(s)
+        }
+        None => None,
+    };
+
+    interp::initialize(&PythonOptions {
+        home: config.home.clone(),
+        pythonpath: config
+            .pythonpath
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+    })?;
+    let apps = if settings.lazy_apps {
+        None
+    } else {
+        let apps = crate::apps::load_all(&settings).map_err(StartError::App)?;
+        if apps.list.is_empty() && config.need_app {
+            return Err(StartError::App("no app configured".into()));
+        }
+        Some(Arc::new(apps))
+    };
+
+    let scoreboard = Scoreboard::new(Layout {
+        workers: settings.processes,
+        cores: settings.threads,
+        apps: settings.apps.len().clamp(1, MAX_APPS),
+    })?;
+    let poller = Poller::new().map_err(os("epoll"))?;
+    let signals = SignalPipe::install(&[
+        libc::SIGCHLD,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+    ])
+    .map_err(os("signals"))?;
+    crate::signals::ignore(libc::SIGPIPE).map_err(os("signals"))?;
+    poller.add(signals.fd(), TOKEN_SIGNALS, READ).map_err(os("epoll"))?;
+    if let Some(s) = &mut stats {
+        s.register(&poller, TOKEN_STATS).map_err(os("epoll"))?;
+    }
+    let master_info = MasterInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: u64::from(std::process::id()),
+        // SAFETY: getuid/getgid cannot fail.
+        uid: u64::from(unsafe { libc::getuid() }),
+        gid: u64::from(unsafe { libc::getgid() }),
+        cwd: std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        listen_queue: 0,
+        listen_queue_errors: 0,
+        signal_queue: 0,
+        load: 0,
+        locks: uwsgi_default_locks(),
+        sockets: listeners
+            .iter()
+            .map(|l| SocketStats {
+                name: l.name.clone(),
+                proto: l.proto.name().to_string(),
+                queue: 0,
+                max_queue: u64::from(l.backlog),
+                shared: 0,
+                can_offload: 0,
+            })
+            .collect(),
+        apps: settings
+            .apps
+            .iter()
+            .map(|a| AppInfo {
+                modifier1: 0,
+                mountpoint: a.mountpoint.clone(),
+                startup_time: 0,
+                chdir: settings.chdir.clone(),
+            })
+            .collect(),
+        include_cores: !config.stats_no_cores,
+    };
+    let mut master = Master {
+        workers: vec![WorkerProc::default(); settings.processes],
+        config,
+        settings,
+        listeners,
+        scoreboard,
+        apps,
+        stats,
+        poller,
+        signals,
+        phase: Phase::Running,
+        master_info,
+        fatal: false,
+    };
+    eprintln!(
+        "spawning {} worker(s) with {} core(s) each (master pid {})",
+        master.settings.processes,
+        master.settings.threads,
+        std::process::id()
+    );
+    for wid in 1..=master.settings.processes {
+        master.spawn(wid)?;
+    }
+    Ok(master.event_loop())
+}
+
+impl Master {
+    fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
+        self.scoreboard.worker(wid).prepare_spawn(unix_now());
+        for core in 0..self.settings.threads {
+            self.scoreboard.core(wid, core).clear_request();
+        }
+        let pid = interp::fork().map_err(os("fork"))?;
+        if pid == 0 {
+            // The child: drop what only the master uses, then serve.
+            self.stats = None;
+            let code = crate::worker::run(
+                wid,
+                &self.listeners,
+                &self.scoreboard,
+                &self.settings,
+                self.apps.clone(),
+            );
+            // SAFETY: leaving the worker without running the master's destructors or atexit
+            // hooks inherited across fork.
+            unsafe { libc::_exit(code) };
+        }
+        self.scoreboard.worker(wid).set_pid(pid as u32);
+        self.workers[wid - 1] = WorkerProc {
+            pid,
+            spawned: Some(Instant::now()),
+            stopping_since: None,
+            respawn_at: None,
+        };
+        eprintln!("spawned rwsgi worker {wid} (pid: {pid}, cores: {})", self.settings.threads);
+        Ok(())
+    }
+
+    fn event_loop(&mut self) -> i32 {
+        let mut signals = Vec::new();
+        loop {
+            if let Some(code) = self.check_done() {
+                return code;
+            }
+            let n = match self.poller.wait(Some(Duration::from_millis(200))) {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("master: epoll_wait: {e}");
+                    return 1;
+                }
+            };
+            for i in 0..n {
+                let ev = self.poller.event(i);
+                if ev.token == TOKEN_SIGNALS {
+                    signals.clear();
+                    self.signals.drain(&mut signals);
+                    for &sig in &signals {
+                        self.on_signal(sig);
+                    }
+                } else if let Some(stats) = self.stats.as_mut() {
+                    if stats.owns(ev.token) {
+                        let info = &mut self.master_info;
+                        let listeners = &self.listeners;
+                        let scoreboard = &self.scoreboard;
+                        let opts = RenderOptions {
+                            minified: self.config.stats_minified,
+                            no_cores: self.config.stats_no_cores,
+                        };
+                        let mut render = |out: &mut Vec<u8>| {
+                            render_stats(info, listeners, scoreboard, opts, out);
+                        };
+                        stats.on_event(&self.poller, ev, &mut render);
+                    }
+                }
+            }
+            self.reap();
+            self.tick();
+        }
+    }
+
+    fn on_signal(&mut self, sig: libc::c_int) {
+        match sig {
+            libc::SIGCHLD => {} // reaped after the batch
+            libc::SIGHUP => {
+                if self.phase == Phase::Running {
+                    eprintln!("...gracefully reloading workers...");
+                    for wid in 1..=self.workers.len() {
+                        self.stop_worker(wid, libc::SIGHUP);
+                    }
+                }
+            }
+            libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+                if self.phase == Phase::Running {
+                    eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
+                    self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
+                    for wid in 1..=self.workers.len() {
+                        self.stop_worker(wid, libc::SIGTERM);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn stop_worker(&mut self, wid: usize, sig: libc::c_int) {
+        let w = &mut self.workers[wid - 1];
+        if w.pid > 0 {
+            w.stopping_since.get_or_insert_with(Instant::now);
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(w.pid, sig) };
+        }
+    }
+
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on any child, non-blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            let Some(idx) = self.workers.iter().position(|w| w.pid == pid) else {
+                continue;
+            };
+            let wid = idx + 1;
+            self.scoreboard.worker(wid).on_exit();
+            for core in 0..self.settings.threads {
+                self.scoreboard.core(wid, core).clear_request();
+            }
+            let w = &mut self.workers[idx];
+            let expected = w.stopping_since.is_some();
+            let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
+            w.pid = 0;
+            w.stopping_since = None;
+            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+            if libc::WIFSIGNALED(status) {
+                eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {} :( trying respawn ...", libc::WTERMSIG(status));
+            } else if !expected {
+                eprintln!("DAMN ! worker {wid} (pid: {pid}) died with exit code {code} :( trying respawn ...");
+            } else {
+                eprintln!("worker {wid} (pid: {pid}) stopped");
+            }
+            if code == EXIT_NO_APP && self.config.need_app {
+                eprintln!("*** no app loaded in worker {wid}. GAME OVER ***");
+                self.begin_fatal_shutdown();
+                continue;
+            }
+            if matches!(self.phase, Phase::Running) && (self.config.master || expected) {
+                let delay = if !expected && lived < RESPAWN_THROTTLE { RESPAWN_THROTTLE } else { Duration::ZERO };
+                self.workers[idx].respawn_at = Some(Instant::now() + delay);
+            }
+        }
+    }
+
+    fn begin_fatal_shutdown(&mut self) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
+            for wid in 1..=self.workers.len() {
+                self.stop_worker(wid, libc::SIGTERM);
+            }
+        }
+        self.fatal = true;
+    }
+
+    /// Respawns due workers, kills workers past their mercy, expires stats clients.
+    fn tick(&mut self) {
+        let now = Instant::now();
+        if let Some(stats) = self.stats.as_mut() {
+            stats.expire(&self.poller);
+        }
+        let mercy = self.settings.reload_mercy;
+        for idx in 0..self.workers.len() {
+            let w = self.workers[idx];
+            if w.pid > 0 {
+                if let Some(since) = w.stopping_since {
+                    if now.duration_since(since) > mercy {
+                        eprintln!("worker {} (pid: {}) did not stop within {}s: killing it", idx + 1, w.pid, mercy.as_secs());
+                        // SAFETY: killing our own child by pid.
+                        unsafe { libc::kill(w.pid, libc::SIGKILL) };
+                    }
+                }
+            } else if let Some(at) = w.respawn_at {
+                if at <= now && self.phase == Phase::Running {
+                    self.workers[idx].respawn_at = None;
+                    if let Err(e) = self.spawn(idx + 1) {
+                        eprintln!("cannot respawn worker {}: {e}", idx + 1);
+                        self.workers[idx].respawn_at = Some(now + RESPAWN_THROTTLE);
+                    }
+                }
+            }
+        }
+    }
+
+    /// During shutdown: the exit code once every worker is gone (or killed at the deadline).
+    fn check_done(&mut self) -> Option<i32> {
+        let alive = self.workers.iter().any(|w| w.pid > 0);
+        let pending = self.workers.iter().any(|w| w.respawn_at.is_some());
+        match self.phase {
+            Phase::ShuttingDown(deadline) => {
+                if alive && Instant::now() > deadline {
+                    for w in &self.workers {
+                        if w.pid > 0 {
+                            // SAFETY: killing our own child by pid.
+                            unsafe { libc::kill(w.pid, libc::SIGKILL) };
+                        }
+                    }
+                }
+                if alive {
+                    return None;
+                }
+            }
+            Phase::Running => {
+                // Without --master, the server ends when its last worker does.
+                if self.config.master || alive || pending {
+                    return None;
+                }
+            }
+        }
+        self.vacuum();
+        eprintln!("goodbye to rwsgi.");
+        Some(if self.fatal { 1 } else { 0 })
+    }
+
+    fn vacuum(&self) {
+        if !self.config.vacuum {
+            return;
+        }
+        for l in &self.listeners {
+            if let Some(path) = &l.path {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        if let Some(rwsgi_config::Addr::Unix(path)) = &self.config.stats {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Builds the snapshot and renders it (called for each stats read).
+fn render_stats(
+    info: &mut MasterInfo,
+    listeners: &[Listener],
+    scoreboard: &Scoreboard,
+    opts: RenderOptions,
+    out: &mut Vec<u8>,
+) {
+    let mut total = 0;
+    for (s, l) in info.sockets.iter_mut().zip(listeners) {
+        s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
+        total += s.queue;
+    }
+    info.listen_queue = total;
+    let snapshot = scoreboard.snapshot(info);
+    render_uwsgi(&snapshot, opts, out);
+}

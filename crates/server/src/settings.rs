@@ -1,0 +1,86 @@
+//! What the master and workers need at run time, derived once from the parsed [`Config`].
+
+use std::time::Duration;
+
+use rwsgi_config::Config;
+use rwsgi_wsgi::AppSpec;
+
+/// Run-time settings shared (read-only) by the master and every worker.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Worker processes.
+    pub processes: usize,
+    /// Cores (threads) per worker.
+    pub threads: usize,
+    /// Largest request head (`--buffer-size`).
+    pub buffer_size: usize,
+    /// Apps to load, in order.
+    pub apps: Vec<AppSpec>,
+    /// `--manage-script-name`.
+    pub manage_script_name: bool,
+    /// `--lazy-apps`: load apps in each worker after fork.
+    pub lazy_apps: bool,
+    /// `--disable-logging`.
+    pub disable_logging: bool,
+    /// `--memory-report`.
+    pub memory_report: bool,
+    /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
+    pub max_requests: u64,
+    /// How long a stopping worker may finish in-flight requests (`--worker-reload-mercy`).
+    pub reload_mercy: Duration,
+    /// `--chdir`, reported in apps[].chdir.
+    pub chdir: String,
+    /// This host's name, for SERVER_NAME on the HTTP socket (as uWSGI sets it).
+    pub hostname: String,
+}
+
+impl Settings {
+    /// Derives the settings.
+    pub fn from_config(config: &Config) -> Settings {
+        let callable = config.callable.as_str();
+        let mut apps = Vec::new();
+        if let Some(module) = &config.module {
+            apps.push(AppSpec::module("", module, callable));
+        }
+        if let Some(file) = &config.wsgi_file {
+            apps.push(AppSpec::file("", &file.to_string_lossy(), callable));
+        }
+        for mount in &config.mounts {
+            let prefix = mount.prefix.trim_end_matches('/');
+            apps.push(if mount.is_file() {
+                AppSpec::file(prefix, &mount.app, callable)
+            } else {
+                AppSpec::module(prefix, &mount.app, callable)
+            });
+        }
+        Settings {
+            processes: config.processes.max(1) as usize,
+            threads: config.threads.max(1) as usize,
+            buffer_size: config.buffer_size,
+            apps,
+            manage_script_name: config.manage_script_name,
+            lazy_apps: config.lazy_apps,
+            disable_logging: config.disable_logging,
+            memory_report: config.memory_report,
+            max_requests: config.max_requests.unwrap_or(0),
+            reload_mercy: Duration::from_secs(config.worker_reload_mercy),
+            chdir: config
+                .chdir
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            hostname: hostname(),
+        }
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,93 @@
+//! Signals delivered as bytes on a pipe, so event loops handle them as ordinary readiness.
+//!
+//! The handler only does `write(2)` (async-signal-safe); everything else happens in the loop.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let fd = PIPE_WRITE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = sig as u8;
+        // SAFETY: write(2) is async-signal-safe; errno is saved and restored around it.
+        unsafe {
+            let saved = *libc::__errno_location();
+            libc::write(fd, (&b as *const u8).cast(), 1);
+            *libc::__errno_location() = saved;
+        }
+    }
+}
+
+/// The read end of the signal pipe of this process.
+#[derive(Debug)]
+pub struct SignalPipe {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl SignalPipe {
+    /// Routes `signals` to a new non-blocking pipe (replacing any earlier pipe of this process,
+    /// e.g. the master's, inherited by a worker).
+    pub fn install(signals: &[libc::c_int]) -> io::Result<SignalPipe> {
+        let mut fds = [0; 2];
+        // SAFETY: fds has room for two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh descriptors we own.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
+        for &sig in signals {
+            set_handler(sig, on_signal as *const () as libc::sighandler_t)?;
+        }
+        Ok(SignalPipe {
+            read,
+            _write: write,
+        })
+    }
+
+    /// The fd to poll.
+    pub fn fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// Drains pending signals, in arrival order.
+    pub fn drain(&self, out: &mut Vec<libc::c_int>) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reading into a stack buffer.
+            let n = unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                break;
+            }
+            out.extend(buf[..n as usize].iter().map(|&b| b as libc::c_int));
+        }
+    }
+}
+
+fn set_handler(sig: libc::c_int, handler: libc::sighandler_t) -> io::Result<()> {
+    // SAFETY: a zeroed sigaction with a valid handler and SA_RESTART.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(sig, &sa, std::ptr::null_mut()) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Ignores `sig` (SIGPIPE: a client that went away is an error return, not a death).
+pub fn ignore(sig: libc::c_int) -> io::Result<()> {
+    set_handler(sig, libc::SIG_IGN)
+}
+
+/// Restores the default action of `sig`.
+pub fn default(sig: libc::c_int) -> io::Result<()> {
+    set_handler(sig, libc::SIG_DFL)
+}

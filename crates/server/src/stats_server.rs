@@ -1,0 +1,254 @@
+//! The stats socket, served from the master's event loop without ever blocking it.
+//!
+//! Raw mode writes the JSON and closes, as uWSGI does; `--stats-http` first reads a request
+//! head and answers with HTTP/1.0 `200` (any path), `400` for a malformed request line. Every
+//! socket is non-blocking; a client that does not read (or does not send its request) is
+//! dropped at its deadline, and the number of clients is bounded, so stats clients cost the
+//! master nothing but what they are owed.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rwsgi_config::Addr;
+use rwsgi_proto::httparse;
+use rwsgi_wsgi::fdio::{read_nb, writev_nb};
+
+use crate::listen::{self, BindError, Proto};
+use crate::poller::{Event, Poller, READ, WRITE};
+
+/// How long a stats client may take to send its request and read the answer.
+const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
+/// Clients served at once; more are accepted and closed at once.
+const MAX_CLIENTS: usize = 4096;
+/// Largest HTTP request head accepted on the stats socket.
+const MAX_REQUEST: usize = 8192;
+/// Accept backlog of the stats socket (many monitoring clients may connect at once).
+const BACKLOG: u32 = 1024;
+/// Tokens below this offset (from the base) are listeners.
+const CLIENT_OFFSET: u64 = 16;
+
+const HTTP_HEAD: &[u8] = b"HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n\r\n";
+
+struct Client {
+    fd: OwnedFd,
+    /// The request head read so far (HTTP mode).
+    request: Vec<u8>,
+    /// What to send: a head (HTTP) and the shared JSON body.
+    head: Vec<u8>,
+    body: Option<Rc<Vec<u8>>>,
+    sent: usize,
+    deadline: Instant,
+}
+
+/// The stats socket(s) and their clients.
+pub struct StatsServer {
+    listeners: Vec<OwnedFd>,
+    http: bool,
+    clients: Vec<Option<Client>>,
+    free: Vec<usize>,
+    base: u64,
+}
+
+impl StatsServer {
+    /// Binds `addr`. An abstract `@name` is bound twice: as `\0name` (what uwsgitop, Python and
+    /// socat connect to) and as `\0name\0` (what uWSGI binds, so clients written for it reach
+    /// rwsgi too).
+    pub fn bind(addr: &Addr, http: bool) -> Result<StatsServer, BindError> {
+        let mut listeners = Vec::new();
+        match addr {
+            Addr::Abstract(name) => {
+                let err = |source: io::Error| BindError {
+                    addr: addr.to_string(),
+                    source,
+                };
+                let plain = listen::bind_abstract(name).map_err(err)?;
+                let mut with_nul = name.clone();
+                with_nul.push(0);
+                let nul = listen::bind_abstract(&with_nul).map_err(err)?;
+                for s in [plain, nul] {
+                    s.listen(BACKLOG as i32).map_err(err)?;
+                    s.set_nonblocking(true).map_err(err)?;
+                    listeners.push(OwnedFd::from(s));
+                }
+            }
+            _ => listeners.push(listen::bind(addr, Proto::Http, BACKLOG, None)?.fd),
+        }
+        Ok(StatsServer {
+            listeners,
+            http,
+            clients: Vec::new(),
+            free: Vec::new(),
+            base: 0,
+        })
+    }
+
+    /// Watches the listeners on `poller`, with tokens from `base` up.
+    pub fn register(&mut self, poller: &Poller, base: u64) -> io::Result<()> {
+        self.base = base;
+        for (i, l) in self.listeners.iter().enumerate() {
+            poller.add(l.as_raw_fd(), base + i as u64, READ)?;
+        }
+        Ok(())
+    }
+
+    /// True if `token` belongs to the stats server.
+    pub fn owns(&self, token: u64) -> bool {
+        token >= self.base && token < self.base + CLIENT_OFFSET + self.clients.len() as u64
+    }
+
+    /// Handles an event. `render` writes the current stats JSON into its argument.
+    pub fn on_event(&mut self, poller: &Poller, ev: Event, render: &mut dyn FnMut(&mut Vec<u8>)) {
+        let idx = ev.token - self.base;
+        if idx < CLIENT_OFFSET {
+            self.accept(poller, idx as usize, render);
+            return;
+        }
+        let slot = (idx - CLIENT_OFFSET) as usize;
+        if self.http && self.clients.get(slot).and_then(Option::as_ref).is_some_and(|c| c.body.is_none()) {
+            self.read_request(poller, slot, render);
+        } else {
+            self.write(poller, slot);
+        }
+    }
+
+    fn accept(&mut self, poller: &Poller, listener: usize, render: &mut dyn FnMut(&mut Vec<u8>)) {
+        let lfd = self.listeners[listener].as_raw_fd();
+        // One rendering serves every client accepted in this batch.
+        let mut json: Option<Rc<Vec<u8>>> = None;
+        for _ in 0..256 {
+            // SAFETY: accept4 with no address buffer.
+            let fd = unsafe {
+                libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+            };
+            if fd < 0 {
+                return;
+            }
+            // SAFETY: a fresh fd we own.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            if self.clients.len() - self.free.len() >= MAX_CLIENTS {
+                continue; // dropped: too many clients at once
+            }
+            let mut client = Client {
+                fd,
+                request: Vec::new(),
+                head: Vec::new(),
+                body: None,
+                sent: 0,
+                deadline: Instant::now() + CLIENT_DEADLINE,
+            };
+            if !self.http {
+                let body = json.get_or_insert_with(|| {
+                    let mut out = Vec::with_capacity(16 * 1024);
+                    render(&mut out);
+                    Rc::new(out)
+                });
+                client.body = Some(Rc::clone(body));
+            }
+            let slot = match self.free.pop() {
+                Some(s) => s,
+                None => {
+                    self.clients.push(None);
+                    self.clients.len() - 1
+                }
+            };
+            let raw = client.fd.as_raw_fd();
+            let wants = if self.http { READ } else { WRITE };
+            self.clients[slot] = Some(client);
+            if poller.add(raw, self.base + CLIENT_OFFSET + slot as u64, wants).is_err() {
+                self.close(poller, slot);
+                continue;
+            }
+            if self.http {
+                self.read_request(poller, slot, render);
+            } else {
+                self.write(poller, slot);
+            }
+        }
+    }
+
+    fn read_request(&mut self, poller: &Poller, slot: usize, render: &mut dyn FnMut(&mut Vec<u8>)) {
+        let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut buf = [0u8; 2048];
+        loop {
+            match read_nb(client.fd.as_raw_fd(), &mut buf) {
+                Ok(Some(0)) | Err(_) => return self.close(poller, slot),
+                Ok(Some(n)) => client.request.extend_from_slice(&buf[..n]),
+                Ok(None) => break,
+            }
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        let status: Option<&[u8]> = match req.parse(&client.request) {
+            Ok(httparse::Status::Complete(_)) => None,
+            Ok(httparse::Status::Partial) if client.request.len() < MAX_REQUEST => return,
+            Ok(httparse::Status::Partial) => Some(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"),
+            Err(_) => Some(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n"),
+        };
+        match status {
+            Some(error) => {
+                client.head = error.to_vec();
+                client.body = Some(Rc::new(Vec::new()));
+            }
+            None => {
+                client.head = HTTP_HEAD.to_vec();
+                let mut out = Vec::with_capacity(16 * 1024);
+                render(&mut out);
+                client.body = Some(Rc::new(out));
+            }
+        }
+        let raw = client.fd.as_raw_fd();
+        if poller.modify(raw, self.base + CLIENT_OFFSET + slot as u64, WRITE).is_err() {
+            return self.close(poller, slot);
+        }
+        self.write(poller, slot);
+    }
+
+    fn write(&mut self, poller: &Poller, slot: usize) {
+        let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let Some(body) = client.body.clone() else {
+            return;
+        };
+        let total = client.head.len() + body.len();
+        while client.sent < total {
+            let (a, b): (&[u8], &[u8]) = if client.sent < client.head.len() {
+                (&client.head[client.sent..], &body[..])
+            } else {
+                (&body[client.sent - client.head.len()..], &[])
+            };
+            match writev_nb(client.fd.as_raw_fd(), a, b) {
+                Ok(Some(n)) => client.sent += n,
+                Ok(None) => return, // wait for writability
+                Err(_) => break,
+            }
+        }
+        self.close(poller, slot);
+    }
+
+    fn close(&mut self, poller: &Poller, slot: usize) {
+        if let Some(client) = self.clients.get_mut(slot).and_then(Option::take) {
+            let _ = poller.delete(client.fd.as_raw_fd());
+            self.free.push(slot);
+        }
+    }
+
+    /// Drops clients past their deadline.
+    pub fn expire(&mut self, poller: &Poller) {
+        let now = Instant::now();
+        for slot in 0..self.clients.len() {
+            if self.clients[slot].as_ref().is_some_and(|c| c.deadline <= now) {
+                self.close(poller, slot);
+            }
+        }
+    }
+
+    /// Clients connected right now.
+    pub fn client_count(&self) -> usize {
+        self.clients.len() - self.free.len()
+    }
+}

@@ -1,0 +1,331 @@
+//! One core: an event loop over the listening sockets and this core's client connections.
+//!
+//! The core holds the GIL while it works and releases it only to wait (in `epoll_wait`, or in
+//! `poll` when a client is slow), so a single-threaded worker never pays for GIL hand-offs and
+//! a multi-threaded one lets its other cores run whenever this one waits.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use pyo3::prelude::*;
+use rwsgi_wsgi::fdio::read_nb;
+use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags};
+
+use super::WorkerShared;
+use crate::poller::{Poller, EXCLUSIVE, READ};
+use crate::reqlog::Clock;
+
+/// A client connection owned by this core.
+pub(super) struct Conn {
+    pub fd: OwnedFd,
+    pub listener: usize,
+    pub buf: Vec<u8>,
+    pub remote_addr: String,
+    pub remote_port: String,
+    pub served: u32,
+    pub accepted: Instant,
+}
+
+/// What happened to a connection after some of its bytes were handled.
+pub(super) enum Step {
+    /// The request head is not complete yet.
+    NeedMore,
+    /// A response was sent; keep the connection if `true`.
+    Served(bool),
+    /// Close now (error answered, or peer gone).
+    Close,
+}
+
+pub(super) struct Core<'w, 'a> {
+    pub w: &'w WorkerShared<'a>,
+    pub id: usize,
+    pub poller: Poller,
+    pub conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    pub vars: RequestVars,
+    pub out: Vec<u8>,
+    pub log_buf: Vec<u8>,
+    pub clock: Clock,
+    pub template: EnvironTemplate,
+    pub scratch: Vec<u8>,
+}
+
+/// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
+const WAKE: u64 = u64::MAX;
+/// A connection that never sent a complete request gets this long once the worker stops.
+const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
+/// Bytes asked of `read(2)` at a time.
+const READ_SIZE: usize = 16 * 1024;
+
+pub(super) fn run(w: &WorkerShared<'_>, core_id: usize) -> i32 {
+    Python::attach(|py| {
+        let core = Core::new(py, w, core_id);
+        match core {
+            Ok(mut core) => core.event_loop(py),
+            Err(e) => {
+                eprintln!("worker {} core {core_id}: {e}", w.wid);
+                1
+            }
+        }
+    })
+}
+
+impl<'w, 'a> Core<'w, 'a> {
+    fn new(py: Python<'_>, w: &'w WorkerShared<'a>, id: usize) -> io::Result<Self> {
+        let poller = Poller::new()?;
+        for (i, l) in w.listeners.iter().enumerate() {
+            poller.add(l.raw(), i as u64, READ | EXCLUSIVE)?;
+        }
+        poller.add(w.wake_fd, WAKE, READ)?;
+        let template = EnvironTemplate::new(
+            py,
+            ServerFlags {
+                multithread: w.settings.threads > 1,
+                multiprocess: w.settings.processes > 1,
+                worker_id: w.wid,
+                core_id: id,
+            },
+        )
+        .map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(Core {
+            w,
+            id,
+            poller,
+            conns: Vec::new(),
+            free: Vec::new(),
+            vars: RequestVars::new(),
+            out: Vec::with_capacity(16 * 1024),
+            log_buf: Vec::with_capacity(512),
+            clock: Clock::default(),
+            template,
+            scratch: Vec::new(),
+        })
+    }
+
+    fn conn_base(&self) -> u64 {
+        self.w.listeners.len() as u64 + 1
+    }
+
+    fn event_loop(&mut self, py: Python<'_>) -> i32 {
+        let mut stop_deadline: Option<Instant> = None;
+        loop {
+            if stop_deadline.is_none() && self.w.stopping.load(Ordering::Relaxed) {
+                stop_deadline = Some(self.begin_stop());
+            }
+            let timeout = stop_deadline.map(|_| Duration::from_millis(50));
+            let n = {
+                let poller = &mut self.poller;
+                match py.detach(|| poller.wait(timeout)) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        eprintln!("worker {} core {}: epoll_wait: {e}", self.w.wid, self.id);
+                        return 1;
+                    }
+                }
+            };
+            for i in 0..n {
+                let ev = self.poller.event(i);
+                if ev.token == WAKE {
+                    self.w.stopping.store(true, Ordering::Relaxed);
+                } else if ev.token < self.w.listeners.len() as u64 {
+                    if stop_deadline.is_none() {
+                        self.accept(py, ev.token as usize);
+                    }
+                } else {
+                    let slot = (ev.token - self.conn_base()) as usize;
+                    self.on_readable(py, slot);
+                }
+            }
+            if let Some(deadline) = stop_deadline {
+                self.close_idle();
+                if self.conns.iter().all(Option::is_none) || Instant::now() >= deadline {
+                    return 0;
+                }
+            }
+        }
+    }
+
+    /// Stops accepting; returns the time by which in-flight work must be done.
+    fn begin_stop(&mut self) -> Instant {
+        for l in self.w.listeners {
+            let _ = self.poller.delete(l.raw());
+        }
+        let _ = self.poller.delete(self.w.wake_fd);
+        Instant::now() + self.w.settings.reload_mercy
+    }
+
+    /// While stopping: closes connections with nothing left to do. A connection that has not
+    /// sent its first request yet gets a short grace period, so a request already on its way
+    /// when the reload began is still answered.
+    fn close_idle(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.conns.len() {
+            let idle = match &self.conns[slot] {
+                Some(c) => {
+                    c.buf.is_empty()
+                        && (c.served > 0 || now.duration_since(c.accepted) > FRESH_CONN_GRACE)
+                }
+                None => false,
+            };
+            if idle {
+                self.close(slot);
+            }
+        }
+    }
+
+    fn accept(&mut self, py: Python<'_>, listener: usize) {
+        let lfd = self.w.listeners[listener].raw();
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: storage/len describe a writable sockaddr buffer.
+        let fd = unsafe {
+            libc::accept4(
+                lfd,
+                (&mut storage as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            // EAGAIN: a sibling took it. Others (EMFILE, ECONNABORTED) are transient here.
+            return;
+        }
+        // SAFETY: fresh fd we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (remote_addr, remote_port) = peer(&storage);
+        if self.w.listeners[listener].tcp {
+            set_nodelay(fd.as_raw_fd());
+        }
+        let conn = Conn {
+            fd,
+            listener,
+            buf: Vec::new(),
+            remote_addr,
+            remote_port,
+            served: 0,
+            accepted: Instant::now(),
+        };
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.conns.push(None);
+                self.conns.len() - 1
+            }
+        };
+        let raw = conn.fd.as_raw_fd();
+        self.conns[slot] = Some(conn);
+        if self
+            .poller
+            .add(raw, self.conn_base() + slot as u64, READ)
+            .is_err()
+        {
+            self.close(slot);
+            return;
+        }
+        // The request usually arrives with (or right after) the connection: try it now and
+        // save a trip through epoll.
+        self.on_readable(py, slot);
+    }
+
+    pub(super) fn close(&mut self, slot: usize) {
+        if let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = self.poller.delete(conn.fd.as_raw_fd());
+            drop(conn);
+            self.free.push(slot);
+        }
+    }
+
+    fn on_readable(&mut self, py: Python<'_>, slot: usize) {
+        loop {
+            let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+                return;
+            };
+            let step = if conn.buf.is_empty() {
+                Step::NeedMore
+            } else {
+                let mut conn = match self.conns[slot].take() {
+                    Some(c) => c,
+                    None => return,
+                };
+                let step = self.serve(py, &mut conn);
+                self.conns[slot] = Some(conn);
+                step
+            };
+            match step {
+                Step::NeedMore => {
+                    let Some(conn) = self.conns[slot].as_mut() else {
+                        return;
+                    };
+                    match read_more(conn.fd.as_raw_fd(), &mut conn.buf) {
+                        Ok(Some(0)) | Err(_) => {
+                            self.close(slot);
+                            return;
+                        }
+                        Ok(Some(_)) => continue,
+                        Ok(None) => return,
+                    }
+                }
+                Step::Served(true) => {
+                    let empty = self.conns[slot].as_ref().is_none_or(|c| c.buf.is_empty());
+                    if empty {
+                        return;
+                    }
+                    if self.w.stopping.load(Ordering::Relaxed) {
+                        // Pipelined requests are still answered while stopping.
+                    }
+                }
+                Step::Served(false) | Step::Close => {
+                    self.close(slot);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn read_more(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+    let start = buf.len();
+    buf.resize(start + READ_SIZE, 0);
+    let r = read_nb(fd, &mut buf[start..]);
+    let n = match &r {
+        Ok(Some(n)) => *n,
+        _ => 0,
+    };
+    buf.truncate(start + n);
+    r
+}
+
+fn set_nodelay(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: setting an int socket option.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+fn peer(storage: &libc::sockaddr_storage) -> (String, String) {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: family says this is a sockaddr_in.
+            let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+            (ip.to_string(), u16::from_be(sin.sin_port).to_string())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: family says this is a sockaddr_in6.
+            let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            (ip.to_string(), u16::from_be(sin6.sin6_port).to_string())
+        }
+        _ => (String::new(), String::new()),
+    }
+}

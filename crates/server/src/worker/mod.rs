@@ -1,0 +1,147 @@
+//! A worker process: N cores (threads), each running its own event loop over the shared
+//! listening sockets, calling the WSGI app for each request.
+//!
+//! Stop protocol (sent by the master): SIGTERM or SIGHUP = graceful (stop accepting, finish the
+//! requests in flight within `--worker-reload-mercy`, exit), SIGINT / SIGQUIT = immediate exit.
+
+mod core;
+mod request;
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use rwsgi_stats::scoreboard::Scoreboard;
+use rwsgi_wsgi::Apps;
+
+use crate::listen::Listener;
+use crate::settings::Settings;
+
+/// What every core of a worker shares.
+pub struct WorkerShared<'a> {
+    /// 1-based worker id.
+    pub wid: usize,
+    /// This process's pid.
+    pub pid: u32,
+    /// The listening sockets.
+    pub listeners: &'a [Listener],
+    /// The scoreboard.
+    pub scoreboard: &'a Scoreboard,
+    /// Settings.
+    pub settings: &'a Settings,
+    /// The apps.
+    pub apps: Arc<Apps>,
+    /// Set when the worker must stop accepting and wind down.
+    pub stopping: AtomicBool,
+    /// An eventfd that becomes readable when `stopping` is set, to wake every core's loop.
+    pub wake_fd: RawFd,
+    /// Requests served by this process (for `--max-requests`).
+    pub served: AtomicU64,
+}
+
+static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+static HARD_EXIT: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    if sig == libc::SIGINT || sig == libc::SIGQUIT {
+        HARD_EXIT.store(true, Ordering::Relaxed);
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(0) };
+    }
+    let fd = WAKE_FD.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let one: u64 = 1;
+        // SAFETY: write(2) on an eventfd is async-signal-safe.
+        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    }
+}
+
+fn install_stop_handlers() {
+    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: installing a handler that only does async-signal-safe calls.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    let _ = crate::signals::default(libc::SIGCHLD);
+    let _ = crate::signals::ignore(libc::SIGPIPE);
+}
+
+/// Runs worker `wid` in this (freshly forked) process; returns its exit code.
+pub fn run(
+    wid: usize,
+    listeners: &[Listener],
+    scoreboard: &Scoreboard,
+    settings: &Settings,
+    preloaded: Option<Arc<Apps>>,
+) -> i32 {
+    // SAFETY: creating an eventfd; checked below.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if efd < 0 {
+        eprintln!("worker {wid}: eventfd: {}", std::io::Error::last_os_error());
+        return 1;
+    }
+    // SAFETY: fresh fd we own.
+    let wake = unsafe { OwnedFd::from_raw_fd(efd) };
+    WAKE_FD.store(wake.as_raw_fd(), Ordering::Relaxed);
+    install_stop_handlers();
+
+    let apps = match preloaded {
+        Some(apps) => apps,
+        None => match crate::apps::load_all(settings) {
+            Ok(apps) => Arc::new(apps),
+            Err(e) => {
+                eprintln!("worker {wid}: {e}");
+                return 22;
+            }
+        },
+    };
+    let shared = WorkerShared {
+        wid,
+        pid: std::process::id(),
+        listeners,
+        scoreboard,
+        settings,
+        apps,
+        stopping: AtomicBool::new(false),
+        wake_fd: wake.as_raw_fd(),
+        served: AtomicU64::new(0),
+    };
+    scoreboard.worker(wid).set_accepting(true);
+    let code = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for core_id in 1..settings.threads {
+            let shared = &shared;
+            handles.push(scope.spawn(move || core::run(shared, core_id)));
+        }
+        let mut code = core::run(&shared, 0);
+        for h in handles {
+            code = code.max(h.join().unwrap_or(1));
+        }
+        code
+    });
+    scoreboard.worker(wid).set_accepting(false);
+    // Python finalisation at exit could run app atexit hooks against half-torn state after a
+    // fork; uWSGI's workers skip it too.
+    Python::attach(|py| {
+        let _ = py.import("sys").and_then(|s| s.getattr("stdout")).and_then(|o| o.call_method0("flush"));
+        let _ = py.import("sys").and_then(|s| s.getattr("stderr")).and_then(|o| o.call_method0("flush"));
+    });
+    code
+}
+
+impl WorkerShared<'_> {
+    /// Asks every core to wind down.
+    pub fn request_stop(&self) {
+        if !self.stopping.swap(true, Ordering::Relaxed) {
+            let one: u64 = 1;
+            // SAFETY: writing 8 bytes to our eventfd.
+            unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! One request on a core: parse the head (HTTP or uwsgi), build the CGI vars, pick the app,
+//! call it, account for it in the scoreboard and log it.
+
+use std::os::fd::AsRawFd;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use rwsgi_proto::http::{self, BodyKind, HttpError};
+use rwsgi_proto::{httparse, uwsgi, UwsgiError};
+use rwsgi_wsgi::fdio::writev_nb;
+use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect, Writer};
+
+use super::core::{Conn, Core, Step};
+use crate::listen::Proto;
+use crate::reqlog::{self, LogLine};
+
+/// Most header lines an HTTP request may carry.
+const MAX_HEADERS: usize = 100;
+/// Unread request body a keep-alive connection may skip over before it is closed instead.
+const DRAIN_LIMIT: usize = 256 * 1024;
+
+/// Everything about a parsed head the dispatcher needs besides the vars.
+struct Head {
+    head_len: usize,
+    framing: BodyFraming,
+    dialect: Dialect,
+    keep_alive: bool,
+    head_only: bool,
+    expect_continue: bool,
+}
+
+impl Core<'_, '_> {
+    /// Serves the request at the start of `conn.buf`, if complete.
+    pub(super) fn serve(&mut self, py: Python<'_>, conn: &mut Conn) -> Step {
+        let parsed = match self.w.listeners[conn.listener].proto {
+            Proto::Http => self.parse_http(conn),
+            Proto::Uwsgi => self.parse_uwsgi(conn),
+        };
+        match parsed {
+            Ok(Some(head)) => self.dispatch(py, conn, head),
+            Ok(None) => Step::NeedMore,
+            Err((status, why)) => {
+                eprintln!(
+                    "worker {} core {}: bad request from {}: {why}",
+                    self.w.wid,
+                    self.id,
+                    if conn.remote_addr.is_empty() { "unix socket" } else { &conn.remote_addr }
+                );
+                self.w.scoreboard.core(self.w.wid, self.id).add_read_errors(1);
+                send_simple(conn, status);
+                Step::Close
+            }
+        }
+    }
+
+    fn parse_http(&mut self, conn: &Conn) -> Result<Option<Head>, (&'static str, String)> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let head = match http::parse_head(&conn.buf, &mut headers, self.w.settings.buffer_size) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e @ (HttpError::HeadTooLarge | HttpError::TooManyHeaders)) => {
+                return Err(("431 Request Header Fields Too Large", e.to_string()))
+            }
+            Err(e) => return Err(("400 Bad Request", e.to_string())),
+        };
+        let listener = &self.w.listeners[conn.listener];
+        let v = &mut self.vars;
+        v.clear();
+        let protocol: &[u8] = if head.minor_version == 0 { b"HTTP/1.0" } else { b"HTTP/1.1" };
+        v.push(b"REQUEST_METHOD", head.method.as_bytes());
+        v.push_value_with(b"PATH_INFO", |out| http::percent_decode(head.path.as_bytes(), out));
+        v.push(b"REQUEST_URI", head.target.as_bytes());
+        v.push(b"QUERY_STRING", head.query.as_bytes());
+        v.push(b"SERVER_PROTOCOL", protocol);
+        v.push(b"SCRIPT_NAME", b"");
+        v.push(b"SERVER_NAME", self.w.settings.hostname.as_bytes());
+        v.push(b"SERVER_PORT", listener.port.as_bytes());
+        v.push(b"REMOTE_ADDR", conn.remote_addr.as_bytes());
+        v.push(b"REMOTE_PORT", conn.remote_port.as_bytes());
+        for h in head.headers {
+            v.push_with(|out| http::header_to_cgi(h.name.as_bytes(), out), h.value);
+        }
+        let framing = match head.body {
+            BodyKind::None => BodyFraming::None,
+            BodyKind::Length(n) => BodyFraming::Length(n),
+            BodyKind::Chunked => BodyFraming::Chunked,
+        };
+        Ok(Some(Head {
+            head_len: head.head_len,
+            framing,
+            dialect: Dialect::Http { http11: head.minor_version == 1 },
+            keep_alive: head.keep_alive,
+            head_only: head.method == "HEAD",
+            expect_continue: head.expect_continue,
+        }))
+    }
+
+    fn parse_uwsgi(&mut self, conn: &Conn) -> Result<Option<Head>, (&'static str, String)> {
+        let head = match uwsgi::parse_head(&conn.buf, self.w.settings.buffer_size) {
+            Ok(Some(h)) => h,
+            Ok(None) => return Ok(None),
+            Err(e @ UwsgiError::TooLarge) => return Err(("413 Request Entity Too Large", e.to_string())),
+            Err(e) => return Err(("400 Bad Request", e.to_string())),
+        };
+        if head.modifier1 != 0 {
+            return Err((
+                "400 Bad Request",
+                format!("unavailable modifier requested: {}", head.modifier1),
+            ));
+        }
+        let len = head.content_length().map_err(|e| ("400 Bad Request", e.to_string()))?;
+        let v = &mut self.vars;
+        v.clear();
+        for (k, val) in head.iter() {
+            v.push(k, val);
+        }
+        let head_only = head.get(b"REQUEST_METHOD") == Some(b"HEAD");
+        Ok(Some(Head {
+            head_len: head.head_len,
+            framing: if len > 0 { BodyFraming::Length(len) } else { BodyFraming::None },
+            dialect: Dialect::Uwsgi,
+            keep_alive: false,
+            head_only,
+            expect_continue: false,
+        }))
+    }
+
+    fn dispatch(&mut self, py: Python<'_>, conn: &mut Conn, head: Head) -> Step {
+        let start = Instant::now();
+        let w = self.w;
+        let wid = w.wid;
+        let fd = conn.fd.as_raw_fd();
+
+        // Route to an app (and split SCRIPT_NAME off PATH_INFO for --manage-script-name).
+        let script_name = self.vars.get(b"SCRIPT_NAME").unwrap_or(b"");
+        let path_info = self.vars.get(b"PATH_INFO").unwrap_or(b"");
+        let selected = w.apps.select(script_name, path_info);
+        if let Some((_, Some(prefix))) = selected {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(path_info);
+            let (mount, rest) = self.scratch.split_at(prefix);
+            let (mount, rest) = (mount.to_vec(), rest.to_vec());
+            self.vars.set(b"SCRIPT_NAME", &mount);
+            self.vars.set(b"PATH_INFO", &rest);
+        }
+
+        let core_slot = w.scoreboard.core(wid, self.id);
+        core_slot.begin_request(unix_now(), self.vars.iter());
+
+        let buf = std::mem::take(&mut conn.buf);
+        let body_buffered = buf.len() - head.head_len;
+        let mut body = Body::new(fd, buf, head.head_len, head.framing);
+        let protocol = self.vars.get(b"SERVER_PROTOCOL").unwrap_or(b"HTTP/1.1").to_vec();
+        let writer = Writer::new(
+            fd,
+            head.dialect,
+            &protocol,
+            head.keep_alive && !w.stopping.load(std::sync::atomic::Ordering::Relaxed),
+            head.head_only,
+            std::mem::take(&mut self.out),
+        );
+        let needs_body = match head.framing {
+            BodyFraming::Length(n) => (body_buffered as u64) < n,
+            BodyFraming::Chunked => true,
+            BodyFraming::None => false,
+        };
+        if head.expect_continue && needs_body {
+            let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
+        }
+
+        let (outcome, mut body, mut writer, app_id) = match selected {
+            Some((app_id, _)) => {
+                let app_slot = w.scoreboard.try_app(wid, app_id);
+                if let Some(a) = app_slot {
+                    a.request_begin();
+                }
+                let (outcome, body, writer) = call_app(
+                    py,
+                    &w.apps.list[app_id].callable,
+                    &self.template,
+                    &self.vars,
+                    body,
+                    writer,
+                );
+                if let Some(a) = app_slot {
+                    a.request_done(outcome.exception);
+                }
+                (outcome, body, writer, app_id as i64)
+            }
+            None => {
+                let mut writer = writer;
+                let _ = writer.send_error(py, b"500 Internal Server Error", b"no python application found");
+                let outcome = rwsgi_wsgi::Outcome {
+                    status: 500,
+                    ..Default::default()
+                };
+                (outcome, std::mem::take(&mut body), writer, -1)
+            }
+        };
+
+        let rt = start.elapsed();
+        let worker_slot = w.scoreboard.worker(wid);
+        worker_slot.request_done(rt.as_micros() as u64, writer.tx, outcome.exception);
+        if outcome.read_error {
+            core_slot.add_read_errors(1);
+        }
+        if outcome.write_error {
+            core_slot.add_write_errors(1);
+        }
+        core_slot.end_request();
+        let memory = if w.settings.memory_report {
+            let m = rwsgi_stats::procfs::self_memory_usage().ok();
+            if let Some(m) = &m {
+                worker_slot.set_memory(m.rss, m.vsz);
+            }
+            m.map(|m| (m.vsz, m.rss))
+        } else {
+            None
+        };
+        if !w.settings.disable_logging {
+            let (nvars, vbytes) = self
+                .vars
+                .iter()
+                .fold((0, 0), |(n, b), (k, v)| (n + 1, b + k.len() + v.len()));
+            let line = LogLine {
+                pid: w.pid,
+                app: app_id,
+                worker_requests: worker_slot.requests(),
+                remote: self.vars.get(b"REMOTE_ADDR").unwrap_or(b""),
+                vars: (nvars, vbytes),
+                method: self.vars.get(b"REQUEST_METHOD").unwrap_or(b""),
+                uri: self.vars.get(b"REQUEST_URI").unwrap_or(b""),
+                tx: writer.tx,
+                msecs: rt.as_millis() as u64,
+                protocol: &protocol,
+                status: outcome.status,
+                core: self.id,
+                memory,
+            };
+            reqlog::write(&line, &mut self.clock, &mut self.log_buf);
+        }
+
+        // Hand the buffers back to the connection; skip what the app left of the body.
+        let reusable = body.is_complete() || body.drain_ready(DRAIN_LIMIT);
+        if !reusable {
+            writer.force_close();
+        }
+        let keep = writer.keep_alive();
+        let (mut buf, pos) = body.into_buffer();
+        buf.drain(..pos.min(buf.len()));
+        conn.buf = buf;
+        conn.served += 1;
+        self.out = writer.into_buffer();
+
+        let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if w.settings.max_requests > 0 && served >= w.settings.max_requests {
+            eprintln!(
+                "...The work of process {} is done (max requests reached: {served}). Seeya!",
+                w.pid
+            );
+            w.request_stop();
+        }
+        Step::Served(keep)
+    }
+}
+
+/// A canned response with no app involved (bad request, too large, ...). Best effort.
+fn send_simple(conn: &Conn, status: &str) {
+    let reason = status.split_once(' ').map_or(status, |(_, r)| r);
+    let msg = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reason}",
+        reason.len()
+    );
+    let _ = writev_nb(conn.fd.as_raw_fd(), msg.as_bytes(), &[]);
+}
+

@@ -1,0 +1,173 @@
+//! Stats path benchmarks: snapshot + uWSGI JSON render for 8/64/256 workers x 4 cores, and the
+//! per-request scoreboard hot path.
+
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rwsgi_stats::{
+    render_uwsgi, AppInfo, Layout, MasterInfo, RenderOptions, Scoreboard, SocketStats,
+};
+
+const VARS: [(&str, &str); 15] = [
+    ("REQUEST_METHOD", "GET"),
+    ("REQUEST_URI", "/api/v1/items?page=2&sort=desc"),
+    ("PATH_INFO", "/api/v1/items"),
+    ("QUERY_STRING", "page=2&sort=desc"),
+    ("SERVER_PROTOCOL", "HTTP/1.1"),
+    ("SCRIPT_NAME", ""),
+    ("SERVER_NAME", "vm"),
+    ("SERVER_PORT", "9501"),
+    ("REMOTE_ADDR", "127.0.0.1"),
+    ("REMOTE_PORT", "51234"),
+    ("HTTP_HOST", "localhost:9501"),
+    (
+        "HTTP_USER_AGENT",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36",
+    ),
+    (
+        "HTTP_ACCEPT",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
+    ("HTTP_ACCEPT_ENCODING", "gzip, deflate, br"),
+    (
+        "HTTP_COOKIE",
+        "session=0123456789abcdef; csrftoken=\"quoted\\value\"",
+    ),
+];
+
+fn vars() -> impl Iterator<Item = (&'static [u8], &'static [u8])> {
+    VARS.iter().map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+}
+
+fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
+    let sb = Scoreboard::new(Layout {
+        workers,
+        cores: 4,
+        apps: 1,
+    })
+    .unwrap();
+    for wid in 1..=workers {
+        sb.prepare_spawn(wid, 1_795_554_402);
+        sb.worker(wid).set_pid(10_000 + wid as u32);
+        sb.worker(wid).set_accepting(true);
+        sb.worker(wid).set_memory(11_661_312, 133_971_968);
+        for i in 0..(wid % 7 + 1) * 13 {
+            let c = sb.core(wid, i % 4);
+            sb.app(wid, 0).request_begin();
+            c.begin_request(1_795_554_403, vars());
+            sb.worker(wid)
+                .request_done(80 + i as u64, 1_200, i % 50 == 0);
+            sb.app(wid, 0).request_done(false);
+            c.end_request();
+        }
+        // A few cores busy, each with ~15 vars.
+        if wid % 3 == 0 {
+            sb.core(wid, wid % 4).begin_request(1_795_554_404, vars());
+        }
+    }
+    let master = MasterInfo {
+        version: "2.0.31".into(),
+        pid: 10_000,
+        cwd: "/srv/app".into(),
+        sockets: vec![
+            SocketStats {
+                name: "127.0.0.1:9501".into(),
+                proto: "http".into(),
+                max_queue: 100,
+                ..Default::default()
+            },
+            SocketStats {
+                name: "/run/app.sock".into(),
+                proto: "uwsgi".into(),
+                max_queue: 100,
+                ..Default::default()
+            },
+        ],
+        apps: vec![AppInfo::default()],
+        ..Default::default()
+    };
+    (sb, master)
+}
+
+fn stats(c: &mut Criterion) {
+    let mut g = c.benchmark_group("stats_snapshot_render");
+    for workers in [8usize, 64, 256] {
+        let (sb, master) = populated(workers);
+        let mut out = Vec::new();
+        render_uwsgi(&sb.snapshot(&master), RenderOptions::default(), &mut out);
+        g.throughput(Throughput::Bytes(out.len() as u64));
+        g.bench_with_input(BenchmarkId::new("indented", workers), &workers, |b, _| {
+            b.iter(|| {
+                out.clear();
+                let snap = sb.snapshot(black_box(&master));
+                render_uwsgi(&snap, RenderOptions::default(), &mut out);
+                black_box(out.len())
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("minified", workers), &workers, |b, _| {
+            b.iter(|| {
+                out.clear();
+                let snap = sb.snapshot(black_box(&master));
+                render_uwsgi(
+                    &snap,
+                    RenderOptions {
+                        minified: true,
+                        no_cores: false,
+                    },
+                    &mut out,
+                );
+                black_box(out.len())
+            })
+        });
+        let snap = sb.snapshot(&master);
+        g.bench_with_input(
+            BenchmarkId::new("render_only", workers),
+            &workers,
+            |b, _| {
+                b.iter(|| {
+                    out.clear();
+                    render_uwsgi(black_box(&snap), RenderOptions::default(), &mut out);
+                    black_box(out.len())
+                })
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("snapshot_only", workers),
+            &workers,
+            |b, _| b.iter(|| black_box(sb.snapshot(black_box(&master)))),
+        );
+    }
+    g.finish();
+}
+
+fn hot_path(c: &mut Criterion) {
+    let sb = Scoreboard::new(Layout {
+        workers: 4,
+        cores: 4,
+        apps: 1,
+    })
+    .unwrap();
+    let (w, core, app) = (sb.worker(2), sb.core(2, 1), sb.app(2, 0));
+    let mut g = c.benchmark_group("request_hot_path");
+    g.bench_function("begin15vars_done_end", |b| {
+        b.iter(|| {
+            core.begin_request(black_box(1_795_554_404), vars());
+            app.request_begin();
+            w.request_done(black_box(120), black_box(1_500), false);
+            app.request_done(false);
+            core.end_request();
+        })
+    });
+    g.bench_function("begin_novars_done_end", |b| {
+        b.iter(|| {
+            core.begin_request(black_box(1_795_554_404), std::iter::empty());
+            w.request_done(black_box(120), black_box(1_500), false);
+            core.end_request();
+        })
+    });
+    g.bench_function("worker_request_done", |b| {
+        b.iter(|| w.request_done(black_box(120), black_box(1_500), false))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stats, hot_path);
+criterion_main!(benches);

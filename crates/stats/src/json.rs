@@ -1,0 +1,417 @@
+//! The uWSGI 2.0 stats JSON renderer.
+//!
+//! Byte-for-byte the layout of uWSGI's `core/stats.c` writer as driven by
+//! `uwsgi_master_generate_stats()` (`core/master_utils.c`): tab indentation, `"key":value` with
+//! no spaces, one member per line, request vars unindented, `"req_info":` followed by the
+//! indentation of the opening brace, no trailing newline; `minified` drops all whitespace.
+//! Unlike uWSGI, every string is escaped so the output is always valid JSON (uWSGI only escapes
+//! `\t \n \r " \\` in vars and nothing elsewhere).
+
+use crate::model::{AppStats, CoreStats, SocketStats, StatsSnapshot, WorkerStats};
+
+/// Renderer switches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// `--stats-minified`: no whitespace at all.
+    pub minified: bool,
+    /// `--stats-no-cores`: omit the `cores` key of every worker.
+    pub no_cores: bool,
+}
+
+/// Append the uWSGI stats document for `snap` to `out`.
+pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>) {
+    out.reserve(2048 + snap.workers.len() * if opts.no_cores { 700 } else { 2500 });
+    let mut w = Writer {
+        out,
+        min: opts.minified,
+        tabs: 1,
+    };
+    w.out.push(b'{');
+    w.nl();
+    w.kv_str("version", &snap.version);
+    w.comma();
+    w.kv_u64("listen_queue", snap.listen_queue);
+    w.comma();
+    w.kv_u64("listen_queue_errors", snap.listen_queue_errors);
+    w.comma();
+    w.kv_u64("signal_queue", snap.signal_queue);
+    w.comma();
+    w.kv_u64("load", snap.load);
+    w.comma();
+    w.kv_u64("pid", snap.pid);
+    w.comma();
+    w.kv_u64("uid", snap.uid);
+    w.comma();
+    w.kv_u64("gid", snap.gid);
+    w.comma();
+    w.kv_str("cwd", &snap.cwd);
+    w.comma();
+
+    w.key("locks");
+    w.list_open();
+    for (i, lock) in snap.locks.iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        w.obj_open();
+        w.kv_u64(lock, 0);
+        w.obj_close();
+    }
+    w.list_close();
+    w.comma();
+
+    w.key("sockets");
+    w.list_open();
+    for (i, s) in snap.sockets.iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        socket(&mut w, s);
+    }
+    w.list_close();
+    w.comma();
+
+    w.key("workers");
+    w.list_open();
+    for (i, wk) in snap.workers.iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        worker(&mut w, wk, opts.no_cores);
+    }
+    w.list_close();
+    w.obj_close();
+}
+
+/// Convenience: render into a new buffer.
+pub fn render_uwsgi_vec(snap: &StatsSnapshot, opts: RenderOptions) -> Vec<u8> {
+    let mut out = Vec::new();
+    render_uwsgi(snap, opts, &mut out);
+    out
+}
+
+fn socket(w: &mut Writer<'_>, s: &SocketStats) {
+    w.obj_open();
+    w.kv_str("name", &s.name);
+    w.comma();
+    w.kv_str("proto", &s.proto);
+    w.comma();
+    w.kv_u64("queue", s.queue);
+    w.comma();
+    w.kv_u64("max_queue", s.max_queue);
+    w.comma();
+    w.kv_u64("shared", s.shared);
+    w.comma();
+    w.kv_u64("can_offload", s.can_offload);
+    w.obj_close();
+}
+
+fn worker(w: &mut Writer<'_>, wk: &WorkerStats, no_cores: bool) {
+    w.obj_open();
+    w.kv_u64("id", wk.id);
+    w.comma();
+    w.kv_u64("pid", wk.pid);
+    w.comma();
+    w.kv_u64("accepting", wk.accepting);
+    w.comma();
+    w.kv_u64("requests", wk.requests);
+    w.comma();
+    w.kv_u64("delta_requests", wk.delta_requests);
+    w.comma();
+    w.kv_u64("exceptions", wk.exceptions);
+    w.comma();
+    w.kv_u64("harakiri_count", wk.harakiri_count);
+    w.comma();
+    w.kv_u64("signals", wk.signals);
+    w.comma();
+    w.kv_u64("signal_queue", wk.signal_queue);
+    w.comma();
+    w.key("status");
+    w.status(wk.status);
+    w.comma();
+    w.kv_u64("rss", wk.rss);
+    w.comma();
+    w.kv_u64("vsz", wk.vsz);
+    w.comma();
+    w.kv_u64("running_time", wk.running_time);
+    w.comma();
+    w.kv_u64("last_spawn", wk.last_spawn);
+    w.comma();
+    w.kv_u64("respawn_count", wk.respawn_count);
+    w.comma();
+    w.kv_u64("tx", wk.tx);
+    w.comma();
+    w.kv_u64("avg_rt", wk.avg_rt);
+    w.comma();
+
+    w.key("apps");
+    w.list_open();
+    for (i, a) in wk.apps.iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        app(w, a);
+    }
+    w.list_close();
+
+    if !no_cores {
+        w.comma();
+        w.key("cores");
+        w.list_open();
+        for (i, c) in wk.cores.iter().enumerate() {
+            if i > 0 {
+                w.comma();
+            }
+            core(w, c);
+        }
+        w.list_close();
+    }
+    w.obj_close();
+}
+
+fn app(w: &mut Writer<'_>, a: &AppStats) {
+    w.obj_open();
+    w.kv_u64("id", a.id);
+    w.comma();
+    w.kv_u64("modifier1", a.modifier1);
+    w.comma();
+    w.kv_str("mountpoint", &a.mountpoint);
+    w.comma();
+    w.kv_u64("startup_time", a.startup_time);
+    w.comma();
+    w.kv_u64("requests", a.requests);
+    w.comma();
+    w.kv_u64("exceptions", a.exceptions);
+    w.comma();
+    w.kv_str("chdir", &a.chdir);
+    w.obj_close();
+}
+
+fn core(w: &mut Writer<'_>, c: &CoreStats) {
+    w.obj_open();
+    w.kv_u64("id", c.id);
+    w.comma();
+    w.kv_u64("requests", c.requests);
+    w.comma();
+    w.kv_u64("static_requests", c.static_requests);
+    w.comma();
+    w.kv_u64("routed_requests", c.routed_requests);
+    w.comma();
+    w.kv_u64("offloaded_requests", c.offloaded_requests);
+    w.comma();
+    w.kv_u64("write_errors", c.write_errors);
+    w.comma();
+    w.kv_u64("read_errors", c.read_errors);
+    w.comma();
+    w.kv_u64("in_request", c.in_request);
+    w.comma();
+    w.key("vars");
+    w.list_open();
+    if !c.vars.is_empty() {
+        // uWSGI: each var followed by a comma, then a closing empty string.
+        for v in &c.vars {
+            write_json_str(w.out, v);
+            w.comma();
+        }
+        w.out.extend_from_slice(b"\"\"");
+    }
+    w.list_close();
+    w.comma();
+    w.key("req_info");
+    w.obj_open();
+    if let Some(start) = c.request_start {
+        w.kv_u64("request_start", start);
+    }
+    w.obj_close();
+    w.obj_close();
+}
+
+/// Mirrors the primitives of uWSGI's `core/stats.c`.
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+    min: bool,
+    tabs: usize,
+}
+
+impl Writer<'_> {
+    #[inline]
+    fn nl(&mut self) {
+        if !self.min {
+            self.out.push(b'\n');
+        }
+    }
+
+    #[inline]
+    fn apply_tabs(&mut self) {
+        if !self.min {
+            self.out.resize(self.out.len() + self.tabs, b'\t');
+        }
+    }
+
+    #[inline]
+    fn comma(&mut self) {
+        self.out.push(b',');
+        self.nl();
+    }
+
+    fn obj_open(&mut self) {
+        self.apply_tabs();
+        if !self.min {
+            self.tabs += 1;
+        }
+        self.out.push(b'{');
+        self.nl();
+    }
+
+    fn obj_close(&mut self) {
+        if !self.min {
+            self.out.push(b'\n');
+            self.tabs -= 1;
+            self.apply_tabs();
+        }
+        self.out.push(b'}');
+    }
+
+    fn list_open(&mut self) {
+        if !self.min {
+            self.tabs += 1;
+        }
+        self.out.push(b'[');
+        self.nl();
+    }
+
+    fn list_close(&mut self) {
+        if !self.min {
+            self.out.push(b'\n');
+            self.tabs -= 1;
+            self.apply_tabs();
+        }
+        self.out.push(b']');
+    }
+
+    #[inline]
+    fn key(&mut self, k: &str) {
+        self.apply_tabs();
+        write_json_str(self.out, k);
+        self.out.push(b':');
+    }
+
+    #[inline]
+    fn kv_u64(&mut self, k: &str, v: u64) {
+        self.key(k);
+        let mut b = itoa::Buffer::new();
+        self.out.extend_from_slice(b.format(v).as_bytes());
+    }
+
+    #[inline]
+    fn kv_str(&mut self, k: &str, v: &str) {
+        self.key(k);
+        write_json_str(self.out, v);
+    }
+
+    fn status(&mut self, s: crate::scoreboard::WorkerStatus) {
+        use crate::scoreboard::WorkerStatus::*;
+        let lit: &[u8] = match s {
+            Idle => b"\"idle\"",
+            Busy => b"\"busy\"",
+            Cheap => b"\"cheap\"",
+            Pause => b"\"pause\"",
+            Sig(n) => {
+                self.out.extend_from_slice(b"\"sig");
+                let mut b = itoa::Buffer::new();
+                self.out.extend_from_slice(b.format(n).as_bytes());
+                self.out.push(b'"');
+                return;
+            }
+        };
+        self.out.extend_from_slice(lit);
+    }
+}
+
+/// 0: pass through; b'u': \u00XX; else the char after the backslash.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t[0x7f] = b'u';
+    t
+};
+
+/// Append `s` as a quoted, escaped JSON string.
+pub fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    write_escaped(out, s.as_bytes());
+    out.push(b'"');
+}
+
+/// Append arbitrary bytes as a quoted JSON string; invalid UTF-8 becomes U+FFFD.
+pub fn write_json_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.push(b'"');
+    for chunk in b.utf8_chunks() {
+        write_escaped(out, chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice("\u{fffd}".as_bytes());
+        }
+    }
+    out.push(b'"');
+}
+
+/// `b` must be valid UTF-8 (only ASCII bytes are ever escaped, so multi-byte sequences pass
+/// through whole).
+#[inline]
+fn write_escaped(out: &mut Vec<u8>, b: &[u8]) {
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let e = ESCAPE[c as usize];
+        if e == 0 {
+            continue;
+        }
+        out.extend_from_slice(&b[start..i]);
+        if e == b'u' {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(c >> 4) as usize],
+                HEX[(c & 0xf) as usize],
+            ]);
+        } else {
+            out.extend_from_slice(&[b'\\', e]);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes() {
+        let mut o = Vec::new();
+        write_json_str(&mut o, "a\"b\\c\n\t\r\x08\x0c\x01\x7fé\u{2028}");
+        assert_eq!(
+            std::str::from_utf8(&o).unwrap(),
+            "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u007fé\u{2028}\""
+        );
+        let mut o = Vec::new();
+        write_json_bytes(&mut o, b"x\xff\xfey\"");
+        assert_eq!(
+            std::str::from_utf8(&o).unwrap(),
+            "\"x\u{fffd}\u{fffd}y\\\"\""
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The scoreboard across processes (fork) and under a concurrent writer (seqlock).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rwsgi_stats::{Layout, Scoreboard, WorkerStatus};
+
+/// A forked child writes its slots; the parent (the "master") sees them after the child exits,
+/// and sees the in-flight request while the child is still inside it.
+#[test]
+fn forked_child_writes_parent_reads() {
+    let sb = Scoreboard::new(Layout {
+        workers: 2,
+        cores: 2,
+        apps: 1,
+    })
+    .unwrap();
+    sb.prepare_spawn(2, 1_700_000_000);
+    // Two pipes: child -> parent "request started", parent -> child "go on".
+    let mut up = [0i32; 2];
+    let mut down = [0i32; 2];
+    // SAFETY: plain pipe(2) calls on valid arrays.
+    unsafe {
+        assert_eq!(libc::pipe(up.as_mut_ptr()), 0);
+        assert_eq!(libc::pipe(down.as_mut_ptr()), 0);
+    }
+    // SAFETY: the child only does atomic stores, read/write on pipes and _exit: no allocation,
+    // no locks, nothing that another (now missing) thread of the test harness could hold.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let w = sb.worker(2);
+        w.set_accepting(true);
+        for i in 0..10u64 {
+            sb.app(2, 0).request_begin();
+            let c = sb.core(2, (i % 2) as usize);
+            c.begin_request(1_700_000_001, [(&b"PATH_INFO"[..], &b"/x"[..])]);
+            w.request_done(100 + i, 10, i == 3);
+            sb.app(2, 0).request_done(i == 3);
+            c.end_request();
+        }
+        sb.core(2, 1).begin_request(
+            1_700_000_002,
+            [
+                (&b"REQUEST_METHOD"[..], &b"GET"[..]),
+                (&b"HTTP_COOKIE"[..], &b"a=\"b\""[..]),
+            ],
+        );
+        let mut b = [1u8];
+        // SAFETY: valid fds and buffer.
+        unsafe {
+            libc::write(up[1], b.as_ptr().cast(), 1);
+            libc::read(down[0], b.as_mut_ptr().cast(), 1);
+        }
+        sb.core(2, 1).end_request();
+        // SAFETY: terminate the child without running the harness' destructors.
+        unsafe { libc::_exit(0) };
+    }
+    sb.worker(2).set_pid(pid as u32);
+    let mut b = [0u8];
+    // SAFETY: valid fds and buffer.
+    unsafe { assert_eq!(libc::read(up[0], b.as_mut_ptr().cast(), 1), 1) };
+
+    // The child is inside a request on core 1.
+    assert_eq!(sb.worker_status(2), WorkerStatus::Busy);
+    let r = sb.core(2, 1).read_request().unwrap();
+    assert!(r.in_request);
+    assert_eq!(r.request_start, 1_700_000_002);
+    let vars: Vec<_> = r.vars().collect();
+    assert_eq!(
+        vars,
+        vec![
+            (&b"REQUEST_METHOD"[..], &b"GET"[..]),
+            (&b"HTTP_COOKIE"[..], &b"a=\"b\""[..])
+        ]
+    );
+
+    // SAFETY: valid fds and buffer; waitpid on our own child.
+    unsafe {
+        libc::write(down[1], b.as_ptr().cast(), 1);
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        for fd in up.into_iter().chain(down) {
+            libc::close(fd);
+        }
+    }
+    let c = sb.worker(2).counters();
+    assert_eq!(c.pid, pid as u64);
+    assert_eq!(c.requests, 10);
+    assert_eq!(c.delta_requests, 10);
+    assert_eq!(c.exceptions, 1);
+    assert_eq!(c.tx, 100);
+    assert_eq!(c.running_time, (100..110).sum::<u64>());
+    assert_eq!(c.accepting, 1);
+    assert_eq!(c.respawn_count, 1);
+    assert_eq!(c.last_spawn, 1_700_000_000);
+    assert_eq!(sb.core(2, 0).requests(), 5);
+    assert_eq!(sb.core(2, 1).requests(), 6);
+    assert_eq!(sb.app(2, 0).counters(), (10, 1));
+    assert_eq!(sb.worker(1).counters().requests, 0);
+    assert_eq!(sb.worker_status(2), WorkerStatus::Idle);
+    sb.on_exit(2);
+    assert_eq!(sb.worker(2).pid(), 0);
+}
+
+/// A writer thread keeps replacing the vars with internally consistent sets; the reader must
+/// never see a torn mix.
+#[test]
+fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
+    let sb = Arc::new(
+        Scoreboard::new(Layout {
+            workers: 1,
+            cores: 1,
+            apps: 0,
+        })
+        .unwrap(),
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let sb = sb.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let c = sb.core(1, 0);
+            let mut i: u64 = 0;
+            let mut vals: Vec<Vec<u8>> = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let digit = b'0' + (i % 10) as u8;
+                // Different lengths each round so lengths and contents both must match.
+                vals.clear();
+                for j in 0..15 {
+                    vals.push(vec![digit; 1 + (i as usize * 7 + j * 13) % 200]);
+                }
+                c.begin_request(i, vals.iter().map(|v| (&b"K"[..], &v[..])));
+                if i % 3 == 0 {
+                    c.end_request();
+                }
+            }
+            i
+        })
+    };
+    let c = sb.core(1, 0);
+    let deadline = Instant::now() + Duration::from_millis(700);
+    let (mut stable, mut failed, mut busy_seen) = (0u64, 0u64, 0u64);
+    while Instant::now() < deadline {
+        match c.read_request() {
+            Some(r) => {
+                stable += 1;
+                if !r.in_request {
+                    assert_eq!(r.vars().count(), 0);
+                    continue;
+                }
+                busy_seen += 1;
+                let i = r.request_start;
+                let digit = b'0' + (i % 10) as u8;
+                let vars: Vec<_> = r.vars().collect();
+                assert_eq!(vars.len(), 15, "round {i}");
+                for (j, (k, v)) in vars.iter().enumerate() {
+                    assert_eq!(*k, b"K");
+                    assert_eq!(
+                        v.len(),
+                        1 + (i as usize * 7 + j * 13) % 200,
+                        "round {i} var {j}"
+                    );
+                    assert!(v.iter().all(|&b| b == digit), "torn read in round {i}");
+                }
+            }
+            None => failed += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert!(rounds > 100, "writer made {rounds} rounds");
+    assert!(
+        stable > 10 && busy_seen > 0,
+        "stable {stable} busy {busy_seen} failed {failed}"
+    );
+    eprintln!("writer rounds {rounds}, stable reads {stable} (busy {busy_seen}), gave up {failed}");
+}
+
+/// Several core threads of one worker updating the shared worker counters.
+#[test]
+fn worker_counters_from_many_core_threads() {
+    let sb = Arc::new(
+        Scoreboard::new(Layout {
+            workers: 1,
+            cores: 4,
+            apps: 1,
+        })
+        .unwrap(),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|core| {
+            let sb = sb.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    let c = sb.core(1, core);
+                    c.begin_request(1, [(&b"A"[..], &b"B"[..])]);
+                    sb.app(1, 0).request_begin();
+                    sb.worker(1).request_done(10, 3, false);
+                    sb.app(1, 0).request_done(false);
+                    c.end_request();
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    let c = sb.worker(1).counters();
+    assert_eq!(c.requests, 40_000);
+    assert_eq!(c.tx, 120_000);
+    assert_eq!(c.running_time, 400_000);
+    assert_eq!(c.avg_rt, 9, "(avg + 10) / 2 converges to 9 in integers");
+    assert_eq!(sb.app(1, 0).counters(), (40_000, 0));
+    assert!((0..4).all(|i| sb.core(1, i).requests() == 10_000));
+}

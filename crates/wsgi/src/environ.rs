@@ -1,0 +1,101 @@
+//! Building the WSGI environ dict (PEP 3333) from a request's CGI variables.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::filewrapper::FileWrapper;
+use crate::vars::RequestVars;
+
+/// Per-core template: the keys that never change between requests are built once and the dict
+/// is copied for each request (PyDict_Copy is one allocation and a memcpy).
+pub struct EnvironTemplate {
+    base: Py<PyDict>,
+    key_input: Py<PyString>,
+    key_scheme: Py<PyString>,
+    http: Py<PyString>,
+    https: Py<PyString>,
+}
+
+/// What the template needs to know about the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerFlags {
+    /// More than one core per worker.
+    pub multithread: bool,
+    /// More than one worker.
+    pub multiprocess: bool,
+    /// The worker id (uwsgi.worker_id style, for apps that look).
+    pub worker_id: usize,
+    /// The core id.
+    pub core_id: usize,
+}
+
+impl EnvironTemplate {
+    /// Builds the template.
+    pub fn new(py: Python<'_>, flags: ServerFlags) -> PyResult<EnvironTemplate> {
+        let base = PyDict::new(py);
+        base.set_item("wsgi.version", PyTuple::new(py, [1, 0])?)?;
+        base.set_item("wsgi.errors", py.import("sys")?.getattr("stderr")?)?;
+        base.set_item("wsgi.multithread", flags.multithread)?;
+        base.set_item("wsgi.multiprocess", flags.multiprocess)?;
+        base.set_item("wsgi.run_once", false)?;
+        base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+        base.set_item("wsgi.input_terminated", true)?;
+        base.set_item("uwsgi.version", env!("CARGO_PKG_VERSION").as_bytes())?;
+        base.set_item("uwsgi.core", flags.core_id)?;
+        base.set_item("rwsgi.worker_id", flags.worker_id)?;
+        Ok(EnvironTemplate {
+            base: base.unbind(),
+            key_input: PyString::intern(py, "wsgi.input").unbind(),
+            key_scheme: PyString::intern(py, "wsgi.url_scheme").unbind(),
+            http: PyString::intern(py, "http").unbind(),
+            https: PyString::intern(py, "https").unbind(),
+        })
+    }
+
+    /// A fresh environ for one request: the template, the CGI vars (decoded as latin-1, as PEP
+    /// 3333 demands of "bytes as str"), `wsgi.input` and `wsgi.url_scheme`.
+    pub fn build<'py>(
+        &self,
+        py: Python<'py>,
+        vars: &RequestVars,
+        input: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let base = self.base.bind(py);
+        let env = base.copy()?;
+        let mut https = false;
+        let mut scheme: Option<&[u8]> = None;
+        for (k, v) in vars.iter() {
+            env.set_item(latin1(py, k)?, latin1(py, v)?)?;
+            match k {
+                b"HTTPS" => https = v.eq_ignore_ascii_case(b"on") || v == b"1",
+                b"UWSGI_SCHEME" => scheme = Some(v),
+                b"REQUEST_SCHEME" if scheme.is_none() => scheme = Some(v),
+                _ => {}
+            }
+        }
+        env.set_item(self.key_input.bind(py), input)?;
+        match scheme {
+            Some(s) if !https => env.set_item(self.key_scheme.bind(py), latin1(py, s)?)?,
+            _ => env.set_item(
+                self.key_scheme.bind(py),
+                if https { &self.https } else { &self.http }.bind(py),
+            )?,
+        }
+        Ok(env)
+    }
+}
+
+/// Bytes → str, one code point per byte.
+pub fn latin1<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: PyUnicode_DecodeLatin1 reads b.len() bytes from a valid slice; a NULL result sets
+    // a Python error, which from_owned_ptr_or_err turns into Err.
+    unsafe {
+        let ptr = ffi::PyUnicode_DecodeLatin1(
+            b.as_ptr().cast(),
+            b.len() as ffi::Py_ssize_t,
+            std::ptr::null(),
+        );
+        Bound::from_owned_ptr_or_err(py, ptr)
+    }
+}

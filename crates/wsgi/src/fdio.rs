@@ -1,0 +1,83 @@
+//! Blocking-with-deadline reads and writes on a non-blocking socket.
+//!
+//! Sockets stay non-blocking for the worker's event loop; while a request runs, the bridge reads
+//! the body and writes the response through these helpers: try the syscall first (it usually
+//! succeeds at once, with the GIL held, costing nothing extra), and only on `EAGAIN` wait in
+//! `poll(2)` with the GIL released so other cores of the worker run.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Duration;
+
+/// How long one wait for a socket may take before the peer is considered gone.
+pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits until `fd` is readable (`write == false`) or writable, or `timeout` passes.
+pub fn wait_fd(fd: RawFd, write: bool, timeout: Duration) -> io::Result<()> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: if write { libc::POLLOUT } else { libc::POLLIN },
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: one valid pollfd on the stack.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n > 0 {
+            return Ok(());
+        }
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "socket timeout"));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+/// One `read(2)`; `Ok(None)` on `EAGAIN`.
+pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        // SAFETY: buf is a valid writable slice of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(None),
+            _ => return Err(err),
+        }
+    }
+}
+
+/// One `writev(2)` of up to two slices; `Ok(None)` on `EAGAIN`.
+pub fn writev_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
+    let iov = [
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut _,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut _,
+            iov_len: b.len(),
+        },
+    ];
+    let cnt = if b.is_empty() { 1 } else { 2 };
+    loop {
+        // SAFETY: the iovecs point at live slices for the duration of the call. MSG_NOSIGNAL is
+        // not available to writev, so the worker ignores SIGPIPE instead.
+        let n = unsafe { libc::writev(fd, iov.as_ptr(), cnt) };
+        if n >= 0 {
+            return Ok(Some(n as usize));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(None),
+            _ => return Err(err),
+        }
+    }
+}

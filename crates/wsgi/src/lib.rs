@@ -1,0 +1,185 @@
+//! The PyO3 bridge of rwsgi: the embedded CPython, app loading, and one WSGI call per request
+//! (PEP 3333): environ, `wsgi.input`, `start_response`, `write()`, iterating and closing the
+//! response. Socket I/O during a request happens here, through [`fdio`], with the GIL released
+//! whenever the client makes us wait.
+
+pub mod app;
+pub mod environ;
+pub mod fdio;
+pub mod filewrapper;
+pub mod input;
+pub mod interp;
+pub mod response;
+pub mod vars;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+pub use app::{App, AppError, AppSource, AppSpec, Apps};
+pub use environ::{EnvironTemplate, ServerFlags};
+pub use input::{Body, BodyFraming, Input};
+pub use response::{Dialect, StartResponse, Writer};
+pub use vars::RequestVars;
+
+/// What happened to one request, for the scoreboard and the request log.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outcome {
+    /// The status code sent (500 for an exception before the headers went out).
+    pub status: u16,
+    /// The app raised (counted against worker, core and app).
+    pub exception: bool,
+    /// The client failed while the body was read.
+    pub read_error: bool,
+    /// The client failed while the response was written.
+    pub write_error: bool,
+}
+
+/// Seconds since the epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+const ERROR_500: &[u8] = b"Internal Server Error";
+
+/// Runs `app` for one request whose CGI vars are `vars`, reading the body through `body` and
+/// writing the response through `writer`. Both are handed back for the connection to reuse.
+pub fn call_app(
+    py: Python<'_>,
+    app: &Py<PyAny>,
+    template: &EnvironTemplate,
+    vars: &RequestVars,
+    body: Body,
+    writer: Writer,
+) -> (Outcome, Body, Writer) {
+    let mut outcome = Outcome::default();
+    let input = match Bound::new(py, Input::new(body)) {
+        Ok(i) => i,
+        Err(e) => {
+            e.print(py);
+            return (outcome, Body::default(), writer);
+        }
+    };
+    let sr = match Bound::new(py, StartResponse::new(writer)) {
+        Ok(s) => s,
+        Err(e) => {
+            e.print(py);
+            let body = input.borrow().take_body();
+            return (outcome, body, Writer::default());
+        }
+    };
+    let result = template
+        .build(py, vars, input.as_any())
+        .and_then(|env| app.bind(py).call1((env, &sr)))
+        .and_then(|iterable| respond(py, &sr, &iterable));
+    let sr_ref = sr.borrow();
+    if let Err(err) = result {
+        outcome.exception = true;
+        err.print(py);
+        sr_ref.with_writer(|w| {
+            if !w.write_error {
+                if w.headers_sent() {
+                    // Too late for a 500: cut the response short so the client notices.
+                    w.force_close();
+                } else {
+                    let _ = w.send_error(py, b"500 Internal Server Error", ERROR_500);
+                }
+            }
+        });
+    }
+    let writer = sr_ref.take_writer();
+    let body = input.borrow().take_body();
+    outcome.status = writer.status_code();
+    outcome.read_error = body.read_error;
+    outcome.write_error = writer.write_error;
+    (outcome, body, writer)
+}
+
+fn io_err(e: std::io::Error) -> PyErr {
+    pyo3::exceptions::PyOSError::new_err(format!("client connection: {e}"))
+}
+
+/// Sends the iterable the app returned, then always calls its `close()`.
+fn respond(
+    py: Python<'_>,
+    sr: &Bound<'_, StartResponse>,
+    iterable: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let sent = send_iterable(py, sr, iterable);
+    let closed = if iterable.hasattr("close")? {
+        iterable.call_method0("close").map(drop)
+    } else {
+        Ok(())
+    };
+    sent?;
+    closed?;
+    let sr = sr.borrow();
+    sr.with_writer(|w| {
+        if !w.headers_set() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "the app returned without calling start_response()",
+            ));
+        }
+        w.finish(py).map_err(io_err)
+    })
+}
+
+fn not_bytes(item: &Bound<'_, PyAny>) -> PyErr {
+    let tname = item
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "the response iterable must yield bytes, not {tname}"
+    ))
+}
+
+fn send_iterable(
+    py: Python<'_>,
+    sr: &Bound<'_, StartResponse>,
+    iterable: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    let srr = sr.borrow();
+    if let Ok(list) = iterable.cast_exact::<PyList>() {
+        // A list is complete already: its length is known (no chunked coding needed) and its
+        // items may be coalesced into as few writes as possible.
+        let mut total = 0u64;
+        for item in list.iter() {
+            let b = item.cast::<PyBytes>().map_err(|_| not_bytes(&item))?;
+            total += b.as_bytes().len() as u64;
+        }
+        return srr.with_writer(|w| {
+            if !w.headers_set() {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "the app returned without calling start_response()",
+                ));
+            }
+            for item in list.iter() {
+                let b = item.cast_into::<PyBytes>().map_err(|e| not_bytes(e.into_inner().as_any()))?;
+                w.send_body(py, b.as_bytes(), false, Some(total))
+                    .map_err(io_err)?;
+            }
+            Ok(())
+        });
+    }
+    for item in iterable.try_iter()? {
+        let item = item?;
+        let b = item.cast::<PyBytes>().map_err(|_| not_bytes(&item))?;
+        if b.as_bytes().is_empty() {
+            continue;
+        }
+        srr.with_writer(|w| {
+            if !w.headers_set() {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "response body yielded before start_response()",
+                ));
+            }
+            // PEP 3333: a block from an iterator must not be held back.
+            w.send_body(py, b.as_bytes(), true, None).map_err(io_err)
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,490 @@
+//! `start_response`, the `write()` callable and putting the response on the wire.
+//!
+//! Headers are validated and serialised once, when `start_response` is called; the status line
+//! and the framing headers that depend on the body (Content-Length, chunked coding, Connection)
+//! are added when the first body bytes, or the end of the response, reach the writer.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString, PyTuple};
+
+use crate::fdio::{wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
+
+/// The wire dialect of the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// An HTTP/1.x client of `--http-socket`.
+    Http {
+        /// HTTP/1.1 (chunked coding allowed) rather than 1.0.
+        http11: bool,
+    },
+    /// A uwsgi-protocol peer (nginx): an HTTP-style response delimited by closing the connection.
+    Uwsgi,
+}
+
+/// Body bytes at or above this size are written from the Python object itself (writev), not
+/// copied into the output buffer.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+/// Buffered output is flushed once it grows past this.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Everything the writer needs to know about one response.
+#[derive(Debug)]
+pub struct Writer {
+    fd: RawFd,
+    dialect: Dialect,
+    protocol: Vec<u8>,
+    /// The client asked to keep the connection open (and the server allows it).
+    keep_alive: bool,
+    head_only: bool,
+    out: Vec<u8>,
+    status: Vec<u8>,
+    status_code: u16,
+    header_block: Vec<u8>,
+    content_length: Option<u64>,
+    headers_set: bool,
+    headers_sent: bool,
+    chunked: bool,
+    body_sent: u64,
+    /// Bytes put on the wire (head and body), for the scoreboard's `tx`.
+    pub tx: u64,
+    timeout: Duration,
+    /// Writing to the client failed.
+    pub write_error: bool,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer::new(-1, Dialect::Uwsgi, b"HTTP/1.1", false, false, Vec::new())
+    }
+}
+
+impl Writer {
+    /// A writer for `fd`; `out` is a reusable buffer (cleared here).
+    pub fn new(
+        fd: RawFd,
+        dialect: Dialect,
+        protocol: &[u8],
+        keep_alive: bool,
+        head_only: bool,
+        mut out: Vec<u8>,
+    ) -> Writer {
+        out.clear();
+        let protocol = if protocol.starts_with(b"HTTP/") && protocol.len() <= 16 {
+            protocol.to_vec()
+        } else {
+            b"HTTP/1.1".to_vec()
+        };
+        Writer {
+            fd,
+            dialect,
+            protocol,
+            keep_alive: keep_alive && dialect != Dialect::Uwsgi,
+            head_only,
+            out,
+            status: Vec::new(),
+            status_code: 0,
+            header_block: Vec::new(),
+            content_length: None,
+            headers_set: false,
+            headers_sent: false,
+            chunked: false,
+            body_sent: 0,
+            tx: 0,
+            timeout: DEFAULT_SOCKET_TIMEOUT,
+            write_error: false,
+        }
+    }
+
+    /// The numeric status sent (0 before `start_response`).
+    pub fn status_code(&self) -> u16 {
+        self.status_code
+    }
+
+    /// True once the status line went out.
+    pub fn headers_sent(&self) -> bool {
+        self.headers_sent
+    }
+
+    /// Whether the connection may carry another request after this response.
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive && !self.write_error
+    }
+
+    /// Forbids reusing the connection (e.g. the request body was not fully read).
+    pub fn force_close(&mut self) {
+        self.keep_alive = false;
+    }
+
+    /// Gives back the output buffer for reuse.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// Records status and headers from `start_response`.
+    pub fn set_headers(
+        &mut self,
+        status: &[u8],
+        headers: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<(), &'static str> {
+        self.status.clear();
+        self.status.extend_from_slice(status);
+        self.status_code = rwsgi_proto::http::status_code(status).unwrap_or(0);
+        self.header_block.clear();
+        self.content_length = None;
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case(b"content-length") {
+                let text = std::str::from_utf8(value).map_err(|_| "bad Content-Length")?;
+                self.content_length = Some(text.trim().parse().map_err(|_| "bad Content-Length")?);
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                if value.eq_ignore_ascii_case(b"close") {
+                    self.keep_alive = false;
+                }
+                // The server owns connection management; the app's header is not repeated.
+                continue;
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                // Hop-by-hop, the server's business (PEP 3333).
+                continue;
+            }
+            self.header_block.extend_from_slice(name);
+            self.header_block.extend_from_slice(b": ");
+            self.header_block.extend_from_slice(value);
+            self.header_block.extend_from_slice(b"\r\n");
+        }
+        self.headers_set = true;
+        Ok(())
+    }
+
+    fn body_allowed(&self) -> bool {
+        !(self.head_only
+            || self.status_code == 204
+            || self.status_code == 304
+            || (100..200).contains(&self.status_code))
+    }
+
+    /// Serialises the head into `out`. `total` is the full body length when it is known now
+    /// (a response that ends here, or a list whose items are all at hand).
+    fn push_head(&mut self, total: Option<u64>) {
+        if self.content_length.is_none() && self.body_allowed() {
+            if let Some(n) = total {
+                self.content_length = Some(n);
+                self.header_block.extend_from_slice(b"Content-Length: ");
+                self.header_block
+                    .extend_from_slice(itoa_buf(n, &mut [0u8; 20]));
+                self.header_block.extend_from_slice(b"\r\n");
+            } else if self.keep_alive && self.dialect == (Dialect::Http { http11: true }) {
+                self.chunked = true;
+                self.header_block
+                    .extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            } else {
+                // The body ends when the connection does.
+                self.keep_alive = false;
+            }
+        }
+        self.out.extend_from_slice(&self.protocol);
+        self.out.push(b' ');
+        self.out.extend_from_slice(&self.status);
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(&self.header_block);
+        match self.dialect {
+            Dialect::Http { http11 } => {
+                if !self.keep_alive {
+                    self.out.extend_from_slice(b"Connection: close\r\n");
+                } else if !http11 {
+                    self.out.extend_from_slice(b"Connection: keep-alive\r\n");
+                }
+            }
+            Dialect::Uwsgi => {}
+        }
+        self.out.extend_from_slice(b"\r\n");
+        self.headers_sent = true;
+    }
+
+    /// Sends (or buffers) body bytes, sending the head first. `flush` writes through now;
+    /// `total` is the whole body's size if known before the head goes out.
+    pub fn send_body(
+        &mut self,
+        py: Python<'_>,
+        data: &[u8],
+        flush: bool,
+        total: Option<u64>,
+    ) -> io::Result<()> {
+        if !self.headers_sent {
+            self.push_head(total);
+        }
+        let mut data = data;
+        if !self.body_allowed() {
+            data = &[];
+        } else if let Some(limit) = self.content_length {
+            // Never send more than announced: the extra bytes would corrupt the next response.
+            let room = limit.saturating_sub(self.body_sent);
+            if (data.len() as u64) > room {
+                data = &data[..room as usize];
+            }
+        }
+        self.body_sent += data.len() as u64;
+        if self.chunked && !data.is_empty() {
+            let mut hex = [0u8; 16];
+            self.out.extend_from_slice(hex_buf(data.len(), &mut hex));
+            self.out.extend_from_slice(b"\r\n");
+        }
+        if data.len() >= ZERO_COPY_MIN {
+            let out = std::mem::take(&mut self.out);
+            let r = self.write_all2(py, &out, data);
+            self.out = out;
+            self.out.clear();
+            r?;
+        } else {
+            self.out.extend_from_slice(data);
+        }
+        if self.chunked && !data.is_empty() {
+            self.out.extend_from_slice(b"\r\n");
+        }
+        if flush || self.out.len() >= FLUSH_AT {
+            self.flush(py)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the response: sends the head if nothing was sent, the last chunk, and flushes.
+    pub fn finish(&mut self, py: Python<'_>) -> io::Result<()> {
+        if !self.headers_sent {
+            self.push_head(Some(0));
+        }
+        if self.chunked {
+            self.out.extend_from_slice(b"0\r\n\r\n");
+        }
+        if let Some(n) = self.content_length {
+            if self.body_sent < n && self.body_allowed() {
+                // The app sent less than it announced; the client would wait forever.
+                self.keep_alive = false;
+            }
+        }
+        self.flush(py)
+    }
+
+    /// Writes a canned error response (no app headers were sent yet).
+    pub fn send_error(&mut self, py: Python<'_>, status: &[u8], body: &[u8]) -> io::Result<()> {
+        self.header_block.clear();
+        self.out.clear();
+        self.headers_sent = false;
+        self.chunked = false;
+        self.status.clear();
+        self.status.extend_from_slice(status);
+        self.status_code = rwsgi_proto::http::status_code(status).unwrap_or(500);
+        self.content_length = None;
+        self.header_block
+            .extend_from_slice(b"Content-Type: text/plain\r\n");
+        self.body_sent = 0;
+        self.send_body(py, body, false, Some(body.len() as u64))?;
+        self.finish(py)
+    }
+
+    /// Writes out the buffered bytes.
+    pub fn flush(&mut self, py: Python<'_>) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let r = self.write_all2(py, &out, &[]);
+        self.out = out;
+        self.out.clear();
+        r
+    }
+
+    fn write_all2(&mut self, py: Python<'_>, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+        if self.write_error {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client gone"));
+        }
+        if self.fd < 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "response written after its request ended",
+            ));
+        }
+        while !a.is_empty() || !b.is_empty() {
+            match writev_nb(self.fd, a, b) {
+                Ok(Some(n)) => {
+                    self.tx += n as u64;
+                    if n >= a.len() {
+                        b = &b[n - a.len()..];
+                        a = &[];
+                    } else {
+                        a = &a[n..];
+                    }
+                }
+                Ok(None) => {
+                    let fd = self.fd;
+                    let timeout = self.timeout;
+                    if let Err(e) = py.detach(|| wait_fd(fd, true, timeout)) {
+                        self.write_error = true;
+                        return Err(e);
+                    }
+                }
+                Err(e) => {
+                    self.write_error = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn itoa_buf(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+fn hex_buf(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = DIGITS[n & 15];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// The `start_response` callable handed to the app; also holds the response writer.
+#[pyclass(module = "rwsgi", name = "StartResponse")]
+pub struct StartResponse {
+    writer: Mutex<Writer>,
+}
+
+impl StartResponse {
+    /// Wraps a writer.
+    pub fn new(writer: Writer) -> StartResponse {
+        StartResponse {
+            writer: Mutex::new(writer),
+        }
+    }
+
+    /// Runs `f` on the writer.
+    pub fn with_writer<T>(&self, f: impl FnOnce(&mut Writer) -> T) -> T {
+        match self.writer.lock() {
+            Ok(mut w) => f(&mut w),
+            Err(p) => f(&mut p.into_inner()),
+        }
+    }
+
+    /// Takes the writer back out, detaching it from the socket.
+    pub fn take_writer(&self) -> Writer {
+        self.with_writer(std::mem::take)
+    }
+}
+
+fn latin1(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    let s = obj
+        .cast::<PyString>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a str")))?;
+    let text = s.to_str()?;
+    let mut out = Vec::with_capacity(text.len());
+    for ch in text.chars() {
+        let c = ch as u32;
+        if c > 0xff {
+            return Err(PyValueError::new_err(format!(
+                "{what} must be latin-1 encodable (PEP 3333)"
+            )));
+        }
+        if c == u32::from(b'\r') || c == u32::from(b'\n') || c == 0 {
+            return Err(PyValueError::new_err(format!(
+                "{what} must not contain CR, LF or NUL"
+            )));
+        }
+        out.push(c as u8);
+    }
+    Ok(out)
+}
+
+#[pymethods]
+impl StartResponse {
+    /// `start_response(status, response_headers, exc_info=None)` → `write`.
+    #[pyo3(signature = (status, headers, exc_info=None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        status: &Bound<'py, PyAny>,
+        headers: &Bound<'py, PyAny>,
+        exc_info: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let exc_info = exc_info.filter(|e| !e.is_none());
+        let this = slf.borrow();
+        let sent = this.with_writer(|w| w.headers_sent());
+        if sent {
+            if let Some(info) = exc_info {
+                // PEP 3333: too late to change the response; re-raise the app's exception.
+                let value = info.get_item(1)?;
+                return Err(PyErr::from_value(value));
+            }
+            return Err(PyAssertionError::new_err("headers already sent"));
+        }
+        let status = latin1(status, "status")?;
+        if rwsgi_proto::http::status_code(&status).is_none() {
+            return Err(PyValueError::new_err(format!(
+                "invalid status {:?}: expected e.g. '200 OK'",
+                String::from_utf8_lossy(&status)
+            )));
+        }
+        let mut list = Vec::new();
+        for item in headers.try_iter()? {
+            let item = item?;
+            let tuple = item
+                .cast::<PyTuple>()
+                .map_err(|_| PyTypeError::new_err("each header must be a (name, value) tuple"))?;
+            if tuple.len() != 2 {
+                return Err(PyTypeError::new_err(
+                    "each header must be a (name, value) tuple",
+                ));
+            }
+            let name = latin1(&tuple.get_item(0)?, "header name")?;
+            let value = latin1(&tuple.get_item(1)?, "header value")?;
+            if name.is_empty() || name.iter().any(|&b| b == b':' || b == b' ') {
+                return Err(PyValueError::new_err("invalid header name"));
+            }
+            list.push((name, value));
+        }
+        this.with_writer(|w| w.set_headers(&status, &list))
+            .map_err(PyValueError::new_err)?;
+        slf.getattr("write")
+    }
+
+    /// The legacy `write(data)` callable returned by `start_response`.
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let bytes = data
+            .cast::<PyBytes>()
+            .map_err(|_| PyTypeError::new_err("write() argument must be bytes"))?;
+        self.with_writer(|w| {
+            if !w.headers_set {
+                return Err(PyAssertionError::new_err(
+                    "write() called before start_response()",
+                ));
+            }
+            w.send_body(py, bytes.as_bytes(), true, None)
+                .map_err(|e| PyOSError::new_err(format!("write to client failed: {e}")))
+        })
+    }
+}
+
+impl Writer {
+    /// True once `start_response` was called.
+    pub fn headers_set(&self) -> bool {
+        self.headers_set
+    }
+}
