@@ -73,6 +73,7 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    g.throughput(Throughput::Bytes(CURL_HEAD.len() as u64));
     g.bench_function("curl_head_to_environ_keys", |b| {
         let mut out = Vec::with_capacity(256);
         b.iter(|| {

@@ -26,7 +26,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 fn connect(addr: &Addr) -> io::Result<Box<dyn Read>> {
     match addr {
         Addr::Tcp { host, port } => {
-            let sa = crate::listen::resolve(if host.is_empty() { "127.0.0.1" } else { host }, *port)?;
+            let sa =
+                crate::listen::resolve(if host.is_empty() { "127.0.0.1" } else { host }, *port)?;
             let s = TcpStream::connect_timeout(&sa, TIMEOUT)?;
             s.set_read_timeout(Some(TIMEOUT))?;
             Ok(Box::new(s))

@@ -75,7 +75,12 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 }
 
 /// Binds `addr` and listens. `chmod` applies to filesystem UNIX sockets.
-pub fn bind(addr: &Addr, proto: Proto, backlog: u32, chmod: Option<u32>) -> Result<Listener, BindError> {
+pub fn bind(
+    addr: &Addr,
+    proto: Proto,
+    backlog: u32,
+    chmod: Option<u32>,
+) -> Result<Listener, BindError> {
     let name = addr.to_string();
     let err = |source: io::Error| BindError {
         addr: name.clone(),
@@ -84,7 +89,8 @@ pub fn bind(addr: &Addr, proto: Proto, backlog: u32, chmod: Option<u32>) -> Resu
     let (socket, port, tcp, path) = match addr {
         Addr::Tcp { host, port } => {
             let sa = resolve(host, *port).map_err(err)?;
-            let socket = Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None).map_err(err)?;
+            let socket =
+                Socket::new(Domain::for_address(sa), Type::STREAM.cloexec(), None).map_err(err)?;
             socket.set_reuse_address(true).map_err(err)?;
             if sa.is_ipv6() {
                 socket.set_only_v6(true).map_err(err)?;
@@ -106,9 +112,12 @@ pub fn bind(addr: &Addr, proto: Proto, backlog: u32, chmod: Option<u32>) -> Resu
                 }
             }
             let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
-            socket.bind(&SockAddr::unix(path).map_err(err)?).map_err(err)?;
+            socket
+                .bind(&SockAddr::unix(path).map_err(err)?)
+                .map_err(err)?;
             if let Some(mode) = chmod {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(err)?;
             }
             (socket, String::new(), false, Some(path.clone()))
         }
@@ -117,7 +126,9 @@ pub fn bind(addr: &Addr, proto: Proto, backlog: u32, chmod: Option<u32>) -> Resu
             (socket, String::new(), false, None)
         }
     };
-    socket.listen(backlog.min(i32::MAX as u32) as i32).map_err(err)?;
+    socket
+        .listen(backlog.min(i32::MAX as u32) as i32)
+        .map_err(err)?;
     socket.set_nonblocking(true).map_err(err)?;
     Ok(Listener {
         fd: socket.into(),

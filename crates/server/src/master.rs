@@ -110,7 +110,13 @@ pub fn run(config: Config) -> Result<i32, StartError> {
             _ => Proto::Http,
         };
         let l = listen::bind(&spec.addr, proto, config.listen, config.chmod_socket)?;
-        eprintln!("{} socket {} bound to {} fd {}", proto.name(), listeners.len(), l.name, l.raw());
+        eprintln!(
+            "{} socket {} bound to {} fd {}",
+            proto.name(),
+            listeners.len(),
+            l.name,
+            l.raw()
+        );
         listeners.push(l);
     }
     let mut stats = match &config.stats {
@@ -155,7 +161,9 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     ])
     .map_err(os("signals"))?;
     crate::signals::ignore(libc::SIGPIPE).map_err(os("signals"))?;
-    poller.add(signals.fd(), TOKEN_SIGNALS, READ).map_err(os("epoll"))?;
+    poller
+        .add(signals.fd(), TOKEN_SIGNALS, READ)
+        .map_err(os("epoll"))?;
     if let Some(s) = &mut stats {
         s.register(&poller, TOKEN_STATS).map_err(os("epoll"))?;
     }
@@ -224,10 +232,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
 
 impl Master {
     fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
-        self.scoreboard.worker(wid).prepare_spawn(unix_now());
-        for core in 0..self.settings.threads {
-            self.scoreboard.core(wid, core).clear_request();
-        }
+        self.scoreboard.prepare_spawn(wid, unix_now());
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
             // The child: drop what only the master uses, then serve.
@@ -250,7 +255,10 @@ impl Master {
             stopping_since: None,
             respawn_at: None,
         };
-        eprintln!("spawned rwsgi worker {wid} (pid: {pid}, cores: {})", self.settings.threads);
+        eprintln!(
+            "spawned rwsgi worker {wid} (pid: {pid}, cores: {})",
+            self.settings.threads
+        );
         Ok(())
     }
 
@@ -297,26 +305,24 @@ impl Master {
     }
 
     fn on_signal(&mut self, sig: libc::c_int) {
+        if self.phase != Phase::Running {
+            return;
+        }
         match sig {
-            libc::SIGCHLD => {} // reaped after the batch
             libc::SIGHUP => {
-                if self.phase == Phase::Running {
-                    eprintln!("...gracefully reloading workers...");
-                    for wid in 1..=self.workers.len() {
-                        self.stop_worker(wid, libc::SIGHUP);
-                    }
+                eprintln!("...gracefully reloading workers...");
+                for wid in 1..=self.workers.len() {
+                    self.stop_worker(wid, libc::SIGHUP);
                 }
             }
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
-                if self.phase == Phase::Running {
-                    eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
-                    self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
-                    for wid in 1..=self.workers.len() {
-                        self.stop_worker(wid, libc::SIGTERM);
-                    }
+                eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
+                self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
+                for wid in 1..=self.workers.len() {
+                    self.stop_worker(wid, libc::SIGTERM);
                 }
             }
-            _ => {}
+            _ => {} // SIGCHLD: reaped after the batch
         }
     }
 
@@ -341,16 +347,17 @@ impl Master {
                 continue;
             };
             let wid = idx + 1;
-            self.scoreboard.worker(wid).on_exit();
-            for core in 0..self.settings.threads {
-                self.scoreboard.core(wid, core).clear_request();
-            }
+            self.scoreboard.on_exit(wid);
             let w = &mut self.workers[idx];
             let expected = w.stopping_since.is_some();
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
-            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            };
             if libc::WIFSIGNALED(status) {
                 eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {} :( trying respawn ...", libc::WTERMSIG(status));
             } else if !expected {
@@ -364,7 +371,11 @@ impl Master {
                 continue;
             }
             if matches!(self.phase, Phase::Running) && (self.config.master || expected) {
-                let delay = if !expected && lived < RESPAWN_THROTTLE { RESPAWN_THROTTLE } else { Duration::ZERO };
+                let delay = if !expected && lived < RESPAWN_THROTTLE {
+                    RESPAWN_THROTTLE
+                } else {
+                    Duration::ZERO
+                };
                 self.workers[idx].respawn_at = Some(Instant::now() + delay);
             }
         }
@@ -392,7 +403,12 @@ impl Master {
             if w.pid > 0 {
                 if let Some(since) = w.stopping_since {
                     if now.duration_since(since) > mercy {
-                        eprintln!("worker {} (pid: {}) did not stop within {}s: killing it", idx + 1, w.pid, mercy.as_secs());
+                        eprintln!(
+                            "worker {} (pid: {}) did not stop within {}s: killing it",
+                            idx + 1,
+                            w.pid,
+                            mercy.as_secs()
+                        );
                         // SAFETY: killing our own child by pid.
                         unsafe { libc::kill(w.pid, libc::SIGKILL) };
                     }

@@ -25,12 +25,9 @@ pub struct Poller {
 /// One ready fd.
 #[derive(Debug, Clone, Copy)]
 pub struct Event {
-    /// The token it was registered with.
+    /// The token it was registered with. Which readiness it was does not matter to the
+    /// callers: each does the one non-blocking syscall its state calls for and handles EAGAIN.
     pub token: u64,
-    /// Readable, or hung up / in error (a read will tell which).
-    pub readable: bool,
-    /// Writable.
-    pub writable: bool,
 }
 
 impl Poller {
@@ -105,12 +102,8 @@ impl Poller {
 
     /// The i-th event of the last wait.
     pub fn event(&self, i: usize) -> Event {
-        let e = self.events[i];
-        let bits = e.events;
         Event {
-            token: e.u64,
-            readable: bits & (libc::EPOLLIN | libc::EPOLLHUP | libc::EPOLLERR) as u32 != 0,
-            writable: bits & (libc::EPOLLOUT | libc::EPOLLERR) as u32 != 0,
+            token: self.events[i].u64,
         }
     }
 }

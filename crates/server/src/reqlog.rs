@@ -86,13 +86,21 @@ pub fn write(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
         line.pid, line.app, line.worker_requests, line.worker_requests
     );
     buf.extend_from_slice(line.remote);
-    let _ = write!(buf, " () {{{} vars in {} bytes}} [", line.vars.0, line.vars.1);
+    let _ = write!(
+        buf,
+        " () {{{} vars in {} bytes}} [",
+        line.vars.0, line.vars.1
+    );
     buf.extend_from_slice(clock.text());
     buf.extend_from_slice(b"] ");
     buf.extend_from_slice(line.method);
     buf.push(b' ');
     buf.extend_from_slice(line.uri);
-    let _ = write!(buf, " => generated {} bytes in {} msecs (", line.tx, line.msecs);
+    let _ = write!(
+        buf,
+        " => generated {} bytes in {} msecs (",
+        line.tx, line.msecs
+    );
     buf.extend_from_slice(line.protocol);
     let _ = writeln!(buf, " {}) (1 switches on core {})", line.status, line.core);
     // SAFETY: writing a byte buffer to fd 2; a short or failed log write is not worth more.

@@ -106,7 +106,13 @@ impl StatsServer {
             return;
         }
         let slot = (idx - CLIENT_OFFSET) as usize;
-        if self.http && self.clients.get(slot).and_then(Option::as_ref).is_some_and(|c| c.body.is_none()) {
+        if self.http
+            && self
+                .clients
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.body.is_none())
+        {
             self.read_request(poller, slot, render);
         } else {
             self.write(poller, slot);
@@ -120,7 +126,12 @@ impl StatsServer {
         for _ in 0..256 {
             // SAFETY: accept4 with no address buffer.
             let fd = unsafe {
-                libc::accept4(lfd, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)
+                libc::accept4(
+                    lfd,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                )
             };
             if fd < 0 {
                 return;
@@ -156,7 +167,10 @@ impl StatsServer {
             let raw = client.fd.as_raw_fd();
             let wants = if self.http { READ } else { WRITE };
             self.clients[slot] = Some(client);
-            if poller.add(raw, self.base + CLIENT_OFFSET + slot as u64, wants).is_err() {
+            if poller
+                .add(raw, self.base + CLIENT_OFFSET + slot as u64, wants)
+                .is_err()
+            {
                 self.close(poller, slot);
                 continue;
             }
@@ -185,7 +199,9 @@ impl StatsServer {
         let status: Option<&[u8]> = match req.parse(&client.request) {
             Ok(httparse::Status::Complete(_)) => None,
             Ok(httparse::Status::Partial) if client.request.len() < MAX_REQUEST => return,
-            Ok(httparse::Status::Partial) => Some(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"),
+            Ok(httparse::Status::Partial) => {
+                Some(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n")
+            }
             Err(_) => Some(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n"),
         };
         match status {
@@ -201,7 +217,10 @@ impl StatsServer {
             }
         }
         let raw = client.fd.as_raw_fd();
-        if poller.modify(raw, self.base + CLIENT_OFFSET + slot as u64, WRITE).is_err() {
+        if poller
+            .modify(raw, self.base + CLIENT_OFFSET + slot as u64, WRITE)
+            .is_err()
+        {
             return self.close(poller, slot);
         }
         self.write(poller, slot);
@@ -241,14 +260,12 @@ impl StatsServer {
     pub fn expire(&mut self, poller: &Poller) {
         let now = Instant::now();
         for slot in 0..self.clients.len() {
-            if self.clients[slot].as_ref().is_some_and(|c| c.deadline <= now) {
+            if self.clients[slot]
+                .as_ref()
+                .is_some_and(|c| c.deadline <= now)
+            {
                 self.close(poller, slot);
             }
         }
-    }
-
-    /// Clients connected right now.
-    pub fn client_count(&self) -> usize {
-        self.clients.len() - self.free.len()
     }
 }

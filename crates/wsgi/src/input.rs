@@ -369,11 +369,7 @@ impl Input {
 
     /// `readline(size=-1)`.
     #[pyo3(signature = (size=None))]
-    fn readline<'py>(
-        &self,
-        py: Python<'py>,
-        size: Option<isize>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
+    fn readline<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
         let data = self.with_body(|b| b.readline(py, size_arg(size)))?;
         Ok(PyBytes::new(py, &data))
     }

@@ -158,7 +158,9 @@ fn send_iterable(
                 ));
             }
             for item in list.iter() {
-                let b = item.cast_into::<PyBytes>().map_err(|e| not_bytes(e.into_inner().as_any()))?;
+                let b = item
+                    .cast_into::<PyBytes>()
+                    .map_err(|e| not_bytes(e.into_inner().as_any()))?;
                 w.send_body(py, b.as_bytes(), false, Some(total))
                     .map_err(io_err)?;
             }

@@ -82,7 +82,11 @@ impl RequestVars {
 
     /// Replaces the value of `key` (or appends it).
     pub fn set(&mut self, key: &[u8], value: &[u8]) {
-        if let Some(i) = self.spans.iter().rposition(|(k, _)| &self.data[k.clone()] == key) {
+        if let Some(i) = self
+            .spans
+            .iter()
+            .rposition(|(k, _)| &self.data[k.clone()] == key)
+        {
             let v0 = self.data.len();
             self.data.extend_from_slice(value);
             self.spans[i].1 = v0..self.data.len();

@@ -129,8 +129,14 @@ pub fn run(
     // Python finalisation at exit could run app atexit hooks against half-torn state after a
     // fork; uWSGI's workers skip it too.
     Python::attach(|py| {
-        let _ = py.import("sys").and_then(|s| s.getattr("stdout")).and_then(|o| o.call_method0("flush"));
-        let _ = py.import("sys").and_then(|s| s.getattr("stderr")).and_then(|o| o.call_method0("flush"));
+        let _ = py
+            .import("sys")
+            .and_then(|s| s.getattr("stdout"))
+            .and_then(|o| o.call_method0("flush"));
+        let _ = py
+            .import("sys")
+            .and_then(|s| s.getattr("stderr"))
+            .and_then(|o| o.call_method0("flush"));
     });
     code
 }

@@ -44,9 +44,16 @@ impl Core<'_, '_> {
                     "worker {} core {}: bad request from {}: {why}",
                     self.w.wid,
                     self.id,
-                    if conn.remote_addr.is_empty() { "unix socket" } else { &conn.remote_addr }
+                    if conn.remote_addr.is_empty() {
+                        "unix socket"
+                    } else {
+                        &conn.remote_addr
+                    }
                 );
-                self.w.scoreboard.core(self.w.wid, self.id).add_read_errors(1);
+                self.w
+                    .scoreboard
+                    .core(self.w.wid, self.id)
+                    .add_read_errors(1);
                 send_simple(conn, status);
                 Step::Close
             }
@@ -66,9 +73,15 @@ impl Core<'_, '_> {
         let listener = &self.w.listeners[conn.listener];
         let v = &mut self.vars;
         v.clear();
-        let protocol: &[u8] = if head.minor_version == 0 { b"HTTP/1.0" } else { b"HTTP/1.1" };
+        let protocol: &[u8] = if head.minor_version == 0 {
+            b"HTTP/1.0"
+        } else {
+            b"HTTP/1.1"
+        };
         v.push(b"REQUEST_METHOD", head.method.as_bytes());
-        v.push_value_with(b"PATH_INFO", |out| http::percent_decode(head.path.as_bytes(), out));
+        v.push_value_with(b"PATH_INFO", |out| {
+            http::percent_decode(head.path.as_bytes(), out)
+        });
         v.push(b"REQUEST_URI", head.target.as_bytes());
         v.push(b"QUERY_STRING", head.query.as_bytes());
         v.push(b"SERVER_PROTOCOL", protocol);
@@ -88,7 +101,9 @@ impl Core<'_, '_> {
         Ok(Some(Head {
             head_len: head.head_len,
             framing,
-            dialect: Dialect::Http { http11: head.minor_version == 1 },
+            dialect: Dialect::Http {
+                http11: head.minor_version == 1,
+            },
             keep_alive: head.keep_alive,
             head_only: head.method == "HEAD",
             expect_continue: head.expect_continue,
@@ -99,7 +114,9 @@ impl Core<'_, '_> {
         let head = match uwsgi::parse_head(&conn.buf, self.w.settings.buffer_size) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
-            Err(e @ UwsgiError::TooLarge) => return Err(("413 Request Entity Too Large", e.to_string())),
+            Err(e @ UwsgiError::TooLarge) => {
+                return Err(("413 Request Entity Too Large", e.to_string()))
+            }
             Err(e) => return Err(("400 Bad Request", e.to_string())),
         };
         if head.modifier1 != 0 {
@@ -108,7 +125,9 @@ impl Core<'_, '_> {
                 format!("unavailable modifier requested: {}", head.modifier1),
             ));
         }
-        let len = head.content_length().map_err(|e| ("400 Bad Request", e.to_string()))?;
+        let len = head
+            .content_length()
+            .map_err(|e| ("400 Bad Request", e.to_string()))?;
         let v = &mut self.vars;
         v.clear();
         for (k, val) in head.iter() {
@@ -117,7 +136,11 @@ impl Core<'_, '_> {
         let head_only = head.get(b"REQUEST_METHOD") == Some(b"HEAD");
         Ok(Some(Head {
             head_len: head.head_len,
-            framing: if len > 0 { BodyFraming::Length(len) } else { BodyFraming::None },
+            framing: if len > 0 {
+                BodyFraming::Length(len)
+            } else {
+                BodyFraming::None
+            },
             dialect: Dialect::Uwsgi,
             keep_alive: false,
             head_only,
@@ -150,7 +173,11 @@ impl Core<'_, '_> {
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
         let mut body = Body::new(fd, buf, head.head_len, head.framing);
-        let protocol = self.vars.get(b"SERVER_PROTOCOL").unwrap_or(b"HTTP/1.1").to_vec();
+        let protocol = self
+            .vars
+            .get(b"SERVER_PROTOCOL")
+            .unwrap_or(b"HTTP/1.1")
+            .to_vec();
         let writer = Writer::new(
             fd,
             head.dialect,
@@ -189,7 +216,11 @@ impl Core<'_, '_> {
             }
             None => {
                 let mut writer = writer;
-                let _ = writer.send_error(py, b"500 Internal Server Error", b"no python application found");
+                let _ = writer.send_error(
+                    py,
+                    b"500 Internal Server Error",
+                    b"no python application found",
+                );
                 let outcome = rwsgi_wsgi::Outcome {
                     status: 500,
                     ..Default::default()
@@ -273,4 +304,3 @@ fn send_simple(conn: &Conn, status: &str) {
     );
     let _ = writev_nb(conn.fd.as_raw_fd(), msg.as_bytes(), &[]);
 }
-

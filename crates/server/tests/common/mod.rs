@@ -193,7 +193,11 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(i) = data.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(
-            String::from_utf8_lossy(&data[..i]).split(';').next().unwrap_or("").trim(),
+            String::from_utf8_lossy(&data[..i])
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim(),
             16,
         )
         .unwrap_or(0);
@@ -216,7 +220,8 @@ pub fn try_http(
 ) -> std::io::Result<Response> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     for (n, v) in headers {
         req.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -253,7 +258,6 @@ pub fn stats(port: u16) -> serde_json::Value {
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read stats");
-    serde_json::from_slice(&raw).unwrap_or_else(|e| {
-        panic!("stats JSON: {e}\n{}", String::from_utf8_lossy(&raw))
-    })
+    serde_json::from_slice(&raw)
+        .unwrap_or_else(|e| panic!("stats JSON: {e}\n{}", String::from_utf8_lossy(&raw)))
 }
