@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -74,19 +74,139 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "host has no address"))
 }
 
-/// Binds `addr` and listens. `chmod` applies to filesystem UNIX sockets.
+/// Environment variable through which a reloading master hands its listening sockets to the
+/// master it execs: one `FD KEY` line per socket.
+pub const INHERIT_ENV: &str = "RWSGI_INHERITED_SOCKETS";
+
+/// Listening sockets inherited across a graceful reload (SIGHUP re-executes the master with
+/// its sockets still open, so clients queue instead of being refused).
+#[derive(Debug, Default)]
+pub struct Inherited {
+    fds: Vec<(String, OwnedFd)>,
+}
+
+impl Inherited {
+    /// Takes over the sockets named in [`INHERIT_ENV`] (and removes the variable, so workers
+    /// and later reloads do not see stale numbers).
+    pub fn from_env() -> Inherited {
+        let Some(value) = std::env::var_os(INHERIT_ENV) else {
+            return Inherited::default();
+        };
+        // SAFETY: called at start-up, before any thread exists.
+        unsafe { std::env::remove_var(INHERIT_ENV) };
+        let mut fds = Vec::new();
+        for line in value.to_string_lossy().lines() {
+            let Some((fd, key)) = line.split_once(' ') else {
+                continue;
+            };
+            let Ok(fd) = fd.parse::<RawFd>() else {
+                continue;
+            };
+            // Only a descriptor that really is a socket is adopted.
+            if fd > 2 && is_socket(fd) {
+                // SAFETY: the previous master passed this open fd to us; nothing else owns it.
+                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                set_cloexec(fd, true);
+                fds.push((key.to_string(), owned));
+            }
+        }
+        Inherited { fds }
+    }
+
+    /// The inherited socket for `key`, if any.
+    pub fn take(&mut self, key: &str) -> Option<Socket> {
+        let i = self.fds.iter().position(|(k, _)| k == key)?;
+        Some(Socket::from(self.fds.swap_remove(i).1))
+    }
+
+    /// Builds the [`INHERIT_ENV`] value for `sockets` and makes them survive `exec`.
+    pub fn export<'a>(sockets: impl Iterator<Item = (&'a str, RawFd)>) -> String {
+        let mut out = String::new();
+        for (key, fd) in sockets {
+            set_cloexec(fd, false);
+            out.push_str(&format!("{fd} {key}\n"));
+        }
+        out
+    }
+}
+
+fn is_socket(fd: RawFd) -> bool {
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat into a stack struct.
+    unsafe { libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK }
+}
+
+fn set_cloexec(fd: RawFd, on: bool) {
+    // SAFETY: plain fcntl on a descriptor we own.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) };
+}
+
+/// The key a socket is handed over under: protocol and address.
+pub fn inherit_key(kind: &str, name: &str) -> String {
+    format!("{kind}:{name}")
+}
+
+/// Binds `addr` (or adopts the socket a reloading master handed over) and listens. `chmod`
+/// applies to filesystem UNIX sockets.
 pub fn bind(
     addr: &Addr,
     proto: Proto,
     backlog: u32,
     chmod: Option<u32>,
+    inherited: &mut Inherited,
+) -> Result<Listener, BindError> {
+    let key = inherit_key(proto.name(), &addr.to_string());
+    bind_as(&key, addr, proto, backlog, chmod, inherited)
+}
+
+/// [`bind`], handing the socket over under `key` on reloads.
+pub fn bind_as(
+    key: &str,
+    addr: &Addr,
+    proto: Proto,
+    backlog: u32,
+    chmod: Option<u32>,
+    inherited: &mut Inherited,
 ) -> Result<Listener, BindError> {
     let name = addr.to_string();
     let err = |source: io::Error| BindError {
         addr: name.clone(),
         source,
     };
-    let (socket, port, tcp, path) = match addr {
+    let (socket, port, tcp, path) = match inherited.take(key) {
+        Some(socket) => {
+            let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+            let port = local.map(|a| a.port().to_string()).unwrap_or_default();
+            let path = match addr {
+                Addr::Unix(p) => Some(p.clone()),
+                _ => None,
+            };
+            (socket, port, local.is_some(), path)
+        }
+        None => bind_new(addr, chmod).map_err(err)?,
+    };
+    socket
+        .listen(backlog.min(i32::MAX as u32) as i32)
+        .map_err(err)?;
+    socket.set_nonblocking(true).map_err(err)?;
+    Ok(Listener {
+        fd: socket.into(),
+        proto,
+        name,
+        port,
+        tcp,
+        backlog,
+        path,
+    })
+}
+
+/// A new socket bound to `addr`: (socket, SERVER_PORT, is TCP, filesystem path).
+fn bind_new(
+    addr: &Addr,
+    chmod: Option<u32>,
+) -> io::Result<(Socket, String, bool, Option<PathBuf>)> {
+    let err = |e: io::Error| e;
+    Ok(match addr {
         Addr::Tcp { host, port } => {
             let sa = resolve(host, *port).map_err(err)?;
             let socket =
@@ -125,19 +245,6 @@ pub fn bind(
             let socket = bind_abstract(name).map_err(err)?;
             (socket, String::new(), false, None)
         }
-    };
-    socket
-        .listen(backlog.min(i32::MAX as u32) as i32)
-        .map_err(err)?;
-    socket.set_nonblocking(true).map_err(err)?;
-    Ok(Listener {
-        fd: socket.into(),
-        proto,
-        name,
-        port,
-        tcp,
-        backlog,
-        path,
     })
 }
 

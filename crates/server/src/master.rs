@@ -65,6 +65,8 @@ enum Phase {
     Running,
     /// SIGTERM/SIGINT: waiting for workers to finish, then exit.
     ShuttingDown(Instant),
+    /// SIGHUP: waiting for workers to finish, then re-execute the master with its sockets.
+    Reloading(Instant),
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -91,6 +93,10 @@ struct Master {
     master_info: MasterInfo,
     /// The server is stopping because of an error (exit code 1).
     fatal: bool,
+    /// When the listen queues were last checked.
+    last_queue_check: Instant,
+    /// The working directory at start-up.
+    start_dir: Option<std::path::PathBuf>,
 }
 
 /// Runs the server until it is told to stop; returns the exit code.
@@ -100,16 +106,26 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         // SAFETY: single-threaded at this point (no worker threads, Python not started).
         unsafe { std::env::set_var(k, v) };
     }
+    // Where we were started: a reload re-executes from here, so relative paths in the
+    // arguments (ini files, --chdir) mean the same again.
+    let start_dir = std::env::current_dir().ok();
     if let Some(dir) = &config.chdir {
         std::env::set_current_dir(dir).map_err(os("chdir"))?;
     }
+    let mut inherited = listen::Inherited::from_env();
     let mut listeners = Vec::new();
     for spec in &config.sockets {
         let proto = match spec.protocol {
             rwsgi_config::Protocol::Uwsgi => Proto::Uwsgi,
             _ => Proto::Http,
         };
-        let l = listen::bind(&spec.addr, proto, config.listen, config.chmod_socket)?;
+        let l = listen::bind(
+            &spec.addr,
+            proto,
+            config.listen,
+            config.chmod_socket,
+            &mut inherited,
+        )?;
         eprintln!(
             "{} socket {} bound to {} fd {}",
             proto.name(),
@@ -121,12 +137,14 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     }
     let mut stats = match &config.stats {
         Some(addr) => {
-            let s = StatsServer::bind(addr, config.stats_http)?;
+            let s = StatsServer::bind(addr, config.stats_http, &mut inherited)?;
             eprintln!("stats server enabled on {addr}");
             Some(s)
         }
         None => None,
     };
+    // Sockets of a reload that this configuration no longer names are closed here.
+    drop(inherited);
 
     interp::initialize(&PythonOptions {
         home: config.home.clone(),
@@ -217,6 +235,8 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         phase: Phase::Running,
         master_info,
         fatal: false,
+        last_queue_check: Instant::now(),
+        start_dir,
     };
     eprintln!(
         "spawning {} worker(s) with {} core(s) each (master pid {})",
@@ -310,7 +330,10 @@ impl Master {
         }
         match sig {
             libc::SIGHUP => {
-                eprintln!("...gracefully reloading workers...");
+                // uWSGI's graceful reload: workers finish what they are doing, then the master
+                // re-executes itself (new code, same sockets: clients queue, none is refused).
+                eprintln!("...gracefully killing workers...");
+                self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
                 for wid in 1..=self.workers.len() {
                     self.stop_worker(wid, libc::SIGHUP);
                 }
@@ -394,6 +417,10 @@ impl Master {
     /// Respawns due workers, kills workers past their mercy, expires stats clients.
     fn tick(&mut self) {
         let now = Instant::now();
+        if now.duration_since(self.last_queue_check) >= Duration::from_secs(1) {
+            self.last_queue_check = now;
+            check_listen_queues(&mut self.master_info, &self.listeners);
+        }
         if let Some(stats) = self.stats.as_mut() {
             stats.expire(&self.poller);
         }
@@ -430,7 +457,7 @@ impl Master {
         let alive = self.workers.iter().any(|w| w.pid > 0);
         let pending = self.workers.iter().any(|w| w.respawn_at.is_some());
         match self.phase {
-            Phase::ShuttingDown(deadline) => {
+            Phase::ShuttingDown(deadline) | Phase::Reloading(deadline) => {
                 if alive && Instant::now() > deadline {
                     for w in &self.workers {
                         if w.pid > 0 {
@@ -440,6 +467,15 @@ impl Master {
                     }
                 }
                 if alive {
+                    return None;
+                }
+                if let Phase::Reloading(_) = self.phase {
+                    let err = self.exec_self();
+                    eprintln!("!!! graceful reload failed: {err}; respawning the workers instead");
+                    self.phase = Phase::Running;
+                    for w in &mut self.workers {
+                        w.respawn_at = Some(Instant::now());
+                    }
                     return None;
                 }
             }
@@ -453,6 +489,36 @@ impl Master {
         self.vacuum();
         eprintln!("goodbye to rwsgi.");
         Some(if self.fatal { 1 } else { 0 })
+    }
+
+    /// Re-executes this binary with the same arguments, handing over the listening sockets.
+    /// Returns only on failure.
+    fn exec_self(&self) -> std::io::Error {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        eprintln!("binary reloading rwsgi...");
+        if let Some(dir) = &self.start_dir {
+            let _ = std::env::set_current_dir(dir);
+        }
+        let mut sockets: Vec<(String, std::os::fd::RawFd)> = self
+            .listeners
+            .iter()
+            .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.raw()))
+            .collect();
+        if let (Some(stats), Some(addr)) = (&self.stats, &self.config.stats) {
+            sockets.extend(stats.inheritable(addr));
+        }
+        let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
+        // SAFETY: the master is single-threaded.
+        unsafe { std::env::set_var(listen::INHERIT_ENV, value) };
+        let args: Vec<CString> = std::env::args_os()
+            .filter_map(|a| CString::new(a.as_bytes()).ok())
+            .collect();
+        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        // SAFETY: argv is a NULL-terminated array of C strings that outlive the call.
+        unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
+        std::io::Error::last_os_error()
     }
 
     fn vacuum(&self) {
@@ -470,6 +536,29 @@ impl Master {
     }
 }
 
+/// Reads each listening socket's accept-queue depth from the kernel, as uWSGI's master does
+/// every cycle: `listen_queue` and `load` are their sum, and a full queue counts one
+/// `listen_queue_errors` with uWSGI's log line.
+fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
+    let mut total = 0;
+    for (s, l) in info.sockets.iter_mut().zip(listeners) {
+        s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
+        if s.queue > 0 && s.queue >= s.max_queue {
+            eprintln!(
+                "*** rwsgi listen queue of socket \"{}\" (fd: {}) full !!! ({}/{}) ***",
+                s.name,
+                l.raw(),
+                s.queue,
+                s.max_queue
+            );
+            info.listen_queue_errors += 1;
+        }
+        total += s.queue;
+    }
+    info.listen_queue = total;
+    info.load = total;
+}
+
 /// Builds the snapshot and renders it (called for each stats read).
 fn render_stats(
     info: &mut MasterInfo,
@@ -484,6 +573,7 @@ fn render_stats(
         total += s.queue;
     }
     info.listen_queue = total;
+    info.load = total;
     let snapshot = scoreboard.snapshot(info);
     render_uwsgi(&snapshot, opts, out);
 }

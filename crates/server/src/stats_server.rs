@@ -7,7 +7,7 @@
 //! master nothing but what they are owed.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,7 @@ use rwsgi_config::Addr;
 use rwsgi_proto::httparse;
 use rwsgi_wsgi::fdio::{read_nb, writev_nb};
 
-use crate::listen::{self, BindError, Proto};
+use crate::listen::{self, BindError, Inherited, Proto};
 use crate::poller::{Event, Poller, READ, WRITE};
 
 /// How long a stats client may take to send its request and read the answer.
@@ -55,7 +55,11 @@ impl StatsServer {
     /// Binds `addr`. An abstract `@name` is bound twice: as `\0name` (what uwsgitop, Python and
     /// socat connect to) and as `\0name\0` (what uWSGI binds, so clients written for it reach
     /// rwsgi too).
-    pub fn bind(addr: &Addr, http: bool) -> Result<StatsServer, BindError> {
+    pub fn bind(
+        addr: &Addr,
+        http: bool,
+        inherited: &mut Inherited,
+    ) -> Result<StatsServer, BindError> {
         let mut listeners = Vec::new();
         match addr {
             Addr::Abstract(name) => {
@@ -63,17 +67,27 @@ impl StatsServer {
                     addr: addr.to_string(),
                     source,
                 };
-                let plain = listen::bind_abstract(name).map_err(err)?;
                 let mut with_nul = name.clone();
                 with_nul.push(0);
-                let nul = listen::bind_abstract(&with_nul).map_err(err)?;
-                for s in [plain, nul] {
+                let mut sockets = Vec::new();
+                for (i, n) in [name, &with_nul].into_iter().enumerate() {
+                    let key = listen::inherit_key(&format!("stats{i}"), &addr.to_string());
+                    sockets.push(match inherited.take(&key) {
+                        Some(s) => s,
+                        None => listen::bind_abstract(n).map_err(err)?,
+                    });
+                }
+                for s in sockets {
                     s.listen(BACKLOG as i32).map_err(err)?;
                     s.set_nonblocking(true).map_err(err)?;
                     listeners.push(OwnedFd::from(s));
                 }
             }
-            _ => listeners.push(listen::bind(addr, Proto::Http, BACKLOG, None)?.fd),
+            _ => {
+                let key = listen::inherit_key("stats", &addr.to_string());
+                listeners
+                    .push(listen::bind_as(&key, addr, Proto::Http, BACKLOG, None, inherited)?.fd)
+            }
         }
         Ok(StatsServer {
             listeners,
@@ -91,6 +105,23 @@ impl StatsServer {
             poller.add(l.as_raw_fd(), base + i as u64, READ)?;
         }
         Ok(())
+    }
+
+    /// The listening sockets with their hand-over keys, for a reload.
+    pub fn inheritable(&self, addr: &Addr) -> Vec<(String, RawFd)> {
+        let abstract_addr = matches!(addr, Addr::Abstract(_));
+        self.listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let kind = if abstract_addr {
+                    format!("stats{i}")
+                } else {
+                    "stats".to_string()
+                };
+                (listen::inherit_key(&kind, &addr.to_string()), l.as_raw_fd())
+            })
+            .collect()
     }
 
     /// True if `token` belongs to the stats server.
