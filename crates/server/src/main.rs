@@ -6,6 +6,7 @@ mod connect;
 mod listen;
 mod master;
 mod poller;
+mod privileges;
 mod reqlog;
 mod settings;
 mod signals;

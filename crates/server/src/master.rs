@@ -145,6 +145,11 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     };
     // Sockets of a reload that this configuration no longer names are closed here.
     drop(inherited);
+    crate::privileges::drop_to(config.uid.as_deref(), config.gid.as_deref())
+        .map_err(os("uid/gid"))?;
+    if let Some(path) = &config.pidfile {
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
+    }
 
     interp::initialize(&PythonOptions {
         home: config.home.clone(),
@@ -531,6 +536,9 @@ impl Master {
             }
         }
         if let Some(rwsgi_config::Addr::Unix(path)) = &self.config.stats {
+            let _ = std::fs::remove_file(path);
+        }
+        if let Some(path) = &self.config.pidfile {
             let _ = std::fs::remove_file(path);
         }
     }
