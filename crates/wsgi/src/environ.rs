@@ -64,19 +64,21 @@ impl EnvironTemplate {
         let base = self.base.bind(py);
         let env = base.copy()?;
         let mut https = false;
+        let mut uwsgi_scheme: Option<&[u8]> = None;
         let mut scheme: Option<&[u8]> = None;
         for (k, v) in vars.iter() {
             env.set_item(latin1(py, k)?, latin1(py, v)?)?;
             match k {
                 b"HTTPS" => https = v.eq_ignore_ascii_case(b"on") || v == b"1",
-                b"UWSGI_SCHEME" => scheme = Some(v),
-                b"REQUEST_SCHEME" if scheme.is_none() => scheme = Some(v),
+                b"UWSGI_SCHEME" => uwsgi_scheme = Some(v),
+                b"REQUEST_SCHEME" => scheme = Some(v),
                 _ => {}
             }
         }
         env.set_item(self.key_input.bind(py), input)?;
-        match scheme {
-            Some(s) if !https => env.set_item(self.key_scheme.bind(py), latin1(py, s)?)?,
+        // As uWSGI: an explicit UWSGI_SCHEME wins, then HTTPS, then REQUEST_SCHEME.
+        match uwsgi_scheme.or(scheme.filter(|_| !https)) {
+            Some(s) if !s.is_empty() => env.set_item(self.key_scheme.bind(py), latin1(py, s)?)?,
             _ => env.set_item(
                 self.key_scheme.bind(py),
                 if https { &self.https } else { &self.http }.bind(py),

@@ -108,21 +108,29 @@ fn respond(
     iterable: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let sent = send_iterable(py, sr, iterable);
-    let closed = if iterable.hasattr("close")? {
+    // Lists, tuples and bytes have no close(); asking would cost an AttributeError per request.
+    let plain = iterable.is_exact_instance_of::<PyList>()
+        || iterable.is_exact_instance_of::<pyo3::types::PyTuple>()
+        || iterable.is_exact_instance_of::<PyBytes>();
+    let closed = if !plain && iterable.hasattr("close")? {
         iterable.call_method0("close").map(drop)
     } else {
         Ok(())
     };
     sent?;
-    closed?;
     let sr = sr.borrow();
     sr.with_writer(|w| {
         if !w.headers_set() {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "the app returned without calling start_response()",
-            ));
+            return Err(closed.err().unwrap_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err(
+                    "the app returned without calling start_response()",
+                )
+            }));
         }
-        w.finish(py).map_err(io_err)
+        // The whole body was produced: end the response properly (the last chunk, the
+        // Content-Length check) even when close() raised, which is then reported.
+        w.finish(py).map_err(io_err)?;
+        closed
     })
 }
 
@@ -143,6 +151,19 @@ fn send_iterable(
     iterable: &Bound<'_, PyAny>,
 ) -> PyResult<()> {
     let srr = sr.borrow();
+    if let Ok(bytes) = iterable.cast::<PyBytes>() {
+        // Not WSGI, but uWSGI sends a bare bytes object as the body, and apps rely on it.
+        let data = bytes.as_bytes();
+        return srr.with_writer(|w| {
+            if !w.headers_set() {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "the app returned without calling start_response()",
+                ));
+            }
+            w.send_body(py, data, false, Some(data.len() as u64))
+                .map_err(io_err)
+        });
+    }
     if let Ok(list) = iterable.cast_exact::<PyList>() {
         // A list is complete already: its length is known (no chunked coding needed) and its
         // items may be coalesced into as few writes as possible.
