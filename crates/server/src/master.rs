@@ -54,6 +54,9 @@ pub enum StartError {
     /// The scoreboard could not be created.
     #[error(transparent)]
     Scoreboard(#[from] rwsgi_stats::scoreboard::ScoreboardError),
+    /// A `--stats-push` / `--carbon` option is wrong.
+    #[error(transparent)]
+    Push(#[from] rwsgi_push::PushError),
 }
 
 fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
@@ -97,11 +100,23 @@ struct Master {
     last_queue_check: Instant,
     /// The working directory at start-up.
     start_dir: Option<std::path::PathBuf>,
+    /// The stats pushers' process, when any pusher is configured.
+    pusher: Option<PusherProc>,
+}
+
+/// The process that runs the stats pushers (never the master itself: pushers may block and
+/// run threads, and the master must stay single-threaded to fork safely).
+struct PusherProc {
+    config: rwsgi_push::PushConfig,
+    pid: libc::pid_t,
+    spawned: Option<Instant>,
+    respawn_at: Option<Instant>,
 }
 
 /// Runs the server until it is told to stop; returns the exit code.
 pub fn run(config: Config) -> Result<i32, StartError> {
     let settings = Settings::from_config(&config);
+    let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {
         // SAFETY: single-threaded at this point (no worker threads, Python not started).
         unsafe { std::env::set_var(k, v) };
@@ -242,6 +257,12 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         fatal: false,
         last_queue_check: Instant::now(),
         start_dir,
+        pusher: (!push_config.is_empty()).then_some(PusherProc {
+            config: push_config,
+            pid: 0,
+            spawned: None,
+            respawn_at: Some(Instant::now()),
+        }),
     };
     eprintln!(
         "spawning {} worker(s) with {} core(s) each (master pid {})",
@@ -284,6 +305,26 @@ impl Master {
             "spawned rwsgi worker {wid} (pid: {pid}, cores: {})",
             self.settings.threads
         );
+        Ok(())
+    }
+
+    fn spawn_pusher(&mut self) -> Result<(), StartError> {
+        let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
+            return Ok(());
+        };
+        let pid = interp::fork().map_err(os("fork"))?;
+        if pid == 0 {
+            self.stats = None;
+            let code = run_pusher(config, &mut self.master_info, &self.listeners, &self.scoreboard);
+            // SAFETY: leaving without the master's destructors, as a worker does.
+            unsafe { libc::_exit(code) };
+        }
+        if let Some(p) = self.pusher.as_mut() {
+            p.pid = pid;
+            p.spawned = Some(Instant::now());
+            p.respawn_at = None;
+        }
+        eprintln!("spawned the stats pusher process (pid: {pid})");
         Ok(())
     }
 
@@ -342,6 +383,7 @@ impl Master {
                 for wid in 1..=self.workers.len() {
                     self.stop_worker(wid, libc::SIGHUP);
                 }
+                self.stop_pusher();
             }
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                 eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
@@ -349,8 +391,19 @@ impl Master {
                 for wid in 1..=self.workers.len() {
                     self.stop_worker(wid, libc::SIGTERM);
                 }
+                self.stop_pusher();
             }
             _ => {} // SIGCHLD: reaped after the batch
+        }
+    }
+
+    fn stop_pusher(&mut self) {
+        if let Some(p) = self.pusher.as_mut() {
+            p.respawn_at = None;
+            if p.pid > 0 {
+                // SAFETY: signalling our own child by pid.
+                unsafe { libc::kill(p.pid, libc::SIGTERM) };
+            }
         }
     }
 
@@ -371,13 +424,26 @@ impl Master {
             if pid <= 0 {
                 return;
             }
+            if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
+                p.pid = 0;
+                if self.phase == Phase::Running {
+                    let lived = p.spawned.map_or(Duration::ZERO, |t| t.elapsed());
+                    eprintln!("the stats pusher process (pid: {pid}) died: respawning it");
+                    let delay = if lived < RESPAWN_THROTTLE { RESPAWN_THROTTLE } else { Duration::ZERO };
+                    p.respawn_at = Some(Instant::now() + delay);
+                }
+                continue;
+            }
             let Some(idx) = self.workers.iter().position(|w| w.pid == pid) else {
                 continue;
             };
             let wid = idx + 1;
             self.scoreboard.on_exit(wid);
             let w = &mut self.workers[idx];
-            let expected = w.stopping_since.is_some();
+            // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
+            // a worker exits 0 only then.
+            let exited_cleanly = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            let expected = w.stopping_since.is_some() || exited_cleanly;
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
@@ -415,6 +481,7 @@ impl Master {
             for wid in 1..=self.workers.len() {
                 self.stop_worker(wid, libc::SIGTERM);
             }
+            self.stop_pusher();
         }
         self.fatal = true;
     }
@@ -428,6 +495,16 @@ impl Master {
         }
         if let Some(stats) = self.stats.as_mut() {
             stats.expire(&self.poller);
+        }
+        if self.phase == Phase::Running
+            && self.pusher.as_ref().is_some_and(|p| p.pid == 0 && p.respawn_at.is_some_and(|t| t <= now))
+        {
+            if let Err(e) = self.spawn_pusher() {
+                eprintln!("cannot spawn the stats pusher process: {e}");
+                if let Some(p) = self.pusher.as_mut() {
+                    p.respawn_at = Some(now + RESPAWN_THROTTLE);
+                }
+            }
         }
         let mercy = self.settings.reload_mercy;
         for idx in 0..self.workers.len() {
@@ -459,15 +536,17 @@ impl Master {
 
     /// During shutdown: the exit code once every worker is gone (or killed at the deadline).
     fn check_done(&mut self) -> Option<i32> {
-        let alive = self.workers.iter().any(|w| w.pid > 0);
+        let alive = self.workers.iter().any(|w| w.pid > 0)
+            || self.pusher.as_ref().is_some_and(|p| p.pid > 0);
         let pending = self.workers.iter().any(|w| w.respawn_at.is_some());
         match self.phase {
             Phase::ShuttingDown(deadline) | Phase::Reloading(deadline) => {
                 if alive && Instant::now() > deadline {
-                    for w in &self.workers {
-                        if w.pid > 0 {
+                    let pusher = self.pusher.as_ref().map(|p| p.pid);
+                    for pid in self.workers.iter().map(|w| w.pid).chain(pusher) {
+                        if pid > 0 {
                             // SAFETY: killing our own child by pid.
-                            unsafe { libc::kill(w.pid, libc::SIGKILL) };
+                            unsafe { libc::kill(pid, libc::SIGKILL) };
                         }
                     }
                 }
@@ -486,7 +565,8 @@ impl Master {
             }
             Phase::Running => {
                 // Without --master, the server ends when its last worker does.
-                if self.config.master || alive || pending {
+                let workers_alive = self.workers.iter().any(|w| w.pid > 0);
+                if self.config.master || workers_alive || pending {
                     return None;
                 }
             }
@@ -542,6 +622,41 @@ impl Master {
             let _ = std::fs::remove_file(path);
         }
     }
+}
+
+static PUSHER_STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_pusher_stop(_: libc::c_int) {
+    PUSHER_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The body of the pusher process: pushes snapshots of the shared scoreboard until SIGTERM.
+fn run_pusher(
+    config: rwsgi_push::PushConfig,
+    info: &mut MasterInfo,
+    listeners: &[Listener],
+    scoreboard: &Scoreboard,
+) -> i32 {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {
+        // SAFETY: a handler that only stores to an atomic.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_pusher_stop as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+    let _ = crate::signals::default(libc::SIGCHLD);
+    let _ = crate::signals::ignore(libc::SIGPIPE);
+    rwsgi_push::run(
+        config,
+        &mut || {
+            check_listen_queues(info, listeners);
+            scoreboard.snapshot(info)
+        },
+        &PUSHER_STOP,
+    );
+    0
 }
 
 /// Reads each listening socket's accept-queue depth from the kernel, as uWSGI's master does

@@ -5,6 +5,12 @@
 //! socket is non-blocking; a client that does not read (or does not send its request) is
 //! dropped at its deadline, and the number of clients is bounded, so stats clients cost the
 //! master nothing but what they are owed.
+//!
+//! The close is a lingering one: once the answer is written, the write side is shut down and
+//! whatever the client sent (a raw client that writes something, bytes after an HTTP head) is
+//! read and discarded until the client closes (or its deadline). Closing with unread input
+//! would make the kernel reset the connection, and a reset can destroy the answer before the
+//! client has read it.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -39,6 +45,8 @@ struct Client {
     head: Vec<u8>,
     body: Option<Rc<Vec<u8>>>,
     sent: usize,
+    /// The answer is sent and the write side shut down: discarding input until EOF.
+    draining: bool,
     deadline: Instant,
 }
 
@@ -137,13 +145,12 @@ impl StatsServer {
             return;
         }
         let slot = (idx - CLIENT_OFFSET) as usize;
-        if self.http
-            && self
-                .clients
-                .get(slot)
-                .and_then(Option::as_ref)
-                .is_some_and(|c| c.body.is_none())
-        {
+        let Some(client) = self.clients.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
+        if client.draining {
+            self.drain(poller, slot);
+        } else if self.http && client.body.is_none() {
             self.read_request(poller, slot, render);
         } else {
             self.write(poller, slot);
@@ -178,6 +185,7 @@ impl StatsServer {
                 head: Vec::new(),
                 body: None,
                 sent: 0,
+                draining: false,
                 deadline: Instant::now() + CLIENT_DEADLINE,
             };
             if !self.http {
@@ -274,10 +282,40 @@ impl StatsServer {
             match writev_nb(client.fd.as_raw_fd(), a, b) {
                 Ok(Some(n)) => client.sent += n,
                 Ok(None) => return, // wait for writability
-                Err(_) => break,
+                Err(_) => return self.close(poller, slot),
             }
         }
-        self.close(poller, slot);
+        // Everything is sent: FIN now, then wait for the client's EOF (see the module doc).
+        // SAFETY: shutdown on a socket we own.
+        if unsafe { libc::shutdown(client.fd.as_raw_fd(), libc::SHUT_WR) } < 0 {
+            return self.close(poller, slot);
+        }
+        client.draining = true;
+        let raw = client.fd.as_raw_fd();
+        if poller
+            .modify(raw, self.base + CLIENT_OFFSET + slot as u64, READ)
+            .is_err()
+        {
+            return self.close(poller, slot);
+        }
+        self.drain(poller, slot);
+    }
+
+    /// Discards what the client sends; closes at its EOF (or error).
+    fn drain(&mut self, poller: &Poller, slot: usize) {
+        let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        // Bounded per event: a client that floods us is served again on the next wake-up
+        // (level-triggered) and dropped at its deadline.
+        for _ in 0..16 {
+            match read_nb(client.fd.as_raw_fd(), &mut buf) {
+                Ok(Some(0)) | Err(_) => return self.close(poller, slot),
+                Ok(Some(_)) => {}
+                Ok(None) => return,
+            }
+        }
     }
 
     fn close(&mut self, poller: &Poller, slot: usize) {

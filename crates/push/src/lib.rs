@@ -1,0 +1,186 @@
+//! rwsgi-push: uWSGI's stats pushers.
+//!
+//! The master forks one pusher process when any pusher is configured; that process calls
+//! [`run`], which gives every pusher its own thread, its own schedule and its own
+//! retry/backoff, so a slow or dead target never delays the others (nor the master).
+//!
+//! | option | what is sent |
+//! |---|---|
+//! | `--stats-push file:path=P,separator=S,freq=N` | the stats JSON, **minified on one line**, then the separator (default `\n\n`, as uWSGI) appended to P (default `uwsgi.stats`, created with mode 0640). Every document parses on its own, so the default separator really splits the file (uWSGI's pretty-printed documents contain blank lines themselves). |
+//! | `--stats-push mongodb:addr=H:P,collection=DB.COLL,freq=N` | the stats JSON object inserted as one document (alias `address`; defaults `127.0.0.1:27017`, `uwsgi.statistics`). While the server is down or slow, up to [`MONGO_BUFFER`] (100) unsent documents are kept (the oldest dropped first) and inserted in order once it answers again. |
+//! | `--stats-push statsd:H:P[,PREFIX]` | one UDP datagram per metric of uWSGI's metric subsystem, named `PREFIX.NAME` (default prefix `uwsgi`): counters as the increase since the last push (`|c`), gauges as values (`|g`). `--statsd-all-gauges`: every metric as an absolute `|g`; `--statsd-no-workers`: no `worker.*` metrics. |
+//! | `--stats-push socket:H:P[,PREFIX]` | one UDP datagram per metric, `PREFIX.NAME TYPE VALUE` (uWSGI's numeric type, absolute value). |
+//! | `--stats-push zabbix:[H:P][,PREFIX]` | one Zabbix sender request per push (default `127.0.0.1:10051`), item keys `PREFIX.NAME`, host = the machine's host name. |
+//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots replaced by `_`), `--carbon-no-workers`. |
+//!
+//! `statsd`, `socket` and `zabbix` push every `--stats-pusher-default-freq` seconds (default 3);
+//! `file` and `mongodb` take `freq=N`. Every pusher pushes once right at start, then on its
+//! period. See [`metrics`] for the metric names and types.
+//!
+//! A failing pusher logs one line (stderr) at its first failure and one when it recovers;
+//! in between it retries with exponential backoff (1 s doubling up to [`MAX_BACKOFF`]), each
+//! retry with the newest stats.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+pub mod metrics;
+mod runner;
+mod sinks;
+pub mod spec;
+
+pub use spec::{HostPort, PusherKind, PusherSpec};
+
+/// Unsent documents the `mongodb` pusher keeps while its server is unreachable.
+pub const MONGO_BUFFER: usize = 100;
+/// The longest wait between two retries of a failing pusher.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Connect/write/read timeout of the TCP pushers (uWSGI's `--carbon-timeout` default).
+pub const NET_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A pusher that cannot be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// `--stats-push NAME:...` with a NAME rwsgi does not know.
+    #[error(
+        "unknown stats pusher '{name}' in '{spec}' (known: file, mongodb, statsd, socket, zabbix)"
+    )]
+    UnknownPusher { spec: String, name: String },
+    /// Malformed arguments.
+    #[error("invalid stats pusher '{spec}': {msg}")]
+    Invalid { spec: String, msg: String },
+}
+
+/// Every configured pusher (the `--stats-push` ones and one per `--carbon` server).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PushConfig {
+    pub pushers: Vec<PusherSpec>,
+    /// The machine's host name (carbon's node and zabbix's `host`).
+    pub hostname: String,
+}
+
+impl PushConfig {
+    /// No pusher configured: the master forks no pusher process.
+    pub fn is_empty(&self) -> bool {
+        self.pushers.is_empty()
+    }
+}
+
+/// The host name as uWSGI reads it (`gethostname`).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
+    // (or truncates), and we stop at the first NUL or the end.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Validates every pusher option of `config` (called by the master at start-up; an error
+/// stops start-up and names the pusher and the argument).
+pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushError> {
+    let opts = spec::PushOptions {
+        default_freq: config.stats_pusher_default_freq,
+        statsd_no_workers: config.statsd_no_workers,
+        statsd_all_gauges: config.statsd_all_gauges,
+    };
+    let mut pushers = Vec::new();
+    for s in &config.stats_push {
+        pushers.push(spec::parse_stats_push(s, opts)?);
+    }
+    let first_socket = config.sockets.first().map(|s| s.addr.to_string());
+    let carbon = spec::CarbonOptions {
+        freq: config.carbon_freq,
+        id: config.carbon_id.as_deref(),
+        root: config.carbon_root.as_deref(),
+        no_workers: config.carbon_no_workers,
+        memory_report: config.memory_report,
+        first_socket: first_socket.as_deref(),
+    };
+    for c in &config.carbon {
+        pushers.push(spec::parse_carbon(c, &carbon)?);
+    }
+    Ok(PushConfig {
+        hostname: if pushers.is_empty() {
+            String::new()
+        } else {
+            hostname()
+        },
+        pushers,
+    })
+}
+
+/// Runs every pusher until `stop` becomes true (the pusher process's SIGTERM), then does
+/// carbon's final push (bounded by [`NET_TIMEOUT`]) and returns. `snapshot` is called on this
+/// thread whenever a pusher is due; the pushers' I/O happens on their own threads.
+pub fn run(
+    config: PushConfig,
+    snapshot: &mut dyn FnMut() -> rwsgi_stats::model::StatsSnapshot,
+    stop: &AtomicBool,
+) {
+    runner::run(config, snapshot, stop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rwsgi_config::{Command, Config};
+
+    fn config(args: &[&str]) -> Config {
+        let mut argv = vec!["--socket", "127.0.0.1:3031", "--module", "app"];
+        argv.extend_from_slice(args);
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        match rwsgi_config::parse_args(argv, |_| None, |_| Err(std::io::Error::other("no files"))) {
+            Ok(Command::Serve(c)) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn parse_config_collects_every_pusher() {
+        let c = config(&[
+            "--stats-push",
+            "file:path=/tmp/s.json,freq=2",
+            "--stats-push",
+            "statsd:127.0.0.1:8125,app",
+            "--statsd-no-workers",
+            "--carbon",
+            "127.0.0.1:2003",
+            "--carbon",
+            "127.0.0.1:2004",
+            "--carbon-freq",
+            "5",
+            "--carbon-root",
+            "prod",
+        ]);
+        let p = parse_config(&c).unwrap();
+        assert!(!p.is_empty());
+        assert!(!p.hostname.is_empty());
+        assert_eq!(p.pushers.len(), 4);
+        assert!(matches!(
+            &p.pushers[1].kind,
+            PusherKind::Statsd { no_workers: true, all_gauges: false, prefix, .. } if prefix == "app"
+        ));
+        let PusherKind::Carbon(cs) = &p.pushers[3].kind else {
+            panic!()
+        };
+        assert_eq!(p.pushers[3].freq, Duration::from_secs(5));
+        assert_eq!(
+            (cs.id.as_str(), cs.root.as_str()),
+            ("127_0_0_1:3031", "prod.")
+        );
+        assert_eq!(cs.addr.port, 2004);
+        assert!(parse_config(&config(&[])).unwrap().is_empty());
+    }
+
+    #[test]
+    fn parse_config_errors_name_the_pusher() {
+        let e = parse_config(&config(&["--stats-push", "graphite:x"])).unwrap_err();
+        assert!(e.to_string().contains("'graphite'"), "{e}");
+        let e = parse_config(&config(&["--carbon", "nohostport"])).unwrap_err();
+        assert!(e.to_string().contains("carbon:nohostport"), "{e}");
+    }
+}

@@ -1,0 +1,738 @@
+//! uWSGI's metric subsystem, computed from a [`StatsSnapshot`], and the wire formats of the
+//! metric pushers (pure: no I/O).
+//!
+//! The names, order and types are those uWSGI 2.0.21 registers in `core/metrics.c` (seen in
+//! `shared/reference/uwsgi-2.0.21-push-file-head.txt`):
+//!
+//! | name | uWSGI type | from |
+//! |---|---|---|
+//! | `core.routed_signals`, `core.unrouted_signals` | counter | 0 (rwsgi routes no uWSGI signals) |
+//! | `core.busy_workers`, `core.idle_workers` | gauge | worker statuses |
+//! | `core.overloaded` | counter | `listen_queue_errors` |
+//! | `worker.N.requests` | counter | requests (N = 0 is the sum of all workers) |
+//! | `worker.N.delta_requests` | absolute | delta_requests |
+//! | `worker.N.failed_requests` | counter | exceptions |
+//! | `worker.N.respawns` | counter | respawn_count |
+//! | `worker.N.avg_response_time` | gauge | avg_rt (µs; worker 0: mean of the workers that served) |
+//! | `worker.N.total_tx` | counter | tx |
+//! | `worker.N.rss_size`, `worker.N.vsz_size` | gauge | rss, vsz |
+//! | `worker.N.running_time` | counter | running_time (µs) |
+//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot) |
+//! | `core.total_tx`, `core.total_running_time` | counter | sums |
+//! | `core.total_rss`, `core.total_vsz`, `core.avg_response_time` | gauge | sums / mean |
+//! | `socket.N.listen_queue` | gauge | the socket's queue |
+//! | `rss_size`, `vsz_size` | alias (3) | = core.total_rss / core.total_vsz |
+//!
+//! uWSGI's per-core `exceptions` is not reported: rwsgi counts exceptions per worker only
+//! (`worker.N.failed_requests`), and a made-up zero would lie.
+
+use std::collections::HashMap;
+
+use rwsgi_stats::model::StatsSnapshot;
+use rwsgi_stats::scoreboard::WorkerStatus;
+
+/// uWSGI's metric types (`UWSGI_METRIC_*`), with their numeric values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricType {
+    Counter = 0,
+    Gauge = 1,
+    Absolute = 2,
+    Alias = 3,
+}
+
+/// One metric value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Metric {
+    pub name: String,
+    pub kind: MetricType,
+    pub value: u64,
+}
+
+fn m(out: &mut Vec<Metric>, name: String, kind: MetricType, value: u64) {
+    out.push(Metric { name, kind, value });
+}
+
+fn mean(values: impl Iterator<Item = u64>) -> u64 {
+    let (sum, n) = values.fold((0u64, 0u64), |(s, n), v| (s.saturating_add(v), n + 1));
+    sum.checked_div(n).unwrap_or(0)
+}
+
+/// The metric set uWSGI's metric subsystem exports, in uWSGI's order.
+pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
+    use MetricType::*;
+    let ws = &snap.workers;
+    let mut out = Vec::with_capacity(16 + ws.len() * 20);
+    let busy = ws
+        .iter()
+        .filter(|w| matches!(w.status, WorkerStatus::Busy | WorkerStatus::Sig(_)))
+        .count() as u64;
+    let idle = ws
+        .iter()
+        .filter(|w| matches!(w.status, WorkerStatus::Idle | WorkerStatus::Pause))
+        .count() as u64;
+    m(&mut out, "core.routed_signals".into(), Counter, 0);
+    m(&mut out, "core.unrouted_signals".into(), Counter, 0);
+    m(&mut out, "core.busy_workers".into(), Gauge, busy);
+    m(&mut out, "core.idle_workers".into(), Gauge, idle);
+    m(
+        &mut out,
+        "core.overloaded".into(),
+        Counter,
+        snap.listen_queue_errors,
+    );
+
+    let sum = |f: fn(&rwsgi_stats::model::WorkerStats) -> u64| -> u64 {
+        ws.iter().map(f).fold(0u64, u64::saturating_add)
+    };
+    let total_tx = sum(|w| w.tx);
+    let total_rss = sum(|w| w.rss);
+    let total_vsz = sum(|w| w.vsz);
+    let total_rt = sum(|w| w.running_time);
+    let avg_rt = mean(ws.iter().filter(|w| w.requests > 0).map(|w| w.avg_rt));
+
+    // worker 0: the whole server, as uWSGI's `uwsgi.workers[0]`
+    let w0 = [
+        sum(|w| w.requests),
+        sum(|w| w.delta_requests),
+        sum(|w| w.exceptions),
+        sum(|w| w.respawn_count),
+        avg_rt,
+        total_tx,
+        total_rss,
+        total_vsz,
+        total_rt,
+    ];
+    let per_worker = |out: &mut Vec<Metric>, id: u64, v: [u64; 9]| {
+        let names = [
+            ("requests", Counter),
+            ("delta_requests", Absolute),
+            ("failed_requests", Counter),
+            ("respawns", Counter),
+            ("avg_response_time", Gauge),
+            ("total_tx", Counter),
+            ("rss_size", Gauge),
+            ("vsz_size", Gauge),
+            ("running_time", Counter),
+        ];
+        for ((n, k), val) in names.iter().zip(v) {
+            m(out, format!("worker.{id}.{n}"), *k, val);
+        }
+    };
+    per_worker(&mut out, 0, w0);
+    for w in ws {
+        per_worker(
+            &mut out,
+            w.id,
+            [
+                w.requests,
+                w.delta_requests,
+                w.exceptions,
+                w.respawn_count,
+                w.avg_rt,
+                w.tx,
+                w.rss,
+                w.vsz,
+                w.running_time,
+            ],
+        );
+        for c in &w.cores {
+            let p = format!("worker.{}.core.{}", w.id, c.id);
+            m(&mut out, format!("{p}.requests"), Counter, c.requests);
+            m(
+                &mut out,
+                format!("{p}.write_errors"),
+                Counter,
+                c.write_errors,
+            );
+            m(
+                &mut out,
+                format!("{p}.routed_requests"),
+                Counter,
+                c.routed_requests,
+            );
+            m(
+                &mut out,
+                format!("{p}.static_requests"),
+                Counter,
+                c.static_requests,
+            );
+            m(
+                &mut out,
+                format!("{p}.offloaded_requests"),
+                Counter,
+                c.offloaded_requests,
+            );
+            m(&mut out, format!("{p}.read_errors"), Counter, c.read_errors);
+        }
+    }
+    m(&mut out, "core.total_tx".into(), Counter, total_tx);
+    m(&mut out, "core.total_rss".into(), Gauge, total_rss);
+    m(&mut out, "core.total_vsz".into(), Gauge, total_vsz);
+    m(&mut out, "core.avg_response_time".into(), Gauge, avg_rt);
+    m(
+        &mut out,
+        "core.total_running_time".into(),
+        Counter,
+        total_rt,
+    );
+    for (i, s) in snap.sockets.iter().enumerate() {
+        m(&mut out, format!("socket.{i}.listen_queue"), Gauge, s.queue);
+    }
+    m(&mut out, "rss_size".into(), Alias, total_rss);
+    m(&mut out, "vsz_size".into(), Alias, total_vsz);
+    out
+}
+
+fn full_name(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// One statsd datagram to send; `commit` is the counter value to remember once it was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsdDatagram {
+    pub payload: String,
+    /// `(metric name, absolute counter value)` for counters sent as deltas.
+    pub commit: Option<(String, u64)>,
+}
+
+/// What a statsd pusher remembers between pushes: the counter values last delivered.
+#[derive(Clone, Debug, Default)]
+pub struct StatsdState {
+    last: HashMap<String, u64>,
+}
+
+impl StatsdState {
+    /// Records that `value` of counter `name` reached statsd.
+    pub fn commit(&mut self, name: String, value: u64) {
+        self.last.insert(name, value);
+    }
+
+    /// The increase of a counter since it was last delivered. A counter seen for the first
+    /// time counts from zero (the pusher starts with the server, when every counter is 0); a
+    /// counter that went down (a respawned worker starts over) counts from zero again.
+    pub fn delta(&self, name: &str, value: u64) -> u64 {
+        match self.last.get(name) {
+            Some(&last) if value >= last => value - last,
+            _ => value,
+        }
+    }
+}
+
+/// The statsd datagrams for `metrics`: gauges (`|g`, absolute values; uWSGI's absolute and
+/// alias metrics are point-in-time values too) and counters as increments since the last
+/// delivered push (`|c`). With `all_gauges` everything is an absolute `|g`, as uWSGI's
+/// `--statsd-all-gauges`. With `no_workers`, the `worker.*` metrics are left out.
+pub fn statsd_datagrams(
+    metrics: &[Metric],
+    prefix: &str,
+    no_workers: bool,
+    all_gauges: bool,
+    state: &StatsdState,
+) -> Vec<StatsdDatagram> {
+    metrics
+        .iter()
+        .filter(|m| !(no_workers && m.name.starts_with("worker.")))
+        .map(|m| {
+            let name = full_name(prefix, &m.name);
+            if all_gauges || m.kind != MetricType::Counter {
+                StatsdDatagram {
+                    payload: format!("{name}:{}|g", m.value),
+                    commit: None,
+                }
+            } else {
+                StatsdDatagram {
+                    payload: format!("{name}:{}|c", state.delta(&m.name, m.value)),
+                    commit: Some((m.name.clone(), m.value)),
+                }
+            }
+        })
+        .collect()
+}
+
+/// uWSGI's `socket` pusher datagram: `PREFIX.NAME TYPE VALUE` (absolute value, numeric type).
+pub fn socket_datagram(prefix: &str, metric: &Metric) -> String {
+    format!(
+        "{} {} {}",
+        full_name(prefix, &metric.name),
+        metric.kind as u8,
+        metric.value
+    )
+}
+
+/// The Zabbix sender request (`ZBXD\x01`, payload length as u64 little-endian, JSON), one item
+/// per metric: `{"host": HOSTNAME, "key": "PREFIX.NAME", "value": "VALUE"}` as uWSGI sends.
+pub fn zabbix_packet(hostname: &str, prefix: &str, metrics: &[Metric]) -> Vec<u8> {
+    let data: Vec<serde_json::Value> = metrics
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "host": hostname,
+                "key": full_name(prefix, &m.name),
+                "value": m.value.to_string(),
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"request": "sender data", "data": data}).to_string();
+    let mut out = Vec::with_capacity(13 + body.len());
+    out.extend_from_slice(b"ZBXD\x01");
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+/// Parses a Zabbix server's answer (`ZBXD\x01` + length + `{"response":"success",...}`):
+/// `Ok(info)` on success, `Err(why)` otherwise. `None` while more bytes are needed.
+pub fn zabbix_response(buf: &[u8]) -> Option<Result<String, String>> {
+    if buf.len() < 13 {
+        return None;
+    }
+    if &buf[..4] != b"ZBXD" {
+        return Some(Err("the answer is not a Zabbix packet".into()));
+    }
+    let len = u64::from_le_bytes(buf[5..13].try_into().ok()?) as usize;
+    if buf.len() < 13 + len {
+        return None;
+    }
+    let v: serde_json::Value = match serde_json::from_slice(&buf[13..13 + len]) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(format!("unreadable answer: {e}"))),
+    };
+    let info = v
+        .get("info")
+        .and_then(|i| i.as_str())
+        .unwrap_or("")
+        .to_string();
+    match v.get("response").and_then(|r| r.as_str()) {
+        Some("success") => Some(Ok(info)),
+        other => Some(Err(format!(
+            "the server answered {} {info}",
+            other.unwrap_or("nothing")
+        ))),
+    }
+}
+
+/// What the carbon pusher remembers: per worker `running_time` at the last delivered push,
+/// and when that was (for `busyness`).
+#[derive(Clone, Debug, Default)]
+pub struct CarbonState {
+    last_running_time: HashMap<u64, u64>,
+    /// Microseconds on a monotonic clock.
+    last_at_us: Option<u64>,
+}
+
+/// Settings of the carbon line generator.
+#[derive(Clone, Debug)]
+pub struct CarbonFormat<'a> {
+    /// `--carbon-root` with its trailing dot.
+    pub root: &'a str,
+    pub hostname: &'a str,
+    pub id: &'a str,
+    pub no_workers: bool,
+    pub memory_report: bool,
+    /// The push period, used for the first push's busyness window.
+    pub freq_us: u64,
+}
+
+/// The lines uWSGI's carbon plugin (`plugins/carbon/carbon.c`) sends, in its order:
+/// `ROOT HOST.ID.requests` (all workers), per worker `workerN.requests`, (`rss_size`,
+/// `vsz_size` with `--memory-report`), `avg_rt`, `tx`, `busyness`, `harakiri`, then the totals
+/// `rss_size`/`vsz_size` (memory report), `avg_rt`, `tx`, `busyness`, `active_workers`,
+/// `harakiri`. `busyness` is the percentage of the window since the previous delivered push
+/// that the worker spent in requests (100 for a worker busy in one long request that has not
+/// finished yet). Returns the text and the state to keep once it was delivered.
+pub fn carbon_lines(
+    snap: &StatsSnapshot,
+    fmt: &CarbonFormat<'_>,
+    state: &CarbonState,
+    now_unix: u64,
+    now_us: u64,
+) -> (String, CarbonState) {
+    use std::fmt::Write;
+    let base = format!("{}{}.{}", fmt.root, fmt.hostname, fmt.id);
+    let window = match state.last_at_us {
+        Some(t) if now_us > t => now_us - t,
+        _ => fmt.freq_us.max(1),
+    };
+    let mut out = String::with_capacity(256 + snap.workers.len() * 256);
+    let mut line = |name: &str, v: u64| {
+        let _ = writeln!(out, "{base}.{name} {v} {now_unix}");
+    };
+    let total_requests: u64 = snap.workers.iter().map(|w| w.requests).sum();
+    line("requests", total_requests);
+    let mut next = CarbonState {
+        last_running_time: HashMap::new(),
+        last_at_us: Some(now_us),
+    };
+    let (mut tx, mut harakiri, mut rss, mut vsz) = (0u64, 0u64, 0u64, 0u64);
+    let (mut active, mut total_avg_rt, mut total_busyness) = (0u64, 0u64, 0u64);
+    for w in &snap.workers {
+        tx += w.tx;
+        harakiri += w.harakiri_count;
+        next.last_running_time.insert(w.id, w.running_time);
+        let cheap = w.status == WorkerStatus::Cheap;
+        let (avg_rt, busyness) = if cheap {
+            (0, 0)
+        } else {
+            let last = state.last_running_time.get(&w.id).copied().unwrap_or(0);
+            let spent = w.running_time.saturating_sub(last);
+            let busy_now = matches!(w.status, WorkerStatus::Busy | WorkerStatus::Sig(_));
+            let b = if spent == 0 && busy_now {
+                100
+            } else {
+                (spent.saturating_mul(100) / window).min(100)
+            };
+            active += 1;
+            total_avg_rt += w.avg_rt;
+            total_busyness += b;
+            if fmt.memory_report {
+                rss += w.rss;
+                vsz += w.vsz;
+            }
+            (w.avg_rt, b)
+        };
+        if fmt.no_workers {
+            continue;
+        }
+        let id = w.id;
+        line(&format!("worker{id}.requests"), w.requests);
+        if fmt.memory_report {
+            line(&format!("worker{id}.rss_size"), w.rss);
+            line(&format!("worker{id}.vsz_size"), w.vsz);
+        }
+        line(&format!("worker{id}.avg_rt"), avg_rt);
+        line(&format!("worker{id}.tx"), w.tx);
+        line(&format!("worker{id}.busyness"), busyness);
+        line(&format!("worker{id}.harakiri"), w.harakiri_count);
+    }
+    if fmt.memory_report {
+        line("rss_size", rss);
+        line("vsz_size", vsz);
+    }
+    line("avg_rt", total_avg_rt.checked_div(active).unwrap_or(0));
+    line("tx", tx);
+    line(
+        "busyness",
+        total_busyness.checked_div(active).unwrap_or(0).min(100),
+    );
+    line("active_workers", active);
+    line("harakiri", harakiri);
+    (out, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rwsgi_stats::model::{CoreStats, SocketStats, WorkerStats};
+
+    fn worker(id: u64, requests: u64) -> WorkerStats {
+        WorkerStats {
+            id,
+            pid: 100 + id,
+            accepting: 1,
+            requests,
+            delta_requests: requests,
+            exceptions: 1,
+            harakiri_count: 0,
+            signals: 0,
+            signal_queue: 0,
+            status: WorkerStatus::Idle,
+            rss: 1000,
+            vsz: 5000,
+            running_time: 0,
+            last_spawn: 0,
+            respawn_count: 1,
+            tx: 10 * requests,
+            avg_rt: 200 * id,
+            apps: vec![],
+            cores: vec![CoreStats {
+                id: 0,
+                requests,
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn snap(reqs: &[u64]) -> StatsSnapshot {
+        StatsSnapshot {
+            sockets: vec![SocketStats {
+                name: "127.0.0.1:3031".into(),
+                queue: 2,
+                ..Default::default()
+            }],
+            workers: reqs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| worker(i as u64 + 1, *r))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn get<'a>(ms: &'a [Metric], name: &str) -> &'a Metric {
+        ms.iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    }
+
+    #[test]
+    fn metric_set_names_types_values() {
+        let mut s = snap(&[3, 4]);
+        s.workers[1].status = WorkerStatus::Busy;
+        let ms = uwsgi_metrics(&s);
+        let names: Vec<&str> = ms.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            &names[..6],
+            &[
+                "core.routed_signals",
+                "core.unrouted_signals",
+                "core.busy_workers",
+                "core.idle_workers",
+                "core.overloaded",
+                "worker.0.requests"
+            ]
+        );
+        assert_eq!(names.last(), Some(&"vsz_size"));
+        // 5 core + 9 * 3 workers + 6 per core * 2 + 5 totals + 1 socket + 2 aliases
+        assert_eq!(ms.len(), 5 + 27 + 12 + 5 + 1 + 2);
+        assert_eq!(get(&ms, "core.busy_workers").value, 1);
+        assert_eq!(get(&ms, "core.idle_workers").value, 1);
+        assert_eq!(get(&ms, "worker.0.requests").value, 7);
+        assert_eq!(get(&ms, "worker.0.requests").kind, MetricType::Counter);
+        assert_eq!(get(&ms, "worker.2.requests").value, 4);
+        assert_eq!(
+            get(&ms, "worker.2.delta_requests").kind,
+            MetricType::Absolute
+        );
+        assert_eq!(get(&ms, "worker.1.failed_requests").value, 1);
+        assert_eq!(get(&ms, "worker.2.avg_response_time").value, 400);
+        assert_eq!(
+            get(&ms, "worker.2.avg_response_time").kind,
+            MetricType::Gauge
+        );
+        assert_eq!(get(&ms, "worker.0.avg_response_time").value, 300);
+        assert_eq!(get(&ms, "worker.1.total_tx").value, 30);
+        assert_eq!(get(&ms, "worker.2.core.0.requests").value, 4);
+        assert_eq!(get(&ms, "core.total_tx").value, 70);
+        assert_eq!(get(&ms, "core.total_rss").value, 2000);
+        assert_eq!(get(&ms, "socket.0.listen_queue").value, 2);
+        assert_eq!(get(&ms, "rss_size").kind, MetricType::Alias);
+        assert_eq!(get(&ms, "rss_size").value, 2000);
+        assert!(!names.iter().any(|n| n.starts_with("worker.0.core")));
+    }
+
+    #[test]
+    fn statsd_counters_are_deltas_between_pushes() {
+        let mut st = StatsdState::default();
+        let first = statsd_datagrams(&uwsgi_metrics(&snap(&[3, 4])), "uwsgi", false, false, &st);
+        let find = |d: &[StatsdDatagram], p: &str| -> String {
+            d.iter()
+                .find(|x| x.payload.starts_with(&format!("{p}:")))
+                .unwrap_or_else(|| panic!("{p}"))
+                .payload
+                .clone()
+        };
+        assert_eq!(
+            find(&first, "uwsgi.worker.0.requests"),
+            "uwsgi.worker.0.requests:7|c"
+        );
+        assert_eq!(
+            find(&first, "uwsgi.core.busy_workers"),
+            "uwsgi.core.busy_workers:0|g"
+        );
+        for d in first {
+            if let Some((n, v)) = d.commit {
+                st.commit(n, v);
+            }
+        }
+        // 5 more requests on worker 1, 0 on worker 2
+        let second = statsd_datagrams(&uwsgi_metrics(&snap(&[8, 4])), "uwsgi", false, false, &st);
+        assert_eq!(
+            find(&second, "uwsgi.worker.0.requests"),
+            "uwsgi.worker.0.requests:5|c"
+        );
+        assert_eq!(
+            find(&second, "uwsgi.worker.1.requests"),
+            "uwsgi.worker.1.requests:5|c"
+        );
+        assert_eq!(
+            find(&second, "uwsgi.worker.2.requests"),
+            "uwsgi.worker.2.requests:0|c"
+        );
+        assert_eq!(
+            find(&second, "uwsgi.core.total_tx"),
+            "uwsgi.core.total_tx:50|c"
+        );
+        // gauges stay absolute
+        assert_eq!(
+            find(&second, "uwsgi.worker.1.rss_size"),
+            "uwsgi.worker.1.rss_size:1000|g"
+        );
+        assert_eq!(find(&second, "uwsgi.rss_size"), "uwsgi.rss_size:2000|g");
+        assert_eq!(
+            find(&second, "uwsgi.worker.1.delta_requests"),
+            "uwsgi.worker.1.delta_requests:8|g"
+        );
+        // a push that was not delivered is not committed: the next one carries both increments
+        let third = statsd_datagrams(&uwsgi_metrics(&snap(&[10, 4])), "uwsgi", false, false, &st);
+        assert_eq!(
+            find(&third, "uwsgi.worker.1.requests"),
+            "uwsgi.worker.1.requests:7|c"
+        );
+        // a counter that went down (respawned worker) counts from zero
+        st.commit("worker.1.requests".into(), 50);
+        assert_eq!(st.delta("worker.1.requests", 2), 2);
+    }
+
+    #[test]
+    fn statsd_all_gauges_and_no_workers() {
+        let st = StatsdState::default();
+        let ms = uwsgi_metrics(&snap(&[3]));
+        let d = statsd_datagrams(&ms, "app", true, true, &st);
+        assert!(d
+            .iter()
+            .all(|x| x.payload.ends_with("|g") && x.commit.is_none()));
+        assert!(!d.iter().any(|x| x.payload.starts_with("app.worker.")));
+        assert!(d.iter().any(|x| x.payload == "app.core.total_tx:30|g"));
+        assert_eq!(d.len(), 5 + 5 + 1 + 2);
+        let d = statsd_datagrams(&ms, "", false, false, &st);
+        assert_eq!(d[0].payload, "core.routed_signals:0|c");
+    }
+
+    #[test]
+    fn socket_datagram_format() {
+        let ms = uwsgi_metrics(&snap(&[3]));
+        assert_eq!(
+            socket_datagram("uwsgi", get(&ms, "worker.1.requests")),
+            "uwsgi.worker.1.requests 0 3"
+        );
+        assert_eq!(
+            socket_datagram("p", get(&ms, "core.total_rss")),
+            "p.core.total_rss 1 1000"
+        );
+        assert_eq!(
+            socket_datagram("p", get(&ms, "vsz_size")),
+            "p.vsz_size 3 5000"
+        );
+    }
+
+    #[test]
+    fn zabbix_framing() {
+        let ms = vec![
+            Metric {
+                name: "worker.1.requests".into(),
+                kind: MetricType::Counter,
+                value: 12,
+            },
+            Metric {
+                name: "core.busy_workers".into(),
+                kind: MetricType::Gauge,
+                value: 0,
+            },
+        ];
+        let p = zabbix_packet("web\"1", "uwsgi", &ms);
+        assert_eq!(&p[..5], b"ZBXD\x01");
+        let len = u64::from_le_bytes(p[5..13].try_into().unwrap()) as usize;
+        assert_eq!(len, p.len() - 13);
+        let v: serde_json::Value = serde_json::from_slice(&p[13..]).unwrap();
+        assert_eq!(v["request"], "sender data");
+        assert_eq!(v["data"][0]["host"], "web\"1");
+        assert_eq!(v["data"][0]["key"], "uwsgi.worker.1.requests");
+        assert_eq!(v["data"][0]["value"], "12");
+        assert_eq!(v["data"][1]["key"], "uwsgi.core.busy_workers");
+
+        let body = br#"{"response":"success","info":"processed: 2; failed: 0; total: 2"}"#;
+        let mut ans = b"ZBXD\x01".to_vec();
+        ans.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        assert_eq!(zabbix_response(&ans), None);
+        ans.extend_from_slice(&body[..10]);
+        assert_eq!(zabbix_response(&ans), None);
+        ans.extend_from_slice(&body[10..]);
+        assert_eq!(
+            zabbix_response(&ans),
+            Some(Ok("processed: 2; failed: 0; total: 2".into()))
+        );
+        let body = br#"{"response":"failed","info":"bad"}"#;
+        let mut ans = b"ZBXD\x01".to_vec();
+        ans.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        ans.extend_from_slice(body);
+        assert!(matches!(zabbix_response(&ans), Some(Err(e)) if e.contains("failed bad")));
+        assert!(matches!(zabbix_response(b"HTTP/1.1 400 Bad"), Some(Err(_))));
+    }
+
+    #[test]
+    fn carbon_lines_like_uwsgi() {
+        let mut s = snap(&[3, 4]);
+        s.workers[0].running_time = 500_000; // 0.5 s of a 1 s window
+        s.workers[1].status = WorkerStatus::Busy; // in a long request, no running_time yet
+        s.workers[1].harakiri_count = 2;
+        let f = CarbonFormat {
+            root: "uwsgi.",
+            hostname: "web1",
+            id: "127_0_0_1:3031",
+            no_workers: false,
+            memory_report: false,
+            freq_us: 1_000_000,
+        };
+        let (text, st) = carbon_lines(&s, &f, &CarbonState::default(), 1700000000, 5_000_000);
+        let lines: Vec<&str> = text.lines().collect();
+        let p = "uwsgi.web1.127_0_0_1:3031";
+        assert_eq!(lines[0], format!("{p}.requests 7 1700000000"));
+        assert_eq!(lines[1], format!("{p}.worker1.requests 3 1700000000"));
+        assert_eq!(lines[2], format!("{p}.worker1.avg_rt 200 1700000000"));
+        assert_eq!(lines[3], format!("{p}.worker1.tx 30 1700000000"));
+        assert_eq!(lines[4], format!("{p}.worker1.busyness 50 1700000000"));
+        assert_eq!(lines[5], format!("{p}.worker1.harakiri 0 1700000000"));
+        assert_eq!(lines[9], format!("{p}.worker2.busyness 100 1700000000"));
+        assert_eq!(lines[10], format!("{p}.worker2.harakiri 2 1700000000"));
+        assert_eq!(
+            &lines[11..],
+            &[
+                format!("{p}.avg_rt 300 1700000000"),
+                format!("{p}.tx 70 1700000000"),
+                format!("{p}.busyness 75 1700000000"),
+                format!("{p}.active_workers 2 1700000000"),
+                format!("{p}.harakiri 2 1700000000"),
+            ]
+        );
+        assert!(!text.contains("rss_size"), "only with --memory-report");
+        // next window: worker 1 spent 2 more seconds over a 4 s window -> 50
+        s.workers[0].running_time = 2_500_000;
+        s.workers[1].status = WorkerStatus::Idle;
+        let (text, _) = carbon_lines(&s, &f, &st, 1700000004, 9_000_000);
+        assert!(text.contains(&format!("{p}.worker1.busyness 50 1700000004")));
+        assert!(text.contains(&format!("{p}.worker2.busyness 0 1700000004")));
+
+        let f = CarbonFormat {
+            no_workers: true,
+            memory_report: true,
+            root: "",
+            ..f
+        };
+        let (text, _) = carbon_lines(&s, &f, &st, 1, 9_000_000);
+        assert!(!text.contains(".worker"));
+        assert!(text.contains("web1.127_0_0_1:3031.rss_size 2000 1\n"));
+        assert!(text.starts_with("web1.127_0_0_1:3031.requests 7 1\n"));
+    }
+
+    #[test]
+    fn carbon_cheap_workers_are_not_active() {
+        let mut s = snap(&[1, 1]);
+        s.workers[1].status = WorkerStatus::Cheap;
+        let f = CarbonFormat {
+            root: "uwsgi.",
+            hostname: "h",
+            id: "i",
+            no_workers: false,
+            memory_report: false,
+            freq_us: 1,
+        };
+        let (text, _) = carbon_lines(&s, &f, &CarbonState::default(), 1, 1);
+        assert!(text.contains("uwsgi.h.i.active_workers 1 1\n"));
+        assert!(text.contains("uwsgi.h.i.worker2.avg_rt 0 1\n"));
+        assert!(text.contains("uwsgi.h.i.avg_rt 200 1\n"));
+    }
+}

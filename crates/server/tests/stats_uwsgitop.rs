@@ -1,0 +1,213 @@
+//! The real `uwsgitop` (pip, pinned in scripts/test-requirements.txt) runs against rwsgi's
+//! stats socket in a tmux terminal and shows every worker with its request counter.
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// An executable on PATH; the test suite's script installs it (no skipping).
+fn which(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{name} is not on PATH: scripts/test.sh installs it (tmux via apt, uwsgitop via scripts/test-requirements.txt)");
+}
+
+/// A detached tmux session on a private tmux server (socket in a temp dir), killed by name
+/// when dropped.
+struct Tmux {
+    socket: PathBuf,
+    name: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new(which("tmux"));
+        c.arg("-S").arg(&self.socket).env_remove("TMUX");
+        c
+    }
+
+    fn start(name: String, shell_command: &str) -> Tmux {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = Tmux {
+            socket: dir.path().join("tmux.sock"),
+            name,
+            _dir: dir,
+        };
+        let mut c = t.tmux();
+        c.args(["new-session", "-d", "-s", &t.name, "-x", "200", "-y", "50"])
+            .arg(shell_command);
+        let out = run_bounded(c, Duration::from_secs(30));
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn capture(&self) -> String {
+        let mut c = self.tmux();
+        c.args(["capture-pane", "-p", "-t", &self.name]);
+        let out = run_bounded(c, Duration::from_secs(30));
+        assert!(
+            out.status.success(),
+            "tmux capture-pane failed (did uwsgitop's session end?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let mut c = self.tmux();
+        c.args(["kill-session", "-t", &self.name]);
+        let _ = run_bounded(c, Duration::from_secs(30));
+    }
+}
+
+/// The pane shows, for every worker, a line `WID % PID REQ ...` with its id, pid and request
+/// count.
+fn pane_shows_workers(pane: &str, workers: &[(u64, u64, u64)]) -> bool {
+    workers.iter().all(|&(id, pid, req)| {
+        pane.lines().any(|line| {
+            let t: Vec<&str> = line.split_whitespace().collect();
+            t.len() >= 4
+                && t[0] == id.to_string()
+                && t[2] == pid.to_string()
+                && t[3] == req.to_string()
+        })
+    })
+}
+
+/// Starts a 2-worker server with stats at `stats_arg`, sends known traffic, runs uwsgitop on
+/// `uwsgitop_addr` and checks its screen.
+fn check_uwsgitop(stats_arg: &str, uwsgitop_addr: &str, stats_dir: tempfile::TempDir) {
+    let http = free_port();
+    let server = Server::start_in(
+        stats_dir,
+        &[
+            "--http-socket".to_string(),
+            format!("127.0.0.1:{http}"),
+            "--stats".into(),
+            stats_arg.to_string(),
+            "--pythonpath".into(),
+            apps_dir().display().to_string(),
+            "--module".into(),
+            "stats_app".into(),
+            "--master".into(),
+            "--processes".into(),
+            "2".into(),
+        ],
+    );
+    server.wait_http_ready(http, 2);
+    let traffic = 9;
+    for _ in 0..traffic {
+        assert_eq!(get(http, "/").status, 200);
+    }
+    assert_eq!(get(http, "/boom").status, 500);
+    // The counters settle (the readiness probe made one request too).
+    let addr = if let Some(name) = uwsgitop_addr.strip_prefix('@') {
+        StatsAddr::Abstract(name.as_bytes().to_vec())
+    } else if uwsgitop_addr.contains(':') {
+        StatsAddr::Tcp(uwsgitop_addr.rsplit(':').next().unwrap().parse().unwrap())
+    } else {
+        StatsAddr::Unix(PathBuf::from(uwsgitop_addr))
+    };
+    let total = 1 + traffic + 1;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let v = loop {
+        let v = stats_at(&addr);
+        if sum_workers(&v, "requests") == total {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stats never showed {total} requests: {v:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let workers: Vec<(u64, u64, u64)> = v["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            (
+                w["id"].as_u64().unwrap(),
+                w["pid"].as_u64().unwrap(),
+                w["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(workers.len(), 2);
+
+    let uwsgitop = which("uwsgitop");
+    let session = format!("rwsgi-uwsgitop-{}-{http}", std::process::id());
+    // If uwsgitop dies, its traceback stays on the screen (the shell then sleeps).
+    let tmux = Tmux::start(
+        session,
+        &format!(
+            "'{}' '{uwsgitop_addr}'; echo uwsgitop exited with $?; sleep 300",
+            uwsgitop.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pane = loop {
+        let pane = tmux.capture();
+        assert!(
+            !pane.contains("Traceback") && !pane.contains("uwsgitop exited"),
+            "uwsgitop failed:\n{pane}"
+        );
+        if pane_shows_workers(&pane, &workers) {
+            break pane;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "uwsgitop never showed workers {workers:?}:\n{pane}\nserver log:\n{}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(pane.contains(&format!("req: {total}")), "{pane}");
+    assert!(
+        pane.contains(&format!("masterpid: {}", server.pid())),
+        "{pane}"
+    );
+    // One more refresh (uwsgitop polls every second) must not crash it either.
+    std::thread::sleep(Duration::from_millis(1500));
+    let pane = tmux.capture();
+    assert!(!pane.contains("Traceback"), "{pane}");
+    assert!(pane_shows_workers(&pane, &workers), "{pane}");
+}
+
+#[test]
+fn uwsgitop_shows_every_worker_over_tcp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    check_uwsgitop(&addr, &addr, dir);
+}
+
+#[test]
+fn uwsgitop_shows_every_worker_over_a_unix_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path: &Path = dir.path();
+    let sock = path.join("stats.sock").display().to_string();
+    check_uwsgitop(&sock, &sock, dir);
+}
+
+#[test]
+fn uwsgitop_shows_every_worker_over_an_abstract_socket() {
+    // uwsgitop connects to the plain name `\0name` (not uWSGI's `\0name\0`).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("@rwsgi-uwsgitop-{}-{}", std::process::id(), free_port());
+    check_uwsgitop(&name, &name, dir);
+}
