@@ -315,7 +315,12 @@ impl Master {
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
             self.stats = None;
-            let code = run_pusher(config, &mut self.master_info, &self.listeners, &self.scoreboard);
+            let code = run_pusher(
+                config,
+                &mut self.master_info,
+                &self.listeners,
+                &self.scoreboard,
+            );
             // SAFETY: leaving without the master's destructors, as a worker does.
             unsafe { libc::_exit(code) };
         }
@@ -429,7 +434,11 @@ impl Master {
                 if self.phase == Phase::Running {
                     let lived = p.spawned.map_or(Duration::ZERO, |t| t.elapsed());
                     eprintln!("the stats pusher process (pid: {pid}) died: respawning it");
-                    let delay = if lived < RESPAWN_THROTTLE { RESPAWN_THROTTLE } else { Duration::ZERO };
+                    let delay = if lived < RESPAWN_THROTTLE {
+                        RESPAWN_THROTTLE
+                    } else {
+                        Duration::ZERO
+                    };
                     p.respawn_at = Some(Instant::now() + delay);
                 }
                 continue;
@@ -497,7 +506,10 @@ impl Master {
             stats.expire(&self.poller);
         }
         if self.phase == Phase::Running
-            && self.pusher.as_ref().is_some_and(|p| p.pid == 0 && p.respawn_at.is_some_and(|t| t <= now))
+            && self
+                .pusher
+                .as_ref()
+                .is_some_and(|p| p.pid == 0 && p.respawn_at.is_some_and(|t| t <= now))
         {
             if let Err(e) = self.spawn_pusher() {
                 eprintln!("cannot spawn the stats pusher process: {e}");
