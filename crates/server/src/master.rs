@@ -402,6 +402,30 @@ impl Master {
         }
     }
 
+    /// `--harakiri`: a worker with a core inside one request for longer than `limit` seconds
+    /// is killed (and respawned), as uWSGI's master does.
+    fn check_harakiri(&mut self, limit: u64) {
+        let now = unix_now();
+        for idx in 0..self.workers.len() {
+            let wid = idx + 1;
+            let pid = self.workers[idx].pid;
+            if pid <= 0 || self.workers[idx].stopping_since.is_some() {
+                continue;
+            }
+            let stuck = (0..self.settings.threads).any(|core| {
+                let c = self.scoreboard.core(wid, core);
+                c.in_request() && now.saturating_sub(c.request_start()) > limit
+            });
+            if stuck {
+                eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1) ***");
+                self.scoreboard.worker(wid).inc_harakiri();
+                self.workers[idx].stopping_since = Some(Instant::now());
+                // SAFETY: killing our own child by pid.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+
     fn stop_pusher(&mut self) {
         if let Some(p) = self.pusher.as_mut() {
             p.respawn_at = None;
@@ -517,6 +541,9 @@ impl Master {
                     p.respawn_at = Some(now + RESPAWN_THROTTLE);
                 }
             }
+        }
+        if let Some(limit) = self.config.harakiri {
+            self.check_harakiri(limit);
         }
         let mercy = self.settings.reload_mercy;
         for idx in 0..self.workers.len() {

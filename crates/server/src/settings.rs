@@ -59,7 +59,8 @@ impl Settings {
             buffer_size: config.buffer_size,
             apps,
             manage_script_name: config.manage_script_name,
-            lazy_apps: config.lazy_apps,
+            // uWSGI's --lazy implies --lazy-apps.
+            lazy_apps: config.lazy_apps || config.lazy,
             disable_logging: config.disable_logging,
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),

@@ -975,3 +975,35 @@ fn disable_logging_suppresses_request_lines() {
         assert!(log.contains(&format!("GET /loud-{i} ")), "{log}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Harakiri
+
+#[test]
+fn harakiri_kills_a_stuck_worker_counts_it_and_respawns() {
+    let (server, p) = start_app(&["--processes", "1", "--harakiri", "1"], 1);
+    let before = stats(p.stats);
+    let victim = worker_pids(&before)[0];
+    // A request stuck for far longer than the limit: the master kills its worker, so the
+    // client sees the connection closed without a response.
+    let stuck = try_http(p.http, "GET", "/sleep?30", &[], b"");
+    let stuck = match stuck {
+        Ok(r) => r.status,
+        Err(_) => 0,
+    };
+    assert_ne!(
+        stuck,
+        200,
+        "a stuck request must not complete:\n{}",
+        server.log()
+    );
+    server.wait_log(Duration::from_secs(20), |l| {
+        l.contains(&format!("HARAKIRI ON WORKER 1 (pid: {victim}"))
+    });
+    let after = wait_stats(&server, p.stats, Duration::from_secs(20), "respawn", |s| {
+        s["workers"][0]["accepting"] == 1 && s["workers"][0]["pid"].as_u64() != Some(victim)
+    });
+    assert_eq!(worker_field(&after, "harakiri_count"), vec![1], "{after}");
+    assert_eq!(worker_field(&after, "respawn_count"), vec![2], "{after}");
+    assert_serves(&server, p.http);
+}

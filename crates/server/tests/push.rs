@@ -1,0 +1,375 @@
+//! The stats pushers (`--stats-push`, `--carbon`) of the real rwsgi binary, against real
+//! receivers on loopback: a UDP listener (statsd, socket), Graphite's carbon-cache read back
+//! with whisper-fetch, the nx-27017 MongoDB wire-protocol server read back with pymongo, and
+//! a Zabbix trapper stand-in.
+mod common;
+#[path = "../../push/tests/receivers/mod.rs"]
+mod receivers;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use receivers::*;
+
+fn base_args(http: u16, stats: u16) -> Vec<String> {
+    [
+        "--http-socket",
+        &format!("127.0.0.1:{http}"),
+        "--stats",
+        &format!("127.0.0.1:{stats}"),
+        "--module",
+        "push_app",
+        "--chdir",
+        &apps_dir().display().to_string(),
+        "--master",
+        "--processes",
+        "2",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
+    args.extend(more.iter().map(|s| s.to_string()));
+    args
+}
+
+fn total_requests(stats_port: u16) -> u64 {
+    sum_workers(&stats(stats_port), "requests")
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: a valid buffer of that length.
+    assert_eq!(
+        unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) },
+        0
+    );
+    let end = buf.iter().position(|&b| b == 0).unwrap();
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[test]
+fn statsd_counters_are_deltas_socket_and_zabbix_formats() {
+    let (http, st) = (free_port(), free_port());
+    let statsd = UdpReceiver::start();
+    let sock = UdpReceiver::start();
+    let zbx = ZabbixReceiver::start();
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--stats-push",
+            &format!("statsd:127.0.0.1:{},app", statsd.port),
+            "--stats-push",
+            &format!("socket:127.0.0.1:{}", sock.port),
+            "--stats-push",
+            &format!("zabbix:127.0.0.1:{},zbx", zbx.port),
+            "--stats-pusher-default-freq",
+            "2",
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    let gap = Duration::from_millis(500);
+    let n_pushes = || statsd.pushes(gap).len();
+    wait_for(Duration::from_secs(20), "two statsd pushes", || n_pushes() >= 2);
+    // right after a push, 5 requests: the next push counts exactly those 5
+    let before = n_pushes();
+    wait_for(Duration::from_secs(10), "a new push", || n_pushes() > before);
+    thread_sleep_ms(600); // let that push finish
+    let k = 5;
+    for _ in 0..k {
+        assert_eq!(get(http, "/").status, 200);
+    }
+    let burst_after = n_pushes();
+    wait_for(Duration::from_secs(10), "the push after the burst", || {
+        n_pushes() > burst_after + 1
+    });
+    let pushes = statsd.pushes(gap);
+    let after = statsd_map(&pushes[burst_after]);
+    assert_eq!(
+        after["app.worker.0.requests"],
+        (k, "c".to_string()),
+        "the push after {k} requests: {:?}",
+        pushes[burst_after]
+    );
+    let quiet = statsd_map(&pushes[burst_after + 1]);
+    assert_eq!(quiet["app.worker.0.requests"], (0, "c".to_string()));
+    // the deltas add up to the total the stats server reports
+    let total = total_requests(st) as i64;
+    let sum: i64 = pushes
+        .iter()
+        .map(|p| statsd_map(p).get("app.worker.0.requests").map_or(0, |v| v.0))
+        .sum();
+    assert_eq!(sum, total);
+    // types: gauges for sizes and worker counts, counters for cumulative values
+    for (name, ty) in [
+        ("app.core.busy_workers", "g"),
+        ("app.core.idle_workers", "g"),
+        ("app.worker.1.avg_response_time", "g"),
+        ("app.worker.2.rss_size", "g"),
+        ("app.worker.1.delta_requests", "g"),
+        ("app.rss_size", "g"),
+        ("app.socket.0.listen_queue", "g"),
+        ("app.worker.1.total_tx", "c"),
+        ("app.worker.1.core.0.requests", "c"),
+        ("app.core.total_tx", "c"),
+    ] {
+        assert_eq!(after.get(name).map(|v| v.1.as_str()), Some(ty), "{name}");
+    }
+    assert_eq!(quiet["app.core.idle_workers"].0, 2);
+
+    // socket pusher: `PREFIX.NAME TYPE VALUE`, absolute values
+    let d = sock.datagrams();
+    assert!(
+        d.iter().any(|x| x.starts_with("uwsgi.worker.0.requests 0 ")),
+        "{d:?}"
+    );
+    assert!(d.contains(&format!("uwsgi.worker.0.requests 0 {total}")), "{d:?}");
+    assert!(d.contains(&"uwsgi.core.idle_workers 1 2".to_string()));
+
+    // zabbix: sender requests with the host name and PREFIX.NAME keys
+    let reqs = zbx.requests();
+    assert!(!reqs.is_empty());
+    let last = reqs.last().unwrap();
+    assert_eq!(last["request"], "sender data");
+    let item = last["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "zbx.worker.0.requests")
+        .expect("zbx.worker.0.requests");
+    assert_eq!(item["host"], hostname().as_str());
+    assert!(item["value"].is_string());
+}
+
+fn thread_sleep_ms(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[test]
+fn statsd_all_gauges_and_no_workers() {
+    let (http, st) = (free_port(), free_port());
+    let statsd = UdpReceiver::start();
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--stats-push",
+            &format!("statsd:127.0.0.1:{}", statsd.port),
+            "--statsd-all-gauges",
+            "--statsd-no-workers",
+            "--stats-pusher-default-freq",
+            "1",
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    for _ in 0..3 {
+        get(http, "/");
+    }
+    let total = total_requests(st);
+    wait_for(Duration::from_secs(10), "a push with the total", || {
+        statsd
+            .datagrams()
+            .contains(&format!("uwsgi.core.total_tx:{}|g", sum_workers(&stats(st), "tx")))
+    });
+    let d = statsd.datagrams();
+    assert!(d.iter().all(|x| x.ends_with("|g")), "{d:?}");
+    assert!(!d.iter().any(|x| x.starts_with("uwsgi.worker.")), "{d:?}");
+    assert!(total >= 3);
+}
+
+#[test]
+fn file_pusher_appends_documents_that_parse_one_by_one() {
+    let (http, st) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.log");
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--stats-push",
+            &format!("file:path={},freq=1", path.display()),
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    for _ in 0..4 {
+        get(http, "/");
+    }
+    let total = total_requests(st);
+    let text = wait_file(&path, Duration::from_secs(15), |t| {
+        t.split("\n\n").any(|d| {
+            serde_json::from_str::<serde_json::Value>(d)
+                .is_ok_and(|v| sum_workers(&v, "requests") == total)
+        })
+    });
+    assert!(text.ends_with("\n\n"));
+    let docs: Vec<&str> = text.split("\n\n").filter(|d| !d.is_empty()).collect();
+    assert!(docs.len() >= 2, "{text}");
+    for d in &docs {
+        assert!(!d.contains('\n'));
+        let v: serde_json::Value = serde_json::from_str(d).expect("a document on its own");
+        assert_eq!(v["workers"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["sockets"][0]["name"], format!("127.0.0.1:{http}"));
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & !0o640, 0, "0640 at most (umask applies): {mode:o}");
+}
+
+#[test]
+fn carbon_lines_land_in_whisper_and_a_final_push_on_stop() {
+    let (http, st) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cc = CarbonCache::start(dir.path());
+    let mut server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--carbon",
+            &format!("127.0.0.1:{}", cc.port),
+            "--carbon-freq",
+            "60",
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    // uWSGI's default id: the first socket's name with dots replaced
+    let base = format!("uwsgi.{}.127_0_0_1:{http}", hostname());
+    let requests = format!("{base}.requests");
+    wait_for(Duration::from_secs(20), "the first carbon push", || {
+        !cc.fetch(&requests).is_empty()
+    });
+    for _ in 0..4 {
+        get(http, "/");
+    }
+    let total = total_requests(st);
+    assert!(total >= 4);
+    // carbon-freq 60: only the push made while stopping can carry these requests
+    std::thread::sleep(Duration::from_millis(1100));
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0), "{}", server.log());
+    wait_for(Duration::from_secs(20), "the final push in whisper", || {
+        cc.fetch(&requests).last().map(|p| p.1) == Some(total as f64)
+    });
+    let names = cc.metrics();
+    for m in [
+        "worker1.requests",
+        "worker2.requests",
+        "worker1.avg_rt",
+        "worker1.tx",
+        "worker1.busyness",
+        "worker1.harakiri",
+        "avg_rt",
+        "tx",
+        "busyness",
+        "active_workers",
+        "harakiri",
+    ] {
+        assert!(
+            names.contains(&format!("{base}.{m}")),
+            "{base}.{m} not in {names:?}"
+        );
+    }
+    assert_eq!(
+        cc.fetch(&format!("{base}.active_workers")).last().map(|p| p.1),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn carbon_root_id_and_no_workers() {
+    let (http, st) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let cc = CarbonCache::start(dir.path());
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--carbon",
+            &format!("127.0.0.1:{}", cc.port),
+            "--carbon-freq",
+            "1",
+            "--carbon-root",
+            "apps",
+            "--carbon-id",
+            "web",
+            "--carbon-no-workers",
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    let base = format!("apps.{}.web", hostname());
+    wait_for(Duration::from_secs(20), "carbon pushes", || {
+        !cc.fetch(&format!("{base}.tx")).is_empty()
+    });
+    let names = cc.metrics();
+    assert!(names.contains(&format!("{base}.requests")), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains(".worker")), "{names:?}");
+}
+
+#[test]
+fn mongodb_outages_lose_nothing_and_are_logged_once() {
+    let (http, st) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let started = Instant::now();
+    // the server is down at start
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--stats-push",
+            &format!("mongodb:addr=127.0.0.1:{port},collection=rw.stats,freq=1"),
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    server.wait_log(Duration::from_secs(20), |l| l.contains("push failed"));
+    std::thread::sleep(Duration::from_secs(2));
+    let mut mongo = MongoServer::start_on(dir.path(), port);
+    server.wait_log(Duration::from_secs(40), |l| l.contains("recovered"));
+    wait_for(Duration::from_secs(20), "documents in rw.stats", || {
+        mongo.find("rw", "stats").len() >= 3
+    });
+    // down again, then up again
+    mongo.stop();
+    server.wait_log(Duration::from_secs(30), |l| {
+        l.matches("push failed").count() >= 2
+    });
+    get(http, "/");
+    let total = total_requests(st);
+    std::thread::sleep(Duration::from_secs(2));
+    let mongo = MongoServer::start_on(dir.path(), port);
+    server.wait_log(Duration::from_secs(40), |l| l.matches("recovered").count() >= 2);
+    wait_for(Duration::from_secs(20), "a document with the new total", || {
+        mongo
+            .find("rw", "stats")
+            .iter()
+            .any(|d| sum_workers(d, "requests") == total)
+    });
+    let log = server.log();
+    // one line per outage and one per recovery, not one per retry
+    assert_eq!(log.matches("push failed").count(), 2, "{log}");
+    assert_eq!(log.matches("recovered").count(), 2, "{log}");
+    let docs = mongo.find("rw", "stats");
+    let d = &docs[0];
+    assert_eq!(d["workers"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["sockets"][0]["name"], format!("127.0.0.1:{http}"));
+    assert!(d["version"].is_string() && d["locks"].is_array());
+    // a snapshot every second since the pusher started, the outages' ones buffered and
+    // inserted on recovery: about one document per second of the whole run
+    let secs = started.elapsed().as_secs();
+    assert!(
+        docs.len() as u64 + 5 >= secs,
+        "{} documents for {secs} s",
+        docs.len()
+    );
+}
+
+#[test]
+fn bad_pusher_options_stop_start_up_naming_them() {
+    for (opt, val, needle) in [
+        ("--stats-push", "graphite:127.0.0.1:2003", "graphite"),
+        ("--stats-push", "file:path=/tmp/x,freq=soon", "file:path=/tmp/x,freq=soon"),
+        ("--stats-push", "statsd:127.0.0.1", "statsd:127.0.0.1"),
+        ("--carbon", "graphite-without-port", "carbon:graphite-without-port"),
+    ] {
+        let (http, st) = (free_port(), free_port());
+        let (code, log) = common::srv::run_to_exit(&with(base_args(http, st), &[opt, val]), Duration::from_secs(20));
+        assert!(matches!(code, Some(c) if c != 0), "{opt} {val}: {code:?} {log}");
+        assert!(log.contains(needle), "{opt} {val}: {log}");
+    }
+}
