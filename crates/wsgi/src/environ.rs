@@ -1,8 +1,11 @@
 //! Building the WSGI environ dict (PEP 3333) from a request's CGI variables.
 
+use std::cell::RefCell;
+
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
+use rustc_hash::FxHashMap;
 
 use crate::filewrapper::FileWrapper;
 use crate::vars::RequestVars;
@@ -11,6 +14,9 @@ use crate::vars::RequestVars;
 /// is copied for each request (PyDict_Copy is one allocation and a memcpy).
 pub struct EnvironTemplate {
     base: Py<PyDict>,
+    /// Interned CGI key strings seen so far: a request's keys are almost always the same
+    /// few dozen, and an interned key skips the allocation and the hashing of a new string.
+    keys: RefCell<FxHashMap<Box<[u8]>, Py<PyString>>>,
     key_input: Py<PyString>,
     key_scheme: Py<PyString>,
     http: Py<PyString>,
@@ -46,6 +52,7 @@ impl EnvironTemplate {
         base.set_item("rwsgi.worker_id", flags.worker_id)?;
         Ok(EnvironTemplate {
             base: base.unbind(),
+            keys: RefCell::new(FxHashMap::default()),
             key_input: PyString::intern(py, "wsgi.input").unbind(),
             key_scheme: PyString::intern(py, "wsgi.url_scheme").unbind(),
             http: PyString::intern(py, "http").unbind(),
@@ -67,7 +74,7 @@ impl EnvironTemplate {
         let mut uwsgi_scheme: Option<&[u8]> = None;
         let mut scheme: Option<&[u8]> = None;
         for (k, v) in vars.iter() {
-            env.set_item(latin1(py, k)?, latin1(py, v)?)?;
+            env.set_item(self.key(py, k)?, latin1(py, v)?)?;
             match k {
                 b"HTTPS" => https = v.eq_ignore_ascii_case(b"on") || v == b"1",
                 b"UWSGI_SCHEME" => uwsgi_scheme = Some(v),
@@ -87,6 +94,28 @@ impl EnvironTemplate {
         Ok(env)
     }
 }
+
+impl EnvironTemplate {
+    /// The str for CGI key `k`, from the cache when possible.
+    fn key<'py>(&self, py: Python<'py>, k: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        let mut keys = self.keys.borrow_mut();
+        if let Some(s) = keys.get(k) {
+            return Ok(s.bind(py).clone().into_any());
+        }
+        // Bounded: clients choose header names, and must not grow this without limit.
+        if keys.len() < MAX_CACHED_KEYS && k.is_ascii() {
+            if let Ok(text) = std::str::from_utf8(k) {
+                let interned = PyString::intern(py, text);
+                keys.insert(k.into(), interned.clone().unbind());
+                return Ok(interned.into_any());
+            }
+        }
+        latin1(py, k)
+    }
+}
+
+/// Most distinct CGI keys a core remembers.
+const MAX_CACHED_KEYS: usize = 256;
 
 /// Bytes → str, one code point per byte.
 pub fn latin1<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {

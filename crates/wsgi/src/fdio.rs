@@ -53,6 +53,30 @@ pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
+/// One `read(2)` of up to `max` bytes appended to `buf` (no zero-filling of the spare room);
+/// `Ok(None)` on `EAGAIN`.
+pub fn read_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
+    buf.reserve(max);
+    let spare = buf.spare_capacity_mut();
+    let want = spare.len().min(max);
+    loop {
+        // SAFETY: the kernel writes at most `want` bytes into the vector's spare capacity.
+        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), want) };
+        if n >= 0 {
+            let len = buf.len() + n as usize;
+            // SAFETY: the first n spare bytes were just initialised by read(2).
+            unsafe { buf.set_len(len) };
+            return Ok(Some(n as usize));
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(None),
+            _ => return Err(err),
+        }
+    }
+}
+
 /// One `writev(2)` of up to two slices; `Ok(None)` on `EAGAIN`.
 pub fn writev_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
     let iov = [

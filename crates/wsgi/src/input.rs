@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use rwsgi_proto::http::ChunkedDecoder;
 
-use crate::fdio::{read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
+use crate::fdio::{read_append, read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
 
 /// How a request body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,17 +125,7 @@ impl Body {
                     self.remaining -= n as u64;
                 } else {
                     let want = (self.remaining as usize).min(READ_CHUNK);
-                    let start = self.pending.len();
-                    self.pending.resize(start + want, 0);
-                    let got = self.read_socket(py, start);
-                    let n = match got {
-                        Ok(n) => n,
-                        Err(e) => {
-                            self.pending.truncate(start);
-                            return Err(e);
-                        }
-                    };
-                    self.pending.truncate(start + n);
+                    let n = self.read_socket(py, want, false)?;
                     self.remaining -= n as u64;
                 }
                 if self.remaining == 0 {
@@ -166,29 +156,21 @@ impl Body {
                     // Need more raw bytes: recycle the connection buffer.
                     self.buf.drain(..self.pos);
                     self.pos = 0;
-                    let start = self.buf.len();
-                    self.buf.resize(start + READ_CHUNK, 0);
-                    let got = read_into(self.fd, &mut self.buf[start..], self.timeout, py);
-                    match got {
-                        Ok(0) => {
-                            self.buf.truncate(start);
-                            self.read_error = true;
-                            return Err(eof());
-                        }
-                        Ok(n) => self.buf.truncate(start + n),
-                        Err(e) => {
-                            self.buf.truncate(start);
-                            self.read_error = true;
-                            return Err(e);
-                        }
-                    }
+                    self.read_socket(py, READ_CHUNK, true)?;
                 }
             }
         }
     }
 
-    fn read_socket(&mut self, py: Python<'_>, start: usize) -> io::Result<usize> {
-        match read_into(self.fd, &mut self.pending[start..], self.timeout, py) {
+    /// Appends up to `max` bytes from the socket to the raw buffer (`raw`) or to `pending`.
+    /// The end of the stream before the end of the body is an error.
+    fn read_socket(&mut self, py: Python<'_>, max: usize, raw: bool) -> io::Result<usize> {
+        let target = if raw {
+            &mut self.buf
+        } else {
+            &mut self.pending
+        };
+        match read_into(self.fd, target, max, self.timeout, py) {
             Ok(0) => {
                 self.read_error = true;
                 Err(eof())
@@ -303,7 +285,13 @@ fn eof() -> io::Error {
 }
 
 /// Reads into `buf`, waiting (GIL released) when nothing is there yet.
-fn read_into(fd: RawFd, buf: &mut [u8], timeout: Duration, py: Python<'_>) -> io::Result<usize> {
+fn read_into(
+    fd: RawFd,
+    buf: &mut Vec<u8>,
+    max: usize,
+    timeout: Duration,
+    py: Python<'_>,
+) -> io::Result<usize> {
     if fd < 0 {
         return Err(io::Error::new(
             io::ErrorKind::NotConnected,
@@ -311,7 +299,7 @@ fn read_into(fd: RawFd, buf: &mut [u8], timeout: Duration, py: Python<'_>) -> io
         ));
     }
     loop {
-        if let Some(n) = read_nb(fd, buf)? {
+        if let Some(n) = read_append(fd, buf, max)? {
             return Ok(n);
         }
         py.detach(|| wait_fd(fd, false, timeout))?;

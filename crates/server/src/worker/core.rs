@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use rwsgi_wsgi::fdio::read_nb;
+use rwsgi_wsgi::fdio::read_append;
 use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags};
 
 use super::WorkerShared;
@@ -287,15 +287,7 @@ impl<'w, 'a> Core<'w, 'a> {
 }
 
 fn read_more(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
-    let start = buf.len();
-    buf.resize(start + READ_SIZE, 0);
-    let r = read_nb(fd, &mut buf[start..]);
-    let n = match &r {
-        Ok(Some(n)) => *n,
-        _ => 0,
-    };
-    buf.truncate(start + n);
-    r
+    read_append(fd, buf, READ_SIZE)
 }
 
 fn set_nodelay(fd: RawFd) {
