@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+# carbon-cache and whisper-fetch: the real Graphite receiver of the carbon pusher tests
+command -v carbon-cache >/dev/null 2>&1 || need_apt+=(graphite-carbon)
+command -v whisper-fetch >/dev/null 2>&1 || need_apt+=(python3-whisper)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

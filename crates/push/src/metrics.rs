@@ -212,8 +212,10 @@ impl StatsdState {
     }
 
     /// The increase of a counter since it was last delivered. A counter seen for the first
-    /// time counts from zero (the pusher starts with the server, when every counter is 0); a
-    /// counter that went down (a respawned worker starts over) counts from zero again.
+    /// time counts from zero: every counter starts at 0 with the scoreboard, so the first
+    /// push carries what was served before it (a pusher process respawned after a crash
+    /// therefore re-sends the totals once). A counter that went down (a fresh scoreboard)
+    /// counts from zero again.
     pub fn delta(&self, name: &str, value: u64) -> u64 {
         match self.last.get(name) {
             Some(&last) if value >= last => value - last,
@@ -537,7 +539,8 @@ mod tests {
         };
         assert_eq!(
             find(&first, "uwsgi.worker.0.requests"),
-            "uwsgi.worker.0.requests:7|c"
+            "uwsgi.worker.0.requests:7|c",
+            "the first push counts from zero"
         );
         assert_eq!(
             find(&first, "uwsgi.core.busy_workers"),
@@ -585,6 +588,7 @@ mod tests {
         // a counter that went down (respawned worker) counts from zero
         st.commit("worker.1.requests".into(), 50);
         assert_eq!(st.delta("worker.1.requests", 2), 2);
+        assert_eq!(st.delta("never.pushed", 9), 9);
     }
 
     #[test]

@@ -109,6 +109,7 @@ fn statsd_counters_are_deltas_and_gauges_absolute() {
     });
     let pushes = rx.pushes(Duration::from_millis(300));
     assert!(pushes.len() >= 4, "{pushes:?}");
+    // counters start at 0 with the scoreboard: the first push counts from zero
     let first = statsd_map(&pushes[0]);
     assert_eq!(first["app.worker.1.requests"], (7, "c".to_string()));
     assert_eq!(first["app.worker.0.requests"], (7, "c".to_string()));
@@ -149,7 +150,10 @@ fn statsd_all_gauges_no_workers_and_socket_format() {
         assert_eq!(m["uwsgi.core.total_tx"], (900, "g".to_string()));
     }
     let d = sock.datagrams();
-    assert!(d.contains(&"uwsgi.worker.1.requests 0 9".to_string()), "{d:?}");
+    assert!(
+        d.contains(&"uwsgi.worker.1.requests 0 9".to_string()),
+        "{d:?}"
+    );
     assert!(d.contains(&"uwsgi.core.busy_workers 1 0".to_string()));
     assert!(d.contains(&"uwsgi.rss_size 3 0".to_string()));
 }
@@ -219,7 +223,10 @@ fn a_dead_target_does_not_delay_the_others() {
         || rx.pushes(Duration::from_millis(300)).len() >= 4,
     );
     assert!(rx.pushes(Duration::from_millis(300)).len() >= 4);
-    assert!(t.elapsed() < Duration::from_secs(8), "statsd kept its 1 s period");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "statsd kept its 1 s period"
+    );
 }
 
 #[test]
@@ -305,9 +312,11 @@ fn mongodb_documents_survive_an_outage() {
     // down at start for ~3 pushes
     thread::sleep(Duration::from_millis(3200));
     let mongo = MongoServer::start_on(dir.path(), port);
-    wait_for(Duration::from_secs(40), "buffered documents inserted", || {
-        mongo.find("app", "stats").len() >= 5
-    });
+    wait_for(
+        Duration::from_secs(40),
+        "buffered documents inserted",
+        || mongo.find("app", "stats").len() >= 5,
+    );
     stop.store(true, Ordering::SeqCst);
     h.join().unwrap();
     let docs = mongo.find("app", "stats");
@@ -316,7 +325,10 @@ fn mongodb_documents_survive_an_outage() {
         .map(|d| d["workers"][0]["requests"].as_u64().unwrap())
         .collect();
     assert_eq!(seq[0], 1, "the documents of the outage were kept: {seq:?}");
-    assert!(seq.windows(2).all(|w| w[1] == w[0] + 1), "in order: {seq:?}");
+    assert!(
+        seq.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order: {seq:?}"
+    );
     assert_eq!(docs[0]["version"], "2.0.31");
     assert_eq!(docs[0]["sockets"][0]["name"], "127.0.0.1:3031");
     assert!(docs[0]["workers"][0]["cores"].is_array());

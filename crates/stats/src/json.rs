@@ -289,11 +289,15 @@ impl Writer<'_> {
         self.out.push(b']');
     }
 
+    /// Keys are the schema's own names (and lock names), plain ASCII that needs no escaping,
+    /// so they are copied as they are.
     #[inline]
     fn key(&mut self, k: &str) {
+        debug_assert!(k.bytes().all(|c| ESCAPE[c as usize] == 0), "{k}");
         self.apply_tabs();
-        write_json_str(self.out, k);
-        self.out.push(b':');
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
     #[inline]

@@ -258,7 +258,8 @@ pub struct MongoServer {
     child: Child,
 }
 
-const NX_MAIN: &str = "import sys; from nx_27017.nx_27017 import main; sys.argv[0] = 'nx-27017'; main()";
+const NX_MAIN: &str =
+    "import sys; from nx_27017.nx_27017 import main; sys.argv[0] = 'nx-27017'; main()";
 
 impl MongoServer {
     pub fn start(dir: &Path) -> MongoServer {
