@@ -1,5 +1,6 @@
 //! The live stats JSON: uWSGI 2.0's keys and types, and counters that move with the traffic.
 mod common;
+use common::srv::{pid_alive, try_uwsgi, wait_stats};
 use common::*;
 
 use std::io::{Read, Write};
@@ -156,7 +157,7 @@ impl Fixture {
 
     /// Waits until the stats show `n` requests in total (workers, apps and cores agree).
     fn wait_requests(&self, n: u64) -> Value {
-        stats_wait(
+        wait_stats(
             &self.server,
             self.stats,
             Duration::from_secs(30),
@@ -226,7 +227,10 @@ fn live_stats_have_every_reference_key_and_type() {
     for _ in 0..3 {
         assert_eq!(get(f.http, "/").status, 200);
     }
-    assert_eq!(stats_uwsgi_get(f.uwsgi, "/").expect("uwsgi").status, 200);
+    assert_eq!(
+        try_uwsgi(f.uwsgi, "GET", "/", b"").expect("uwsgi").status,
+        200
+    );
     let v = f.wait_requests(5);
     check_reference(&v, false);
     // Every worker reports its two cores and its one app.
@@ -294,7 +298,10 @@ fn request_counters_tx_and_times_move() {
         assert_eq!((r.status, r.text().as_str()), (200, "Hello World"));
     }
     for _ in 0..uwsgi_n {
-        assert_eq!(stats_uwsgi_get(f.uwsgi, "/").expect("uwsgi").status, 200);
+        assert_eq!(
+            try_uwsgi(f.uwsgi, "GET", "/", b"").expect("uwsgi").status,
+            200
+        );
     }
     let n = 1 + http_n + uwsgi_n;
     let v = f.wait_requests(n);
@@ -334,7 +341,7 @@ fn exceptions_are_counted_per_worker_and_app() {
     let v = if sum_workers(&v, "exceptions") == raising {
         v
     } else {
-        stats_wait(
+        wait_stats(
             &f.server,
             f.stats,
             Duration::from_secs(30),
@@ -368,7 +375,7 @@ fn killed_worker_is_respawned_with_its_count_and_spawn_time() {
     assert!(old_pid > 0);
     // SAFETY: SIGKILL to a worker of the server we started, by its pid.
     assert_eq!(unsafe { libc::kill(old_pid as i32, libc::SIGKILL) }, 0);
-    let v = stats_wait(
+    let v = wait_stats(
         &f.server,
         f.stats,
         Duration::from_secs(30),
@@ -380,10 +387,7 @@ fn killed_worker_is_respawned_with_its_count_and_spawn_time() {
     );
     let w = &workers(&v)[0];
     let new_pid = w["pid"].as_u64().unwrap();
-    assert!(
-        stats_pid_alive(new_pid as i32),
-        "new worker {new_pid} not alive"
-    );
+    assert!(pid_alive(new_pid as i32), "new worker {new_pid} not alive");
     assert!(
         w["last_spawn"].as_u64().unwrap() >= old_spawn,
         "last_spawn went back: {old_spawn} -> {w}"
@@ -399,7 +403,7 @@ fn killed_worker_is_respawned_with_its_count_and_spawn_time() {
 
 /// Checks the stats while `/slow?q=1` runs; returns the busy document.
 fn check_busy(f: &Fixture) -> Value {
-    let v = stats_wait(
+    let v = wait_stats(
         &f.server,
         f.stats,
         Duration::from_secs(30),
@@ -473,7 +477,7 @@ fn slow_request_shows_busy_worker_core_vars_and_request_start() {
     drop(release);
     let r = handle.join().expect("slow request thread");
     assert_eq!((r.status, r.text().as_str()), (200, "Hello World"));
-    let v = stats_wait(
+    let v = wait_stats(
         &f.server,
         f.stats,
         Duration::from_secs(30),
@@ -493,7 +497,7 @@ fn minified_stats_have_no_whitespace_and_the_same_keys() {
     drop(release);
     let r = handle.join().expect("slow request thread");
     assert_eq!(r.status, 200);
-    stats_wait(
+    wait_stats(
         &f.server,
         f.stats,
         Duration::from_secs(30),
@@ -524,7 +528,7 @@ fn no_cores_drops_the_cores_key_of_every_worker() {
     }
     check_reference(&v, true);
     // Without cores, the request counters are still there.
-    let v = stats_wait(
+    let v = wait_stats(
         &f.server,
         f.stats,
         Duration::from_secs(30),

@@ -526,69 +526,6 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> std::process::Output 
         }
     }
 }
-/// Polls the raw TCP stats socket until `cond` holds; panics with the last document and the
-/// server log after `timeout`.
-pub fn stats_wait(
-    server: &Server,
-    port: u16,
-    timeout: Duration,
-    what: &str,
-    cond: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let v = stats(port);
-        if cond(&v) {
-            return v;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "stats never showed {what}; last document:\n{v:#}\nserver log:\n{}",
-                server.log()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// `GET path` over the uwsgi protocol on a TCP port; the response is read to EOF.
-pub fn stats_uwsgi_get(port: u16, path: &str) -> std::io::Result<Response> {
-    let portstr = port.to_string();
-    let vars = [
-        ("REQUEST_METHOD", "GET"),
-        ("REQUEST_URI", path),
-        ("PATH_INFO", path),
-        ("QUERY_STRING", ""),
-        ("SERVER_PROTOCOL", "HTTP/1.1"),
-        ("SERVER_NAME", "localhost"),
-        ("SERVER_PORT", portstr.as_str()),
-        ("REMOTE_ADDR", "127.0.0.1"),
-        ("HTTP_HOST", "localhost"),
-    ];
-    let mut data = Vec::new();
-    for (k, v) in vars {
-        data.extend_from_slice(&(k.len() as u16).to_le_bytes());
-        data.extend_from_slice(k.as_bytes());
-        data.extend_from_slice(&(v.len() as u16).to_le_bytes());
-        data.extend_from_slice(v.as_bytes());
-    }
-    let mut pkt = vec![0u8];
-    pkt.extend_from_slice(&(data.len() as u16).to_le_bytes());
-    pkt.push(0);
-    pkt.extend_from_slice(&data);
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    s.write_all(&pkt)?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    Ok(parse_response(&raw))
-}
-
-/// Whether `pid` names a live process (or a zombie not reaped yet).
-pub fn stats_pid_alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks that the pid exists.
-    unsafe { libc::kill(pid, 0) == 0 }
-}
 // ---- end of stats server helpers ----
 
 // ---- helpers for tests/server.rs and tests/nginx.rs (in a module: no name clashes) ----
@@ -685,19 +622,11 @@ pub mod srv {
 
     /// A uwsgi packet (modifier1 0) carrying `vars`, followed by `body`.
     pub fn uwsgi_str_packet(vars: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-        let mut data = Vec::new();
-        for (k, v) in vars {
-            data.extend_from_slice(&(k.len() as u16).to_le_bytes());
-            data.extend_from_slice(k.as_bytes());
-            data.extend_from_slice(&(v.len() as u16).to_le_bytes());
-            data.extend_from_slice(v.as_bytes());
-        }
-        let mut pkt = vec![0u8];
-        pkt.extend_from_slice(&(data.len() as u16).to_le_bytes());
-        pkt.push(0);
-        pkt.extend_from_slice(&data);
-        pkt.extend_from_slice(body);
-        pkt
+        let vars: Vec<(&[u8], &[u8])> = vars
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        uwsgi_packet(&vars, body)
     }
 
     /// The CGI vars a front end would send for `method path?query` (plus CONTENT_LENGTH).
@@ -728,13 +657,11 @@ pub mod srv {
         body: &[u8],
     ) -> std::io::Result<Response> {
         let len = body.len().to_string();
-        let pkt = uwsgi_str_packet(&uwsgi_vars(method, path, "", &len), body);
-        let mut s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        s.write_all(&pkt)?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw)?;
-        Ok(parse_response(&raw))
+        let vars: Vec<(&[u8], &[u8])> = uwsgi_vars(method, path, "", &len)
+            .iter()
+            .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+            .collect();
+        Ok(parse_response(&uwsgi_request(port, &vars, body)?))
     }
 
     /// Polls `try_uwsgi(port, "GET", path)` until it answers 200, or panics with the log.
