@@ -36,11 +36,11 @@ pub fn wait_fd(fd: RawFd, write: bool, timeout: Duration) -> io::Result<()> {
     }
 }
 
-/// One `read(2)`; `Ok(None)` on `EAGAIN`.
-pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+/// Runs a non-blocking syscall returning a byte count: retried on `EINTR`, `Ok(None)` on
+/// `EAGAIN`.
+fn nonblocking(mut call: impl FnMut() -> isize) -> io::Result<Option<usize>> {
     loop {
-        // SAFETY: buf is a valid writable slice of buf.len() bytes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        let n = call();
         if n >= 0 {
             return Ok(Some(n as usize));
         }
@@ -53,28 +53,25 @@ pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     }
 }
 
+/// One `read(2)`; `Ok(None)` on `EAGAIN`.
+pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    // SAFETY: buf is a valid writable slice of buf.len() bytes.
+    nonblocking(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
 /// One `read(2)` of up to `max` bytes appended to `buf` (no zero-filling of the spare room);
 /// `Ok(None)` on `EAGAIN`.
 pub fn read_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
     buf.reserve(max);
     let spare = buf.spare_capacity_mut();
     let want = spare.len().min(max);
-    loop {
-        // SAFETY: the kernel writes at most `want` bytes into the vector's spare capacity.
-        let n = unsafe { libc::read(fd, spare.as_mut_ptr().cast(), want) };
-        if n >= 0 {
-            let len = buf.len() + n as usize;
-            // SAFETY: the first n spare bytes were just initialised by read(2).
-            unsafe { buf.set_len(len) };
-            return Ok(Some(n as usize));
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return Ok(None),
-            _ => return Err(err),
-        }
+    // SAFETY: the kernel writes at most `want` bytes into the vector's spare capacity.
+    let n = nonblocking(|| unsafe { libc::read(fd, spare.as_mut_ptr().cast(), want) })?;
+    if let Some(n) = n {
+        // SAFETY: the first n spare bytes were just initialised by read(2).
+        unsafe { buf.set_len(buf.len() + n) };
     }
+    Ok(n)
 }
 
 /// One `writev(2)` of up to two slices; `Ok(None)` on `EAGAIN`.
@@ -90,18 +87,7 @@ pub fn writev_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
         },
     ];
     let cnt = if b.is_empty() { 1 } else { 2 };
-    loop {
-        // SAFETY: the iovecs point at live slices for the duration of the call. MSG_NOSIGNAL is
-        // not available to writev, so the worker ignores SIGPIPE instead.
-        let n = unsafe { libc::writev(fd, iov.as_ptr(), cnt) };
-        if n >= 0 {
-            return Ok(Some(n as usize));
-        }
-        let err = io::Error::last_os_error();
-        match err.kind() {
-            io::ErrorKind::Interrupted => continue,
-            io::ErrorKind::WouldBlock => return Ok(None),
-            _ => return Err(err),
-        }
-    }
+    // SAFETY: the iovecs point at live slices for the duration of the call. (MSG_NOSIGNAL is
+    // not available to writev, so processes that write to clients ignore SIGPIPE instead.)
+    nonblocking(|| unsafe { libc::writev(fd, iov.as_ptr(), cnt) })
 }
