@@ -1007,3 +1007,28 @@ fn harakiri_kills_a_stuck_worker_counts_it_and_respawns() {
     assert_eq!(worker_field(&after, "respawn_count"), vec![2], "{after}");
     assert_serves(&server, p.http);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stale connections
+
+#[test]
+fn a_client_stuck_in_its_request_head_is_dropped_and_others_are_served() {
+    let (server, p) = start_app(&["--processes", "1"], 1);
+    let mut slow = connect(p.http);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("partial head");
+    // Meanwhile the single worker keeps serving everyone else.
+    assert_serves(&server, p.http);
+    // The server gives up on the half-sent head: the connection is closed (EOF, or a reset),
+    // well before the read timeout of this client.
+    slow.set_read_timeout(Some(Duration::from_secs(40)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    let closed = match slow.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    assert!(closed, "the stuck connection must be closed by the server");
+    assert_serves(&server, p.http);
+}

@@ -27,6 +27,8 @@ pub(super) struct Conn {
     pub remote_port: String,
     pub served: u32,
     pub accepted: Instant,
+    /// The last time the client sent bytes (or got a response).
+    pub last_active: Instant,
 }
 
 /// What happened to a connection after some of its bytes were handled.
@@ -57,6 +59,12 @@ pub(super) struct Core<'w, 'a> {
 const WAKE: u64 = u64::MAX;
 /// A connection that never sent a complete request gets this long once the worker stops.
 const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
+/// A keep-alive connection idle this long between requests is closed.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+/// A client that started a request head but sent nothing more for this long is dropped.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often idle connections are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Bytes asked of `read(2)` at a time.
 const READ_SIZE: usize = 16 * 1024;
 
@@ -111,11 +119,18 @@ impl<'w, 'a> Core<'w, 'a> {
 
     fn event_loop(&mut self, py: Python<'_>) -> i32 {
         let mut stop_deadline: Option<Instant> = None;
+        let mut last_sweep = Instant::now();
         loop {
             if stop_deadline.is_none() && self.w.stopping.load(Ordering::Relaxed) {
                 stop_deadline = Some(self.begin_stop());
             }
-            let timeout = stop_deadline.map(|_| Duration::from_millis(50));
+            let timeout = if stop_deadline.is_some() {
+                Some(Duration::from_millis(50))
+            } else if self.free.len() < self.conns.len() {
+                Some(SWEEP_EVERY)
+            } else {
+                None
+            };
             let n = {
                 let poller = &mut self.poller;
                 match py.detach(|| poller.wait(timeout)) {
@@ -138,6 +153,10 @@ impl<'w, 'a> Core<'w, 'a> {
                     let slot = (ev.token - self.conn_base()) as usize;
                     self.on_readable(py, slot);
                 }
+            }
+            if last_sweep.elapsed() >= SWEEP_EVERY {
+                last_sweep = Instant::now();
+                self.close_stale();
             }
             if let Some(deadline) = stop_deadline {
                 self.close_idle();
@@ -176,6 +195,24 @@ impl<'w, 'a> Core<'w, 'a> {
         }
     }
 
+    /// Closes keep-alive connections idle for too long and clients stuck mid-head (slowloris).
+    fn close_stale(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.conns.len() {
+            let stale = self.conns[slot].as_ref().is_some_and(|c| {
+                let limit = if c.buf.is_empty() {
+                    KEEPALIVE_IDLE
+                } else {
+                    HEAD_TIMEOUT
+                };
+                now.duration_since(c.last_active) > limit
+            });
+            if stale {
+                self.close(slot);
+            }
+        }
+    }
+
     fn accept(&mut self, py: Python<'_>, listener: usize) {
         let lfd = self.w.listeners[listener].raw();
         let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
@@ -207,6 +244,7 @@ impl<'w, 'a> Core<'w, 'a> {
             remote_port,
             served: 0,
             accepted: Instant::now(),
+            last_active: Instant::now(),
         };
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -264,17 +302,19 @@ impl<'w, 'a> Core<'w, 'a> {
                             self.close(slot);
                             return;
                         }
-                        Ok(Some(_)) => continue,
+                        Ok(Some(_)) => {
+                            conn.last_active = Instant::now();
+                            continue;
+                        }
                         Ok(None) => return,
                     }
                 }
                 Step::Served(true) => {
+                    // Pipelined bytes (even while stopping) are served at once; otherwise
+                    // wait for the client's next request.
                     let empty = self.conns[slot].as_ref().is_none_or(|c| c.buf.is_empty());
                     if empty {
                         return;
-                    }
-                    if self.w.stopping.load(Ordering::Relaxed) {
-                        // Pipelined requests are still answered while stopping.
                     }
                 }
                 Step::Served(false) | Step::Close => {

@@ -281,6 +281,7 @@ impl Core<'_, '_> {
         buf.drain(..pos.min(buf.len()));
         conn.buf = buf;
         conn.served += 1;
+        conn.last_active = Instant::now();
         self.out = writer.into_buffer();
 
         let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
