@@ -190,6 +190,69 @@ impl Body {
         Ok(self.take(want))
     }
 
+    /// How many bytes `read(size)` returns when the body has a known length (everything that
+    /// is left, or `size` of it): then the result can be read straight into its final buffer.
+    pub fn exact_len(&self, size: Option<usize>) -> Option<usize> {
+        match self.framing {
+            BodyFraming::Chunked => None,
+            BodyFraming::None | BodyFraming::Length(_) => {
+                let left = self.available().saturating_add(self.remaining as usize);
+                Some(size.map_or(left, |s| s.min(left)))
+            }
+        }
+    }
+
+    /// Fills `dst` with the next `dst.len()` body bytes (at most [`Body::exact_len`]): from what
+    /// was already read, then straight from the socket, without intermediate copies.
+    pub fn read_exact_into(&mut self, py: Python<'_>, dst: &mut [u8]) -> io::Result<()> {
+        let mut off = self.available().min(dst.len());
+        dst[..off].copy_from_slice(&self.pending[self.pending_pos..self.pending_pos + off]);
+        self.pending_pos += off;
+        if off < dst.len() && self.pos < self.buf.len() {
+            let n = (self.buf.len() - self.pos)
+                .min(self.remaining as usize)
+                .min(dst.len() - off);
+            dst[off..off + n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            self.remaining -= n as u64;
+            off += n;
+        }
+        while off < dst.len() {
+            if self.fd < 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "wsgi.input used after its request ended",
+                ));
+            }
+            let want = (dst.len() - off).min(self.remaining as usize);
+            match read_nb(self.fd, &mut dst[off..off + want]) {
+                Ok(Some(0)) => {
+                    self.read_error = true;
+                    return Err(eof());
+                }
+                Ok(Some(n)) => {
+                    off += n;
+                    self.remaining -= n as u64;
+                }
+                Ok(None) => {
+                    let (fd, timeout) = (self.fd, self.timeout);
+                    if let Err(e) = py.detach(|| wait_fd(fd, false, timeout)) {
+                        self.read_error = true;
+                        return Err(e);
+                    }
+                }
+                Err(e) => {
+                    self.read_error = true;
+                    return Err(e);
+                }
+            }
+        }
+        if self.remaining == 0 && matches!(self.framing, BodyFraming::Length(_)) {
+            self.finished = true;
+        }
+        Ok(())
+    }
+
     /// Reads one line, including its `\n`, of at most `limit` bytes.
     pub fn readline(&mut self, py: Python<'_>, limit: Option<usize>) -> io::Result<Vec<u8>> {
         let limit = limit.unwrap_or(usize::MAX);
@@ -328,15 +391,21 @@ impl Input {
         }
     }
 
-    fn with_body<T>(&self, f: impl FnOnce(&mut Body) -> io::Result<T>) -> PyResult<T> {
+    fn lock(&self) -> PyResult<std::sync::MutexGuard<'_, Body>> {
         // try_lock: a body shared between threads of the app is a bug of the app; refusing is
         // better than deadlocking on the GIL while another thread waits for the socket.
-        let mut guard = self
-            .body
+        self.body
             .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("wsgi.input is being read by another thread"))?;
-        f(&mut guard).map_err(|e| PyOSError::new_err(e.to_string()))
+            .map_err(|_| PyRuntimeError::new_err("wsgi.input is being read by another thread"))
     }
+
+    fn with_body<T>(&self, f: impl FnOnce(&mut Body) -> io::Result<T>) -> PyResult<T> {
+        f(&mut *self.lock()?).map_err(os_error)
+    }
+}
+
+fn os_error(e: io::Error) -> PyErr {
+    PyOSError::new_err(e.to_string())
 }
 
 fn size_arg(size: Option<isize>) -> Option<usize> {
@@ -351,7 +420,12 @@ impl Input {
     /// `read(size=-1)`.
     #[pyo3(signature = (size=None))]
     fn read<'py>(&self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        let data = self.with_body(|b| b.read(py, size_arg(size)))?;
+        let mut body = self.lock()?;
+        if let Some(n) = body.exact_len(size_arg(size)) {
+            // Known length: read straight into the bytes object handed to the app.
+            return PyBytes::new_with(py, n, |dst| body.read_exact_into(py, dst).map_err(os_error));
+        }
+        let data = body.read(py, size_arg(size)).map_err(os_error)?;
         Ok(PyBytes::new(py, &data))
     }
 

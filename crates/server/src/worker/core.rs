@@ -15,6 +15,7 @@ use rwsgi_wsgi::fdio::read_append;
 use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags};
 
 use super::WorkerShared;
+use crate::listen::Proto;
 use crate::poller::{Poller, EXCLUSIVE, READ};
 use crate::reqlog::Clock;
 
@@ -29,6 +30,8 @@ pub(super) struct Conn {
     pub accepted: Instant,
     /// The last time the client sent bytes (or got a response).
     pub last_active: Instant,
+    /// Watched by this core's epoll (a connection answered at once on accept never is).
+    pub registered: bool,
 }
 
 /// What happened to a connection after some of its bytes were handled.
@@ -233,7 +236,9 @@ impl<'w, 'a> Core<'w, 'a> {
         // SAFETY: fresh fd we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let (remote_addr, remote_port) = peer(&storage);
-        if self.w.listeners[listener].tcp {
+        // HTTP clients may stream small writes on a kept-alive connection; a uwsgi peer gets
+        // one response and a close, which Nagle cannot delay (uWSGI leaves it on there too).
+        if self.w.listeners[listener].tcp && self.w.listeners[listener].proto == Proto::Http {
             set_nodelay(fd.as_raw_fd());
         }
         let conn = Conn {
@@ -245,6 +250,7 @@ impl<'w, 'a> Core<'w, 'a> {
             served: 0,
             accepted: Instant::now(),
             last_active: Instant::now(),
+            registered: false,
         };
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -253,24 +259,26 @@ impl<'w, 'a> Core<'w, 'a> {
                 self.conns.len() - 1
             }
         };
-        let raw = conn.fd.as_raw_fd();
         self.conns[slot] = Some(conn);
-        if self
-            .poller
-            .add(raw, self.conn_base() + slot as u64, READ)
-            .is_err()
-        {
-            self.close(slot);
-            return;
-        }
-        // The request usually arrives with (or right after) the connection: try it now and
-        // save a trip through epoll.
+        // The request usually arrives with the connection: serve it now, and watch the
+        // connection only if it has to wait (a uwsgi request from nginx, answered and closed
+        // here, never costs an epoll_ctl).
         self.on_readable(py, slot);
+        let token = self.conn_base() + slot as u64;
+        if let Some(conn) = self.conns[slot].as_mut().filter(|c| !c.registered) {
+            conn.registered = true;
+            let raw = conn.fd.as_raw_fd();
+            if self.poller.add(raw, token, READ).is_err() {
+                self.close(slot);
+            }
+        }
     }
 
     pub(super) fn close(&mut self, slot: usize) {
         if let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) {
-            let _ = self.poller.delete(conn.fd.as_raw_fd());
+            if conn.registered {
+                let _ = self.poller.delete(conn.fd.as_raw_fd());
+            }
             drop(conn);
             self.free.push(slot);
         }
