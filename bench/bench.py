@@ -1012,6 +1012,50 @@ def scenario_6(logdir: str) -> tuple[list[dict], str]:
     return records, table
 
 
+def dead_port() -> int:
+    """A loopback port nothing listens on (a push target that is down)."""
+    return free_port()
+
+
+def scenario_7(logdir: str) -> tuple[list[dict], str]:
+    """Throughput with every kind of stats pusher running against targets that are down."""
+    push_dir = tempfile.mkdtemp(prefix="push-", dir=logdir)
+    pushers = [
+        "--stats-pusher-default-freq", "1",
+        "--stats-push", f"file:path={push_dir}/stats.json,freq=1",
+        "--stats-push", f"statsd:{HOST}:{dead_port()}",
+        "--stats-push", f"socket:{HOST}:{dead_port()}",
+        "--stats-push", f"zabbix:{HOST}:{dead_port()}",
+        "--stats-push", f"mongodb:addr={HOST}:{dead_port()},freq=1",
+        "--carbon", f"{HOST}:{dead_port()}", "--carbon-freq", "1",
+    ]
+    specs = [
+        Spec("rwsgi", "rwsgi", "--http-socket", "hello"),
+        Spec("rwsgi-pushers", "rwsgi", "--http-socket", "hello", extra=pushers),
+    ]
+    targets = start_targets(specs, logdir)
+    rows = [Row(s.key, targets[s.key]) for s in specs]
+    try:
+        run_rounds(rows)
+    finally:
+        stop_all()
+    records = [row_record(r) for r in rows]
+    a, b = records[0]["summary"], records[1]["summary"]
+    if "rps_median" not in a or "rps_median" not in b:
+        return records, f"FAILED: {a.get('error') or b.get('error', '')}"
+    cost = (1 - b["rps_median"] / a["rps_median"]) * 100
+    table = markdown_table(
+        ["server", "req/s no pushers (min–max)", "req/s with 6 pushers, targets down (min–max)",
+         "cost", "errors non-2xx / socket"],
+        [["rwsgi --http-socket",
+          f"{a['rps_median']:,.0f} ({a['rps_min']:,.0f}–{a['rps_max']:,.0f})",
+          f"{b['rps_median']:,.0f} ({b['rps_min']:,.0f}–{b['rps_max']:,.0f})",
+          f"{cost:+.1f}%",
+          f"{errors_cell(a['errors'])} ; {errors_cell(b['errors'])}"]],
+    )
+    return records, table
+
+
 SCENARIOS = {
     1: ("hello world over HTTP, 2 processes", scenario_1),
     2: ("hello world through nginx uwsgi_pass -> --socket", scenario_2),
@@ -1019,6 +1063,7 @@ SCENARIOS = {
     4: (f"cost of {STATS_HZ:g} stats reads/s during scenario 1's load", scenario_4),
     5: ("stats read latency on an idle server, by worker count", scenario_5),
     6: ("memory of the whole process tree after warm-up", scenario_6),
+    7: ("cost of stats pushers whose targets are down", scenario_7),
 }
 
 NOTES = {
@@ -1056,6 +1101,9 @@ NOTES = {
         "all descendants. RSS sums count shared pages once per process; PSS splits them.",
         "rwsgi and uWSGI load the app in the master before forking (no --lazy-apps); Granian "
         "loads it in each worker."],
+    7: ["file (every second) plus statsd, socket, zabbix, mongodb and carbon pushing every second "
+        "to loopback ports nothing listens on (retrying with backoff); cost = 1 - with/without "
+        "(medians). The pushers run in their own process, never in the master or a worker."],
 }
 
 
@@ -1093,7 +1141,7 @@ def loadavg() -> str:
 
 def estimate_minutes(chosen: list[int]) -> float:
     """A rough duration: wrk rows x rounds x (run + warm-up), plus start-up allowances."""
-    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4}
+    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4, 7: 2}
     seconds = sum(wrk_rows.get(n, 0) * ROUNDS * (SECONDS + WARMUP + 0.5) for n in chosen)
     seconds += 20 if any(n in wrk_rows for n in chosen) else 0
     if 5 in chosen:
