@@ -18,6 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   (service nginx stop || systemctl stop nginx || true) >/dev/null 2>&1
 fi
 python3 -m pip install -q --disable-pip-version-check -r scripts/test-requirements.txt
+# Under pyenv, new console scripts (uwsgitop) get their shims only after a rehash.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
