@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what the tests need (nginx, Python test
-# packages), then checks formatting, lints, and runs every test of the workspace.
+# The whole test suite on a fresh machine: installs what the tests need (nginx, tmux, curl,
+# carbon, and the Python tools: uwsgitop, uWSGI, a MongoDB wire server), then checks formatting, lints, and runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 # carbon-cache and whisper-fetch: the real Graphite receiver of the carbon pusher tests
 command -v carbon-cache >/dev/null 2>&1 || need_apt+=(graphite-carbon)
 command -v whisper-fetch >/dev/null 2>&1 || need_apt+=(python3-whisper)

@@ -70,18 +70,7 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            hostname: hostname(),
+            hostname: rwsgi_push::hostname(),
         }
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if r != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }

@@ -8,17 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// An executable on PATH; the test suite's script installs it (no skipping).
-fn which(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("{name} is not on PATH: scripts/test.sh installs it (tmux via apt, uwsgitop via scripts/test-requirements.txt)");
-}
-
 /// A detached tmux session on a private tmux server (socket in a temp dir), killed by name
 /// when dropped.
 struct Tmux {

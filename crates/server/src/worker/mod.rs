@@ -41,11 +41,9 @@ pub struct WorkerShared<'a> {
 }
 
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
-static HARD_EXIT: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop_signal(sig: libc::c_int) {
     if sig == libc::SIGINT || sig == libc::SIGQUIT {
-        HARD_EXIT.store(true, Ordering::Relaxed);
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(0) };
     }
