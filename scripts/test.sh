@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what the tests need (nginx, tmux, curl,
-# carbon, and the Python tools: uwsgitop, uWSGI, a MongoDB wire server), then checks formatting, lints, and runs every test of the workspace.
+# carbon, and the Python tools: uwsgitop, uWSGI, a MongoDB wire server), then checks
+# formatting, lints, and runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
