@@ -88,6 +88,7 @@ pub fn run(
     let wake = unsafe { OwnedFd::from_raw_fd(efd) };
     WAKE_FD.store(wake.as_raw_fd(), Ordering::Relaxed);
     install_stop_handlers();
+    tune_malloc();
 
     let apps = match preloaded {
         Some(apps) => apps,
@@ -137,6 +138,26 @@ pub fn run(
             .and_then(|o| o.call_method0("flush"));
     });
     code
+}
+
+/// Request bodies and responses of a few hundred KiB to a few MiB are allocated and freed on
+/// every request. glibc's defaults hand such blocks back to the kernel at each free (mmap
+/// chunks, and heap trimming past 128 KiB), so every request pays for hundreds of fresh page
+/// faults (measured: 400 per 1 MiB echo, 1.56x slower). A worker keeps them instead: blocks
+/// under 4 MiB come from the heap, and up to 32 MiB of free heap is kept for reuse. The
+/// `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` environment variables still win.
+fn tune_malloc() {
+    const MMAP_THRESHOLD: libc::c_int = 4 << 20;
+    const TRIM_THRESHOLD: libc::c_int = 32 << 20;
+    // SAFETY: mallopt only changes allocator parameters; called before the cores start.
+    unsafe {
+        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+        }
+    }
 }
 
 impl WorkerShared<'_> {
