@@ -156,7 +156,18 @@ pub fn bind(
     inherited: &mut Inherited,
 ) -> Result<Listener, BindError> {
     let key = inherit_key(proto.name(), &addr.to_string());
-    bind_as(&key, addr, proto, backlog, chmod, inherited)
+    let listener = bind_as(&key, addr, proto, backlog, chmod, inherited)?;
+    if listener.tcp {
+        // As uWSGI: a connection becomes acceptable only once its first bytes arrived, so a
+        // worker never accepts a client that has nothing to say yet (and never has to park it
+        // in epoll). Clients of both protocols always speak first. (Not for the stats socket,
+        // whose raw clients never speak.)
+        defer_accept(listener.raw(), DEFER_ACCEPT_SECS).map_err(|source| BindError {
+            addr: listener.name.clone(),
+            source,
+        })?;
+    }
+    Ok(listener)
 }
 
 /// [`bind`], handing the socket over under `key` on reloads.
@@ -198,6 +209,26 @@ pub fn bind_as(
         backlog,
         path,
     })
+}
+
+/// How long the kernel holds a silent connection back from accept (uWSGI's socket timeout).
+const DEFER_ACCEPT_SECS: libc::c_int = 4;
+
+fn defer_accept(fd: RawFd, secs: libc::c_int) -> io::Result<()> {
+    // SAFETY: setting an int option on a socket we own.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// A new socket bound to `addr`: (socket, SERVER_PORT, is TCP, filesystem path).
