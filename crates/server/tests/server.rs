@@ -220,26 +220,32 @@ fn sighup_under_load(args: &[&str]) {
     }
 }
 
-#[test]
-fn sighup_lets_an_inflight_request_finish() {
-    let (server, p) = start_app(&["--processes", "1"], 1);
-    let old = worker_pids(&stats(p.stats))[0];
+/// Sends `sig` to the master while a 1 s request is inside the app; that request must still
+/// complete with 200.
+fn signal_during_a_slow_request(server: &Server, p: &Ports, sig: i32) {
     let port = p.http;
     let slow = std::thread::spawn(move || try_http(port, "GET", "/sleep?1", &[], b""));
     wait_stats(
-        &server,
+        server,
         p.stats,
         Duration::from_secs(10),
         "the slow request is in the app",
         |s| cores_sum(s, "in_request") == 1,
     );
-    server.signal(libc::SIGHUP);
+    server.signal(sig);
     let r = slow
         .join()
         .unwrap()
         .unwrap_or_else(|e| panic!("in-flight request failed: {e}\n{}", server.log()));
     assert_eq!(r.status, 200, "{}", server.log());
     assert_eq!(r.text(), "slept");
+}
+
+#[test]
+fn sighup_lets_an_inflight_request_finish() {
+    let (server, p) = start_app(&["--processes", "1"], 1);
+    let old = worker_pids(&stats(p.stats))[0];
+    signal_during_a_slow_request(&server, &p, libc::SIGHUP);
     let s = wait_stats(
         &server,
         p.stats,
@@ -267,23 +273,7 @@ fn sigterm_lets_an_inflight_request_finish_then_exits_zero_and_vacuums() {
     assert!(sock.exists(), "UNIX socket not created");
     let worker = worker_pids(&stats(p.stats))[0];
 
-    let port = p.http;
-    let slow = std::thread::spawn(move || try_http(port, "GET", "/sleep?1", &[], b""));
-    wait_stats(
-        &server,
-        p.stats,
-        Duration::from_secs(10),
-        "the slow request is in the app",
-        |s| cores_sum(s, "in_request") == 1,
-    );
-    server.signal(libc::SIGTERM);
-
-    let r = slow
-        .join()
-        .unwrap()
-        .unwrap_or_else(|e| panic!("in-flight request failed: {e}\n{}", server.log()));
-    assert_eq!(r.status, 200, "{}", server.log());
-    assert_eq!(r.text(), "slept");
+    signal_during_a_slow_request(&server, &p, libc::SIGTERM);
     let code = server.wait_exit(Duration::from_secs(20));
     assert_eq!(code, Some(0), "master exit code\n{}", server.log());
     assert!(
