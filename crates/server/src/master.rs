@@ -690,7 +690,8 @@ fn run_pusher(
     rwsgi_push::run(
         config,
         &mut || {
-            check_listen_queues(info, listeners);
+            // Only the master counts and logs full queues; this process just reads them.
+            refresh_listen_queues(info, listeners);
             scoreboard.snapshot(info)
         },
         &PUSHER_STOP,
@@ -698,13 +699,23 @@ fn run_pusher(
     0
 }
 
-/// Reads each listening socket's accept-queue depth from the kernel, as uWSGI's master does
-/// every cycle: `listen_queue` and `load` are their sum, and a full queue counts one
-/// `listen_queue_errors` with uWSGI's log line.
-fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
+/// Reads each listening socket's accept-queue depth from the kernel into `info`:
+/// `sockets[].queue`, and their sum as `listen_queue` and `load`.
+fn refresh_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
     let mut total = 0;
     for (s, l) in info.sockets.iter_mut().zip(listeners) {
         s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
+        total += s.queue;
+    }
+    info.listen_queue = total;
+    info.load = total;
+}
+
+/// The master's periodic check, as uWSGI's: refreshes the queues, and a full queue counts one
+/// `listen_queue_errors` with uWSGI's log line.
+fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
+    refresh_listen_queues(info, listeners);
+    for (s, l) in info.sockets.iter().zip(listeners) {
         if s.queue > 0 && s.queue >= s.max_queue {
             eprintln!(
                 "*** rwsgi listen queue of socket \"{}\" (fd: {}) full !!! ({}/{}) ***",
@@ -715,10 +726,7 @@ fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
             );
             info.listen_queue_errors += 1;
         }
-        total += s.queue;
     }
-    info.listen_queue = total;
-    info.load = total;
 }
 
 /// Builds the snapshot and renders it (called for each stats read).
@@ -729,13 +737,7 @@ fn render_stats(
     opts: RenderOptions,
     out: &mut Vec<u8>,
 ) {
-    let mut total = 0;
-    for (s, l) in info.sockets.iter_mut().zip(listeners) {
-        s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
-        total += s.queue;
-    }
-    info.listen_queue = total;
-    info.load = total;
+    refresh_listen_queues(info, listeners);
     let snapshot = scoreboard.snapshot(info);
     render_uwsgi(&snapshot, opts, out);
 }

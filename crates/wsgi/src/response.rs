@@ -60,33 +60,13 @@ pub struct Writer {
 
 impl Default for Writer {
     fn default() -> Self {
-        Writer::new(-1, Dialect::Uwsgi, b"HTTP/1.1", false, false, Vec::new())
-    }
-}
-
-impl Writer {
-    /// A writer for `fd`; `out` is a reusable buffer (cleared here).
-    pub fn new(
-        fd: RawFd,
-        dialect: Dialect,
-        protocol: &[u8],
-        keep_alive: bool,
-        head_only: bool,
-        mut out: Vec<u8>,
-    ) -> Writer {
-        out.clear();
-        let protocol = if protocol.starts_with(b"HTTP/") && protocol.len() <= 16 {
-            protocol.to_vec()
-        } else {
-            b"HTTP/1.1".to_vec()
-        };
         Writer {
-            fd,
-            dialect,
-            protocol,
-            keep_alive: keep_alive && dialect != Dialect::Uwsgi,
-            head_only,
-            out,
+            fd: -1,
+            dialect: Dialect::Uwsgi,
+            protocol: b"HTTP/1.1".to_vec(),
+            keep_alive: false,
+            head_only: false,
+            out: Vec::new(),
             status: Vec::new(),
             status_code: 0,
             header_block: Vec::new(),
@@ -99,6 +79,47 @@ impl Writer {
             timeout: DEFAULT_SOCKET_TIMEOUT,
             write_error: false,
         }
+    }
+}
+
+impl Writer {
+    /// Prepares this writer for a new response on `fd`, keeping its buffers' allocations
+    /// (a core reuses one writer for all its requests).
+    pub fn reset(
+        &mut self,
+        fd: RawFd,
+        dialect: Dialect,
+        protocol: &[u8],
+        keep_alive: bool,
+        head_only: bool,
+    ) {
+        let protocol: &[u8] = if protocol.starts_with(b"HTTP/") && protocol.len() <= 16 {
+            protocol
+        } else {
+            b"HTTP/1.1"
+        };
+        self.fd = fd;
+        self.dialect = dialect;
+        self.protocol.clear();
+        self.protocol.extend_from_slice(protocol);
+        self.keep_alive = keep_alive && dialect != Dialect::Uwsgi;
+        self.head_only = head_only;
+        self.out.clear();
+        self.status.clear();
+        self.status_code = 0;
+        self.header_block.clear();
+        self.content_length = None;
+        self.headers_set = false;
+        self.headers_sent = false;
+        self.chunked = false;
+        self.body_sent = 0;
+        self.tx = 0;
+        self.write_error = false;
+    }
+
+    /// The response's protocol (`HTTP/1.1`, …).
+    pub fn protocol(&self) -> &[u8] {
+        &self.protocol
     }
 
     /// The numeric status sent (0 before `start_response`).
@@ -119,11 +140,6 @@ impl Writer {
     /// Forbids reusing the connection (e.g. the request body was not fully read).
     pub fn force_close(&mut self) {
         self.keep_alive = false;
-    }
-
-    /// Gives back the output buffer for reuse.
-    pub fn into_buffer(self) -> Vec<u8> {
-        self.out
     }
 
     /// Records status and headers from `start_response`.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use rwsgi_wsgi::fdio::read_append;
-use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags};
+use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags, Writer};
 
 use super::WorkerShared;
 use crate::listen::Proto;
@@ -51,7 +51,8 @@ pub(super) struct Core<'w, 'a> {
     pub conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     pub vars: RequestVars,
-    pub out: Vec<u8>,
+    /// The response writer, reused (with its buffers) by every request of this core.
+    pub writer: Writer,
     pub log_buf: Vec<u8>,
     pub clock: Clock,
     pub template: EnvironTemplate,
@@ -111,7 +112,7 @@ impl<'w, 'a> Core<'w, 'a> {
             conns: Vec::new(),
             free: Vec::new(),
             vars: RequestVars::new(),
-            out: Vec::with_capacity(16 * 1024),
+            writer: Writer::default(),
             log_buf: Vec::with_capacity(512),
             clock: Clock::default(),
             template,

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use rwsgi_proto::http::{self, BodyKind, HttpError};
 use rwsgi_proto::{httparse, uwsgi, UwsgiError};
 use rwsgi_wsgi::fdio::writev_nb;
-use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect, Writer};
+use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect};
 
 use super::core::{Conn, Core, Step};
 use crate::listen::Proto;
@@ -173,18 +173,13 @@ impl Core<'_, '_> {
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
         let mut body = Body::new(fd, buf, head.head_len, head.framing);
-        let protocol = self
-            .vars
-            .get(b"SERVER_PROTOCOL")
-            .unwrap_or(b"HTTP/1.1")
-            .to_vec();
-        let writer = Writer::new(
+        let mut writer = std::mem::take(&mut self.writer);
+        writer.reset(
             fd,
             head.dialect,
-            &protocol,
+            self.vars.get(b"SERVER_PROTOCOL").unwrap_or(b"HTTP/1.1"),
             head.keep_alive && !w.stopping.load(std::sync::atomic::Ordering::Relaxed),
             head.head_only,
-            std::mem::take(&mut self.out),
         );
         let needs_body = match head.framing {
             BodyFraming::Length(n) => (body_buffered as u64) < n,
@@ -263,7 +258,7 @@ impl Core<'_, '_> {
                 uri: self.vars.get(b"REQUEST_URI").unwrap_or(b""),
                 tx: writer.tx,
                 msecs: rt.as_millis() as u64,
-                protocol: &protocol,
+                protocol: writer.protocol(),
                 status: outcome.status,
                 core: self.id,
                 memory,
@@ -282,7 +277,7 @@ impl Core<'_, '_> {
         conn.buf = buf;
         conn.served += 1;
         conn.last_active = Instant::now();
-        self.out = writer.into_buffer();
+        self.writer = writer;
 
         let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if w.settings.max_requests > 0 && served >= w.settings.max_requests {
