@@ -15,17 +15,7 @@ struct Uwsgi {
 
 impl Drop for Uwsgi {
     fn drop(&mut self) {
-        // SAFETY: signalling the uWSGI master this test started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_child(&mut self.child, libc::SIGINT);
     }
 }
 

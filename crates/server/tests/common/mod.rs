@@ -136,15 +136,27 @@ impl Server {
     }
 }
 
+/// Stops a child this test started: `sig` by its pid, up to 10 s to exit, then SIGKILL.
+pub fn stop_child(child: &mut Child, sig: i32) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    // SAFETY: signalling the child we started, by its pid (not yet reaped).
+    unsafe { libc::kill(child.id() as i32, sig) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.signal(libc::SIGTERM);
-            if self.wait_exit(Duration::from_secs(10)).is_none() {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-            }
-        }
+        stop_child(&mut self.child, libc::SIGTERM);
     }
 }
 
