@@ -438,23 +438,17 @@ mod tests {
             requests,
             delta_requests: requests,
             exceptions: 1,
-            harakiri_count: 0,
-            signals: 0,
-            signal_queue: 0,
-            status: WorkerStatus::Idle,
             rss: 1000,
             vsz: 5000,
-            running_time: 0,
-            last_spawn: 0,
             respawn_count: 1,
             tx: 10 * requests,
             avg_rt: 200 * id,
-            apps: vec![],
             cores: vec![CoreStats {
                 id: 0,
                 requests,
                 ..Default::default()
             }],
+            ..Default::default()
         }
     }
 

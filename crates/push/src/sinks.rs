@@ -382,7 +382,6 @@ pub(crate) mod mongo {
 mod tests {
     use super::*;
     use rwsgi_stats::model::{StatsSnapshot, WorkerStats};
-    use rwsgi_stats::scoreboard::WorkerStatus;
     use std::os::unix::fs::PermissionsExt;
 
     fn job(requests: u64) -> Job {
@@ -394,21 +393,9 @@ mod tests {
                     pid: 10,
                     accepting: 1,
                     requests,
-                    delta_requests: 0,
-                    exceptions: 0,
-                    harakiri_count: 0,
-                    signals: 0,
-                    signal_queue: 0,
-                    status: WorkerStatus::Idle,
-                    rss: 0,
-                    vsz: 0,
-                    running_time: 0,
-                    last_spawn: 0,
                     respawn_count: 1,
-                    tx: 0,
-                    avg_rt: 0,
-                    apps: vec![],
                     cores: vec![Default::default()],
+                    ..Default::default()
                 }],
                 locks: vec!["user 0".into()],
                 ..Default::default()

@@ -13,7 +13,6 @@ use receivers::*;
 use rwsgi_push::spec::{parse_carbon, parse_stats_push, CarbonOptions, PushOptions};
 use rwsgi_push::{PushConfig, PusherSpec};
 use rwsgi_stats::model::{CoreStats, SocketStats, StatsSnapshot, WorkerStats};
-use rwsgi_stats::scoreboard::WorkerStatus;
 
 fn snapshot(requests: u64) -> StatsSnapshot {
     StatsSnapshot {
@@ -33,25 +32,15 @@ fn snapshot(requests: u64) -> StatsSnapshot {
                 pid: 100 + id,
                 accepting: 1,
                 requests: if id == 1 { requests } else { 0 },
-                delta_requests: 0,
-                exceptions: 0,
-                harakiri_count: 0,
-                signals: 0,
-                signal_queue: 0,
-                status: WorkerStatus::Idle,
-                rss: 0,
-                vsz: 0,
-                running_time: 0,
                 last_spawn: 1,
                 respawn_count: 1,
                 tx: if id == 1 { 100 * requests } else { 0 },
-                avg_rt: 0,
-                apps: vec![],
                 cores: vec![CoreStats {
                     id: 0,
                     requests: if id == 1 { requests } else { 0 },
                     ..Default::default()
                 }],
+                ..Default::default()
             })
             .collect(),
         ..Default::default()

@@ -35,7 +35,7 @@ pub struct SocketStats {
 }
 
 /// One worker.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     pub id: u64,
     pub pid: u64,

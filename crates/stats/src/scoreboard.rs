@@ -195,9 +195,10 @@ const _: () = {
 const HEADER_SPACE: usize = 128;
 
 /// Worker status as uWSGI reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WorkerStatus {
     /// `"idle"`
+    #[default]
     Idle,
     /// `"busy"`
     Busy,
