@@ -676,17 +676,11 @@ fn run_pusher(
     listeners: &[Listener],
     scoreboard: &Scoreboard,
 ) -> i32 {
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {
-        // SAFETY: a handler that only stores to an atomic.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_pusher_stop as *const () as libc::sighandler_t;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-    let _ = crate::signals::default(libc::SIGCHLD);
-    let _ = crate::signals::ignore(libc::SIGPIPE);
+    let _ = crate::signals::install(
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP],
+        on_pusher_stop,
+    );
+    crate::signals::child_defaults();
     rwsgi_push::run(
         config,
         &mut || {

@@ -40,9 +40,7 @@ impl SignalPipe {
         // SAFETY: fresh descriptors we own.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
-        for &sig in signals {
-            set_handler(sig, on_signal as *const () as libc::sighandler_t)?;
-        }
+        install(signals, on_signal)?;
         Ok(SignalPipe {
             read,
             _write: write,
@@ -81,6 +79,21 @@ fn set_handler(sig: libc::c_int, handler: libc::sighandler_t) -> io::Result<()> 
         }
     }
     Ok(())
+}
+
+/// Routes `signals` to `handler`, which must only make async-signal-safe calls.
+pub fn install(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) -> io::Result<()> {
+    for &sig in signals {
+        set_handler(sig, handler as *const () as libc::sighandler_t)?;
+    }
+    Ok(())
+}
+
+/// What every child of the master starts with: the default SIGCHLD action (the master's
+/// handler is not theirs) and SIGPIPE ignored (a client that went away is an error return).
+pub fn child_defaults() {
+    let _ = default(libc::SIGCHLD);
+    let _ = ignore(libc::SIGPIPE);
 }
 
 /// Ignores `sig` (SIGPIPE: a client that went away is an error return, not a death).

@@ -56,18 +56,11 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
 }
 
 fn install_stop_handlers() {
-    for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
-        // SAFETY: installing a handler that only does async-signal-safe calls.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
-    let _ = crate::signals::default(libc::SIGCHLD);
-    let _ = crate::signals::ignore(libc::SIGPIPE);
+    let _ = crate::signals::install(
+        &[libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT],
+        on_stop_signal,
+    );
+    crate::signals::child_defaults();
 }
 
 /// Runs worker `wid` in this (freshly forked) process; returns its exit code.
