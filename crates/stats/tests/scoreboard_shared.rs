@@ -105,8 +105,8 @@ fn forked_child_writes_parent_reads() {
     assert_eq!(sb.worker(2).pid(), 0);
 }
 
-/// A writer thread keeps replacing the vars with internally consistent sets; the reader must
-/// never see a torn mix.
+/// A writer thread keeps replacing the vars with internally consistent sets (back to back,
+/// each request busy for 20 µs); the reader must never see a torn mix.
 #[test]
 fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
     let sb = Arc::new(
@@ -134,6 +134,12 @@ fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
                     vals.push(vec![digit; 1 + (i as usize * 7 + j * 13) % 200]);
                 }
                 c.begin_request(i, vals.iter().map(|v| (&b"K"[..], &v[..])));
+                // A request takes a moment between its start and end (the app runs): without
+                // this, a reader on a loaded machine may never find the slot stable while busy.
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(20) {
+                    std::hint::spin_loop();
+                }
                 if i % 3 == 0 {
                     c.end_request();
                 }
