@@ -515,6 +515,39 @@ fn env_of(r: &Response) -> serde_json::Value {
     serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("env JSON: {e}: {:?}", r.text()))
 }
 
+/// Over uwsgi the server closes after each response, and the last bytes wait for that close's
+/// FIN (MSG_MORE): every size, over TCP and UNIX, must still arrive whole, then EOF.
+#[test]
+fn uwsgi_responses_arrive_whole_then_the_connection_closes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("uwsgi.sock");
+    let sock_arg = sock.display().to_string();
+    let (server, p) = start_app_in(dir, &["--processes", "2", "--socket", &sock_arg], 2);
+    for size in [0usize, 1, 1000, 4000, 20_000, 70_000, 300_000, 2 << 20] {
+        let body: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        let len = size.to_string();
+        let packet = uwsgi_str_packet(&uwsgi_vars("POST", "/echo", "", &len), &body);
+        let over_tcp = raw_exchange(p.uwsgi, &packet).expect("uwsgi over TCP");
+        let mut unix = std::os::unix::net::UnixStream::connect(&sock).expect("connect UNIX");
+        unix.set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        unix.write_all(&packet).expect("send over UNIX");
+        let mut over_unix = Vec::new();
+        unix.read_to_end(&mut over_unix)
+            .expect("read to EOF over UNIX");
+        for (how, raw) in [("TCP", over_tcp), ("UNIX", over_unix)] {
+            let r = parse_response(&raw);
+            assert_eq!(r.status, 200, "{size} bytes over {how}\n{}", server.log());
+            assert_eq!(r.header("Content-Length"), Some(len.as_str()), "{how}");
+            assert!(
+                r.body == body,
+                "{size} bytes over {how}: {} came back",
+                r.body.len()
+            );
+        }
+    }
+}
+
 #[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
     let (server, p) = start_app(&["--processes", "1"], 1);

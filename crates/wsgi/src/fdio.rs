@@ -91,3 +91,24 @@ pub fn writev_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
     // not available to writev, so processes that write to clients ignore SIGPIPE instead.)
     nonblocking(|| unsafe { libc::writev(fd, iov.as_ptr(), cnt) })
 }
+
+/// Like [`writev_nb`], but on a socket with `MSG_MORE`: the kernel holds a last partial
+/// segment back until the next send or `close(2)`, which then carries it together with the FIN.
+pub fn send_more_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
+    let mut iov = [
+        libc::iovec {
+            iov_base: a.as_ptr() as *mut _,
+            iov_len: a.len(),
+        },
+        libc::iovec {
+            iov_base: b.as_ptr() as *mut _,
+            iov_len: b.len(),
+        },
+    ];
+    // SAFETY: an all-zero msghdr is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = if b.is_empty() { 1 } else { 2 };
+    // SAFETY: msg points at iovecs over live slices for the duration of the call.
+    nonblocking(|| unsafe { libc::sendmsg(fd, &msg, libc::MSG_MORE | libc::MSG_NOSIGNAL) })
+}

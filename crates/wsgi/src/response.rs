@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
-use crate::fdio::{wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
+use crate::fdio::{send_more_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
 
 /// The wire dialect of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,11 @@ pub struct Writer {
     protocol: Vec<u8>,
     /// The client asked to keep the connection open (and the server allows it).
     keep_alive: bool,
+    /// The connection is closed right after this response if it is not kept alive, and no
+    /// request bytes are left unread: the last write may wait for the FIN (see `finish`).
+    fin_follows: bool,
+    /// The write in progress is the response's last before the FIN.
+    last_write: bool,
     head_only: bool,
     out: Vec<u8>,
     status: Vec<u8>,
@@ -65,6 +70,8 @@ impl Default for Writer {
             dialect: Dialect::Uwsgi,
             protocol: b"HTTP/1.1".to_vec(),
             keep_alive: false,
+            fin_follows: false,
+            last_write: false,
             head_only: false,
             out: Vec::new(),
             status: Vec::new(),
@@ -91,6 +98,7 @@ impl Writer {
         dialect: Dialect,
         protocol: &[u8],
         keep_alive: bool,
+        fin_follows: bool,
         head_only: bool,
     ) {
         let protocol: &[u8] = if protocol.starts_with(b"HTTP/") && protocol.len() <= 16 {
@@ -103,6 +111,8 @@ impl Writer {
         self.protocol.clear();
         self.protocol.extend_from_slice(protocol);
         self.keep_alive = keep_alive && dialect != Dialect::Uwsgi;
+        self.fin_follows = fin_follows;
+        self.last_write = false;
         self.head_only = head_only;
         self.out.clear();
         self.status.clear();
@@ -281,7 +291,14 @@ impl Writer {
                 self.keep_alive = false;
             }
         }
-        self.flush(py)
+        // A response the connection's close follows: its last bytes go out with MSG_MORE, so
+        // close(2) sends them and the FIN in one segment. The peer (nginx behind uwsgi_pass,
+        // which closes after every response) then wakes once for data and EOF, and loopback
+        // carries one packet less per request.
+        self.last_write = self.fin_follows && !self.keep_alive;
+        let r = self.flush(py);
+        self.last_write = false;
+        r
     }
 
     /// Writes a canned error response (no app headers were sent yet).
@@ -324,7 +341,12 @@ impl Writer {
             ));
         }
         while !a.is_empty() || !b.is_empty() {
-            match writev_nb(self.fd, a, b) {
+            let sent = if self.last_write {
+                send_more_nb(self.fd, a, b)
+            } else {
+                writev_nb(self.fd, a, b)
+            };
+            match sent {
                 Ok(Some(n)) => {
                     self.tx += n as u64;
                     if n >= a.len() {

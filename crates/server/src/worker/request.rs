@@ -173,19 +173,24 @@ impl Core<'_, '_> {
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
         let mut body = Body::new(fd, buf, head.head_len, head.framing);
+        let needs_body = match head.framing {
+            BodyFraming::Length(n) => (body_buffered as u64) < n,
+            BodyFraming::Chunked => true,
+            BodyFraming::None => false,
+        };
         let mut writer = std::mem::take(&mut self.writer);
         writer.reset(
             fd,
             head.dialect,
             self.vars.get(b"SERVER_PROTOCOL").unwrap_or(b"HTTP/1.1"),
             head.keep_alive && !w.stopping.load(std::sync::atomic::Ordering::Relaxed),
+            // Only over uwsgi, where a response always ends with the close and the client
+            // sends nothing after its request, and only with the body already read: close(2)
+            // with unread bytes resets the connection, discarding a held-back last segment.
+            // (An HTTP client may pipeline past `Connection: close`.)
+            head.dialect == Dialect::Uwsgi && !needs_body,
             head.head_only,
         );
-        let needs_body = match head.framing {
-            BodyFraming::Length(n) => (body_buffered as u64) < n,
-            BodyFraming::Chunked => true,
-            BodyFraming::None => false,
-        };
         if head.expect_continue && needs_body {
             let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
