@@ -6,7 +6,9 @@ the environment (RWSGI, UWSGI, GRANIAN, GUNICORN, NGINX, WRK). Only the standard
 used here.
 
 Method:
-- every server serves the same app from bench/apps with the same number of worker processes;
+- every server serves the same app from bench/apps with the same number of worker processes,
+  in the same Python environment (BENCH_VENV, where uWSGI, Granian and Gunicorn are installed;
+  rwsgi is given it with --virtualenv);
 - `wrk` drives it for BENCH_SECONDS after a BENCH_WARMUP-second warm-up run (not counted);
 - runs alternate between the servers of a scenario, round-robin, BENCH_ROUNDS rounds (the
   order is rotated each round), so that slow drifts of the machine hit every server alike;
@@ -63,6 +65,7 @@ PROCESSES = env_int("BENCH_PROCESSES", 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 32)
 WRK_THREADS = env_int("BENCH_WRK_THREADS", 1)
 STATS_HZ = env_float("BENCH_STATS_HZ", 20)  # scenario 4
+CORES = os.cpu_count() or 1
 STATS_READS = env_int("BENCH_STATS_READS", 300)  # scenario 5, per server and worker count
 STATS_WORKERS = [int(n) for n in os.environ.get("BENCH_STATS_WORKERS", "8,64,256").split(",")]
 RSS_WARMUP = env_float("BENCH_RSS_WARMUP", 5)  # scenario 6: load before measuring memory
@@ -85,6 +88,11 @@ BINARIES = {
     "nginx": binary("NGINX", "nginx"),
     "wrk": binary("WRK", "wrk"),
 }
+
+# The Python environment every server runs in: uWSGI, Granian and Gunicorn are installed in it
+# (uWSGI finds it from its binary's place), so rwsgi gets it with --virtualenv. Otherwise the
+# servers would run different site-packages (and their .pth start-up hooks), which shows in RSS.
+VENV = os.environ.get("BENCH_VENV", "")
 
 START_TIMEOUT = 120.0  # seconds a server may take to answer after start (256 workers included)
 STOP_TIMEOUT = 20.0  # seconds a server may take to exit after its stop signal
@@ -148,6 +156,28 @@ def process_tree(root: int) -> list[int]:
         tree.append(pid)
         todo.extend(children.get(pid, []))
     return tree
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process's live threads have used so far (schedstat: nanoseconds, not ticks)."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / 1e9
+
+
+def server_cpu(target: Target) -> tuple[float, float]:
+    """(main process, whole process tree) CPU seconds of the server under test (not nginx)."""
+    main = target.main.pid
+    return cpu_seconds(main), sum(cpu_seconds(p) for p in process_tree(main))
 
 
 def start_time(pid: int) -> str | None:
@@ -374,6 +404,8 @@ def server_argv(spec: Spec, port: int, stats_port: int | None = None) -> list[st
             argv += ["--threads", str(spec.threads)]
         if stats_port:
             argv += ["--stats", f"{HOST}:{stats_port}"]
+        if spec.server == "rwsgi" and VENV:
+            argv += ["--virtualenv", VENV]
         return argv + spec.extra
     if spec.server == "granian":
         argv = [BINARIES["granian"], "--interface", "wsgi", "--workers", str(spec.processes)]
@@ -467,8 +499,16 @@ class StatsPoller(threading.Thread):
         self.latencies: list[float] = []
         self.sizes: list[int] = []
         self.failures = 0
+        self.cpu_seconds = 0.0  # this thread's own CPU (the client side of watching)
 
     def run(self) -> None:
+        cpu0 = time.thread_time()
+        try:
+            self.poll()
+        finally:
+            self.cpu_seconds = time.thread_time() - cpu0
+
+    def poll(self) -> None:
         t0 = time.monotonic()
         i = 0
         while not self.stop_event.is_set() and time.monotonic() - t0 < self.max_seconds:
@@ -507,8 +547,10 @@ def measure(row: Row) -> dict:
     row.target.main.check_alive()
     if WARMUP > 0:
         run_wrk(row.target.port, WARMUP, row.post_bytes)
+    main0, tree0 = server_cpu(row.target)
     if not row.poll_hz:
-        return run_wrk(row.target.port, SECONDS, row.post_bytes)
+        result = run_wrk(row.target.port, SECONDS, row.post_bytes)
+        return with_server_cpu(result, row.target, main0, tree0)
     assert row.target.stats_port
     poller = StatsPoller(row.target.stats_port, row.poll_hz, SECONDS + 30)
     poller.start()
@@ -517,9 +559,21 @@ def measure(row: Row) -> dict:
     finally:
         poller.stop_event.set()
         poller.join(timeout=30)
+    with_server_cpu(result, row.target, main0, tree0)
+    result["poller_cpu_s"] = poller.cpu_seconds
     result["stats_reads"] = len(poller.latencies)
     result["stats_failures"] = poller.failures
     result["stats_latency_ms"] = [round(x * 1000, 3) for x in poller.latencies]
+    return result
+
+
+def with_server_cpu(result: dict, target: Target, main0: float, tree0: float) -> dict:
+    """Adds the server's CPU seconds during the run: its main process (the master, which also
+    answers stats reads) and its whole tree (workers too), and CPU microseconds per request."""
+    main1, tree1 = server_cpu(target)
+    result["server_main_cpu_s"] = main1 - main0
+    result["server_cpu_s"] = tree1 - tree0
+    result["server_cpu_us_per_req"] = (tree1 - tree0) * 1e6 / max(1, result["requests"])
     return result
 
 
@@ -573,6 +627,10 @@ def summarize_row(row: Row) -> dict:
         "p99_ms": statistics.median(r["latency_us"]["p99"] for r in row.runs) / 1000,
         "requests": sum(r["requests"] for r in row.runs),
         "errors": errors,
+        "server_cpu_us_per_req": statistics.median(r["server_cpu_us_per_req"] for r in row.runs),
+        "server_main_cpu_s_per_s": statistics.median(
+            r["server_main_cpu_s"] / (r["duration_us"] / 1e6) for r in row.runs
+        ),
     }
     if row.poll_hz:
         lat = [x for r in row.runs for x in r["stats_latency_ms"]]
@@ -639,11 +697,12 @@ def throughput_table(rows: list[Row]) -> str:
             ratio(s["rps_median"], median_of(gr)),
             f"{s['p50_ms']:.2f}" if s["requests"] else "—",
             f"{s['p99_ms']:.2f}" if s["requests"] else "—",
+            f"{s['server_cpu_us_per_req']:.1f}",
             errors_cell(s["errors"]) + (f"; FAILED: {s['error'][:60]}" if s.get("error") else ""),
         ])
     return markdown_table(
         ["server / mode", "app", "req/s (median)", "min–max", "vs uWSGI best", "vs Granian",
-         "p50 ms", "p99 ms", "errors: non-2xx / socket"],
+         "p50 ms", "p99 ms", "server CPU µs/req", "errors: non-2xx / socket"],
         lines,
     )
 
@@ -844,18 +903,34 @@ def scenario_4(logdir: str) -> tuple[list[dict], str]:
             lines.append([plain["label"], "FAILED", "", "", "", "", a.get("error") or b.get("error", "")])
             continue
         cost = (1 - b["rps_median"] / a["rps_median"]) * 100
+        # The same round's two runs back to back: drift of the machine between rounds cancels.
+        by_round = {r["round"]: r for r in plain["runs"]}
+        paired = [1 - r["ok_rps"] / by_round[r["round"]]["ok_rps"]
+                  for r in polled["runs"] if r["round"] in by_round]
+        # What answering the reads cost the server: its main process's (the stats server's)
+        # extra CPU with polling, as a share of the machine's cores, and per read.
+        extra_cpu = b["server_main_cpu_s_per_s"] - a["server_main_cpu_s_per_s"]
+        reads_per_s = b["stats_reads"] / (SECONDS * len(polled["runs"]))
+        poller_cpu = statistics.median(r["poller_cpu_s"] / (r["duration_us"] / 1e6) for r in polled["runs"])
         lines.append([
             plain["label"],
             f"{a['rps_median']:,.0f} ({a['rps_min']:,.0f}–{a['rps_max']:,.0f})",
             f"{b['rps_median']:,.0f} ({b['rps_min']:,.0f}–{b['rps_max']:,.0f})",
             f"{cost:+.1f}%",
+            f"{statistics.median(paired) * 100:+.1f}% ({min(paired) * 100:+.1f}…{max(paired) * 100:+.1f})"
+            if paired else "—",
+            f"{extra_cpu / CORES * 100:.3f}% ({extra_cpu / reads_per_s * 1e6:.0f} µs/read)"
+            if reads_per_s else "—",
+            f"{poller_cpu / CORES * 100:.2f}%",
             f"{b['stats_reads']} / {b['stats_failures']}",
             f"{fmt_ms(b['stats_p50_ms'])} / {fmt_ms(b['stats_p99_ms'])}",
             f"{errors_cell(a['errors'])} ; {errors_cell(b['errors'])}",
         ])
     table = markdown_table(
         ["server / mode", "req/s no polling (min–max)", f"req/s with {STATS_HZ:g} reads/s (min–max)",
-         "cost", "stats reads / failed", "stats read p50 / p99 ms under load",
+         "cost (medians)", "cost, paired by round: median (range)",
+         "server CPU answering reads, share of machine", "poller's own CPU, share of machine",
+         "stats reads / failed", "stats read p50 / p99 ms under load",
          "errors non-2xx / socket (plain ; polled)"],
         lines,
     )
@@ -1093,7 +1168,10 @@ NOTES = {
         "The echo rows move 2 MiB per request through loopback: wrk and the kernel's copies may "
         "bound them more than the servers do (similar numbers for every server suggest so)."],
     4: [f"A thread of the driver connects to the --stats socket {STATS_HZ:g} times a second and "
-        "reads to EOF during the measured run; cost = 1 - polled/plain (medians)."],
+        "reads to EOF during the measured run; cost = 1 - polled/plain (of the medians, and of "
+        "each round's two runs); the server's CPU answering = its main process's (the stats "
+        "server's) extra CPU time with polling, from /proc/<pid>/task/*/schedstat, as a share of "
+        "all cores."],
     5: [f"Idle server (--http-socket, --master --processes N, app preloaded); {STATS_READS} reads "
         "per server, alternating, 10 ms apart; latency = connect to EOF, measured by the driver."],
     6: [f"Started fresh each round, loaded for {RSS_WARMUP:g}s with wrk, then VmRSS "
@@ -1235,7 +1313,8 @@ def main() -> int:
     print(f"\n# rwsgi whole-server benchmark, {meta['started']}")
     print(f"{os.cpu_count()} cores, load average {meta['host']['loadavg_start']} at start, "
           f"{meta['host']['loadavg_end']} at end; {ROUNDS} round(s), {SECONDS:g}s runs after "
-          f"{WARMUP:g}s warm-up; {PROCESSES} processes; wrk -t{WRK_THREADS} -c{CONNECTIONS}")
+          f"{WARMUP:g}s warm-up; {PROCESSES} processes; wrk -t{WRK_THREADS} -c{CONNECTIONS}; "
+          f"Python environment {VENV or 'each server its own'}")
     print("; ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     for n, title, table in tables:
         print(f"\n## {n}. {title}\n")

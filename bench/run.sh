@@ -49,5 +49,6 @@ if [ -z "${RWSGI:-}" ]; then
 fi
 
 export RWSGI NGINX WRK
+export BENCH_VENV=$root/$venv
 export UWSGI=$root/$venv/bin/uwsgi GRANIAN=$root/$venv/bin/granian GUNICORN=$root/$venv/bin/gunicorn
 exec python3 bench/bench.py "$@"
