@@ -174,10 +174,9 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
-def server_cpu(target: Target) -> tuple[float, float]:
-    """(main process, whole process tree) CPU seconds of the server under test (not nginx)."""
-    main = target.main.pid
-    return cpu_seconds(main), sum(cpu_seconds(p) for p in process_tree(main))
+def server_cpu(target: Target) -> dict[int, float]:
+    """CPU seconds so far of each process of the server under test (not nginx), by pid."""
+    return {pid: cpu_seconds(pid) for pid in process_tree(target.main.pid)}
 
 
 def start_time(pid: int) -> str | None:
@@ -547,10 +546,10 @@ def measure(row: Row) -> dict:
     row.target.main.check_alive()
     if WARMUP > 0:
         run_wrk(row.target.port, WARMUP, row.post_bytes)
-    main0, tree0 = server_cpu(row.target)
+    cpu0 = server_cpu(row.target)
     if not row.poll_hz:
         result = run_wrk(row.target.port, SECONDS, row.post_bytes)
-        return with_server_cpu(result, row.target, main0, tree0)
+        return with_server_cpu(result, row.target, cpu0)
     assert row.target.stats_port
     poller = StatsPoller(row.target.stats_port, row.poll_hz, SECONDS + 30)
     poller.start()
@@ -559,7 +558,7 @@ def measure(row: Row) -> dict:
     finally:
         poller.stop_event.set()
         poller.join(timeout=30)
-    with_server_cpu(result, row.target, main0, tree0)
+    with_server_cpu(result, row.target, cpu0)
     result["poller_cpu_s"] = poller.cpu_seconds
     result["stats_reads"] = len(poller.latencies)
     result["stats_failures"] = poller.failures
@@ -567,13 +566,20 @@ def measure(row: Row) -> dict:
     return result
 
 
-def with_server_cpu(result: dict, target: Target, main0: float, tree0: float) -> dict:
+def with_server_cpu(result: dict, target: Target, cpu0: dict[int, float]) -> dict:
     """Adds the server's CPU seconds during the run: its main process (the master, which also
-    answers stats reads) and its whole tree (workers too), and CPU microseconds per request."""
-    main1, tree1 = server_cpu(target)
-    result["server_main_cpu_s"] = main1 - main0
-    result["server_cpu_s"] = tree1 - tree0
-    result["server_cpu_us_per_req"] = (tree1 - tree0) * 1e6 / max(1, result["requests"])
+    answers stats reads), its whole tree (workers too), CPU microseconds per request, and the
+    CPU of the processes that are neither the main one nor one of the `processes` busiest
+    children (the workers, under load): rwsgi's stats-pusher process, for example."""
+    cpu1 = server_cpu(target)
+    main = target.main.pid
+    used = {pid: t - cpu0.get(pid, 0.0) for pid, t in cpu1.items()}
+    tree = sum(used.values())
+    children = sorted((t for pid, t in used.items() if pid != main), reverse=True)
+    result["server_main_cpu_s"] = used.get(main, 0.0)
+    result["server_cpu_s"] = tree
+    result["server_cpu_us_per_req"] = tree * 1e6 / max(1, result["requests"])
+    result["server_helpers_cpu_s"] = sum(children[target.spec.processes :])
     return result
 
 
@@ -630,6 +636,9 @@ def summarize_row(row: Row) -> dict:
         "server_cpu_us_per_req": statistics.median(r["server_cpu_us_per_req"] for r in row.runs),
         "server_main_cpu_s_per_s": statistics.median(
             r["server_main_cpu_s"] / (r["duration_us"] / 1e6) for r in row.runs
+        ),
+        "server_helpers_cpu_s_per_s": statistics.median(
+            r["server_helpers_cpu_s"] / (r["duration_us"] / 1e6) for r in row.runs
         ),
     }
     if row.poll_hz:
@@ -880,6 +889,18 @@ def scenario_3(logdir: str) -> tuple[list[dict], str]:
     return [row_record(r) for r in rows], throughput_table(rows)
 
 
+def paired_cost_cell(plain_runs: list[dict], other_runs: list[dict]) -> str:
+    """Median and range of 1 - other/plain over the rounds that have both runs: a round's two
+    runs are close in time, so drift of the machine between rounds cancels."""
+    by_round = {r["round"]: r for r in plain_runs}
+    paired = [1 - r["ok_rps"] / by_round[r["round"]]["ok_rps"]
+              for r in other_runs if r["round"] in by_round and by_round[r["round"]]["ok_rps"]]
+    if not paired:
+        return "—"
+    return (f"{statistics.median(paired) * 100:+.1f}% "
+            f"({min(paired) * 100:+.1f}…{max(paired) * 100:+.1f})")
+
+
 def scenario_4(logdir: str) -> tuple[list[dict], str]:
     """Throughput with and without STATS_HZ stats reads a second, rwsgi and uWSGI."""
     specs = [
@@ -903,10 +924,6 @@ def scenario_4(logdir: str) -> tuple[list[dict], str]:
             lines.append([plain["label"], "FAILED", "", "", "", "", a.get("error") or b.get("error", "")])
             continue
         cost = (1 - b["rps_median"] / a["rps_median"]) * 100
-        # The same round's two runs back to back: drift of the machine between rounds cancels.
-        by_round = {r["round"]: r for r in plain["runs"]}
-        paired = [1 - r["ok_rps"] / by_round[r["round"]]["ok_rps"]
-                  for r in polled["runs"] if r["round"] in by_round]
         # What answering the reads cost the server: its main process's (the stats server's)
         # extra CPU with polling, as a share of the machine's cores, and per read.
         extra_cpu = b["server_main_cpu_s_per_s"] - a["server_main_cpu_s_per_s"]
@@ -917,8 +934,7 @@ def scenario_4(logdir: str) -> tuple[list[dict], str]:
             f"{a['rps_median']:,.0f} ({a['rps_min']:,.0f}–{a['rps_max']:,.0f})",
             f"{b['rps_median']:,.0f} ({b['rps_min']:,.0f}–{b['rps_max']:,.0f})",
             f"{cost:+.1f}%",
-            f"{statistics.median(paired) * 100:+.1f}% ({min(paired) * 100:+.1f}…{max(paired) * 100:+.1f})"
-            if paired else "—",
+            paired_cost_cell(plain["runs"], polled["runs"]),
             f"{extra_cpu / CORES * 100:.3f}% ({extra_cpu / reads_per_s * 1e6:.0f} µs/read)"
             if reads_per_s else "—",
             f"{poller_cpu / CORES * 100:.2f}%",
@@ -1121,11 +1137,16 @@ def scenario_7(logdir: str) -> tuple[list[dict], str]:
     cost = (1 - b["rps_median"] / a["rps_median"]) * 100
     table = markdown_table(
         ["server", "req/s no pushers (min–max)", "req/s with 6 pushers, targets down (min–max)",
-         "cost", "errors non-2xx / socket"],
+         "cost (medians)", "cost, paired by round: median (range)",
+         "server CPU µs/req (no pushers ; pushers)", "pusher process's CPU, share of machine",
+         "errors non-2xx / socket"],
         [["rwsgi --http-socket",
           f"{a['rps_median']:,.0f} ({a['rps_min']:,.0f}–{a['rps_max']:,.0f})",
           f"{b['rps_median']:,.0f} ({b['rps_min']:,.0f}–{b['rps_max']:,.0f})",
           f"{cost:+.1f}%",
+          paired_cost_cell(rows[0].runs, rows[1].runs),
+          f"{a['server_cpu_us_per_req']:.1f} ; {b['server_cpu_us_per_req']:.1f}",
+          f"{b['server_helpers_cpu_s_per_s'] / CORES * 100:.3f}%",
           f"{errors_cell(a['errors'])} ; {errors_cell(b['errors'])}"]],
     )
     return records, table
@@ -1181,7 +1202,9 @@ NOTES = {
         "loads it in each worker."],
     7: ["file (every second) plus statsd, socket, zabbix, mongodb and carbon pushing every second "
         "to loopback ports nothing listens on (retrying with backoff); cost = 1 - with/without "
-        "(medians). The pushers run in their own process, never in the master or a worker."],
+        "(of the medians, and of each round's two runs). The pushers run in their own process, "
+        "never in the master or a worker; its CPU is the server's CPU outside the main process "
+        "and its N busiest children (the N workers), from /proc/<pid>/task/*/schedstat."],
 }
 
 
