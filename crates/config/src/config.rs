@@ -72,6 +72,8 @@ pub struct Config {
     pub listen: u32,
     /// `buffer-size`: max request header size (default 4096, 1..=65535).
     pub buffer_size: usize,
+    /// `socket-timeout` seconds (`None` = the built-in defaults; 0 also means that).
+    pub socket_timeout: Option<u64>,
     /// `chmod-socket`: mode for UNIX sockets (bare flag = 0o666).
     pub chmod_socket: Option<u32>,
     /// `vacuum`: remove UNIX sockets/pidfile on exit.
@@ -179,6 +181,7 @@ impl Default for Config {
             sockets: Vec::new(),
             listen: 100,
             buffer_size: 4096,
+            socket_timeout: None,
             chmod_socket: None,
             vacuum: false,
             master: false,
@@ -375,6 +378,7 @@ impl Config {
             }
             Opt::Listen => self.listen = o.ranged(1, u32::MAX as u64)? as u32,
             Opt::BufferSize => self.buffer_size = o.ranged(1, 65535)? as usize,
+            Opt::SocketTimeout => self.socket_timeout = o.optional_secs()?,
             Opt::ChmodSocket => {
                 self.chmod_socket = Some(match o.value.map(str::trim) {
                     None | Some("") => 0o666,

@@ -28,6 +28,7 @@ pub enum Opt {
     Protocol,
     Listen,
     BufferSize,
+    SocketTimeout,
     ChmodSocket,
     Vacuum,
     Master,
@@ -165,6 +166,9 @@ pub static OPTIONS: &[OptionSpec] = &[
       "set the socket listen queue size (default 100)"),
     o(Opt::BufferSize, "buffer-size", &[], Some('b'), Value, "BYTES",
       "set the request header buffer size (default 4096, max 65535)"),
+    o(Opt::SocketTimeout, "socket-timeout", &[], Some('z'), Value, "SECS",
+      "give up on a client that sends or takes nothing for SECS while a request is read or \
+       its response written (default: 10 for a request head, 30 for the body and the response)"),
     o(Opt::ChmodSocket, "chmod-socket", &["chmod"], Some('C'), OptionalValue, "MODE",
       "chmod UNIX sockets to the given octal mode (default 666)"),
     o(Opt::Vacuum, "vacuum", &[], None, Flag, "",

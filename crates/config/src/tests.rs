@@ -238,6 +238,7 @@ http11-socket = localhost:8001
 http = :8002
 listen = 1024
 buffer-size = 32768
+socket-timeout = 7
 chmod-socket = 660
 threads = 4
 lazy = true
@@ -296,6 +297,7 @@ statsd-all-gauges = true
         sockets: c.sockets.clone(),
         listen: 1024,
         buffer_size: 32768,
+        socket_timeout: Some(7),
         chmod_socket: Some(0o660),
         threads: 4,
         lazy: true,
@@ -560,6 +562,7 @@ fn error_cases_name_the_option() {
         (with(&["--xyz=1"]), "command line: unknown option 'xyz'"),
         (with(&["-Q"]), "command line: unknown option '-Q'"),
         (with(&["--processes", "abc"]), "command line: invalid value 'abc' for option 'processes': expected a non-negative integer"),
+        (with(&["--socket-timeout", "4s"]), "command line: invalid value '4s' for option 'socket-timeout': expected a non-negative integer"),
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),
         (with(&["--threads", "0"]), "command line: invalid value '0' for option 'threads': must be between 1 and 65535"),
@@ -765,13 +768,26 @@ fn zero_disables_timers() {
             "0",
             "--py-autoreload",
             "0",
+            "--socket-timeout",
+            "0",
         ],
         &[],
     );
     assert_eq!(
-        (c.harakiri, c.max_requests, c.py_autoreload),
-        (None, None, None)
+        (
+            c.harakiri,
+            c.max_requests,
+            c.py_autoreload,
+            c.socket_timeout
+        ),
+        (None, None, None, None)
     );
-    let c = serve(&["-s", ":1", "-w", "m", "-t", "20", "-R", "100"], &[]);
-    assert_eq!((c.harakiri, c.max_requests), (Some(20), Some(100)));
+    let c = serve(
+        &["-s", ":1", "-w", "m", "-t", "20", "-R", "100", "-z", "3"],
+        &[],
+    );
+    assert_eq!(
+        (c.harakiri, c.max_requests, c.socket_timeout),
+        (Some(20), Some(100), Some(3))
+    );
 }

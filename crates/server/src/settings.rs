@@ -14,6 +14,9 @@ pub struct Settings {
     pub threads: usize,
     /// Largest request head (`--buffer-size`).
     pub buffer_size: usize,
+    /// `--socket-timeout`: the longest wait for a client while its request is read or its
+    /// response written (`None`: the built-in defaults).
+    pub socket_timeout: Option<Duration>,
     /// Apps to load, in order.
     pub apps: Vec<AppSpec>,
     /// `--manage-script-name`.
@@ -57,6 +60,7 @@ impl Settings {
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
             buffer_size: config.buffer_size,
+            socket_timeout: config.socket_timeout.map(Duration::from_secs),
             apps,
             manage_script_name: config.manage_script_name,
             // uWSGI's --lazy implies --lazy-apps.

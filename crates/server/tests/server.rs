@@ -1055,3 +1055,54 @@ fn a_client_stuck_in_its_request_head_is_dropped_and_others_are_served() {
     assert!(closed, "the stuck connection must be closed by the server");
     assert_serves(&server, p.http);
 }
+
+/// Reads until EOF, a reset or `limit`; true when the server ended the connection in time.
+fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> (bool, Vec<u8>) {
+    stream.set_read_timeout(Some(limit)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return (true, got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (true, got),
+            Err(_) => return (false, got),
+        }
+    }
+}
+
+#[test]
+fn socket_timeout_sets_how_long_a_half_sent_head_is_waited_for() {
+    // The built-in limit for a stalled head is 10 s: closing well within 8 s shows the option.
+    let (server, p) = start_app(&["--processes", "1", "--socket-timeout", "1"], 1);
+    let mut slow = connect(p.http);
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .expect("partial head");
+    let (closed, got) = closed_within(&mut slow, Duration::from_secs(8));
+    assert!(
+        closed,
+        "the stalled head must be dropped after --socket-timeout 1"
+    );
+    assert!(got.is_empty(), "no answer to half a head: {got:?}");
+    assert_serves(&server, p.http);
+}
+
+#[test]
+fn socket_timeout_ends_a_request_whose_body_stalls() {
+    // The built-in limit for one body read is 30 s: the request ends well within 20 s.
+    let (server, p) = start_app(&["--processes", "1", "--socket-timeout", "1"], 1);
+    let mut slow = connect(p.http);
+    slow.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        .expect("head and part of the body");
+    let (closed, got) = closed_within(&mut slow, Duration::from_secs(20));
+    assert!(
+        closed,
+        "a request whose body stalls must end after --socket-timeout 1"
+    );
+    assert!(
+        !got.starts_with(b"HTTP/1.1 200"),
+        "a partial body must not be echoed as a success: {}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_serves(&server, p.http);
+}

@@ -90,6 +90,11 @@ impl Default for Writer {
 }
 
 impl Writer {
+    /// Sets how long one wait for the client to take more of the response may last.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Prepares this writer for a new response on `fd`, keeping its buffers' allocations
     /// (a core reuses one writer for all its requests).
     pub fn reset(

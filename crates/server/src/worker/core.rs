@@ -65,7 +65,8 @@ const WAKE: u64 = u64::MAX;
 const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
 /// A keep-alive connection idle this long between requests is closed.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-/// A client that started a request head but sent nothing more for this long is dropped.
+/// A client that started a request head but sent nothing more for this long is dropped
+/// (unless `--socket-timeout` says otherwise).
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections accepted back to back (each answered and closed) before the core looks at
 /// its other connections again.
@@ -213,12 +214,13 @@ impl<'w, 'a> Core<'w, 'a> {
     /// Closes keep-alive connections idle for too long and clients stuck mid-head (slowloris).
     fn close_stale(&mut self) {
         let now = Instant::now();
+        let head_timeout = self.w.settings.socket_timeout.unwrap_or(HEAD_TIMEOUT);
         for slot in 0..self.conns.len() {
             let stale = self.conns[slot].as_ref().is_some_and(|c| {
                 let limit = if c.buf.is_empty() {
                     KEEPALIVE_IDLE
                 } else {
-                    HEAD_TIMEOUT
+                    head_timeout
                 };
                 now.duration_since(c.last_active) > limit
             });

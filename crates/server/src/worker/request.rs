@@ -191,6 +191,10 @@ impl Core<'_, '_> {
             head.dialect == Dialect::Uwsgi && !needs_body,
             head.head_only,
         );
+        if let Some(timeout) = w.settings.socket_timeout {
+            body.set_timeout(timeout);
+            writer.set_timeout(timeout);
+        }
         if head.expect_continue && needs_body {
             let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
