@@ -139,6 +139,8 @@ pub struct Config {
     // ---- logging
     /// `disable-logging`.
     pub disable_logging: bool,
+    /// `disable-write-exception`: a failed write ends the response without raising.
+    pub disable_write_exception: bool,
     /// `logto`.
     pub logto: Option<String>,
     /// `memory-report`.
@@ -213,6 +215,7 @@ impl Default for Config {
             py_autoreload: None,
             plugins: Vec::new(),
             disable_logging: false,
+            disable_write_exception: false,
             logto: None,
             memory_report: false,
             stats: None,
@@ -457,6 +460,7 @@ impl Config {
                 }
             }
             Opt::DisableLogging => self.disable_logging = o.flag(),
+            Opt::DisableWriteException => self.disable_write_exception = o.flag(),
             Opt::Logto => self.logto = Some(o.string()?),
             Opt::MemoryReport => self.memory_report = o.flag(),
             Opt::Stats => self.stats = Some(o.addr()?),
@@ -479,7 +483,12 @@ impl Config {
             Opt::StatsdNoWorkers => self.statsd_no_workers = o.flag(),
             Opt::StatsdAllGauges => self.statsd_all_gauges = o.flag(),
             // accepted for compatibility; rwsgi always behaves this way
-            Opt::EnableThreads | Opt::DieOnTerm | Opt::SingleInterpreter | Opt::ThunderLock => {}
+            Opt::EnableThreads
+            | Opt::DieOnTerm
+            | Opt::SingleInterpreter
+            | Opt::ThunderLock
+            | Opt::IgnoreWriteErrors
+            | Opt::IgnoreSigpipe => {}
             // handled by the parser
             Opt::ConnectAndRead
             | Opt::Ini

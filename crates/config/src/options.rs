@@ -65,6 +65,9 @@ pub enum Opt {
     PyAutoreload,
     Plugins,
     DisableLogging,
+    DisableWriteException,
+    IgnoreWriteErrors,
+    IgnoreSigpipe,
     Logto,
     MemoryReport,
     Stats,
@@ -236,6 +239,15 @@ pub static OPTIONS: &[OptionSpec] = &[
     // --- logging
     o(Opt::DisableLogging, "disable-logging", &[], Some('L'), Flag, "",
       "disable request logging"),
+    o(Opt::DisableWriteException, "disable-write-exception", &[], None, Flag, "",
+      "a failed write to a client that went away ends the response quietly instead of \
+       raising OSError (counted as a write error either way)"),
+    noop(Opt::IgnoreWriteErrors, "ignore-write-errors", None,
+      "accepted for compatibility: rwsgi reports a failed write only as the request's \
+       OSError (see --disable-write-exception)"),
+    noop(Opt::IgnoreSigpipe, "ignore-sigpipe", None,
+      "accepted for compatibility: rwsgi writes with MSG_NOSIGNAL, so a client that went \
+       away never raises SIGPIPE"),
     o(Opt::Logto, "logto", &[], None, Value, "PATH", "log to PATH instead of stderr"),
     o(Opt::MemoryReport, "memory-report", &[], Some('m'), Flag, "",
       "report memory usage in request logs"),
@@ -399,7 +411,9 @@ mod tests {
                 "enable-threads",
                 "die-on-term",
                 "single-interpreter",
-                "thunder-lock"
+                "thunder-lock",
+                "ignore-write-errors",
+                "ignore-sigpipe"
             ]
         );
     }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub lazy_apps: bool,
     /// `--disable-logging`.
     pub disable_logging: bool,
+    /// `--disable-write-exception`.
+    pub disable_write_exception: bool,
     /// `--memory-report`.
     pub memory_report: bool,
     /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
@@ -66,6 +68,7 @@ impl Settings {
             // uWSGI's --lazy implies --lazy-apps.
             lazy_apps: config.lazy_apps || config.lazy,
             disable_logging: config.disable_logging,
+            disable_write_exception: config.disable_write_exception,
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),
             reload_mercy: Duration::from_secs(config.worker_reload_mercy),

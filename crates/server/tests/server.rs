@@ -1071,6 +1071,72 @@ fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> (bool, Ve
     }
 }
 
+/// Asks for a 16 MiB streamed response, reads a little of it and resets the connection, so
+/// the server's next writes fail; returns the stats once the request is over.
+fn abandon_a_streamed_response(server: &Server, p: &Ports) -> serde_json::Value {
+    let mut client = connect(p.http);
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let mut first = [0u8; 1024];
+    client
+        .read_exact(&mut first)
+        .expect("start of the response");
+    // Linger 0: close(2) sends a reset at once instead of waiting for the unread data.
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket this test owns, with a correctly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&client),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+    drop(client);
+    wait_stats(
+        server,
+        p.stats,
+        Duration::from_secs(20),
+        "the abandoned request ends",
+        |s| worker_field(s, "requests") == vec![1] && cores_sum(s, "write_errors") == 1,
+    )
+}
+
+#[test]
+fn a_client_gone_mid_response_raises_oserror_unless_write_exceptions_are_disabled() {
+    // uWSGI's default: the failed write is the request's exception, with its traceback.
+    let (server, p) = start_app(&["--processes", "1"], 1);
+    let after = abandon_a_streamed_response(&server, &p);
+    assert_eq!(worker_field(&after, "exceptions"), vec![1], "{after}");
+    server.wait_log(Duration::from_secs(10), |l| {
+        l.contains("OSError: client connection")
+    });
+    assert_serves(&server, p.http);
+    drop(server);
+
+    // --disable-write-exception: the response just ends; a write error, not an exception.
+    let (server, p) = start_app(
+        &[
+            "--processes",
+            "1",
+            "--disable-write-exception",
+            "--ignore-write-errors",
+            "--ignore-sigpipe",
+        ],
+        1,
+    );
+    let after = abandon_a_streamed_response(&server, &p);
+    assert_eq!(worker_field(&after, "exceptions"), vec![0], "{after}");
+    assert_serves(&server, p.http);
+    let log = server.log();
+    assert!(!log.contains("OSError"), "no traceback expected:\n{log}");
+}
+
 #[test]
 fn socket_timeout_sets_how_long_a_half_sent_head_is_waited_for() {
     // The built-in limit for a stalled head is 10 s: closing well within 8 s shows the option.

@@ -97,10 +97,6 @@ pub fn call_app(
     (outcome, body, writer)
 }
 
-fn io_err(e: std::io::Error) -> PyErr {
-    pyo3::exceptions::PyOSError::new_err(format!("client connection: {e}"))
-}
-
 /// Sends the iterable the app returned, then always calls its `close()`.
 fn respond(
     py: Python<'_>,
@@ -129,7 +125,9 @@ fn respond(
         }
         // The whole body was produced: end the response properly (the last chunk, the
         // Content-Length check) even when close() raised, which is then reported.
-        w.finish(py).map_err(io_err)?;
+        if let Err(e) = w.finish(py) {
+            w.write_failed(e)?;
+        }
         closed
     })
 }
@@ -160,8 +158,10 @@ fn send_iterable(
                     "the app returned without calling start_response()",
                 ));
             }
-            w.send_body(py, data, false, Some(data.len() as u64))
-                .map_err(io_err)
+            match w.send_body(py, data, false, Some(data.len() as u64)) {
+                Ok(()) => Ok(()),
+                Err(e) => w.write_failed(e),
+            }
         });
     }
     if let Ok(list) = iterable.cast_exact::<PyList>() {
@@ -182,8 +182,10 @@ fn send_iterable(
                 let b = item
                     .cast_into::<PyBytes>()
                     .map_err(|e| not_bytes(e.into_inner().as_any()))?;
-                w.send_body(py, b.as_bytes(), false, Some(total))
-                    .map_err(io_err)?;
+                if let Err(e) = w.send_body(py, b.as_bytes(), false, Some(total)) {
+                    // Raised, or (--disable-write-exception) the response ends here.
+                    return w.write_failed(e);
+                }
             }
             Ok(())
         });
@@ -194,15 +196,22 @@ fn send_iterable(
         if b.as_bytes().is_empty() {
             continue;
         }
-        srr.with_writer(|w| {
+        let sent = srr.with_writer(|w| {
             if !w.headers_set() {
                 return Err(pyo3::exceptions::PyRuntimeError::new_err(
                     "response body yielded before start_response()",
                 ));
             }
             // PEP 3333: a block from an iterator must not be held back.
-            w.send_body(py, b.as_bytes(), true, None).map_err(io_err)
+            match w.send_body(py, b.as_bytes(), true, None) {
+                Ok(()) => Ok(true),
+                Err(e) => w.write_failed(e).map(|()| false),
+            }
         })?;
+        if !sent {
+            // --disable-write-exception: the client is gone, so the rest is not asked for.
+            break;
+        }
     }
     Ok(())
 }

@@ -61,6 +61,9 @@ pub struct Writer {
     timeout: Duration,
     /// Writing to the client failed.
     pub write_error: bool,
+    /// A failed write raises `OSError` (in the app's `write()`, or reported as the request's
+    /// exception); false with `--disable-write-exception`: the response just ends there.
+    raise_write_errors: bool,
 }
 
 impl Default for Writer {
@@ -85,6 +88,7 @@ impl Default for Writer {
             tx: 0,
             timeout: DEFAULT_SOCKET_TIMEOUT,
             write_error: false,
+            raise_write_errors: true,
         }
     }
 }
@@ -93,6 +97,21 @@ impl Writer {
     /// Sets how long one wait for the client to take more of the response may last.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Whether a failed write raises `OSError` (the default) or quietly ends the response
+    /// (`--disable-write-exception`); the failure is counted as a write error either way.
+    pub fn set_raise_write_errors(&mut self, raise: bool) {
+        self.raise_write_errors = raise;
+    }
+
+    /// What a failed write becomes: `OSError`, or nothing when write errors are not raised.
+    pub fn write_failed(&self, e: io::Error) -> PyResult<()> {
+        if self.raise_write_errors {
+            Err(PyOSError::new_err(format!("client connection: {e}")))
+        } else {
+            Ok(())
+        }
     }
 
     /// Prepares this writer for a new response on `fd`, keeping its buffers' allocations
@@ -519,8 +538,10 @@ impl StartResponse {
                     "write() called before start_response()",
                 ));
             }
-            w.send_body(py, bytes.as_bytes(), true, None)
-                .map_err(|e| PyOSError::new_err(format!("write to client failed: {e}")))
+            match w.send_body(py, bytes.as_bytes(), true, None) {
+                Ok(()) => Ok(()),
+                Err(e) => w.write_failed(e),
+            }
         })
     }
 }

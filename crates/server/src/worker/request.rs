@@ -191,6 +191,7 @@ impl Core<'_, '_> {
             head.dialect == Dialect::Uwsgi && !needs_body,
             head.head_only,
         );
+        writer.set_raise_write_errors(!w.settings.disable_write_exception);
         if let Some(timeout) = w.settings.socket_timeout {
             body.set_timeout(timeout);
             writer.set_timeout(timeout);

@@ -6,6 +6,7 @@
 /conc    sleeps ?<seconds> (default 0.5) while counting concurrent requests in this process;
          answers JSON {pid, start, end, max_inflight}
 /pid     JSON {pid, import_pid}
+/stream  ?<n> (default 256) blocks of 64 KiB from a generator, no Content-Length
 other    "srv ok"
 
 With SRV_IMPORT_LOG set, each import appends the importing pid to that file.
@@ -66,6 +67,10 @@ def application(environ, start_response):
                 _inflight -= 1
         out = {"pid": os.getpid(), "start": start, "end": time.time(), "max_inflight": seen}
         return _reply(start_response, json.dumps(out), "application/json")
+    if path == "/stream":
+        blocks = int(_seconds(environ, 256))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return (b"x" * 65536 for _ in range(blocks))
     if path == "/pid":
         out = {"pid": os.getpid(), "import_pid": IMPORT_PID}
         return _reply(start_response, json.dumps(out), "application/json")
