@@ -99,6 +99,8 @@ pub struct Config {
     pub worker_reload_mercy: u64,
     /// `pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `touch-reload`: files whose modification triggers a graceful reload.
+    pub touch_reload: Vec<PathBuf>,
     /// `uid` (name or number, resolved by the server).
     pub uid: Option<String>,
     /// `gid` (name or number, resolved by the server).
@@ -196,6 +198,7 @@ impl Default for Config {
             reload_mercy: 60,
             worker_reload_mercy: 60,
             pidfile: None,
+            touch_reload: Vec::new(),
             uid: None,
             gid: None,
             procname_prefix: None,
@@ -404,6 +407,7 @@ impl Config {
             Opt::ReloadMercy => self.reload_mercy = o.number()?,
             Opt::WorkerReloadMercy => self.worker_reload_mercy = o.number()?,
             Opt::Pidfile => self.pidfile = Some(o.path()?),
+            Opt::TouchReload => self.touch_reload.push(o.path()?),
             Opt::Uid => self.uid = Some(o.string()?),
             Opt::Gid => self.gid = Some(o.string()?),
             Opt::ProcnamePrefix => self.procname_prefix = Some(o.string()?),

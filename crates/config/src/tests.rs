@@ -247,6 +247,8 @@ max-requests = 5000
 reload-mercy = 10
 worker-reload-mercy = 20
 pidfile = /run/app.pid
+touch-reload = /etc/app/reload
+touch-reload = app.py
 uid = www-data
 gid = 33
 procname-prefix-spaced = myapp
@@ -306,6 +308,7 @@ statsd-all-gauges = true
         reload_mercy: 10,
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),
+        touch_reload: vec!["/etc/app/reload".into(), "app.py".into()],
         uid: Some("www-data".into()),
         gid: Some("33".into()),
         procname_prefix: Some("myapp ".into()),

@@ -11,6 +11,7 @@ mod reqlog;
 mod settings;
 mod signals;
 mod stats_server;
+mod touch;
 mod worker;
 
 use std::os::fd::AsRawFd;

@@ -18,6 +18,7 @@ use crate::poller::{Poller, READ};
 use crate::settings::Settings;
 use crate::signals::SignalPipe;
 use crate::stats_server::StatsServer;
+use crate::touch::TouchWatch;
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -102,6 +103,8 @@ struct Master {
     start_dir: Option<std::path::PathBuf>,
     /// The stats pushers' process, when any pusher is configured.
     pusher: Option<PusherProc>,
+    /// `--touch-reload` files.
+    touch_reload: TouchWatch,
 }
 
 /// The process that runs the stats pushers (never the master itself: pushers may block and
@@ -242,6 +245,8 @@ pub fn run(config: Config) -> Result<i32, StartError> {
             .collect(),
         include_cores: !config.stats_no_cores,
     };
+    // After the chdir above: relative paths name files under --chdir, as in uWSGI.
+    let touch_reload = TouchWatch::new(&config.touch_reload);
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
         config,
@@ -257,6 +262,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         fatal: false,
         last_queue_check: Instant::now(),
         start_dir,
+        touch_reload,
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -380,16 +386,7 @@ impl Master {
             return;
         }
         match sig {
-            libc::SIGHUP => {
-                // uWSGI's graceful reload: workers finish what they are doing, then the master
-                // re-executes itself (new code, same sockets: clients queue, none is refused).
-                eprintln!("...gracefully killing workers...");
-                self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
-                for wid in 1..=self.workers.len() {
-                    self.stop_worker(wid, libc::SIGHUP);
-                }
-                self.stop_pusher();
-            }
+            libc::SIGHUP => self.begin_reload(),
             libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
                 eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
                 self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
@@ -400,6 +397,17 @@ impl Master {
             }
             _ => {} // SIGCHLD: reaped after the batch
         }
+    }
+
+    /// uWSGI's graceful reload: workers finish what they are doing, then the master
+    /// re-executes itself (new code, same sockets: clients queue, none is refused).
+    fn begin_reload(&mut self) {
+        eprintln!("...gracefully killing workers...");
+        self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
+        for wid in 1..=self.workers.len() {
+            self.stop_worker(wid, libc::SIGHUP);
+        }
+        self.stop_pusher();
     }
 
     /// `--harakiri`: a worker with a core inside one request for longer than `limit` seconds
@@ -525,6 +533,15 @@ impl Master {
         if now.duration_since(self.last_queue_check) >= Duration::from_secs(1) {
             self.last_queue_check = now;
             check_listen_queues(&mut self.master_info, &self.listeners);
+            if self.phase == Phase::Running {
+                if let Some(path) = self.touch_reload.touched() {
+                    eprintln!(
+                        "*** {} has been touched... grace them all !!! ***",
+                        path.display()
+                    );
+                    self.begin_reload();
+                }
+            }
         }
         if let Some(stats) = self.stats.as_mut() {
             stats.expire(&self.poller);

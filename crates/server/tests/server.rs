@@ -257,6 +257,49 @@ fn sighup_lets_an_inflight_request_finish() {
     assert_serves(&server, p.http);
 }
 
+#[test]
+fn touching_a_touch_reload_file_reloads_gracefully_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trigger = dir.path().join("reload-me");
+    std::fs::File::create(&trigger).expect("create the trigger file");
+    let trigger_arg = trigger.display().to_string();
+    let (server, p) = start_app_in(
+        dir,
+        &["--processes", "1", "--touch-reload", &trigger_arg],
+        1,
+    );
+    let old = worker_pids(&stats(p.stats))[0];
+
+    // A modification time in the future: a change even on a filesystem with coarse times.
+    std::fs::File::options()
+        .write(true)
+        .open(&trigger)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)))
+        .expect("touch");
+    let s = wait_stats(
+        &server,
+        p.stats,
+        Duration::from_secs(20),
+        "worker replaced",
+        |s| worker_pids(s)[0] != old && worker_field(s, "accepting")[0] == 1,
+    );
+    assert_eq!(
+        s["pid"].as_u64(),
+        Some(server.pid() as u64),
+        "same master: {s}"
+    );
+    server.wait_log(Duration::from_secs(5), |l| {
+        l.contains(&format!("*** {trigger_arg} has been touched"))
+    });
+    assert_serves(&server, p.http);
+
+    // The re-executed master starts from the new time: one touch, one reload (the master
+    // looks once a second, so a reload loop would have replaced the worker again by now).
+    let new = worker_pids(&s)[0];
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(worker_pids(&stats(p.stats))[0], new, "{}", server.log());
+}
+
 // ---------------------------------------------------------------------------------------------
 // SIGTERM / SIGINT
 
