@@ -93,6 +93,10 @@ pub struct Config {
     pub harakiri: Option<u64>,
     /// `max-requests` (`None` = off; 0 also means off).
     pub max_requests: Option<u64>,
+    /// `max-requests-delta`: worker id x this is added to `max-requests`.
+    pub max_requests_delta: u64,
+    /// `reload-on-rss` megabytes (`None` = off; 0 also means off).
+    pub reload_on_rss: Option<u64>,
     /// `reload-mercy` seconds (default 60).
     pub reload_mercy: u64,
     /// `worker-reload-mercy` seconds (default 60).
@@ -195,6 +199,8 @@ impl Default for Config {
             lazy: false,
             harakiri: None,
             max_requests: None,
+            max_requests_delta: 0,
+            reload_on_rss: None,
             reload_mercy: 60,
             worker_reload_mercy: 60,
             pidfile: None,
@@ -352,7 +358,8 @@ impl Occurrence<'_> {
         Addr::parse(v).map_err(|e| self.invalid(v, e.to_string()))
     }
 
-    fn optional_secs(&self) -> Result<Option<u64>, ConfigError> {
+    /// A positive number, or `None` for 0 (uWSGI's "off").
+    fn nonzero_or_off(&self) -> Result<Option<u64>, ConfigError> {
         Ok(Some(self.number()?).filter(|&n| n > 0))
     }
 
@@ -384,7 +391,7 @@ impl Config {
             }
             Opt::Listen => self.listen = o.ranged(1, u32::MAX as u64)? as u32,
             Opt::BufferSize => self.buffer_size = o.ranged(1, 65535)? as usize,
-            Opt::SocketTimeout => self.socket_timeout = o.optional_secs()?,
+            Opt::SocketTimeout => self.socket_timeout = o.nonzero_or_off()?,
             Opt::ChmodSocket => {
                 self.chmod_socket = Some(match o.value.map(str::trim) {
                     None | Some("") => 0o666,
@@ -402,8 +409,10 @@ impl Config {
             Opt::Threads => self.threads = o.ranged(1, 65535)? as u32,
             Opt::LazyApps => self.lazy_apps = o.flag(),
             Opt::Lazy => self.lazy = o.flag(),
-            Opt::Harakiri => self.harakiri = o.optional_secs()?,
-            Opt::MaxRequests => self.max_requests = o.optional_secs()?,
+            Opt::Harakiri => self.harakiri = o.nonzero_or_off()?,
+            Opt::MaxRequests => self.max_requests = o.nonzero_or_off()?,
+            Opt::MaxRequestsDelta => self.max_requests_delta = o.number()?,
+            Opt::ReloadOnRss => self.reload_on_rss = o.nonzero_or_off()?,
             Opt::ReloadMercy => self.reload_mercy = o.number()?,
             Opt::WorkerReloadMercy => self.worker_reload_mercy = o.number()?,
             Opt::Pidfile => self.pidfile = Some(o.path()?),
@@ -444,7 +453,7 @@ impl Config {
                 }
             }
             Opt::Home => self.home = Some(o.path()?),
-            Opt::PyAutoreload => self.py_autoreload = o.optional_secs()?,
+            Opt::PyAutoreload => self.py_autoreload = o.nonzero_or_off()?,
             Opt::Plugins => {
                 for raw in o.required()?.split(',') {
                     if raw.trim().is_empty() {

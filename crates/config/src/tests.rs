@@ -244,6 +244,8 @@ threads = 4
 lazy = true
 harakiri = 30
 max-requests = 5000
+max-requests-delta = 50
+reload-on-rss = 512
 reload-mercy = 10
 worker-reload-mercy = 20
 pidfile = /run/app.pid
@@ -305,6 +307,8 @@ statsd-all-gauges = true
         lazy: true,
         harakiri: Some(30),
         max_requests: Some(5000),
+        max_requests_delta: 50,
+        reload_on_rss: Some(512),
         reload_mercy: 10,
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),

@@ -31,6 +31,10 @@ pub struct Settings {
     pub memory_report: bool,
     /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
     pub max_requests: u64,
+    /// `--max-requests-delta`: worker id x this is added to `max_requests`.
+    pub max_requests_delta: u64,
+    /// `--reload-on-rss` in bytes (0 = off): a worker this large after a request is recycled.
+    pub reload_on_rss: u64,
     /// How long a stopping worker may finish in-flight requests (`--worker-reload-mercy`).
     pub reload_mercy: Duration,
     /// `--chdir`, reported in apps[].chdir.
@@ -71,6 +75,11 @@ impl Settings {
             disable_write_exception: config.disable_write_exception,
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),
+            max_requests_delta: config.max_requests_delta,
+            reload_on_rss: config
+                .reload_on_rss
+                .unwrap_or(0)
+                .saturating_mul(1024 * 1024),
             reload_mercy: Duration::from_secs(config.worker_reload_mercy),
             chdir: config
                 .chdir
@@ -79,5 +88,30 @@ impl Settings {
                 .unwrap_or_default(),
             hostname: rwsgi_push::hostname(),
         }
+    }
+
+    /// The request count after which worker `wid` (1-based) is recycled; 0 = never.
+    pub fn max_requests_for(&self, wid: usize) -> u64 {
+        if self.max_requests == 0 {
+            return 0;
+        }
+        let delta = (wid as u64).saturating_mul(self.max_requests_delta);
+        self.max_requests.saturating_add(delta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_requests_delta_staggers_workers_and_never_enables_recycling_alone() {
+        let mut s = Settings::from_config(&Config::default());
+        s.max_requests_delta = 10;
+        assert_eq!(s.max_requests_for(1), 0, "no --max-requests: never");
+        s.max_requests = 100;
+        assert_eq!((s.max_requests_for(1), s.max_requests_for(3)), (110, 130));
+        s.max_requests_delta = 0;
+        assert_eq!(s.max_requests_for(3), 100);
     }
 }

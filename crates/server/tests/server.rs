@@ -925,6 +925,57 @@ fn without_lazy_apps_the_master_loads_the_app_once() {
 // ---------------------------------------------------------------------------------------------
 // max-requests
 
+/// The pid of the worker that answers each of `n` requests, in order.
+fn answering_pids(server: &Server, port: u16, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|i| {
+            let r = try_http(port, "GET", "/pid", &[], b"")
+                .unwrap_or_else(|e| panic!("request {i}: {e}\n{}", server.log()));
+            assert_eq!(r.status, 200, "request {i}\n{}", server.log());
+            let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+            v["pid"].as_u64().expect("pid")
+        })
+        .collect()
+}
+
+#[test]
+fn max_requests_delta_adds_worker_id_times_delta_to_the_limit() {
+    // Worker 1: 2 + 1 x 3 = 5 requests per process.
+    let args = [
+        "--processes",
+        "1",
+        "--max-requests",
+        "2",
+        "--max-requests-delta",
+        "3",
+    ];
+    let (server, p) = start_app(&args, 1);
+    let pids = answering_pids(&server, p.http, 7);
+    assert!(pids[..5].iter().all(|&x| x == pids[0]), "{pids:?}");
+    assert!(pids[5..].iter().all(|&x| x != pids[0]), "{pids:?}");
+    server.wait_log(Duration::from_secs(10), |l| {
+        l.contains("max requests reached: 5)")
+    });
+}
+
+#[test]
+fn reload_on_rss_recycles_a_worker_grown_past_the_limit() {
+    // Every Python worker is larger than 1 MB: each request is its process's last.
+    let (server, p) = start_app(&["--processes", "1", "--reload-on-rss", "1"], 1);
+    let pids = answering_pids(&server, p.http, 3);
+    let distinct: std::collections::HashSet<_> = pids.iter().collect();
+    assert_eq!(distinct.len(), 3, "{pids:?}\n{}", server.log());
+    server.wait_log(Duration::from_secs(10), |l| {
+        l.contains("(reload-on-rss: rss ") && l.contains(" MB > 1 MB)")
+    });
+    drop(server);
+
+    // Far below the limit: the worker stays.
+    let (server, p) = start_app(&["--processes", "1", "--reload-on-rss", "100000"], 1);
+    let pids = answering_pids(&server, p.http, 3);
+    assert!(pids.iter().all(|&x| x == pids[0]), "{pids:?}");
+}
+
 #[test]
 fn max_requests_recycles_the_worker_without_failing_requests() {
     let (server, p) = start_app(&["--processes", "1", "--max-requests", "5"], 1);

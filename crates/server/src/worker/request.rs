@@ -244,12 +244,17 @@ impl Core<'_, '_> {
             core_slot.add_write_errors(1);
         }
         core_slot.end_request();
+        // Read only when asked for: /proc/self/statm costs a few µs per request.
+        let usage = if w.settings.memory_report || w.settings.reload_on_rss > 0 {
+            rwsgi_stats::procfs::self_memory_usage().ok()
+        } else {
+            None
+        };
         let memory = if w.settings.memory_report {
-            let m = rwsgi_stats::procfs::self_memory_usage().ok();
-            if let Some(m) = &m {
+            if let Some(m) = &usage {
                 worker_slot.set_memory(m.rss, m.vsz);
             }
-            m.map(|m| (m.vsz, m.rss))
+            usage.map(|m| (m.vsz, m.rss))
         } else {
             None
         };
@@ -290,10 +295,21 @@ impl Core<'_, '_> {
         self.writer = writer;
 
         let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if w.settings.max_requests > 0 && served >= w.settings.max_requests {
+        let max_requests = w.settings.max_requests_for(wid);
+        if max_requests > 0 && served >= max_requests {
             eprintln!(
                 "...The work of process {} is done (max requests reached: {served}). Seeya!",
                 w.pid
+            );
+            w.request_stop();
+        } else if let Some(m) =
+            usage.filter(|m| w.settings.reload_on_rss > 0 && m.rss > w.settings.reload_on_rss)
+        {
+            eprintln!(
+                "...The work of process {} is done (reload-on-rss: rss {} MB > {} MB). Seeya!",
+                w.pid,
+                m.rss >> 20,
+                w.settings.reload_on_rss >> 20
             );
             w.request_stop();
         }
