@@ -103,6 +103,8 @@ pub struct Config {
     pub worker_reload_mercy: u64,
     /// `pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `no-orphans`: children stop when the master dies.
+    pub no_orphans: bool,
     /// `touch-reload`: files whose modification triggers a graceful reload.
     pub touch_reload: Vec<PathBuf>,
     /// `uid` (name or number, resolved by the server).
@@ -205,6 +207,7 @@ impl Default for Config {
             worker_reload_mercy: 60,
             pidfile: None,
             touch_reload: Vec::new(),
+            no_orphans: false,
             uid: None,
             gid: None,
             procname_prefix: None,
@@ -417,6 +420,7 @@ impl Config {
             Opt::WorkerReloadMercy => self.worker_reload_mercy = o.number()?,
             Opt::Pidfile => self.pidfile = Some(o.path()?),
             Opt::TouchReload => self.touch_reload.push(o.path()?),
+            Opt::NoOrphans => self.no_orphans = o.flag(),
             Opt::Uid => self.uid = Some(o.string()?),
             Opt::Gid => self.gid = Some(o.string()?),
             Opt::ProcnamePrefix => self.procname_prefix = Some(o.string()?),

@@ -285,9 +285,13 @@ pub fn run(config: Config) -> Result<i32, StartError> {
 impl Master {
     fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
         self.scoreboard.prepare_spawn(wid, unix_now());
+        let master = std::process::id() as libc::pid_t;
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
             // The child: drop what only the master uses, then serve.
+            if self.config.no_orphans {
+                crate::signals::stop_with_parent(master);
+            }
             self.stats = None;
             let code = crate::worker::run(
                 wid,
@@ -318,8 +322,12 @@ impl Master {
         let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
             return Ok(());
         };
+        let master = std::process::id() as libc::pid_t;
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
+            if self.config.no_orphans {
+                crate::signals::stop_with_parent(master);
+            }
             self.stats = None;
             let code = run_pusher(
                 config,

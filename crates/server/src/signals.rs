@@ -96,6 +96,25 @@ pub fn child_defaults() {
     let _ = ignore(libc::SIGPIPE);
 }
 
+/// `--no-orphans`: this child gets SIGTERM (a graceful stop) when the master, its parent, dies.
+/// Exits at once if the master is already gone (it died between the fork and this call).
+pub fn stop_with_parent(parent: libc::pid_t) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets this process's parent-death signal.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGTERM as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    // SAFETY: getppid cannot fail; _exit leaves without the master's inherited destructors.
+    if unsafe { libc::getppid() } != parent {
+        unsafe { libc::_exit(1) };
+    }
+}
+
 /// Ignores `sig` (SIGPIPE: a client that went away is an error return, not a death).
 pub fn ignore(sig: libc::c_int) -> io::Result<()> {
     set_handler(sig, libc::SIG_IGN)

@@ -300,6 +300,44 @@ fn touching_a_touch_reload_file_reloads_gracefully_once() {
     assert_eq!(worker_pids(&stats(p.stats))[0], new, "{}", server.log());
 }
 
+/// SIGKILLs the master; true when all of `children` are gone within `limit`.
+fn children_gone_after_master_killed(server: &Server, children: &[u64], limit: Duration) -> bool {
+    // SAFETY: signalling the master this test started.
+    unsafe { libc::kill(server.pid(), libc::SIGKILL) };
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if children.iter().all(|&pid| !pid_alive(pid as i32)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn no_orphans_stops_the_workers_when_the_master_dies() {
+    let (server, p) = start_app(&["--processes", "2", "--no-orphans"], 2);
+    let workers = worker_pids(&stats(p.stats));
+    assert!(
+        children_gone_after_master_killed(&server, &workers, Duration::from_secs(20)),
+        "workers {workers:?} outlived a SIGKILLed master\n{}",
+        server.log()
+    );
+
+    // Without it, as in uWSGI, the workers live on (ended here by pid: this test started them).
+    let (server, p) = start_app(&["--processes", "1"], 1);
+    let workers = worker_pids(&stats(p.stats));
+    let gone = children_gone_after_master_killed(&server, &workers, Duration::from_secs(2));
+    for &pid in &workers {
+        // SAFETY: signalling a worker this test's server forked.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    assert!(
+        !gone,
+        "without --no-orphans the workers are expected to stay"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // SIGTERM / SIGINT
 

@@ -709,10 +709,18 @@ pub mod srv {
         (code, server.log())
     }
 
-    /// Whether `pid` names a live process (or a zombie not reaped yet).
+    /// Whether `pid` names a live process (a zombie, exited but not reaped yet, is not).
     pub fn pid_alive(pid: i32) -> bool {
+        // A zombie has exited: it only waits for whoever adopted it to reap it.
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                s.rsplit_once(')')
+                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(false);
         // SAFETY: signal 0 only checks that the pid exists.
-        unsafe { libc::kill(pid, 0) == 0 }
+        !zombie && unsafe { libc::kill(pid, 0) == 0 }
     }
 }
 
