@@ -147,6 +147,8 @@ pub struct Config {
     // ---- logging
     /// `disable-logging`.
     pub disable_logging: bool,
+    /// `add-header`: (name, value) pairs added to every response, in order.
+    pub add_headers: Vec<(String, String)>,
     /// `disable-write-exception`: a failed write ends the response without raising.
     pub disable_write_exception: bool,
     /// `logto`.
@@ -228,6 +230,7 @@ impl Default for Config {
             plugins: Vec::new(),
             disable_logging: false,
             disable_write_exception: false,
+            add_headers: Vec::new(),
             logto: None,
             memory_report: false,
             stats: None,
@@ -332,6 +335,30 @@ impl Occurrence<'_> {
 
     fn string(&self) -> Result<String, ConfigError> {
         self.required().map(str::to_string)
+    }
+
+    /// `Name: value` of `add-header`. The server owns the framing headers, so only
+    /// `Connection: close` of those may be added (it makes every response close).
+    fn header(&self) -> Result<(String, String), ConfigError> {
+        let v = self.required()?;
+        let Some((name, value)) = v.split_once(':') else {
+            return Err(self.invalid(v, "expected 'Name: value'"));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if name.is_empty() || !name.bytes().all(token) {
+            return Err(self.invalid(v, "the header name must be an HTTP token"));
+        }
+        if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(self.invalid(v, "the header value must not contain control characters"));
+        }
+        let framing = ["content-length", "transfer-encoding", "connection"];
+        if framing.iter().any(|f| name.eq_ignore_ascii_case(f))
+            && !(name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close"))
+        {
+            return Err(self.invalid(v, "the server sets this header itself"));
+        }
+        Ok((name.to_string(), value.to_string()))
     }
 
     fn path(&self) -> Result<PathBuf, ConfigError> {
@@ -478,6 +505,7 @@ impl Config {
             }
             Opt::DisableLogging => self.disable_logging = o.flag(),
             Opt::DisableWriteException => self.disable_write_exception = o.flag(),
+            Opt::AddHeader => self.add_headers.push(o.header()?),
             Opt::Logto => self.logto = Some(o.string()?),
             Opt::MemoryReport => self.memory_report = o.flag(),
             Opt::Stats => self.stats = Some(o.addr()?),

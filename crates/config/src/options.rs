@@ -70,6 +70,7 @@ pub enum Opt {
     Plugins,
     DisableLogging,
     DisableWriteException,
+    AddHeader,
     IgnoreWriteErrors,
     IgnoreSigpipe,
     Logto,
@@ -251,6 +252,9 @@ pub static OPTIONS: &[OptionSpec] = &[
     // --- logging
     o(Opt::DisableLogging, "disable-logging", &[], Some('L'), Flag, "",
       "disable request logging"),
+    o(Opt::AddHeader, "add-header", &[], None, Multi, "HEADER",
+      "add 'Name: value' to every response (repeatable; 'Connection: close' closes each \
+       connection after its response)"),
     o(Opt::DisableWriteException, "disable-write-exception", &[], None, Flag, "",
       "a failed write to a client that went away ends the response quietly instead of \
        raising OSError (counted as a write error either way)"),

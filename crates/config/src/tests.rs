@@ -238,6 +238,8 @@ http11-socket = localhost:8001
 http = :8002
 listen = 1024
 buffer-size = 32768
+add-header = X-Frame-Options: DENY
+add-header = Connection: close
 socket-timeout = 7
 chmod-socket = 660
 threads = 4
@@ -301,6 +303,10 @@ statsd-all-gauges = true
         sockets: c.sockets.clone(),
         listen: 1024,
         buffer_size: 32768,
+        add_headers: vec![
+            ("X-Frame-Options".into(), "DENY".into()),
+            ("Connection".into(), "close".into()),
+        ],
         socket_timeout: Some(7),
         chmod_socket: Some(0o660),
         threads: 4,
@@ -570,6 +576,10 @@ fn error_cases_name_the_option() {
         (with(&["-Q"]), "command line: unknown option '-Q'"),
         (with(&["--processes", "abc"]), "command line: invalid value 'abc' for option 'processes': expected a non-negative integer"),
         (with(&["--socket-timeout", "4s"]), "command line: invalid value '4s' for option 'socket-timeout': expected a non-negative integer"),
+        (with(&["--add-header", "X-Frame-Options"]), "command line: invalid value 'X-Frame-Options' for option 'add-header': expected 'Name: value'"),
+        (with(&["--add-header", "Bad Name: 1"]), "command line: invalid value 'Bad Name: 1' for option 'add-header': the header name must be an HTTP token"),
+        (with(&["--add-header", "Content-Length: 5"]), "command line: invalid value 'Content-Length: 5' for option 'add-header': the server sets this header itself"),
+        (with(&["--add-header", "Connection: keep-alive"]), "command line: invalid value 'Connection: keep-alive' for option 'add-header': the server sets this header itself"),
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),
         (with(&["--threads", "0"]), "command line: invalid value '0' for option 'threads': must be between 1 and 65535"),

@@ -1,5 +1,6 @@
 //! What the master and workers need at run time, derived once from the parsed [`Config`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rwsgi_config::Config;
@@ -27,6 +28,11 @@ pub struct Settings {
     pub disable_logging: bool,
     /// `--disable-write-exception`.
     pub disable_write_exception: bool,
+    /// `--add-header` lines, rendered once (`Name: value\r\n`…); `Connection: close` is not
+    /// among them but sets `always_close`.
+    pub extra_headers: Option<Arc<[u8]>>,
+    /// `--add-header 'Connection: close'`.
+    pub always_close: bool,
     /// `--memory-report`.
     pub memory_report: bool,
     /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
@@ -73,6 +79,11 @@ impl Settings {
             lazy_apps: config.lazy_apps || config.lazy,
             disable_logging: config.disable_logging,
             disable_write_exception: config.disable_write_exception,
+            extra_headers: render_headers(&config.add_headers),
+            always_close: config
+                .add_headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),
             max_requests_delta: config.max_requests_delta,
@@ -100,9 +111,38 @@ impl Settings {
     }
 }
 
+/// `Name: value\r\n` for each `--add-header` except `Connection` (the config lets only
+/// `Connection: close` through, which the writer emits itself when it closes).
+fn render_headers(headers: &[(String, String)]) -> Option<Arc<[u8]>> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("connection") {
+            out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
+    }
+    (!out.is_empty()).then(|| out.into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_headers_render_once_and_connection_close_becomes_a_flag() {
+        let mut config = Config::default();
+        assert_eq!(Settings::from_config(&config).extra_headers, None);
+        config.add_headers = vec![
+            ("X-Frame-Options".into(), "DENY".into()),
+            ("Connection".into(), "close".into()),
+            ("X-A".into(), "1".into()),
+        ];
+        let s = Settings::from_config(&config);
+        assert_eq!(
+            s.extra_headers.as_deref(),
+            Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
+        );
+        assert!(s.always_close);
+    }
 
     #[test]
     fn max_requests_delta_staggers_workers_and_never_enables_recycling_alone() {

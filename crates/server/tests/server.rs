@@ -1188,6 +1188,56 @@ fn a_client_stuck_in_its_request_head_is_dropped_and_others_are_served() {
     assert_serves(&server, p.http);
 }
 
+#[test]
+fn add_header_goes_on_every_response_over_http_and_uwsgi() {
+    let args = [
+        "--processes",
+        "1",
+        "--add-header",
+        "X-Frame-Options: DENY",
+        "--add-header",
+        "X-Served-By: rwsgi test",
+    ];
+    let (server, p) = start_app(&args, 1);
+    let r = get(p.http, "/");
+    assert_eq!(r.status, 200, "{}", server.log());
+    assert_eq!(r.header("X-Frame-Options"), Some("DENY"));
+    assert_eq!(r.header("X-Served-By"), Some("rwsgi test"));
+
+    let raw = uwsgi_request(
+        p.uwsgi,
+        &[(b"REQUEST_METHOD", b"GET"), (b"PATH_INFO", b"/")],
+        b"",
+    )
+    .expect("uwsgi request");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("\r\nX-Frame-Options: DENY\r\n"), "{text}");
+    assert!(text.contains("\r\nX-Served-By: rwsgi test\r\n"), "{text}");
+}
+
+#[test]
+fn add_header_connection_close_closes_every_keep_alive_connection() {
+    let (server, p) = start_app(
+        &["--processes", "1", "--add-header", "Connection: close"],
+        1,
+    );
+    let mut c = connect(p.http);
+    // Two pipelined HTTP/1.1 requests: the first answer says close, and the second is never
+    // answered.
+    c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("requests");
+    let (closed, got) = closed_within(&mut c, Duration::from_secs(20));
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed, "the server must close: {text}\n{}", server.log());
+    assert_eq!(text.matches("HTTP/1.1 200").count(), 1, "{text}");
+    assert_eq!(
+        text.matches("\r\nConnection: close\r\n").count(),
+        1,
+        "{text}"
+    );
+}
+
 /// Reads until EOF, a reset or `limit`; true when the server ended the connection in time.
 fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> (bool, Vec<u8>) {
     stream.set_read_timeout(Some(limit)).expect("timeout");

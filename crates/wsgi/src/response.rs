@@ -6,7 +6,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
@@ -64,6 +64,10 @@ pub struct Writer {
     /// A failed write raises `OSError` (in the app's `write()`, or reported as the request's
     /// exception); false with `--disable-write-exception`: the response just ends there.
     raise_write_errors: bool,
+    /// `--add-header` lines, rendered (`Name: value\r\n`…), added to every response head.
+    extra_headers: Option<Arc<[u8]>>,
+    /// `--add-header 'Connection: close'`: no response keeps its connection.
+    always_close: bool,
 }
 
 impl Default for Writer {
@@ -89,6 +93,8 @@ impl Default for Writer {
             timeout: DEFAULT_SOCKET_TIMEOUT,
             write_error: false,
             raise_write_errors: true,
+            extra_headers: None,
+            always_close: false,
         }
     }
 }
@@ -97,6 +103,13 @@ impl Writer {
     /// Sets how long one wait for the client to take more of the response may last.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
+    }
+
+    /// Headers (`Name: value\r\n` lines) added to every response head, and whether every
+    /// response closes its connection (`--add-header`).
+    pub fn set_extra_headers(&mut self, lines: Option<Arc<[u8]>>, always_close: bool) {
+        self.extra_headers = lines;
+        self.always_close = always_close;
     }
 
     /// Whether a failed write raises `OSError` (the default) or quietly ends the response
@@ -134,7 +147,7 @@ impl Writer {
         self.dialect = dialect;
         self.protocol.clear();
         self.protocol.extend_from_slice(protocol);
-        self.keep_alive = keep_alive && dialect != Dialect::Uwsgi;
+        self.keep_alive = keep_alive && dialect != Dialect::Uwsgi && !self.always_close;
         self.fin_follows = fin_follows;
         self.last_write = false;
         self.head_only = head_only;
@@ -241,6 +254,9 @@ impl Writer {
         self.out.extend_from_slice(&self.status);
         self.out.extend_from_slice(b"\r\n");
         self.out.extend_from_slice(&self.header_block);
+        if let Some(extra) = &self.extra_headers {
+            self.out.extend_from_slice(extra);
+        }
         match self.dialect {
             Dialect::Http { http11 } => {
                 if !self.keep_alive {

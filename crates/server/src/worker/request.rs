@@ -179,6 +179,7 @@ impl Core<'_, '_> {
             BodyFraming::None => false,
         };
         let mut writer = std::mem::take(&mut self.writer);
+        writer.set_extra_headers(w.settings.extra_headers.clone(), w.settings.always_close);
         writer.reset(
             fd,
             head.dialect,
