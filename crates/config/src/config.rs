@@ -147,6 +147,8 @@ pub struct Config {
     // ---- logging
     /// `disable-logging`.
     pub disable_logging: bool,
+    /// `log-format`: the request log line's format (uWSGI's `%(name)` variables).
+    pub log_format: Option<String>,
     /// `add-header`: (name, value) pairs added to every response, in order.
     pub add_headers: Vec<(String, String)>,
     /// `disable-write-exception`: a failed write ends the response without raising.
@@ -231,6 +233,7 @@ impl Default for Config {
             disable_logging: false,
             disable_write_exception: false,
             add_headers: Vec::new(),
+            log_format: None,
             logto: None,
             memory_report: false,
             stats: None,
@@ -506,6 +509,7 @@ impl Config {
             Opt::DisableLogging => self.disable_logging = o.flag(),
             Opt::DisableWriteException => self.disable_write_exception = o.flag(),
             Opt::AddHeader => self.add_headers.push(o.header()?),
+            Opt::LogFormat => self.log_format = Some(o.string()?),
             Opt::Logto => self.logto = Some(o.string()?),
             Opt::MemoryReport => self.memory_report = o.flag(),
             Opt::Stats => self.stats = Some(o.addr()?),

@@ -71,6 +71,7 @@ pub enum Opt {
     DisableLogging,
     DisableWriteException,
     AddHeader,
+    LogFormat,
     IgnoreWriteErrors,
     IgnoreSigpipe,
     Logto,
@@ -264,6 +265,9 @@ pub static OPTIONS: &[OptionSpec] = &[
     noop(Opt::IgnoreSigpipe, "ignore-sigpipe", None,
       "accepted for compatibility: rwsgi writes with MSG_NOSIGNAL, so a client that went \
        away never raises SIGPIPE"),
+    o(Opt::LogFormat, "log-format", &["logformat"], None, Value, "FORMAT",
+      "request log lines in FORMAT: text with uWSGI's %(uri), %(method), %(status), %(msecs), \
+       %(addr), %(ltime), ... and %(var.NAME) for any request var"),
     o(Opt::Logto, "logto", &[], None, Value, "PATH", "log to PATH instead of stderr"),
     o(Opt::MemoryReport, "memory-report", &[], Some('m'), Flag, "",
       "report memory usage in request logs"),

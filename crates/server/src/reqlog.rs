@@ -1,40 +1,53 @@
-//! Request log lines in uWSGI's format, one `write(2)` each.
+//! Request log lines, one `write(2)` each: uWSGI's default format, or a `--log-format`.
 //!
-//! `[pid: 123|app: 0|req: 5/9] 127.0.0.1 () {34 vars in 402 bytes} [Wed Nov 25 10:00:00 2026]
-//! GET / => generated 11 bytes in 0 msecs (HTTP/1.1 200) 2 headers in 79 bytes (1 switches on
-//! core 0)`, with uWSGI's `{address space usage: …} {rss usage: …}` prefix under
-//! `--memory-report`.
+//! Default: `[pid: 123|app: 0|req: 5/9] 127.0.0.1 () {34 vars in 402 bytes} [Wed Nov 25
+//! 10:00:00 2026] GET / => generated 11 bytes in 0 msecs (HTTP/1.1 200) 2 headers in 79 bytes
+//! (1 switches on core 0)`, with uWSGI's `{address space usage: …} {rss usage: …}` prefix
+//! under `--memory-report`.
 
+use std::ffi::CStr;
 use std::io::Write;
+
+use rwsgi_wsgi::RequestVars;
 
 /// The parts of one log line.
 pub struct LogLine<'a> {
     /// Worker process id.
     pub pid: u32,
+    /// Worker id (1-based).
+    pub wid: usize,
     /// App index (-1 when no app matched).
     pub app: i64,
     /// Requests served by this worker, and by the whole server as far as this worker knows.
     pub worker_requests: u64,
-    /// REMOTE_ADDR.
-    pub remote: &'a [u8],
+    /// The request's CGI vars.
+    pub request: &'a RequestVars,
     /// Number of CGI vars and their size.
     pub vars: (usize, usize),
-    /// Method and URI.
-    pub method: &'a [u8],
-    /// REQUEST_URI.
-    pub uri: &'a [u8],
-    /// Response bytes.
+    /// Response bytes, head included.
     pub tx: u64,
-    /// Milliseconds.
-    pub msecs: u64,
-    /// SERVER_PROTOCOL.
+    /// Header lines and bytes of the response head.
+    pub head: (usize, usize),
+    /// Response time in microseconds.
+    pub micros: u64,
+    /// When the request started (seconds since the epoch).
+    pub started: u64,
+    /// SERVER_PROTOCOL of the response.
     pub protocol: &'a [u8],
     /// Status code.
     pub status: u16,
     /// Core id.
     pub core: usize,
+    /// The client failed while the body was read / while the response was written.
+    pub io_errors: (bool, bool),
     /// `(vsz, rss)` in bytes under `--memory-report`.
     pub memory: Option<(u64, u64)>,
+}
+
+impl LogLine<'_> {
+    fn var(&self, key: &[u8]) -> &[u8] {
+        self.request.get(key).unwrap_or(b"")
+    }
 }
 
 /// Formats the time of day the way uWSGI's log lines do (asctime), cached per second.
@@ -51,27 +64,39 @@ impl Clock {
         if now != self.second || self.text.is_empty() {
             self.second = now;
             self.text.clear();
-            // SAFETY: localtime_r writes into tm; strftime writes at most buf.len() bytes.
-            unsafe {
-                let mut tm: libc::tm = std::mem::zeroed();
-                libc::localtime_r(&now, &mut tm);
-                let mut buf = [0u8; 64];
-                let n = libc::strftime(
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    c"%a %b %e %H:%M:%S %Y".as_ptr(),
-                    &tm,
-                );
-                self.text.extend_from_slice(&buf[..n]);
-            }
+            local_time(now as u64, c"%a %b %e %H:%M:%S %Y", &mut self.text);
         }
         &self.text
     }
 }
 
-/// Writes `line` to stderr.
-pub fn write(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
+/// Appends `t` (seconds since the epoch) as local time in strftime's `format`.
+fn local_time(t: u64, format: &CStr, out: &mut Vec<u8>) {
+    // SAFETY: localtime_r writes into tm; strftime writes at most buf.len() bytes.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        let t = t as libc::time_t;
+        libc::localtime_r(&t, &mut tm);
+        let mut buf = [0u8; 64];
+        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), format.as_ptr(), &tm);
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Writes `line` to stderr in uWSGI's default format, or in `format` when one is set.
+pub fn write(line: &LogLine<'_>, format: Option<&LogFormat>, clock: &mut Clock, buf: &mut Vec<u8>) {
     buf.clear();
+    match format {
+        Some(f) => f.render(line, buf),
+        None => render_default(line, clock, buf),
+    }
+    // SAFETY: writing a byte buffer to fd 2; a short or failed log write is not worth more.
+    unsafe {
+        libc::write(2, buf.as_ptr().cast(), buf.len());
+    }
+}
+
+fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
     if let Some((vsz, rss)) = line.memory {
         let _ = write!(
             buf,
@@ -85,7 +110,7 @@ pub fn write(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
         "[pid: {}|app: {}|req: {}/{}] ",
         line.pid, line.app, line.worker_requests, line.worker_requests
     );
-    buf.extend_from_slice(line.remote);
+    buf.extend_from_slice(line.var(b"REMOTE_ADDR"));
     let _ = write!(
         buf,
         " () {{{} vars in {} bytes}} [",
@@ -93,18 +118,266 @@ pub fn write(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
     );
     buf.extend_from_slice(clock.text());
     buf.extend_from_slice(b"] ");
-    buf.extend_from_slice(line.method);
+    buf.extend_from_slice(line.var(b"REQUEST_METHOD"));
     buf.push(b' ');
-    buf.extend_from_slice(line.uri);
+    buf.extend_from_slice(line.var(b"REQUEST_URI"));
     let _ = write!(
         buf,
         " => generated {} bytes in {} msecs (",
-        line.tx, line.msecs
+        line.tx.saturating_sub(line.head.1 as u64),
+        line.micros / 1000
     );
     buf.extend_from_slice(line.protocol);
-    let _ = writeln!(buf, " {}) (1 switches on core {})", line.status, line.core);
-    // SAFETY: writing a byte buffer to fd 2; a short or failed log write is not worth more.
-    unsafe {
-        libc::write(2, buf.as_ptr().cast(), buf.len());
+    let _ = writeln!(
+        buf,
+        " {}) {} headers in {} bytes (1 switches on core {})",
+        line.status, line.head.0, line.head.1, line.core
+    );
+}
+
+/// A `--log-format` string, parsed once: literal text and `%(name)` variables, with uWSGI's
+/// names (uri, method, user, addr, host, proto, uagent, referer, status, micros, msecs, secs,
+/// time, ctime, ltime, epoch, size, hsize, rsize, cl, headers, pid, wid, core, vars, pktsize,
+/// switches, rerr, werr, ioerr, rss, vsz, rssM, vszM) plus `var.NAME` for any request var.
+/// Other names (uWSGI's app-set logvars) are left empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormat {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(Vec<u8>),
+    /// A CGI var of the request.
+    Var(Vec<u8>),
+    Uri,
+    Method,
+    Addr,
+    Proto,
+    Status,
+    Micros,
+    Msecs,
+    Secs,
+    Time,
+    Ctime,
+    Ltime,
+    Epoch,
+    Size,
+    Hsize,
+    Rsize,
+    Cl,
+    Headers,
+    Pid,
+    Wid,
+    Core,
+    Vars,
+    Pktsize,
+    Switches,
+    ReadErrors,
+    WriteErrors,
+    IoErrors,
+    Rss,
+    Vsz,
+    RssMb,
+    VszMb,
+    Nothing,
+}
+
+impl LogFormat {
+    /// Parses `format`; a `%(` without its `)` is kept as text. A newline ends each line.
+    pub fn parse(format: &str) -> LogFormat {
+        let mut pieces = Vec::new();
+        let mut text = Vec::new();
+        let mut rest = format;
+        while let Some(at) = rest.find("%(") {
+            let Some(len) = rest[at + 2..].find(')') else {
+                break;
+            };
+            text.extend_from_slice(&rest.as_bytes()[..at]);
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            pieces.push(Piece::named(&rest[at + 2..at + 2 + len]));
+            rest = &rest[at + 2 + len + 1..];
+        }
+        text.extend_from_slice(rest.as_bytes());
+        text.push(b'\n');
+        pieces.push(Piece::Text(text));
+        LogFormat { pieces }
+    }
+
+    /// Appends one log line for `line`.
+    pub fn render(&self, line: &LogLine<'_>, buf: &mut Vec<u8>) {
+        let (rerr, werr) = (line.io_errors.0 as u8, line.io_errors.1 as u8);
+        let (vsz, rss) = line.memory.unwrap_or((0, 0));
+        for piece in &self.pieces {
+            let _ = match piece {
+                Piece::Text(t) => buf.write_all(t),
+                Piece::Var(k) => buf.write_all(line.var(k)),
+                Piece::Uri => buf.write_all(line.var(b"REQUEST_URI")),
+                Piece::Method => buf.write_all(line.var(b"REQUEST_METHOD")),
+                Piece::Addr => buf.write_all(line.var(b"REMOTE_ADDR")),
+                Piece::Proto => buf.write_all(line.protocol),
+                Piece::Status => write!(buf, "{}", line.status),
+                Piece::Micros => write!(buf, "{}", line.micros),
+                Piece::Msecs => write!(buf, "{}", line.micros / 1000),
+                Piece::Secs => write!(buf, "{:.6}", line.micros as f64 / 1e6),
+                Piece::Time => write!(buf, "{}", line.started),
+                Piece::Ctime => {
+                    local_time(line.started, c"%a %b %e %H:%M:%S %Y", buf);
+                    Ok(())
+                }
+                Piece::Ltime => {
+                    local_time(line.started, c"%d/%b/%Y:%H:%M:%S %z", buf);
+                    Ok(())
+                }
+                Piece::Epoch => write!(buf, "{}", rwsgi_wsgi::unix_now()),
+                Piece::Size => write!(buf, "{}", line.tx),
+                Piece::Hsize => write!(buf, "{}", line.head.1),
+                Piece::Rsize => write!(buf, "{}", line.tx.saturating_sub(line.head.1 as u64)),
+                Piece::Cl => {
+                    let cl = line.var(b"CONTENT_LENGTH");
+                    buf.write_all(if cl.is_empty() { b"0" } else { cl })
+                }
+                Piece::Headers => write!(buf, "{}", line.head.0),
+                Piece::Pid => write!(buf, "{}", line.pid),
+                Piece::Wid => write!(buf, "{}", line.wid),
+                Piece::Core => write!(buf, "{}", line.core),
+                Piece::Vars => write!(buf, "{}", line.vars.0),
+                Piece::Pktsize => write!(buf, "{}", line.vars.1),
+                Piece::Switches => buf.write_all(b"1"),
+                Piece::ReadErrors => write!(buf, "{rerr}"),
+                Piece::WriteErrors => write!(buf, "{werr}"),
+                Piece::IoErrors => write!(buf, "{}", rerr + werr),
+                Piece::Rss => write!(buf, "{rss}"),
+                Piece::Vsz => write!(buf, "{vsz}"),
+                Piece::RssMb => write!(buf, "{}", rss >> 20),
+                Piece::VszMb => write!(buf, "{}", vsz >> 20),
+                Piece::Nothing => Ok(()),
+            };
+        }
+    }
+}
+
+impl Piece {
+    fn named(name: &str) -> Piece {
+        if let Some(var) = name.strip_prefix("var.") {
+            return Piece::Var(var.as_bytes().to_vec());
+        }
+        match name {
+            "uri" => Piece::Uri,
+            "method" => Piece::Method,
+            "user" => Piece::Var(b"REMOTE_USER".to_vec()),
+            "addr" => Piece::Addr,
+            "host" => Piece::Var(b"HTTP_HOST".to_vec()),
+            "proto" => Piece::Proto,
+            "uagent" => Piece::Var(b"HTTP_USER_AGENT".to_vec()),
+            "referer" => Piece::Var(b"HTTP_REFERER".to_vec()),
+            "status" => Piece::Status,
+            "micros" => Piece::Micros,
+            "msecs" => Piece::Msecs,
+            "secs" => Piece::Secs,
+            "time" => Piece::Time,
+            "ctime" => Piece::Ctime,
+            "ltime" => Piece::Ltime,
+            "epoch" => Piece::Epoch,
+            "size" => Piece::Size,
+            "hsize" => Piece::Hsize,
+            "rsize" => Piece::Rsize,
+            "cl" => Piece::Cl,
+            "headers" => Piece::Headers,
+            "pid" => Piece::Pid,
+            "wid" => Piece::Wid,
+            "core" => Piece::Core,
+            "vars" => Piece::Vars,
+            "pktsize" => Piece::Pktsize,
+            "switches" => Piece::Switches,
+            "rerr" => Piece::ReadErrors,
+            "werr" => Piece::WriteErrors,
+            "ioerr" => Piece::IoErrors,
+            "rss" => Piece::Rss,
+            "vsz" => Piece::Vsz,
+            "rssM" => Piece::RssMb,
+            "vszM" => Piece::VszMb,
+            _ => Piece::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> RequestVars {
+        let mut v = RequestVars::new();
+        for (k, val) in [
+            (&b"REQUEST_METHOD"[..], &b"POST"[..]),
+            (b"REQUEST_URI", b"/a?b=1"),
+            (b"REMOTE_ADDR", b"127.0.0.1"),
+            (b"HTTP_HOST", b"example.test"),
+            (b"HTTP_USER_AGENT", b"curl/8"),
+            (b"CONTENT_LENGTH", b"42"),
+            (b"HTTP_X_REQUEST_ID", b"abc"),
+        ] {
+            v.set(k, val);
+        }
+        v
+    }
+
+    fn line(request: &RequestVars) -> LogLine<'_> {
+        LogLine {
+            pid: 77,
+            wid: 2,
+            app: 0,
+            worker_requests: 5,
+            request,
+            vars: (7, 120),
+            tx: 150,
+            head: (3, 100),
+            micros: 2500,
+            started: 1_700_000_000,
+            protocol: b"HTTP/1.1",
+            status: 201,
+            core: 1,
+            io_errors: (false, true),
+            memory: None,
+        }
+    }
+
+    #[test]
+    fn log_format_renders_uwsgi_variables_request_vars_and_leaves_unknown_ones_empty() {
+        let f = LogFormat::parse(
+            "%(addr) %(method) %(uri) %(proto) %(status) %(host) \"%(uagent)\" [%(var.HTTP_X_REQUEST_ID)] \
+             %(msecs)/%(micros) size=%(size) hsize=%(hsize) rsize=%(rsize) headers=%(headers) cl=%(cl) \
+             pid=%(pid) wid=%(wid) core=%(core) ioerr=%(ioerr) werr=%(werr) time=%(time) x=%(nope)| %(",
+        );
+        let v = vars();
+        let mut buf = Vec::new();
+        f.render(&line(&v), &mut buf);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "127.0.0.1 POST /a?b=1 HTTP/1.1 201 example.test \"curl/8\" [abc] 2/2500 size=150 \
+             hsize=100 rsize=50 headers=3 cl=42 pid=77 wid=2 core=1 ioerr=1 werr=1 \
+             time=1700000000 x=| %(\n"
+        );
+    }
+
+    #[test]
+    fn default_line_has_uwsgis_shape() {
+        let v = vars();
+        let mut buf = Vec::new();
+        render_default(&line(&v), &mut Clock::default(), &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            text.starts_with("[pid: 77|app: 0|req: 5/5] 127.0.0.1 () {7 vars in 120 bytes} ["),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "] POST /a?b=1 => generated 50 bytes in 2 msecs (HTTP/1.1 201) 3 headers in 100 \
+                 bytes (1 switches on core 1)\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rwsgi_config::Config;
+
+use crate::reqlog::LogFormat;
 use rwsgi_wsgi::AppSpec;
 
 /// Run-time settings shared (read-only) by the master and every worker.
@@ -28,6 +30,8 @@ pub struct Settings {
     pub disable_logging: bool,
     /// `--disable-write-exception`.
     pub disable_write_exception: bool,
+    /// `--log-format`, parsed (`None`: uWSGI's default request line).
+    pub log_format: Option<LogFormat>,
     /// `--add-header` lines, rendered once (`Name: value\r\n`…); `Connection: close` is not
     /// among them but sets `always_close`.
     pub extra_headers: Option<Arc<[u8]>>,
@@ -79,6 +83,7 @@ impl Settings {
             lazy_apps: config.lazy_apps || config.lazy,
             disable_logging: config.disable_logging,
             disable_write_exception: config.disable_write_exception,
+            log_format: config.log_format.as_deref().map(LogFormat::parse),
             extra_headers: render_headers(&config.add_headers),
             always_close: config
                 .add_headers

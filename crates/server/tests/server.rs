@@ -1131,6 +1131,32 @@ fn disable_logging_suppresses_request_lines() {
     }
 }
 
+#[test]
+fn log_format_writes_request_lines_in_the_given_format() {
+    let format = "ACCESS %(addr) \"%(method) %(uri) %(proto)\" %(status) %(rsize) \
+                  hdr=%(headers) host=%(host) rid=%(var.HTTP_X_REQUEST_ID) wid=%(wid) unknown=%(x)|";
+    let (server, p) = start_app(&["--processes", "1", "--log-format", format], 1);
+    let r = try_http(
+        p.http,
+        "GET",
+        "/env?q=1",
+        &[("X-Request-Id", "req-42")],
+        b"",
+    )
+    .expect("request");
+    assert_eq!(r.status, 200);
+    let body_len = r.body.len();
+    let want = format!(
+        "ACCESS 127.0.0.1 \"GET /env?q=1 HTTP/1.1\" 200 {body_len} hdr=3 host=127.0.0.1:{} \
+         rid=req-42 wid=1 unknown=|",
+        p.http
+    );
+    server.wait_log(Duration::from_secs(10), |log| {
+        log.lines().any(|l| l == want)
+    });
+    assert!(!server.log().contains("[pid: "), "{}", server.log());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Harakiri
 

@@ -68,6 +68,8 @@ pub struct Writer {
     extra_headers: Option<Arc<[u8]>>,
     /// `--add-header 'Connection: close'`: no response keeps its connection.
     always_close: bool,
+    /// Header lines and bytes of the head sent (for the request log).
+    head: (usize, usize),
 }
 
 impl Default for Writer {
@@ -95,6 +97,7 @@ impl Default for Writer {
             raise_write_errors: true,
             extra_headers: None,
             always_close: false,
+            head: (0, 0),
         }
     }
 }
@@ -162,6 +165,13 @@ impl Writer {
         self.body_sent = 0;
         self.tx = 0;
         self.write_error = false;
+        self.head = (0, 0);
+    }
+
+    /// Header lines and total bytes of the response head that went out, as uWSGI's request
+    /// log reports them ("2 headers in 79 bytes").
+    pub fn head_stats(&self) -> (usize, usize) {
+        self.head
     }
 
     /// The response's protocol (`HTTP/1.1`, …).
@@ -249,6 +259,7 @@ impl Writer {
                 self.keep_alive = false;
             }
         }
+        let start = self.out.len();
         self.out.extend_from_slice(&self.protocol);
         self.out.push(b' ');
         self.out.extend_from_slice(&self.status);
@@ -268,6 +279,10 @@ impl Writer {
             Dialect::Uwsgi => {}
         }
         self.out.extend_from_slice(b"\r\n");
+        let head = &self.out[start..];
+        // Every line ends with CRLF: the status line and the blank line are not headers.
+        let lines = head.iter().filter(|&&b| b == b'\n').count();
+        self.head = (lines.saturating_sub(2), head.len());
         self.headers_sent = true;
     }
 

@@ -168,7 +168,8 @@ impl Core<'_, '_> {
         }
 
         let core_slot = w.scoreboard.core(wid, self.id);
-        core_slot.begin_request(unix_now(), self.vars.iter());
+        let started_epoch = unix_now();
+        core_slot.begin_request(started_epoch, self.vars.iter());
 
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
@@ -266,20 +267,23 @@ impl Core<'_, '_> {
                 .fold((0, 0), |(n, b), (k, v)| (n + 1, b + k.len() + v.len()));
             let line = LogLine {
                 pid: w.pid,
+                wid,
                 app: app_id,
                 worker_requests: worker_slot.requests(),
-                remote: self.vars.get(b"REMOTE_ADDR").unwrap_or(b""),
+                request: &self.vars,
                 vars: (nvars, vbytes),
-                method: self.vars.get(b"REQUEST_METHOD").unwrap_or(b""),
-                uri: self.vars.get(b"REQUEST_URI").unwrap_or(b""),
                 tx: writer.tx,
-                msecs: rt.as_millis() as u64,
+                head: writer.head_stats(),
+                micros: rt.as_micros() as u64,
+                started: started_epoch,
                 protocol: writer.protocol(),
                 status: outcome.status,
                 core: self.id,
+                io_errors: (outcome.read_error, outcome.write_error),
                 memory,
             };
-            reqlog::write(&line, &mut self.clock, &mut self.log_buf);
+            let format = w.settings.log_format.as_ref();
+            reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
         }
 
         // Hand the buffers back to the connection; skip what the app left of the body.
