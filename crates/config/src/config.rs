@@ -57,6 +57,24 @@ impl Mount {
     }
 }
 
+/// What the master does on a signal (uWSGI's master functions, named in `unix_signal` hooks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalAction {
+    /// `gracefully_kill_them_all`: workers finish their requests, then everything exits.
+    GracefulShutdown,
+    /// `grace_them_all`: workers finish their requests, then the master re-executes itself.
+    GracefulReload,
+}
+
+/// A `hook-master-start = unix_signal:N ACTION` line: the master runs ACTION on signal N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalHook {
+    /// The signal number.
+    pub signal: i32,
+    /// What the master does on it.
+    pub action: SignalAction,
+}
+
 /// The fully parsed, validated configuration.
 ///
 /// Options accepted only for compatibility (no effect in rwsgi):
@@ -103,6 +121,9 @@ pub struct Config {
     pub worker_reload_mercy: u64,
     /// `pidfile`.
     pub pidfile: Option<PathBuf>,
+    /// `hook-master-start = unix_signal:N ACTION` lines, in order (a later one for the same
+    /// signal wins).
+    pub signal_hooks: Vec<SignalHook>,
     /// `no-orphans`: children stop when the master dies.
     pub no_orphans: bool,
     /// `touch-reload`: files whose modification triggers a graceful reload.
@@ -212,6 +233,7 @@ impl Default for Config {
             pidfile: None,
             touch_reload: Vec::new(),
             no_orphans: false,
+            signal_hooks: Vec::new(),
             uid: None,
             gid: None,
             procname_prefix: None,
@@ -364,6 +386,34 @@ impl Occurrence<'_> {
         Ok((name.to_string(), value.to_string()))
     }
 
+    /// `unix_signal:N ACTION`, the one kind of master hook rwsgi runs.
+    fn signal_hook(&self) -> Result<SignalHook, ConfigError> {
+        let v = self.required()?;
+        let Some(rest) = v.strip_prefix("unix_signal:") else {
+            return Err(self.invalid(v, "rwsgi runs only 'unix_signal:N ACTION' hooks"));
+        };
+        let (num, action) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let signal: i32 = num
+            .trim()
+            .parse()
+            .map_err(|_| self.invalid(v, "expected a signal number after 'unix_signal:'"))?;
+        // SIGKILL and SIGSTOP cannot be caught; SIGCHLD is how the master sees workers exit.
+        if !(1..=31).contains(&signal) || [9, 17, 19].contains(&signal) {
+            return Err(self.invalid(v, "this signal cannot be hooked"));
+        }
+        let action = match action.trim() {
+            "gracefully_kill_them_all" => SignalAction::GracefulShutdown,
+            "grace_them_all" => SignalAction::GracefulReload,
+            _ => {
+                return Err(self.invalid(
+                    v,
+                    "supported actions are gracefully_kill_them_all and grace_them_all",
+                ))
+            }
+        };
+        Ok(SignalHook { signal, action })
+    }
+
     fn path(&self) -> Result<PathBuf, ConfigError> {
         self.required().map(PathBuf::from)
     }
@@ -451,6 +501,7 @@ impl Config {
             Opt::Pidfile => self.pidfile = Some(o.path()?),
             Opt::TouchReload => self.touch_reload.push(o.path()?),
             Opt::NoOrphans => self.no_orphans = o.flag(),
+            Opt::HookMasterStart => self.signal_hooks.push(o.signal_hook()?),
             Opt::Uid => self.uid = Some(o.string()?),
             Opt::Gid => self.gid = Some(o.string()?),
             Opt::ProcnamePrefix => self.procname_prefix = Some(o.string()?),

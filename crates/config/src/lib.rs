@@ -27,8 +27,8 @@ mod parse;
 
 pub use addr::{Addr, AddrError};
 pub use config::{
-    flag_value, is_builtin_plugin, normalize_plugin, Config, Mount, Protocol, SocketSpec,
-    BUILTIN_PLUGINS,
+    flag_value, is_builtin_plugin, normalize_plugin, Config, Mount, Protocol, SignalAction,
+    SignalHook, SocketSpec, BUILTIN_PLUGINS,
 };
 pub use error::{ConfigError, Origin};
 pub use parse::{

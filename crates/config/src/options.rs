@@ -47,6 +47,7 @@ pub enum Opt {
     Pidfile,
     TouchReload,
     NoOrphans,
+    HookMasterStart,
     Uid,
     Gid,
     ProcnamePrefix,
@@ -209,6 +210,9 @@ pub static OPTIONS: &[OptionSpec] = &[
     noop(Opt::DieOnTerm, "die-on-term", None,
       "accepted for compatibility: rwsgi always shuts down on SIGTERM"),
     o(Opt::Pidfile, "pidfile", &[], None, Value, "PATH", "write the master pid to PATH"),
+    o(Opt::HookMasterStart, "hook-master-start", &[], None, Multi, "HOOK",
+      "'unix_signal:N gracefully_kill_them_all' (graceful shutdown) or 'unix_signal:N \
+       grace_them_all' (graceful reload): what the master does on signal N"),
     o(Opt::NoOrphans, "no-orphans", &[], None, Flag, "",
       "workers (and the pusher process) stop when the master dies instead of living on"),
     o(Opt::TouchReload, "touch-reload", &[], None, Multi, "PATH",

@@ -251,6 +251,8 @@ reload-on-rss = 512
 reload-mercy = 10
 worker-reload-mercy = 20
 pidfile = /run/app.pid
+hook-master-start = unix_signal:15 gracefully_kill_them_all
+hook-master-start = unix_signal:10 grace_them_all
 touch-reload = /etc/app/reload
 touch-reload = app.py
 uid = www-data
@@ -318,6 +320,16 @@ statsd-all-gauges = true
         reload_mercy: 10,
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),
+        signal_hooks: vec![
+            SignalHook {
+                signal: 15,
+                action: SignalAction::GracefulShutdown,
+            },
+            SignalHook {
+                signal: 10,
+                action: SignalAction::GracefulReload,
+            },
+        ],
         touch_reload: vec!["/etc/app/reload".into(), "app.py".into()],
         uid: Some("www-data".into()),
         gid: Some("33".into()),
@@ -576,6 +588,9 @@ fn error_cases_name_the_option() {
         (with(&["-Q"]), "command line: unknown option '-Q'"),
         (with(&["--processes", "abc"]), "command line: invalid value 'abc' for option 'processes': expected a non-negative integer"),
         (with(&["--socket-timeout", "4s"]), "command line: invalid value '4s' for option 'socket-timeout': expected a non-negative integer"),
+        (with(&["--hook-master-start", "exec:true"]), "command line: invalid value 'exec:true' for option 'hook-master-start': rwsgi runs only 'unix_signal:N ACTION' hooks"),
+        (with(&["--hook-master-start", "unix_signal:9 gracefully_kill_them_all"]), "command line: invalid value 'unix_signal:9 gracefully_kill_them_all' for option 'hook-master-start': this signal cannot be hooked"),
+        (with(&["--hook-master-start", "unix_signal:15 kill_them_all"]), "command line: invalid value 'unix_signal:15 kill_them_all' for option 'hook-master-start': supported actions are gracefully_kill_them_all and grace_them_all"),
         (with(&["--add-header", "X-Frame-Options"]), "command line: invalid value 'X-Frame-Options' for option 'add-header': expected 'Name: value'"),
         (with(&["--add-header", "Bad Name: 1"]), "command line: invalid value 'Bad Name: 1' for option 'add-header': the header name must be an HTTP token"),
         (with(&["--add-header", "Content-Length: 5"]), "command line: invalid value 'Content-Length: 5' for option 'add-header': the server sets this header itself"),

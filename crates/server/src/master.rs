@@ -6,7 +6,7 @@ use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rwsgi_config::Config;
+use rwsgi_config::{Config, SignalAction, SignalHook};
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketStats};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
@@ -105,6 +105,24 @@ struct Master {
     pusher: Option<PusherProc>,
     /// `--touch-reload` files.
     touch_reload: TouchWatch,
+    /// What each handled signal (other than SIGCHLD) makes the master do.
+    signal_actions: Vec<(libc::c_int, SignalAction)>,
+}
+
+/// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
+/// then each `hook-master-start = unix_signal:N ACTION`, a later entry replacing an earlier one.
+fn signal_actions(hooks: &[SignalHook]) -> Vec<(libc::c_int, SignalAction)> {
+    let mut table = vec![
+        (libc::SIGTERM, SignalAction::GracefulShutdown),
+        (libc::SIGINT, SignalAction::GracefulShutdown),
+        (libc::SIGQUIT, SignalAction::GracefulShutdown),
+        (libc::SIGHUP, SignalAction::GracefulReload),
+    ];
+    for hook in hooks {
+        table.retain(|&(s, _)| s != hook.signal);
+        table.push((hook.signal, hook.action));
+    }
+    table
 }
 
 /// The process that runs the stats pushers (never the master itself: pushers may block and
@@ -193,14 +211,10 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         apps: settings.apps.len().clamp(1, MAX_APPS),
     })?;
     let poller = Poller::new().map_err(os("epoll"))?;
-    let signals = SignalPipe::install(&[
-        libc::SIGCHLD,
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGHUP,
-    ])
-    .map_err(os("signals"))?;
+    let signal_actions = signal_actions(&config.signal_hooks);
+    let mut handled: Vec<libc::c_int> = signal_actions.iter().map(|&(s, _)| s).collect();
+    handled.push(libc::SIGCHLD);
+    let signals = SignalPipe::install(&handled).map_err(os("signals"))?;
     crate::signals::ignore(libc::SIGPIPE).map_err(os("signals"))?;
     poller
         .add(signals.fd(), TOKEN_SIGNALS, READ)
@@ -263,6 +277,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         last_queue_check: Instant::now(),
         start_dir,
         touch_reload,
+        signal_actions,
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -393,9 +408,14 @@ impl Master {
         if self.phase != Phase::Running {
             return;
         }
-        match sig {
-            libc::SIGHUP => self.begin_reload(),
-            libc::SIGTERM | libc::SIGINT | libc::SIGQUIT => {
+        let action = self
+            .signal_actions
+            .iter()
+            .find(|&&(s, _)| s == sig)
+            .map(|&(_, a)| a);
+        match action {
+            Some(SignalAction::GracefulReload) => self.begin_reload(),
+            Some(SignalAction::GracefulShutdown) => {
                 eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
                 self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
                 for wid in 1..=self.workers.len() {
@@ -403,7 +423,7 @@ impl Master {
                 }
                 self.stop_pusher();
             }
-            _ => {} // SIGCHLD: reaped after the batch
+            None => {} // SIGCHLD: reaped after the batch
         }
     }
 
@@ -759,4 +779,30 @@ fn render_stats(
     refresh_listen_queues(info, listeners);
     let snapshot = scoreboard.snapshot(info);
     render_uwsgi(&snapshot, opts, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_replace_the_default_action_of_their_signal_and_add_new_ones() {
+        let defaults = signal_actions(&[]);
+        assert!(defaults.contains(&(libc::SIGHUP, SignalAction::GracefulReload)));
+        assert!(defaults.contains(&(libc::SIGTERM, SignalAction::GracefulShutdown)));
+        let hooked = signal_actions(&[
+            SignalHook {
+                signal: libc::SIGHUP,
+                action: SignalAction::GracefulShutdown,
+            },
+            SignalHook {
+                signal: libc::SIGUSR1,
+                action: SignalAction::GracefulReload,
+            },
+        ]);
+        assert!(hooked.contains(&(libc::SIGHUP, SignalAction::GracefulShutdown)));
+        assert!(!hooked.contains(&(libc::SIGHUP, SignalAction::GracefulReload)));
+        assert!(hooked.contains(&(libc::SIGUSR1, SignalAction::GracefulReload)));
+        assert_eq!(hooked.len(), 5);
+    }
 }

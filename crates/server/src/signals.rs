@@ -7,10 +7,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// The process that installed the pipe: a child that inherited the handler (a worker, for a
+/// signal only the master hooks) must not report into its parent's pipe.
+static PIPE_OWNER: AtomicI32 = AtomicI32::new(-1);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let fd = PIPE_WRITE.load(Ordering::Relaxed);
-    if fd >= 0 {
+    // SAFETY: getpid is async-signal-safe.
+    if fd >= 0 && PIPE_OWNER.load(Ordering::Relaxed) == unsafe { libc::getpid() } {
         let b = sig as u8;
         // SAFETY: write(2) is async-signal-safe; errno is saved and restored around it.
         unsafe {
@@ -40,6 +44,8 @@ impl SignalPipe {
         // SAFETY: fresh descriptors we own.
         let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         PIPE_WRITE.store(write.as_raw_fd(), Ordering::Relaxed);
+        // SAFETY: getpid cannot fail.
+        PIPE_OWNER.store(unsafe { libc::getpid() }, Ordering::Relaxed);
         install(signals, on_signal)?;
         Ok(SignalPipe {
             read,

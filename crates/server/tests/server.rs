@@ -338,6 +338,36 @@ fn no_orphans_stops_the_workers_when_the_master_dies() {
     );
 }
 
+#[test]
+fn hook_master_start_unix_signal_maps_signals_to_reload_and_shutdown() {
+    // SIGUSR1 made a graceful reload: the worker is replaced, the master stays.
+    let hook = "unix_signal:10 grace_them_all";
+    let (server, p) = start_app(&["--processes", "1", "--hook-master-start", hook], 1);
+    let old = worker_pids(&stats(p.stats))[0];
+    server.signal(libc::SIGUSR1);
+    let s = wait_stats(
+        &server,
+        p.stats,
+        Duration::from_secs(20),
+        "worker replaced",
+        |s| worker_pids(s)[0] != old && worker_field(s, "accepting")[0] == 1,
+    );
+    assert_eq!(
+        s["pid"].as_u64(),
+        Some(server.pid() as u64),
+        "same master: {s}"
+    );
+    assert_serves(&server, p.http);
+    drop(server);
+
+    // SIGHUP made a graceful shutdown (instead of uWSGI's default reload): exit 0.
+    let hook = "unix_signal:1 gracefully_kill_them_all";
+    let (mut server, _p) = start_app(&["--processes", "1", "--hook-master-start", hook], 1);
+    server.signal(libc::SIGHUP);
+    let code = server.wait_exit(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{}", server.log());
+}
+
 // ---------------------------------------------------------------------------------------------
 // SIGTERM / SIGINT
 
