@@ -248,6 +248,7 @@ harakiri = 30
 max-requests = 5000
 max-requests-delta = 50
 reload-on-rss = 512
+limit-as = 4096
 reload-mercy = 10
 worker-reload-mercy = 20
 pidfile = /run/app.pid
@@ -317,6 +318,7 @@ statsd-all-gauges = true
         max_requests: Some(5000),
         max_requests_delta: 50,
         reload_on_rss: Some(512),
+        limit_as: Some(4096),
         reload_mercy: 10,
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),

@@ -60,6 +60,22 @@ pub enum StartError {
     Push(#[from] rwsgi_push::PushError),
 }
 
+/// `--limit-as`: caps this process's address space, and so every worker's (children inherit
+/// the limit), as uWSGI does at start-up.
+fn limit_address_space(mb: u64) -> std::io::Result<()> {
+    let bytes = mb.saturating_mul(1024 * 1024);
+    let limit = libc::rlimit {
+        rlim_cur: bytes as libc::rlim_t,
+        rlim_max: bytes as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads a valid rlimit struct.
+    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    eprintln!("your process address space limit is {bytes} bytes ({mb} MB)");
+    Ok(())
+}
+
 fn os(what: &'static str) -> impl FnOnce(std::io::Error) -> StartError {
     move |source| StartError::Os { what, source }
 }
@@ -136,6 +152,9 @@ struct PusherProc {
 
 /// Runs the server until it is told to stop; returns the exit code.
 pub fn run(config: Config) -> Result<i32, StartError> {
+    if let Some(mb) = config.limit_as {
+        limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
+    }
     let settings = Settings::from_config(&config);
     let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {

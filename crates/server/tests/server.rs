@@ -1045,6 +1045,31 @@ fn reload_on_rss_recycles_a_worker_grown_past_the_limit() {
 }
 
 #[test]
+fn limit_as_caps_the_workers_address_space() {
+    let (server, p) = start_app(&["--processes", "1", "--limit-as", "2048"], 1);
+    let worker = worker_pids(&stats(p.stats))[0];
+    // Within the limit, then far past it: MemoryError in the app, and the worker lives on.
+    assert_eq!(get(p.http, "/alloc?64").status, 200, "{}", server.log());
+    let r = get(p.http, "/alloc?3072");
+    assert_eq!(r.status, 500, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.body, b"MemoryError");
+    assert_eq!(worker_pids(&stats(p.stats))[0], worker);
+    assert!(
+        server
+            .log()
+            .contains("your process address space limit is 2147483648 bytes (2048 MB)"),
+        "{}",
+        server.log()
+    );
+    drop(server);
+
+    // Control: without the limit the same allocation succeeds (address space only: the
+    // pages are never touched).
+    let (_server, p) = start_app(&["--processes", "1"], 1);
+    assert_eq!(get(p.http, "/alloc?3072").status, 200);
+}
+
+#[test]
 fn max_requests_recycles_the_worker_without_failing_requests() {
     let (server, p) = start_app(&["--processes", "1", "--max-requests", "5"], 1);
     let first = worker_pids(&stats(p.stats))[0];

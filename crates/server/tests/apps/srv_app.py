@@ -6,6 +6,7 @@
 /conc    sleeps ?<seconds> (default 0.5) while counting concurrent requests in this process;
          answers JSON {pid, start, end, max_inflight}
 /pid     JSON {pid, import_pid}
+/alloc   ?<MB> allocates zeroed bytes of that size (calloc: pages not touched); answers "allocated" or 500 on MemoryError
 /stream  ?<n> (default 256) blocks of 64 KiB from a generator, no Content-Length
 other    "srv ok"
 
@@ -67,6 +68,13 @@ def application(environ, start_response):
                 _inflight -= 1
         out = {"pid": os.getpid(), "start": start, "end": time.time(), "max_inflight": seen}
         return _reply(start_response, json.dumps(out), "application/json")
+    if path == "/alloc":
+        try:
+            block = bytes(int(_seconds(environ, 1)) * 1024 * 1024)
+        except MemoryError:
+            return _reply(start_response, "MemoryError", status="500 Internal Server Error")
+        del block
+        return _reply(start_response, "allocated")
     if path == "/stream":
         blocks = int(_seconds(environ, 256))
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
