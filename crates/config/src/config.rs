@@ -113,6 +113,8 @@ pub struct Config {
     pub max_requests: Option<u64>,
     /// `max-requests-delta`: worker id x this is added to `max-requests`.
     pub max_requests_delta: u64,
+    /// `evil-reload-on-rss` megabytes (`None` = off; 0 also means off).
+    pub evil_reload_on_rss: Option<u64>,
     /// `limit-as` megabytes: RLIMIT_AS of the master, inherited by its children.
     pub limit_as: Option<u64>,
     /// `reload-on-rss` megabytes (`None` = off; 0 also means off).
@@ -231,6 +233,7 @@ impl Default for Config {
             max_requests_delta: 0,
             reload_on_rss: None,
             limit_as: None,
+            evil_reload_on_rss: None,
             reload_mercy: 60,
             worker_reload_mercy: 60,
             pidfile: None,
@@ -500,6 +503,7 @@ impl Config {
             Opt::MaxRequestsDelta => self.max_requests_delta = o.number()?,
             Opt::ReloadOnRss => self.reload_on_rss = o.nonzero_or_off()?,
             Opt::LimitAs => self.limit_as = o.nonzero_or_off()?,
+            Opt::EvilReloadOnRss => self.evil_reload_on_rss = o.nonzero_or_off()?,
             Opt::ReloadMercy => self.reload_mercy = o.number()?,
             Opt::WorkerReloadMercy => self.worker_reload_mercy = o.number()?,
             Opt::Pidfile => self.pidfile = Some(o.path()?),

@@ -41,6 +41,7 @@ pub enum Opt {
     MaxRequests,
     MaxRequestsDelta,
     ReloadOnRss,
+    EvilReloadOnRss,
     LimitAs,
     ReloadMercy,
     WorkerReloadMercy,
@@ -204,6 +205,9 @@ pub static OPTIONS: &[OptionSpec] = &[
       "add worker id x N to --max-requests, so workers are not all recycled at once"),
     o(Opt::LimitAs, "limit-as", &[], None, Value, "MB",
       "limit the address space (vsz) of the master and every worker to MB megabytes"),
+    o(Opt::EvilReloadOnRss, "evil-reload-on-rss", &[], None, Value, "MB",
+      "the master kills (SIGKILL) and respawns a worker whose resident memory exceeds MB \
+       megabytes, checked every second, even in the middle of a request (0 = off)"),
     o(Opt::ReloadOnRss, "reload-on-rss", &[], None, Value, "MB",
       "recycle a worker whose resident memory exceeds MB megabytes after a request (0 = off)"),
     o(Opt::ReloadMercy, "reload-mercy", &[], None, Value, "SECS",

@@ -249,6 +249,7 @@ max-requests = 5000
 max-requests-delta = 50
 reload-on-rss = 512
 limit-as = 4096
+evil-reload-on-rss = 1024
 reload-mercy = 10
 worker-reload-mercy = 20
 pidfile = /run/app.pid
@@ -319,6 +320,7 @@ statsd-all-gauges = true
         max_requests_delta: 50,
         reload_on_rss: Some(512),
         limit_as: Some(4096),
+        evil_reload_on_rss: Some(1024),
         reload_mercy: 10,
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),

@@ -457,6 +457,31 @@ impl Master {
         self.stop_pusher();
     }
 
+    /// `--evil-reload-on-rss`: a worker whose resident memory is past `mb` megabytes is
+    /// killed now, whatever it is doing, and respawned (uWSGI's "evil" reload).
+    fn check_evil_rss(&mut self, mb: u64) {
+        let limit = mb.saturating_mul(1024 * 1024);
+        for idx in 0..self.workers.len() {
+            let pid = self.workers[idx].pid;
+            if pid <= 0 || self.workers[idx].stopping_since.is_some() {
+                continue;
+            }
+            let Ok(usage) = rwsgi_stats::procfs::memory_usage(pid as u32) else {
+                continue; // exiting as we look: reaped on its own
+            };
+            if usage.rss > limit {
+                eprintln!(
+                    "*** EVIL reload of worker {} (pid: {pid}): rss {} MB > {mb} MB ***",
+                    idx + 1,
+                    usage.rss >> 20
+                );
+                self.workers[idx].stopping_since = Some(Instant::now());
+                // SAFETY: killing our own child by pid.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+
     /// `--harakiri`: a worker with a core inside one request for longer than `limit` seconds
     /// is killed (and respawned), as uWSGI's master does.
     fn check_harakiri(&mut self, limit: u64) {
@@ -580,6 +605,9 @@ impl Master {
         if now.duration_since(self.last_queue_check) >= Duration::from_secs(1) {
             self.last_queue_check = now;
             check_listen_queues(&mut self.master_info, &self.listeners);
+            if let Some(mb) = self.config.evil_reload_on_rss {
+                self.check_evil_rss(mb);
+            }
             if self.phase == Phase::Running {
                 if let Some(path) = self.touch_reload.touched() {
                     eprintln!(

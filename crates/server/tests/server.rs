@@ -1045,6 +1045,33 @@ fn reload_on_rss_recycles_a_worker_grown_past_the_limit() {
 }
 
 #[test]
+fn evil_reload_on_rss_kills_and_respawns_a_worker_past_the_limit() {
+    // Every Python worker is larger than 1 MB: the master kills it within a second or two.
+    let (server, p) = start_app(&["--processes", "1", "--evil-reload-on-rss", "1"], 1);
+    let first = worker_pids(&stats(p.stats))[0];
+    server.wait_log(Duration::from_secs(20), |l| {
+        l.contains(&format!("*** EVIL reload of worker 1 (pid: {first}): rss "))
+    });
+    wait_stats(
+        &server,
+        p.stats,
+        Duration::from_secs(20),
+        "respawned",
+        |s| {
+            let pid = worker_pids(s)[0];
+            pid != first && pid != 0 && worker_field(s, "respawn_count")[0] >= 2
+        },
+    );
+    drop(server);
+
+    // Far below the limit: the worker stays.
+    let (server, p) = start_app(&["--processes", "1", "--evil-reload-on-rss", "100000"], 1);
+    let first = worker_pids(&stats(p.stats))[0];
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(worker_pids(&stats(p.stats))[0], first, "{}", server.log());
+}
+
+#[test]
 fn limit_as_caps_the_workers_address_space() {
     let (server, p) = start_app(&["--processes", "1", "--limit-as", "2048"], 1);
     let worker = worker_pids(&stats(p.stats))[0];
