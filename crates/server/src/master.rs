@@ -320,6 +320,7 @@ impl Master {
     fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
         self.scoreboard.prepare_spawn(wid, unix_now());
         let master = std::process::id() as libc::pid_t;
+        let guard = crate::signals::ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
             // The child: drop what only the master uses, then serve.
@@ -338,6 +339,7 @@ impl Master {
             // hooks inherited across fork.
             unsafe { libc::_exit(code) };
         }
+        drop(guard);
         self.scoreboard.worker(wid).set_pid(pid as u32);
         self.workers[wid - 1] = WorkerProc {
             pid,
@@ -357,6 +359,7 @@ impl Master {
             return Ok(());
         };
         let master = std::process::id() as libc::pid_t;
+        let guard = crate::signals::ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
             if self.config.no_orphans {
@@ -372,6 +375,7 @@ impl Master {
             // SAFETY: leaving without the master's destructors, as a worker does.
             unsafe { libc::_exit(code) };
         }
+        drop(guard);
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
             p.spawned = Some(Instant::now());

@@ -95,11 +95,57 @@ pub fn install(signals: &[libc::c_int], handler: extern "C" fn(libc::c_int)) -> 
     Ok(())
 }
 
-/// What every child of the master starts with: the default SIGCHLD action (the master's
-/// handler is not theirs) and SIGPIPE ignored (a client that went away is an error return).
+/// The signals that stop or reload a child of the master.
+pub const STOP_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
+/// What every child of the master starts with, called once its own handlers are installed:
+/// the default SIGCHLD action (the master's handler is not theirs), SIGPIPE ignored (a client
+/// that went away is an error return), and [`STOP_SIGNALS`] unblocked (see [`ForkGuard`]).
 pub fn child_defaults() {
     let _ = default(libc::SIGCHLD);
     let _ = ignore(libc::SIGPIPE);
+    set_mask(libc::SIG_UNBLOCK, &STOP_SIGNALS);
+}
+
+/// Held by the master across `fork`: [`STOP_SIGNALS`] stay blocked, so one sent to a child
+/// before the child installed its handlers waits for them (the child unblocks them in
+/// [`child_defaults`]) instead of going to the master's handler and being lost. Dropping the
+/// guard, in the master, restores its mask.
+pub struct ForkGuard {
+    previous: libc::sigset_t,
+}
+
+impl ForkGuard {
+    /// Blocks [`STOP_SIGNALS`] until the guard is dropped.
+    pub fn new() -> ForkGuard {
+        ForkGuard {
+            previous: set_mask(libc::SIG_BLOCK, &STOP_SIGNALS),
+        }
+    }
+}
+
+impl Drop for ForkGuard {
+    fn drop(&mut self) {
+        // SAFETY: restoring a mask pthread_sigmask gave us.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
+
+/// Applies `how` (block / unblock) for `signals` to this thread's mask; returns the old mask.
+fn set_mask(how: libc::c_int, signals: &[libc::c_int]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use; pthread_sigmask
+    // only reads `set` and writes `old`.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(how, &set, &mut old);
+        old
+    }
 }
 
 /// `--no-orphans`: this child gets SIGTERM (a graceful stop) when the master, its parent, dies.

@@ -400,6 +400,52 @@ fn sigterm_lets_an_inflight_request_finish_then_exits_zero_and_vacuums() {
 }
 
 #[test]
+fn sigterm_right_after_workers_fork_still_stops_every_worker() {
+    // A stop signal that reaches a worker between its fork and its own handlers must wait for
+    // them, not vanish (the worker would then serve on, and outlive its master).
+    for round in 0..5 {
+        let http = free_port();
+        let mut server = Server::start(&[
+            "--http-socket".to_string(),
+            format!("127.0.0.1:{http}"),
+            "--module".into(),
+            "srv_app".into(),
+            "--chdir".into(),
+            apps_dir().display().to_string(),
+            "--master".into(),
+            "--processes".into(),
+            "4".into(),
+        ]);
+        // Busy-wait (bounded) for the 4th fork, then signal at once: the newest worker is
+        // then most likely still starting.
+        let children = format!("/proc/{0}/task/{0}/children", server.pid());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let n = std::fs::read_to_string(&children).map_or(0, |s| s.split_whitespace().count());
+            if n >= 4 {
+                break;
+            }
+        }
+        server.signal(libc::SIGTERM);
+        let code = server.wait_exit(Duration::from_secs(15));
+        let log = server.log();
+        assert_eq!(code, Some(0), "round {round}: master exit\n{log}");
+        let workers: Vec<i32> = log
+            .lines()
+            .filter_map(|l| l.split("(pid: ").nth(1))
+            .filter_map(|rest| rest.split(',').next()?.parse().ok())
+            .collect();
+        assert_eq!(workers.len(), 4, "{log}");
+        for pid in workers {
+            assert!(
+                !pid_alive(pid),
+                "round {round}: worker {pid} outlived its master\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
 fn sigint_stops_the_server_with_exit_zero_and_vacuums() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("app.sock");

@@ -156,8 +156,40 @@ pub fn stop_child(child: &mut Child, sig: i32) {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The master's children as they are now: if the master has to be killed, its workers
+        // (ours too) are ended here rather than left serving on their own.
+        let children = children_of(self.child.id() as i32);
         stop_child(&mut self.child, libc::SIGTERM);
+        for (pid, started) in children {
+            // The same process still (its start time): a pid reused since is not ours.
+            if start_time(pid).is_some_and(|s| s == started) {
+                // SAFETY: signalling a process this test's server forked, identified above.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
     }
+}
+
+/// Pids and start times of `pid`'s children.
+fn children_of(pid: i32) -> Vec<(i32, u64)> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter_map(|p| Some((p, start_time(p)?)))
+        .collect()
+}
+
+/// A live process's start time (field 22 of /proc/PID/stat), in clock ticks since boot.
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state); a zombie has exited already.
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
 }
 
 /// A parsed HTTP response.
