@@ -274,8 +274,8 @@ pub static OPTIONS: &[OptionSpec] = &[
       "accepted for compatibility: rwsgi reports a failed write only as the request's \
        OSError (see --disable-write-exception)"),
     noop(Opt::IgnoreSigpipe, "ignore-sigpipe", None,
-      "accepted for compatibility: rwsgi writes with MSG_NOSIGNAL, so a client that went \
-       away never raises SIGPIPE"),
+      "accepted for compatibility: rwsgi's workers ignore SIGPIPE, so a client that went \
+       away is an error return, never a reported signal"),
     o(Opt::LogFormat, "log-format", &["logformat"], None, Value, "FORMAT",
       "request log lines in FORMAT: text with uWSGI's %(uri), %(method), %(status), %(msecs), \
        %(addr), %(ltime), ... and %(var.NAME) for any request var"),
