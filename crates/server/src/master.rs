@@ -16,7 +16,7 @@ use rwsgi_wsgi::{unix_now, Apps};
 use crate::listen::{self, Listener, Proto};
 use crate::poller::{Poller, READ};
 use crate::settings::Settings;
-use crate::signals::SignalPipe;
+use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::StatsServer;
 use crate::touch::TouchWatch;
 
@@ -113,8 +113,8 @@ struct Master {
     master_info: MasterInfo,
     /// The server is stopping because of an error (exit code 1).
     fatal: bool,
-    /// When the listen queues were last checked.
-    last_queue_check: Instant,
+    /// When the once-a-second checks (listen queues, RSS limit, touched files) last ran.
+    last_periodic_check: Instant,
     /// The working directory at start-up.
     start_dir: Option<std::path::PathBuf>,
     /// The stats pushers' process, when any pusher is configured.
@@ -293,7 +293,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         phase: Phase::Running,
         master_info,
         fatal: false,
-        last_queue_check: Instant::now(),
+        last_periodic_check: Instant::now(),
         start_dir,
         touch_reload,
         signal_actions,
@@ -317,29 +317,40 @@ pub fn run(config: Config) -> Result<i32, StartError> {
 }
 
 impl Master {
-    fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
-        self.scoreboard.prepare_spawn(wid, unix_now());
+    /// Forks a child that runs `child` and exits with its code; returns the child's pid. Stop
+    /// signals stay blocked across the fork ([`ForkGuard`]); the child drops what only the
+    /// master uses and, with `--no-orphans`, stops when the master dies.
+    fn fork_child(
+        &mut self,
+        child: impl FnOnce(&mut Master) -> i32,
+    ) -> Result<libc::pid_t, StartError> {
         let master = std::process::id() as libc::pid_t;
-        let guard = crate::signals::ForkGuard::new();
+        let _blocked = ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
-            // The child: drop what only the master uses, then serve.
             if self.config.no_orphans {
                 crate::signals::stop_with_parent(master);
             }
             self.stats = None;
-            let code = crate::worker::run(
-                wid,
-                &self.listeners,
-                &self.scoreboard,
-                &self.settings,
-                self.apps.clone(),
-            );
-            // SAFETY: leaving the worker without running the master's destructors or atexit
+            let code = child(self);
+            // SAFETY: leaving the child without running the master's destructors or atexit
             // hooks inherited across fork.
             unsafe { libc::_exit(code) };
         }
-        drop(guard);
+        Ok(pid)
+    }
+
+    fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
+        self.scoreboard.prepare_spawn(wid, unix_now());
+        let pid = self.fork_child(|m| {
+            crate::worker::run(
+                wid,
+                &m.listeners,
+                &m.scoreboard,
+                &m.settings,
+                m.apps.clone(),
+            )
+        })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
         self.workers[wid - 1] = WorkerProc {
             pid,
@@ -358,24 +369,8 @@ impl Master {
         let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
             return Ok(());
         };
-        let master = std::process::id() as libc::pid_t;
-        let guard = crate::signals::ForkGuard::new();
-        let pid = interp::fork().map_err(os("fork"))?;
-        if pid == 0 {
-            if self.config.no_orphans {
-                crate::signals::stop_with_parent(master);
-            }
-            self.stats = None;
-            let code = run_pusher(
-                config,
-                &mut self.master_info,
-                &self.listeners,
-                &self.scoreboard,
-            );
-            // SAFETY: leaving without the master's destructors, as a worker does.
-            unsafe { libc::_exit(code) };
-        }
-        drop(guard);
+        let pid = self
+            .fork_child(|m| run_pusher(config, &mut m.master_info, &m.listeners, &m.scoreboard))?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
             p.spawned = Some(Instant::now());
@@ -461,15 +456,27 @@ impl Master {
         self.stop_pusher();
     }
 
+    /// The pid of worker `idx` (0-based) if it is alive and not already being stopped.
+    fn serving(&self, idx: usize) -> Option<libc::pid_t> {
+        let w = &self.workers[idx];
+        (w.pid > 0 && w.stopping_since.is_none()).then_some(w.pid)
+    }
+
+    /// Kills worker `idx` (0-based) now; its exit is expected, so it is respawned at once.
+    fn kill_worker(&mut self, idx: usize) {
+        self.workers[idx].stopping_since = Some(Instant::now());
+        // SAFETY: killing our own child by pid.
+        unsafe { libc::kill(self.workers[idx].pid, libc::SIGKILL) };
+    }
+
     /// `--evil-reload-on-rss`: a worker whose resident memory is past `mb` megabytes is
     /// killed now, whatever it is doing, and respawned (uWSGI's "evil" reload).
     fn check_evil_rss(&mut self, mb: u64) {
         let limit = mb.saturating_mul(1024 * 1024);
         for idx in 0..self.workers.len() {
-            let pid = self.workers[idx].pid;
-            if pid <= 0 || self.workers[idx].stopping_since.is_some() {
+            let Some(pid) = self.serving(idx) else {
                 continue;
-            }
+            };
             let Ok(usage) = rwsgi_stats::procfs::memory_usage(pid as u32) else {
                 continue; // exiting as we look: reaped on its own
             };
@@ -479,9 +486,7 @@ impl Master {
                     idx + 1,
                     usage.rss >> 20
                 );
-                self.workers[idx].stopping_since = Some(Instant::now());
-                // SAFETY: killing our own child by pid.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                self.kill_worker(idx);
             }
         }
     }
@@ -492,10 +497,9 @@ impl Master {
         let now = unix_now();
         for idx in 0..self.workers.len() {
             let wid = idx + 1;
-            let pid = self.workers[idx].pid;
-            if pid <= 0 || self.workers[idx].stopping_since.is_some() {
+            let Some(pid) = self.serving(idx) else {
                 continue;
-            }
+            };
             let stuck = (0..self.settings.threads).any(|core| {
                 let c = self.scoreboard.core(wid, core);
                 c.in_request() && now.saturating_sub(c.request_start()) > limit
@@ -503,9 +507,7 @@ impl Master {
             if stuck {
                 eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1) ***");
                 self.scoreboard.worker(wid).inc_harakiri();
-                self.workers[idx].stopping_since = Some(Instant::now());
-                // SAFETY: killing our own child by pid.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                self.kill_worker(idx);
             }
         }
     }
@@ -606,8 +608,8 @@ impl Master {
     /// Respawns due workers, kills workers past their mercy, expires stats clients.
     fn tick(&mut self) {
         let now = Instant::now();
-        if now.duration_since(self.last_queue_check) >= Duration::from_secs(1) {
-            self.last_queue_check = now;
+        if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
+            self.last_periodic_check = now;
             check_listen_queues(&mut self.master_info, &self.listeners);
             if let Some(mb) = self.config.evil_reload_on_rss {
                 self.check_evil_rss(mb);
@@ -772,10 +774,7 @@ fn run_pusher(
     listeners: &[Listener],
     scoreboard: &Scoreboard,
 ) -> i32 {
-    let _ = crate::signals::install(
-        &[libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP],
-        on_pusher_stop,
-    );
+    let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
     rwsgi_push::run(
         config,

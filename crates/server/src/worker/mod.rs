@@ -56,10 +56,7 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
 }
 
 fn install_stop_handlers() {
-    let _ = crate::signals::install(
-        &[libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT],
-        on_stop_signal,
-    );
+    let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_stop_signal);
     crate::signals::child_defaults();
 }
 
