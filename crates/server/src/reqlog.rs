@@ -22,8 +22,6 @@ pub struct LogLine<'a> {
     pub worker_requests: u64,
     /// The request's CGI vars.
     pub request: &'a RequestVars,
-    /// Number of CGI vars and their size.
-    pub vars: (usize, usize),
     /// Response bytes, head included.
     pub tx: u64,
     /// Header lines and bytes of the response head.
@@ -47,6 +45,13 @@ pub struct LogLine<'a> {
 impl LogLine<'_> {
     fn var(&self, key: &[u8]) -> &[u8] {
         self.request.get(key).unwrap_or(b"")
+    }
+
+    /// Number of CGI vars and their size, as uWSGI's "{N vars in M bytes}" counts them.
+    fn vars_size(&self) -> (usize, usize) {
+        self.request
+            .iter()
+            .fold((0, 0), |(n, b), (k, v)| (n + 1, b + k.len() + v.len()))
     }
 }
 
@@ -111,11 +116,8 @@ fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
         line.pid, line.app, line.worker_requests, line.worker_requests
     );
     buf.extend_from_slice(line.var(b"REMOTE_ADDR"));
-    let _ = write!(
-        buf,
-        " () {{{} vars in {} bytes}} [",
-        line.vars.0, line.vars.1
-    );
+    let (nvars, vbytes) = line.vars_size();
+    let _ = write!(buf, " () {{{nvars} vars in {vbytes} bytes}} [");
     buf.extend_from_slice(clock.text());
     buf.extend_from_slice(b"] ");
     buf.extend_from_slice(line.var(b"REQUEST_METHOD"));
@@ -150,9 +152,6 @@ enum Piece {
     Text(Vec<u8>),
     /// A CGI var of the request.
     Var(Vec<u8>),
-    Uri,
-    Method,
-    Addr,
     Proto,
     Status,
     Micros,
@@ -214,9 +213,6 @@ impl LogFormat {
             let _ = match piece {
                 Piece::Text(t) => buf.write_all(t),
                 Piece::Var(k) => buf.write_all(line.var(k)),
-                Piece::Uri => buf.write_all(line.var(b"REQUEST_URI")),
-                Piece::Method => buf.write_all(line.var(b"REQUEST_METHOD")),
-                Piece::Addr => buf.write_all(line.var(b"REMOTE_ADDR")),
                 Piece::Proto => buf.write_all(line.protocol),
                 Piece::Status => write!(buf, "{}", line.status),
                 Piece::Micros => write!(buf, "{}", line.micros),
@@ -243,8 +239,8 @@ impl LogFormat {
                 Piece::Pid => write!(buf, "{}", line.pid),
                 Piece::Wid => write!(buf, "{}", line.wid),
                 Piece::Core => write!(buf, "{}", line.core),
-                Piece::Vars => write!(buf, "{}", line.vars.0),
-                Piece::Pktsize => write!(buf, "{}", line.vars.1),
+                Piece::Vars => write!(buf, "{}", line.vars_size().0),
+                Piece::Pktsize => write!(buf, "{}", line.vars_size().1),
                 Piece::Switches => buf.write_all(b"1"),
                 Piece::ReadErrors => write!(buf, "{rerr}"),
                 Piece::WriteErrors => write!(buf, "{werr}"),
@@ -265,10 +261,10 @@ impl Piece {
             return Piece::Var(var.as_bytes().to_vec());
         }
         match name {
-            "uri" => Piece::Uri,
-            "method" => Piece::Method,
+            "uri" => Piece::Var(b"REQUEST_URI".to_vec()),
+            "method" => Piece::Var(b"REQUEST_METHOD".to_vec()),
             "user" => Piece::Var(b"REMOTE_USER".to_vec()),
-            "addr" => Piece::Addr,
+            "addr" => Piece::Var(b"REMOTE_ADDR".to_vec()),
             "host" => Piece::Var(b"HTTP_HOST".to_vec()),
             "proto" => Piece::Proto,
             "uagent" => Piece::Var(b"HTTP_USER_AGENT".to_vec()),
@@ -331,7 +327,6 @@ mod tests {
             app: 0,
             worker_requests: 5,
             request,
-            vars: (7, 120),
             tx: 150,
             head: (3, 100),
             micros: 2500,
@@ -369,7 +364,7 @@ mod tests {
         render_default(&line(&v), &mut Clock::default(), &mut buf);
         let text = String::from_utf8(buf).unwrap();
         assert!(
-            text.starts_with("[pid: 77|app: 0|req: 5/5] 127.0.0.1 () {7 vars in 120 bytes} ["),
+            text.starts_with("[pid: 77|app: 0|req: 5/5] 127.0.0.1 () {7 vars in 133 bytes} ["),
             "{text}"
         );
         assert!(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rwsgi_config::Config;
+use rwsgi_wsgi::ResponseOptions;
 
 use crate::reqlog::LogFormat;
 use rwsgi_wsgi::AppSpec;
@@ -17,9 +18,9 @@ pub struct Settings {
     pub threads: usize,
     /// Largest request head (`--buffer-size`).
     pub buffer_size: usize,
-    /// `--socket-timeout`: the longest wait for a client while its request is read or its
-    /// response written (`None`: the built-in defaults).
-    pub socket_timeout: Option<Duration>,
+    /// How long a client that started a request head may send nothing more
+    /// (`--socket-timeout`, else 10 s).
+    pub head_timeout: Duration,
     /// Apps to load, in order.
     pub apps: Vec<AppSpec>,
     /// `--manage-script-name`.
@@ -28,15 +29,11 @@ pub struct Settings {
     pub lazy_apps: bool,
     /// `--disable-logging`.
     pub disable_logging: bool,
-    /// `--disable-write-exception`.
-    pub disable_write_exception: bool,
+    /// Every response's settings (`--socket-timeout`, `--disable-write-exception`,
+    /// `--add-header`); their timeout is also the request body's.
+    pub response: ResponseOptions,
     /// `--log-format`, parsed (`None`: uWSGI's default request line).
     pub log_format: Option<LogFormat>,
-    /// `--add-header` lines, rendered once (`Name: value\r\n`…); `Connection: close` is not
-    /// among them but sets `always_close`.
-    pub extra_headers: Option<Arc<[u8]>>,
-    /// `--add-header 'Connection: close'`.
-    pub always_close: bool,
     /// `--memory-report`.
     pub memory_report: bool,
     /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
@@ -76,19 +73,26 @@ impl Settings {
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
             buffer_size: config.buffer_size,
-            socket_timeout: config.socket_timeout.map(Duration::from_secs),
+            head_timeout: config
+                .socket_timeout
+                .map_or(HEAD_TIMEOUT, Duration::from_secs),
             apps,
             manage_script_name: config.manage_script_name,
             // uWSGI's --lazy implies --lazy-apps.
             lazy_apps: config.lazy_apps || config.lazy,
             disable_logging: config.disable_logging,
-            disable_write_exception: config.disable_write_exception,
+            response: ResponseOptions {
+                timeout: config
+                    .socket_timeout
+                    .map_or(ResponseOptions::default().timeout, Duration::from_secs),
+                raise_write_errors: !config.disable_write_exception,
+                extra_headers: render_headers(&config.add_headers),
+                always_close: config
+                    .add_headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
+            },
             log_format: config.log_format.as_deref().map(LogFormat::parse),
-            extra_headers: render_headers(&config.add_headers),
-            always_close: config
-                .add_headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),
             max_requests_delta: config.max_requests_delta,
@@ -116,6 +120,10 @@ impl Settings {
     }
 }
 
+/// A client that started a request head but sent nothing more for this long is dropped,
+/// unless `--socket-timeout` says otherwise.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// `Name: value\r\n` for each `--add-header` except `Connection` (the config lets only
 /// `Connection: close` through, which the writer emits itself when it closes).
 fn render_headers(headers: &[(String, String)]) -> Option<Arc<[u8]>> {
@@ -135,7 +143,7 @@ mod tests {
     #[test]
     fn add_headers_render_once_and_connection_close_becomes_a_flag() {
         let mut config = Config::default();
-        assert_eq!(Settings::from_config(&config).extra_headers, None);
+        assert_eq!(Settings::from_config(&config).response.extra_headers, None);
         config.add_headers = vec![
             ("X-Frame-Options".into(), "DENY".into()),
             ("Connection".into(), "close".into()),
@@ -143,10 +151,10 @@ mod tests {
         ];
         let s = Settings::from_config(&config);
         assert_eq!(
-            s.extra_headers.as_deref(),
+            s.response.extra_headers.as_deref(),
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
-        assert!(s.always_close);
+        assert!(s.response.always_close);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use pyo3::types::{PyBytes, PyList};
 pub use app::{App, AppError, AppSource, AppSpec, Apps};
 pub use environ::{EnvironTemplate, ServerFlags};
 pub use input::{Body, BodyFraming, Input};
-pub use response::{Dialect, StartResponse, Writer};
+pub use response::{Dialect, ResponseOptions, StartResponse, Writer};
 pub use vars::RequestVars;
 
 /// What happened to one request, for the scoreboard and the request log.

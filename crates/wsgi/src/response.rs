@@ -58,16 +58,9 @@ pub struct Writer {
     body_sent: u64,
     /// Bytes put on the wire (head and body), for the scoreboard's `tx`.
     pub tx: u64,
-    timeout: Duration,
     /// Writing to the client failed.
     pub write_error: bool,
-    /// A failed write raises `OSError` (in the app's `write()`, or reported as the request's
-    /// exception); false with `--disable-write-exception`: the response just ends there.
-    raise_write_errors: bool,
-    /// `--add-header` lines, rendered (`Name: value\r\n`…), added to every response head.
-    extra_headers: Option<Arc<[u8]>>,
-    /// `--add-header 'Connection: close'`: no response keeps its connection.
-    always_close: bool,
+    options: ResponseOptions,
     /// Header lines and bytes of the head sent (for the request log).
     head: (usize, usize),
 }
@@ -92,38 +85,49 @@ impl Default for Writer {
             chunked: false,
             body_sent: 0,
             tx: 0,
-            timeout: DEFAULT_SOCKET_TIMEOUT,
             write_error: false,
-            raise_write_errors: true,
-            extra_headers: None,
-            always_close: false,
+            options: ResponseOptions::default(),
             head: (0, 0),
         }
     }
 }
 
+/// The server's settings for every response, fixed at start-up.
+#[derive(Debug, Clone)]
+pub struct ResponseOptions {
+    /// How long one wait for the client to take more of the response may last.
+    pub timeout: Duration,
+    /// A failed write raises `OSError` (in the app's `write()`, or reported as the request's
+    /// exception); false with `--disable-write-exception`: the response just ends there. It
+    /// counts as a write error either way.
+    pub raise_write_errors: bool,
+    /// `--add-header` lines, rendered (`Name: value\r\n`…), added to every response head.
+    pub extra_headers: Option<Arc<[u8]>>,
+    /// `--add-header 'Connection: close'`: no response keeps its connection.
+    pub always_close: bool,
+}
+
+impl Default for ResponseOptions {
+    fn default() -> Self {
+        ResponseOptions {
+            timeout: DEFAULT_SOCKET_TIMEOUT,
+            raise_write_errors: true,
+            extra_headers: None,
+            always_close: false,
+        }
+    }
+}
+
 impl Writer {
-    /// Sets how long one wait for the client to take more of the response may last.
-    pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
-    }
-
-    /// Headers (`Name: value\r\n` lines) added to every response head, and whether every
-    /// response closes its connection (`--add-header`).
-    pub fn set_extra_headers(&mut self, lines: Option<Arc<[u8]>>, always_close: bool) {
-        self.extra_headers = lines;
-        self.always_close = always_close;
-    }
-
-    /// Whether a failed write raises `OSError` (the default) or quietly ends the response
-    /// (`--disable-write-exception`); the failure is counted as a write error either way.
-    pub fn set_raise_write_errors(&mut self, raise: bool) {
-        self.raise_write_errors = raise;
+    /// Applies the server's response settings (before [`Writer::reset`]: they decide whether
+    /// the connection may be kept).
+    pub fn set_options(&mut self, options: &ResponseOptions) {
+        self.options.clone_from(options);
     }
 
     /// What a failed write becomes: `OSError`, or nothing when write errors are not raised.
     pub fn write_failed(&self, e: io::Error) -> PyResult<()> {
-        if self.raise_write_errors {
+        if self.options.raise_write_errors {
             Err(PyOSError::new_err(format!("client connection: {e}")))
         } else {
             Ok(())
@@ -150,7 +154,7 @@ impl Writer {
         self.dialect = dialect;
         self.protocol.clear();
         self.protocol.extend_from_slice(protocol);
-        self.keep_alive = keep_alive && dialect != Dialect::Uwsgi && !self.always_close;
+        self.keep_alive = keep_alive && dialect != Dialect::Uwsgi && !self.options.always_close;
         self.fin_follows = fin_follows;
         self.last_write = false;
         self.head_only = head_only;
@@ -265,7 +269,7 @@ impl Writer {
         self.out.extend_from_slice(&self.status);
         self.out.extend_from_slice(b"\r\n");
         self.out.extend_from_slice(&self.header_block);
-        if let Some(extra) = &self.extra_headers {
+        if let Some(extra) = &self.options.extra_headers {
             self.out.extend_from_slice(extra);
         }
         match self.dialect {
@@ -413,7 +417,7 @@ impl Writer {
                 }
                 Ok(None) => {
                     let fd = self.fd;
-                    let timeout = self.timeout;
+                    let timeout = self.options.timeout;
                     if let Err(e) = py.detach(|| wait_fd(fd, true, timeout)) {
                         self.write_error = true;
                         return Err(e);

@@ -65,9 +65,6 @@ const WAKE: u64 = u64::MAX;
 const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
 /// A keep-alive connection idle this long between requests is closed.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-/// A client that started a request head but sent nothing more for this long is dropped
-/// (unless `--socket-timeout` says otherwise).
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections accepted back to back (each answered and closed) before the core looks at
 /// its other connections again.
 const ACCEPT_BATCH: u32 = 16;
@@ -214,7 +211,7 @@ impl<'w, 'a> Core<'w, 'a> {
     /// Closes keep-alive connections idle for too long and clients stuck mid-head (slowloris).
     fn close_stale(&mut self) {
         let now = Instant::now();
-        let head_timeout = self.w.settings.socket_timeout.unwrap_or(HEAD_TIMEOUT);
+        let head_timeout = self.w.settings.head_timeout;
         for slot in 0..self.conns.len() {
             let stale = self.conns[slot].as_ref().is_some_and(|c| {
                 let limit = if c.buf.is_empty() {

@@ -180,7 +180,7 @@ impl Core<'_, '_> {
             BodyFraming::None => false,
         };
         let mut writer = std::mem::take(&mut self.writer);
-        writer.set_extra_headers(w.settings.extra_headers.clone(), w.settings.always_close);
+        writer.set_options(&w.settings.response);
         writer.reset(
             fd,
             head.dialect,
@@ -193,11 +193,7 @@ impl Core<'_, '_> {
             head.dialect == Dialect::Uwsgi && !needs_body,
             head.head_only,
         );
-        writer.set_raise_write_errors(!w.settings.disable_write_exception);
-        if let Some(timeout) = w.settings.socket_timeout {
-            body.set_timeout(timeout);
-            writer.set_timeout(timeout);
-        }
+        body.set_timeout(w.settings.response.timeout);
         if head.expect_continue && needs_body {
             let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
@@ -261,17 +257,12 @@ impl Core<'_, '_> {
             None
         };
         if !w.settings.disable_logging {
-            let (nvars, vbytes) = self
-                .vars
-                .iter()
-                .fold((0, 0), |(n, b), (k, v)| (n + 1, b + k.len() + v.len()));
             let line = LogLine {
                 pid: w.pid,
                 wid,
                 app: app_id,
                 worker_requests: worker_slot.requests(),
                 request: &self.vars,
-                vars: (nvars, vbytes),
                 tx: writer.tx,
                 head: writer.head_stats(),
                 micros: rt.as_micros() as u64,
