@@ -27,6 +27,14 @@ fn start_app(extra: &[&str], workers: usize) -> (Server, Ports) {
 }
 
 fn start_app_in(dir: tempfile::TempDir, extra: &[&str], workers: usize) -> (Server, Ports) {
+    let (server, p) = launch_app_in(dir, extra);
+    // Ready when every worker says it accepts (no probe request: some tests count requests).
+    wait_workers_ready(&server, p.stats, workers);
+    (server, p)
+}
+
+/// Starts rwsgi as [`start_app_in`] does, without waiting for anything.
+fn launch_app_in(dir: tempfile::TempDir, extra: &[&str]) -> (Server, Ports) {
     let p = Ports {
         http: free_port(),
         uwsgi: free_port(),
@@ -46,10 +54,7 @@ fn start_app_in(dir: tempfile::TempDir, extra: &[&str], workers: usize) -> (Serv
         "--master".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    let server = Server::start_in(dir, &args);
-    // Ready when every worker says it accepts (no probe request: some tests count requests).
-    wait_workers_ready(&server, p.stats, workers);
-    (server, p)
+    (Server::start_in(dir, &args), p)
 }
 
 fn kill(pid: u64, sig: i32) {
@@ -241,19 +246,30 @@ fn signal_during_a_slow_request(server: &Server, p: &Ports, sig: i32) {
     assert_eq!(r.text(), "slept");
 }
 
-#[test]
-fn sighup_lets_an_inflight_request_finish() {
-    let (server, p) = start_app(&["--processes", "1"], 1);
-    let old = worker_pids(&stats(p.stats))[0];
-    signal_during_a_slow_request(&server, &p, libc::SIGHUP);
+/// Waits until the single worker `old` was replaced by one that accepts, under the same
+/// master (a graceful reload re-executes the master in place); returns that stats snapshot.
+fn wait_reloaded(server: &Server, p: &Ports, old: u64) -> serde_json::Value {
     let s = wait_stats(
-        &server,
+        server,
         p.stats,
         Duration::from_secs(20),
         "worker replaced",
         |s| worker_pids(s)[0] != old && worker_field(s, "accepting")[0] == 1,
     );
-    assert_eq!(s["pid"].as_u64(), Some(server.pid() as u64), "{s}");
+    assert_eq!(
+        s["pid"].as_u64(),
+        Some(server.pid() as u64),
+        "same master: {s}"
+    );
+    s
+}
+
+#[test]
+fn sighup_lets_an_inflight_request_finish() {
+    let (server, p) = start_app(&["--processes", "1"], 1);
+    let old = worker_pids(&stats(p.stats))[0];
+    signal_during_a_slow_request(&server, &p, libc::SIGHUP);
+    wait_reloaded(&server, &p, old);
     assert_serves(&server, p.http);
 }
 
@@ -276,18 +292,7 @@ fn touching_a_touch_reload_file_reloads_gracefully_once() {
         .open(&trigger)
         .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)))
         .expect("touch");
-    let s = wait_stats(
-        &server,
-        p.stats,
-        Duration::from_secs(20),
-        "worker replaced",
-        |s| worker_pids(s)[0] != old && worker_field(s, "accepting")[0] == 1,
-    );
-    assert_eq!(
-        s["pid"].as_u64(),
-        Some(server.pid() as u64),
-        "same master: {s}"
-    );
+    let s = wait_reloaded(&server, &p, old);
     server.wait_log(Duration::from_secs(5), |l| {
         l.contains(&format!("*** {trigger_arg} has been touched"))
     });
@@ -302,8 +307,7 @@ fn touching_a_touch_reload_file_reloads_gracefully_once() {
 
 /// SIGKILLs the master; true when all of `children` are gone within `limit`.
 fn children_gone_after_master_killed(server: &Server, children: &[u64], limit: Duration) -> bool {
-    // SAFETY: signalling the master this test started.
-    unsafe { libc::kill(server.pid(), libc::SIGKILL) };
+    server.signal(libc::SIGKILL);
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if children.iter().all(|&pid| !pid_alive(pid as i32)) {
@@ -329,8 +333,7 @@ fn no_orphans_stops_the_workers_when_the_master_dies() {
     let workers = worker_pids(&stats(p.stats));
     let gone = children_gone_after_master_killed(&server, &workers, Duration::from_secs(2));
     for &pid in &workers {
-        // SAFETY: signalling a worker this test's server forked.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        kill(pid, libc::SIGKILL);
     }
     assert!(
         !gone,
@@ -345,18 +348,7 @@ fn hook_master_start_unix_signal_maps_signals_to_reload_and_shutdown() {
     let (server, p) = start_app(&["--processes", "1", "--hook-master-start", hook], 1);
     let old = worker_pids(&stats(p.stats))[0];
     server.signal(libc::SIGUSR1);
-    let s = wait_stats(
-        &server,
-        p.stats,
-        Duration::from_secs(20),
-        "worker replaced",
-        |s| worker_pids(s)[0] != old && worker_field(s, "accepting")[0] == 1,
-    );
-    assert_eq!(
-        s["pid"].as_u64(),
-        Some(server.pid() as u64),
-        "same master: {s}"
-    );
+    wait_reloaded(&server, &p, old);
     assert_serves(&server, p.http);
     drop(server);
 
@@ -404,28 +396,12 @@ fn sigterm_right_after_workers_fork_still_stops_every_worker() {
     // A stop signal that reaches a worker between its fork and its own handlers must wait for
     // them, not vanish (the worker would then serve on, and outlive its master).
     for round in 0..5 {
-        let http = free_port();
-        let mut server = Server::start(&[
-            "--http-socket".to_string(),
-            format!("127.0.0.1:{http}"),
-            "--module".into(),
-            "srv_app".into(),
-            "--chdir".into(),
-            apps_dir().display().to_string(),
-            "--master".into(),
-            "--processes".into(),
-            "4".into(),
-        ]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut server, _p) = launch_app_in(dir, &["--processes", "4"]);
         // Busy-wait (bounded) for the 4th fork, then signal at once: the newest worker is
         // then most likely still starting.
-        let children = format!("/proc/{0}/task/{0}/children", server.pid());
         let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let n = std::fs::read_to_string(&children).map_or(0, |s| s.split_whitespace().count());
-            if n >= 4 {
-                break;
-            }
-        }
+        while Instant::now() < deadline && children_of(server.pid()).len() < 4 {}
         server.signal(libc::SIGTERM);
         let code = server.wait_exit(Duration::from_secs(15));
         let log = server.log();
@@ -1146,14 +1122,7 @@ fn limit_as_caps_the_workers_address_space() {
 fn max_requests_recycles_the_worker_without_failing_requests() {
     let (server, p) = start_app(&["--processes", "1", "--max-requests", "5"], 1);
     let first = worker_pids(&stats(p.stats))[0];
-    let mut pids = Vec::new();
-    for i in 0..12 {
-        let r = try_http(p.http, "GET", "/pid", &[], b"")
-            .unwrap_or_else(|e| panic!("request {i}: {e}\n{}", server.log()));
-        assert_eq!(r.status, 200, "request {i}\n{}", server.log());
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        pids.push(v["pid"].as_u64().unwrap());
-    }
+    let pids = answering_pids(&server, p.http, 12);
     // Five per worker process: 5 + 5 + 2.
     assert!(pids[..5].iter().all(|&p| p == first), "{pids:?}");
     assert!(pids[5..].iter().all(|&p| p != first), "{pids:?}");
@@ -1330,15 +1299,11 @@ fn a_client_stuck_in_its_request_head_is_dropped_and_others_are_served() {
     assert_serves(&server, p.http);
     // The server gives up on the half-sent head: the connection is closed (EOF, or a reset),
     // well before the read timeout of this client.
-    slow.set_read_timeout(Some(Duration::from_secs(40)))
-        .expect("timeout");
-    let mut buf = [0u8; 64];
-    let closed = match slow.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
-    assert!(closed, "the stuck connection must be closed by the server");
+    let (closed, got) = closed_within(&mut slow, Duration::from_secs(40));
+    assert!(
+        closed && got.is_empty(),
+        "the stuck connection must be closed by the server"
+    );
     assert_serves(&server, p.http);
 }
 

@@ -171,7 +171,7 @@ impl Drop for Server {
 }
 
 /// Pids and start times of `pid`'s children.
-fn children_of(pid: i32) -> Vec<(i32, u64)> {
+pub fn children_of(pid: i32) -> Vec<(i32, u64)> {
     std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
         .split_whitespace()
@@ -180,8 +180,9 @@ fn children_of(pid: i32) -> Vec<(i32, u64)> {
         .collect()
 }
 
-/// A live process's start time (field 22 of /proc/PID/stat), in clock ticks since boot.
-fn start_time(pid: i32) -> Option<u64> {
+/// A live process's start time (field 22 of /proc/PID/stat), in clock ticks since boot; `None`
+/// once it has exited (a zombie included).
+pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, rest) = stat.rsplit_once(')')?;
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -743,16 +744,7 @@ pub mod srv {
 
     /// Whether `pid` names a live process (a zombie, exited but not reaped yet, is not).
     pub fn pid_alive(pid: i32) -> bool {
-        // A zombie has exited: it only waits for whoever adopted it to reap it.
-        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|s| {
-                s.rsplit_once(')')
-                    .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(false);
-        // SAFETY: signal 0 only checks that the pid exists.
-        !zombie && unsafe { libc::kill(pid, 0) == 0 }
+        super::start_time(pid).is_some()
     }
 }
 
