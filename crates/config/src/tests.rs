@@ -321,7 +321,7 @@ statsd-all-gauges = true
         reload_on_rss: Some(512),
         limit_as: Some(4096),
         evil_reload_on_rss: Some(1024),
-        reload_mercy: 10,
+        reload_mercy: Some(10),
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),
         signal_hooks: vec![
@@ -366,7 +366,6 @@ statsd-all-gauges = true
         logto: Some("/var/log/app.log".into()),
         stats_http: true,
         stats_no_cores: true,
-        stats_no_metrics: true,
         stats_pusher_default_freq: 7,
         carbon: vec!["127.0.0.1:2003".into(), "127.0.0.1:2004".into()],
         carbon_freq: 10,
@@ -654,7 +653,7 @@ fn defaults() {
     assert_eq!(c.processes, 1);
     assert_eq!(c.threads, 1);
     assert_eq!(c.callable, "application");
-    assert_eq!(c.reload_mercy, 60);
+    assert_eq!(c.reload_mercy, None);
     assert_eq!(c.worker_reload_mercy, 60);
     assert_eq!(c.stats_pusher_default_freq, 3);
     assert_eq!(c.carbon_freq, 60);

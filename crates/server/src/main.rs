@@ -7,6 +7,7 @@ mod listen;
 mod master;
 mod poller;
 mod privileges;
+mod procname;
 mod reqlog;
 mod settings;
 mod signals;

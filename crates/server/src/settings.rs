@@ -42,8 +42,16 @@ pub struct Settings {
     pub max_requests_delta: u64,
     /// `--reload-on-rss` in bytes (0 = off): a worker this large after a request is recycled.
     pub reload_on_rss: u64,
-    /// How long a stopping worker may finish in-flight requests (`--worker-reload-mercy`).
+    /// How long a stopping worker may finish in-flight requests: `--worker-reload-mercy`, or
+    /// `--reload-mercy` when that is shorter (rwsgi stops every worker at once, so the
+    /// master's overall wait and each worker's are the same deadline).
     pub reload_mercy: Duration,
+    /// `--chdir2`: the directory to change to once the apps are loaded.
+    pub chdir2: Option<std::path::PathBuf>,
+    /// `--procname-prefix` / `--auto-procname`: how processes name themselves.
+    pub procname: crate::procname::ProcName,
+    /// `--py-autoreload`: how often worker 1 checks loaded modules' files for changes.
+    pub py_autoreload: Option<Duration>,
     /// `--chdir`, reported in apps[].chdir.
     pub chdir: String,
     /// This host's name, for SERVER_NAME on the HTTP socket (as uWSGI sets it).
@@ -100,7 +108,17 @@ impl Settings {
                 .reload_on_rss
                 .unwrap_or(0)
                 .saturating_mul(1024 * 1024),
-            reload_mercy: Duration::from_secs(config.worker_reload_mercy),
+            reload_mercy: Duration::from_secs(
+                config.reload_mercy.map_or(config.worker_reload_mercy, |m| {
+                    m.min(config.worker_reload_mercy)
+                }),
+            ),
+            chdir2: config.chdir2.clone(),
+            procname: crate::procname::ProcName {
+                prefix: config.procname_prefix.clone().unwrap_or_default(),
+                auto: config.auto_procname,
+            },
+            py_autoreload: config.py_autoreload.map(Duration::from_secs),
             chdir: config
                 .chdir
                 .as_ref()
@@ -155,6 +173,19 @@ mod tests {
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
         assert!(s.response.always_close);
+    }
+
+    #[test]
+    fn the_shorter_of_reload_mercy_and_worker_reload_mercy_applies() {
+        let mut config = Config::default();
+        let mercy = |c: &Config| Settings::from_config(c).reload_mercy.as_secs();
+        assert_eq!(mercy(&config), 60);
+        config.reload_mercy = Some(5);
+        assert_eq!(mercy(&config), 5);
+        config.worker_reload_mercy = 3;
+        assert_eq!(mercy(&config), 3);
+        config.reload_mercy = None;
+        assert_eq!(mercy(&config), 3);
     }
 
     #[test]

@@ -1473,3 +1473,130 @@ fn socket_timeout_ends_a_request_whose_body_stalls() {
     );
     assert_serves(&server, p.http);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Options that real configs set: reload-mercy, chdir2, process names, py-autoreload
+
+#[test]
+fn reload_mercy_shorter_than_worker_reload_mercy_bounds_the_shutdown() {
+    // A 30 s request would hold the default 60 s mercy; --reload-mercy 1 ends it much sooner.
+    let (mut server, p) = start_app(&["--processes", "1", "--reload-mercy", "1"], 1);
+    let port = p.http;
+    let _slow = std::thread::spawn(move || try_http(port, "GET", "/sleep?30", &[], b""));
+    wait_stats(
+        &server,
+        p.stats,
+        Duration::from_secs(10),
+        "the slow request is in the app",
+        |s| cores_sum(s, "in_request") == 1,
+    );
+    server.signal(libc::SIGTERM);
+    assert!(
+        server.wait_exit(Duration::from_secs(15)).is_some(),
+        "the master must give up on the 30 s request after --reload-mercy 1\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn chdir2_changes_directory_after_the_apps_are_loaded_preloaded_or_lazy() {
+    for lazy in [false, true] {
+        let target = tempfile::tempdir().expect("tempdir");
+        let target_path = target.path().canonicalize().expect("canonical dir");
+        let dir_arg = target_path.display().to_string();
+        let mut extra = vec!["--processes", "1", "--chdir2", &dir_arg];
+        if lazy {
+            extra.push("--lazy-apps");
+        }
+        // The app is found through --chdir (tests/apps), then the worker runs in --chdir2.
+        let (server, p) = start_app(&extra, 1);
+        let r = try_http(p.http, "GET", "/cwd", &[], b"").expect("GET /cwd");
+        assert_eq!(r.text(), dir_arg, "lazy={lazy}\n{}", server.log());
+    }
+}
+
+fn comm(pid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn auto_procname_and_procname_prefix_name_the_master_and_each_worker() {
+    let (server, p) = start_app(
+        // The kernel keeps 15 bytes of a name: "x" + "rwsgi worker N" fits.
+        &[
+            "--processes",
+            "2",
+            "--auto-procname",
+            "--procname-prefix",
+            "x",
+        ],
+        2,
+    );
+    assert_eq!(comm(server.pid() as u64), "xrwsgi master");
+    let mut names: Vec<String> = worker_pids(&stats(p.stats)).into_iter().map(comm).collect();
+    names.sort();
+    assert_eq!(names, ["xrwsgi worker 1", "xrwsgi worker 2"]);
+
+    // Without the options the processes keep their binary's name.
+    let (plain, q) = start_app(&["--processes", "1"], 1);
+    assert_eq!(comm(plain.pid() as u64), "rwsgi");
+    assert_eq!(comm(worker_pids(&stats(q.stats))[0]), "rwsgi");
+}
+
+#[test]
+fn py_autoreload_reloads_gracefully_when_a_loaded_module_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = dir.path().join("reload_app.py");
+    let version = |v: &str| {
+        format!(
+            "def application(environ, start_response):\n    \
+             start_response('200 OK', [('Content-Type', 'text/plain')])\n    \
+             return [b'{v}']\n"
+        )
+    };
+    std::fs::write(&app, version("v1")).expect("write the app");
+    let app_arg = app.display().to_string();
+    let p = Ports {
+        http: free_port(),
+        uwsgi: free_port(),
+        stats: free_port(),
+    };
+    let server = Server::start_in(
+        dir,
+        &[
+            "--http-socket",
+            &format!("127.0.0.1:{}", p.http),
+            "--stats",
+            &format!("127.0.0.1:{}", p.stats),
+            "--wsgi-file",
+            &app_arg,
+            "--master",
+            "--processes",
+            "1",
+            "--py-autoreload",
+            "1",
+        ],
+    );
+    wait_workers_ready(&server, p.stats, 1);
+    let get = || try_http(p.http, "GET", "/", &[], b"").map(|r| r.text());
+    assert_eq!(get().expect("GET v1"), "v1");
+    let old = worker_pids(&stats(p.stats))[0];
+
+    std::fs::write(&app, version("v2")).expect("rewrite the app");
+    // A modification time in the future: a change even on a filesystem with coarse times.
+    std::fs::File::options()
+        .write(true)
+        .open(&app)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)))
+        .expect("touch");
+    wait_reloaded(&server, &p, old);
+    server.wait_log(Duration::from_secs(5), |l| {
+        l.contains(&format!(
+            "[rwsgi-python-reloader] module/file {app_arg} has been modified"
+        ))
+    });
+    assert_eq!(get().expect("GET v2"), "v2", "{}", server.log());
+}

@@ -4,6 +4,7 @@
 //! whenever the client makes us wait.
 
 pub mod app;
+pub mod autoreload;
 pub mod environ;
 pub mod fdio;
 pub mod filewrapper;
