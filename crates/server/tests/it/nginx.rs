@@ -1,9 +1,7 @@
 //! rwsgi behind a real nginx (`uwsgi_pass`), over TCP and UNIX sockets, from the command line
 //! and from an ini file. nginx runs on loopback from a config in the test's temp dir and is
 //! stopped by pid when the test ends.
-mod common;
-use common::srv::*;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;

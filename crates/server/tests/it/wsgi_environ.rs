@@ -1,6 +1,5 @@
 //! PEP 3333 environ, over `--http-socket` and over `--socket` (the uwsgi protocol).
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,22 +1,13 @@
 //! The core server: respawn, graceful reload and shutdown, bad input on both protocols, HTTP
 //! keep-alive / pipelining / chunked bodies / 100-continue, start-up errors, threads,
 //! lazy-apps, max-requests and request logging. Everything runs the real binary on loopback.
-mod common;
-use common::srv::*;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Ports of a server started by [`start_app`].
-struct Ports {
-    http: u16,
-    uwsgi: u16,
-    stats: u16,
-}
 
 /// rwsgi running `tests/apps/srv_app.py` on an HTTP socket, a uwsgi socket and a stats socket,
 /// with `--master` and `extra` options, in a fresh temp dir. Waits for `workers` workers.
@@ -35,26 +26,17 @@ fn start_app_in(dir: tempfile::TempDir, extra: &[&str], workers: usize) -> (Serv
 
 /// Starts rwsgi as [`start_app_in`] does, without waiting for anything.
 fn launch_app_in(dir: tempfile::TempDir, extra: &[&str]) -> (Server, Ports) {
-    let p = Ports {
-        http: free_port(),
-        uwsgi: free_port(),
-        stats: free_port(),
-    };
-    let mut args: Vec<String> = vec![
-        "--http-socket".into(),
-        format!("127.0.0.1:{}", p.http),
-        "--socket".into(),
-        format!("127.0.0.1:{}", p.uwsgi),
-        "--stats".into(),
-        format!("127.0.0.1:{}", p.stats),
-        "--module".into(),
-        "srv_app".into(),
-        "--chdir".into(),
-        apps_dir().display().to_string(),
-        "--master".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    (Server::start_in(dir, &args), p)
+    let server = Rwsgi::new()
+        .http()
+        .uwsgi()
+        .stats()
+        .test_app("srv_app")
+        .master()
+        .args(extra)
+        .dir(dir)
+        .start();
+    let ports = server.ports;
+    (server, ports)
 }
 
 fn kill(pid: u64, sig: i32) {
@@ -1559,27 +1541,15 @@ fn py_autoreload_reloads_gracefully_when_a_loaded_module_changes() {
     };
     std::fs::write(&app, version("v1")).expect("write the app");
     let app_arg = app.display().to_string();
-    let p = Ports {
-        http: free_port(),
-        uwsgi: free_port(),
-        stats: free_port(),
-    };
-    let server = Server::start_in(
-        dir,
-        &[
-            "--http-socket",
-            &format!("127.0.0.1:{}", p.http),
-            "--stats",
-            &format!("127.0.0.1:{}", p.stats),
-            "--wsgi-file",
-            &app_arg,
-            "--master",
-            "--processes",
-            "1",
-            "--py-autoreload",
-            "1",
-        ],
-    );
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .args(["--wsgi-file", &app_arg, "--py-autoreload", "1"])
+        .master()
+        .processes(1)
+        .dir(dir)
+        .start();
+    let p = server.ports;
     wait_workers_ready(&server, p.stats, 1);
     let get = || try_http(p.http, "GET", "/", &[], b"").map(|r| r.text());
     assert_eq!(get().expect("GET v1"), "v1");
