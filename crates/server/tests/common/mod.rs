@@ -833,3 +833,21 @@ pub fn conformance_app() -> Vec<String> {
         apps_dir().join("wsgi_conformance.py").display().to_string(),
     ]
 }
+
+/// Splits everything a server sent on one connection into its responses, in order: each head
+/// up to its blank line, then a `Content-Length` body (or, without one, the rest).
+pub fn split_responses(mut raw: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+        let mut resp = parse_response(&raw[..end + 4]);
+        let len = resp
+            .header("content-length")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(raw.len() - end - 4)
+            .min(raw.len() - end - 4);
+        resp.body = raw[end + 4..end + 4 + len].to_vec();
+        raw = &raw[end + 4 + len..];
+        out.push(resp);
+    }
+    out
+}
