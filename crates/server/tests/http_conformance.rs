@@ -1,6 +1,7 @@
 //! The HTTP front against RFC 9112/9110 and PEP 3333 (issue 10, rows 1-9, 11, 14, 15): for each
 //! request, the exact status the client gets and the exact requests that reached the app (the
-//! app of tests/apps/http_conformance.py logs each call), plus a request-smuggling suite.
+//! app of tests/apps/http_conformance.py logs each call), a request-smuggling suite, and rows 1
+//! and 2 as Flask sees them (tests/apps/flask_app.py).
 mod common;
 use common::*;
 
@@ -486,4 +487,59 @@ fn environ_rows_over_uwsgi() {
         env["SERVER_SOFTWARE"], "nginx/1.26.0",
         "nginx's own is kept"
     );
+}
+
+/// Rows 1 and 2 through a real framework: what Flask 3.1's own request object (from PyPI,
+/// scripts/test-requirements.txt) makes of repeated and underscore header fields.
+#[test]
+fn flask_sees_joined_fields_and_no_underscore_spoof() {
+    let srv = WsgiServer::start(
+        &[
+            "--wsgi-file".to_string(),
+            apps_dir().join("flask_app.py").display().to_string(),
+            "--processes".into(),
+            "1".into(),
+        ],
+        1,
+    );
+    let raw = raw_exchange(
+        srv.http,
+        b"GET /headers HTTP/1.1\r\nHost: h\r\nX-Dup: a\r\nX-Dup: b\r\nCookie: sid=1\r\n\
+          Cookie: theme=dark\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\n\
+          X-Auth-User: alice\r\nX_Auth_User: admin\r\nConnection: close\r\n\r\n",
+    )
+    .expect("exchange");
+    let r = parse_response(&raw);
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), srv.server.log());
+    let got: Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(
+        got,
+        json!({
+            "x_dup": ["a, b"],
+            "x_forwarded_for": "10.0.0.1, 10.0.0.2",
+            "x_auth_user": ["alice"],
+            "cookies": {"sid": ["1"], "theme": ["dark"]},
+            "access_route": ["10.0.0.1", "10.0.0.2"],
+        })
+    );
+
+    // The same through the uwsgi protocol, as nginx sends repeated fields: repeated vars.
+    let r = uwsgi_call(
+        srv.uwsgi,
+        "GET",
+        "/headers",
+        "",
+        &[
+            ("HTTP_HOST", b"h"),
+            ("HTTP_X_DUP", b"a"),
+            ("HTTP_COOKIE", b"sid=1"),
+            ("HTTP_X_DUP", b"b"),
+            ("HTTP_COOKIE", b"theme=dark"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got: Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(got["x_dup"], json!(["a, b"]));
+    assert_eq!(got["cookies"], json!({"sid": ["1"], "theme": ["dark"]}));
 }
