@@ -174,6 +174,43 @@ pub fn parse_response_to(method: &str, raw: &[u8]) -> Response {
     resp
 }
 
+/// Splits everything a server sent on one connection before closing into its responses, in
+/// order, each framed strictly (chunked, `Content-Length`, none for 1xx/204/304; a response
+/// without framing runs to the close). Panics on a malformed or cut-off response.
+pub fn split_responses(mut raw: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    while !raw.is_empty() {
+        let Some((mut resp, head_len)) = parse_head(raw) else {
+            panic!(
+                "a cut-off response head: {:?}",
+                String::from_utf8_lossy(&raw[..raw.len().min(200)])
+            );
+        };
+        let rest = &raw[head_len..];
+        let used = if resp.bodiless() {
+            0
+        } else if resp.chunked() {
+            let (body, used) = dechunk(rest);
+            resp.body = body;
+            used
+        } else if let Some(n) = resp.content_length() {
+            assert!(
+                rest.len() >= n,
+                "short body: Content-Length {n}, {} bytes",
+                rest.len()
+            );
+            resp.body = rest[..n].to_vec();
+            n
+        } else {
+            resp.body = rest.to_vec();
+            rest.len()
+        };
+        raw = &rest[used..];
+        out.push(resp);
+    }
+    out
+}
+
 /// Parses a response that the server cut short on purpose (its app yielded less than its
 /// Content-Length, so the server closed): the head strictly, the body as it arrived.
 pub fn parse_cut_response(raw: &[u8]) -> Response {

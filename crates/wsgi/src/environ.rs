@@ -48,6 +48,9 @@ impl EnvironTemplate {
         base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("uwsgi.version", env!("CARGO_PKG_VERSION").as_bytes())?;
+        // CGI's SERVER_SOFTWARE (RFC 3875 §4.1.17) costs nothing per request here; a
+        // SERVER_SOFTWARE var from nginx overrides it, as uWSGI passes nginx's through.
+        base.set_item("SERVER_SOFTWARE", SERVER_SOFTWARE)?;
         base.set_item("uwsgi.core", flags.core_id)?;
         base.set_item("rwsgi.worker_id", flags.worker_id)?;
         Ok(EnvironTemplate {
@@ -113,6 +116,9 @@ impl EnvironTemplate {
         latin1(py, k)
     }
 }
+
+/// The `SERVER_SOFTWARE` every environ carries unless the front server sent its own.
+pub const SERVER_SOFTWARE: &str = concat!("rwsgi/", env!("CARGO_PKG_VERSION"));
 
 /// Most distinct CGI keys a core remembers.
 const MAX_CACHED_KEYS: usize = 256;

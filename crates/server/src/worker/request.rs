@@ -5,9 +5,10 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use rwsgi_proto::http::{self, BodyKind, HttpError};
-use rwsgi_proto::{httparse, uwsgi, UwsgiError};
+use rwsgi_proto::http::{self, BodyKind};
+use rwsgi_proto::{httparse, uwsgi};
 use rwsgi_wsgi::fdio::writev_nb;
+use rwsgi_wsgi::vars::HttpConn;
 use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect};
 
 use super::core::{Conn, Core, Step};
@@ -65,34 +66,16 @@ impl Core<'_, '_> {
         let head = match http::parse_head(&conn.buf, &mut headers, self.w.settings.buffer_size) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
-            Err(e @ (HttpError::HeadTooLarge | HttpError::TooManyHeaders)) => {
-                return Err(("431 Request Header Fields Too Large", e.to_string()))
-            }
-            Err(e) => return Err(("400 Bad Request", e.to_string())),
+            Err(e) => return Err((e.status(), e.to_string())),
         };
         let listener = &self.w.listeners[conn.listener];
-        let v = &mut self.vars;
-        v.clear();
-        let protocol: &[u8] = if head.minor_version == 0 {
-            b"HTTP/1.0"
-        } else {
-            b"HTTP/1.1"
+        let http_conn = HttpConn {
+            server_name: self.w.settings.hostname.as_bytes(),
+            server_port: listener.port.as_bytes(),
+            remote_addr: conn.remote_addr.as_bytes(),
+            remote_port: conn.remote_port.as_bytes(),
         };
-        v.push(b"REQUEST_METHOD", head.method.as_bytes());
-        v.push_value_with(b"PATH_INFO", |out| {
-            http::percent_decode(head.path.as_bytes(), out)
-        });
-        v.push(b"REQUEST_URI", head.target.as_bytes());
-        v.push(b"QUERY_STRING", head.query.as_bytes());
-        v.push(b"SERVER_PROTOCOL", protocol);
-        v.push(b"SCRIPT_NAME", b"");
-        v.push(b"SERVER_NAME", self.w.settings.hostname.as_bytes());
-        v.push(b"SERVER_PORT", listener.port.as_bytes());
-        v.push(b"REMOTE_ADDR", conn.remote_addr.as_bytes());
-        v.push(b"REMOTE_PORT", conn.remote_port.as_bytes());
-        for h in head.headers {
-            v.push_with(|out| http::header_to_cgi(h.name.as_bytes(), out), h.value);
-        }
+        self.vars.fill_from_http(&head, &http_conn);
         let framing = match head.body {
             BodyKind::None => BodyFraming::None,
             BodyKind::Length(n) => BodyFraming::Length(n),
@@ -114,10 +97,7 @@ impl Core<'_, '_> {
         let head = match uwsgi::parse_head(&conn.buf, self.w.settings.buffer_size) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
-            Err(e @ UwsgiError::TooLarge) => {
-                return Err(("413 Request Entity Too Large", e.to_string()))
-            }
-            Err(e) => return Err(("400 Bad Request", e.to_string())),
+            Err(e) => return Err((e.status(), e.to_string())),
         };
         if head.modifier1 != 0 {
             return Err((
@@ -127,12 +107,8 @@ impl Core<'_, '_> {
         }
         let len = head
             .content_length()
-            .map_err(|e| ("400 Bad Request", e.to_string()))?;
-        let v = &mut self.vars;
-        v.clear();
-        for (k, val) in head.iter() {
-            v.push(k, val);
-        }
+            .map_err(|e| (e.status(), e.to_string()))?;
+        self.vars.fill_from_uwsgi(&head);
         let head_only = head.get(b"REQUEST_METHOD") == Some(b"HEAD");
         Ok(Some(Head {
             head_len: head.head_len,
