@@ -92,6 +92,12 @@ pub struct Config {
     pub buffer_size: usize,
     /// `socket-timeout` seconds (`None` = the built-in defaults; 0 also means that).
     pub socket_timeout: Option<u64>,
+    /// `post-buffering` bytes (0 = off): bodies are read before the app is called.
+    pub post_buffering: u64,
+    /// `post-buffering-bufsize` bytes (0 = uWSGI's default).
+    pub post_buffering_bufsize: u64,
+    /// `forwarded-allow-ips`.
+    pub forwarded_allow_ips: crate::TrustedPeers,
     /// `chmod-socket`: mode for UNIX sockets (bare flag = 0o666).
     pub chmod_socket: Option<u32>,
     /// `vacuum`: remove UNIX sockets/pidfile on exit.
@@ -221,6 +227,9 @@ impl Default for Config {
             listen: 100,
             buffer_size: 4096,
             socket_timeout: None,
+            post_buffering: 0,
+            post_buffering_bufsize: 0,
+            forwarded_allow_ips: crate::TrustedPeers::default(),
             chmod_socket: None,
             vacuum: false,
             master: false,
@@ -481,6 +490,13 @@ impl Config {
             Opt::Listen => self.listen = o.ranged(1, u32::MAX as u64)? as u32,
             Opt::BufferSize => self.buffer_size = o.ranged(1, 65535)? as usize,
             Opt::SocketTimeout => self.socket_timeout = o.nonzero_or_off()?,
+            Opt::PostBuffering => self.post_buffering = o.number()?,
+            Opt::PostBufferingBufsize => self.post_buffering_bufsize = o.number()?,
+            Opt::ForwardedAllowIps => {
+                let v = o.required()?;
+                self.forwarded_allow_ips =
+                    crate::TrustedPeers::parse(v).map_err(|why| o.invalid(v, why))?;
+            }
             Opt::ChmodSocket => {
                 self.chmod_socket = Some(match o.value.map(str::trim) {
                     None | Some("") => 0o666,

@@ -22,6 +22,7 @@
 pub mod addr;
 mod config;
 mod error;
+pub mod forwarded;
 pub mod options;
 mod parse;
 
@@ -31,6 +32,7 @@ pub use config::{
     SignalHook, SocketSpec, BUILTIN_PLUGINS,
 };
 pub use error::{ConfigError, Origin};
+pub use forwarded::TrustedPeers;
 pub use parse::{
     options_from_env, parse_args, parse_args_and_env, Command, EnvOption, MAX_INI_DEPTH,
 };

@@ -29,6 +29,9 @@ pub enum Opt {
     Listen,
     BufferSize,
     SocketTimeout,
+    PostBuffering,
+    PostBufferingBufsize,
+    ForwardedAllowIps,
     ChmodSocket,
     Vacuum,
     Master,
@@ -181,6 +184,14 @@ pub static OPTIONS: &[OptionSpec] = &[
     o(Opt::SocketTimeout, "socket-timeout", &[], Some('z'), Value, "SECS",
       "give up on a client that sends or takes nothing for SECS while a request is read or \
        its response written (default: 10 for a request head, 30 for the body and the response)"),
+    o(Opt::PostBuffering, "post-buffering", &[], None, Value, "BYTES",
+      "read each request body (with a Content-Length) before the app is called: under BYTES \
+       into memory, a larger one into an unlinked temporary file (0 = off, the default)"),
+    o(Opt::PostBufferingBufsize, "post-buffering-bufsize", &[], None, Value, "BYTES",
+      "the read size while a body is buffered (default 8192, at least --post-buffering)"),
+    o(Opt::ForwardedAllowIps, "forwarded-allow-ips", &[], None, Value, "LIST",
+      "peers (comma list of IPs/CIDRs, * = all) whose X-Forwarded-Proto, X-Forwarded-Ssl and \
+       X-Scheme set wsgi.url_scheme (default 127.0.0.1,::1; UNIX-socket peers always)"),
     o(Opt::ChmodSocket, "chmod-socket", &["chmod"], Some('C'), OptionalValue, "MODE",
       "chmod UNIX sockets to the given octal mode (default 666)"),
     o(Opt::Vacuum, "vacuum", &[], None, Flag, "",
