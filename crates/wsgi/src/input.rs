@@ -628,3 +628,107 @@ impl Input {
         Ok((!line.is_empty()).then(|| PyBytes::new(py, &line)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    /// A body over one end of a socket pair (non-blocking, as the worker's sockets are).
+    fn body_over(buf: &[u8], pos: usize, framing: BodyFraming) -> (Body, UnixStream, UnixStream) {
+        let (ours, client) = UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let body = Body::new(ours.as_raw_fd(), buf.to_vec(), pos, framing);
+        (body, ours, client)
+    }
+
+    #[test]
+    fn a_length_body_drains_as_it_arrives_and_leaves_the_next_request_alone() {
+        let head = b"HEAD-";
+        let mut buf = head.to_vec();
+        buf.extend_from_slice(b"0123456789");
+        let (mut body, ours, mut client) = body_over(&buf, head.len(), BodyFraming::Length(30));
+        let on_wire = BodyOnWire::default();
+        body.publish_on_wire(on_wire.clone());
+        assert_eq!((body.left_on_wire(), on_wire.get()), (20, 20));
+        let mut budget = 1 << 20;
+        assert_eq!(body.drain(&mut budget), Drain::Pending);
+        client.write_all(b"abcdefghij").unwrap();
+        assert_eq!(body.drain(&mut budget), Drain::Pending);
+        assert_eq!(on_wire.get(), 10);
+        client.write_all(b"ABCDEFGHIJGET / HTTP/1.1\r\n").unwrap();
+        assert_eq!(body.drain(&mut budget), Drain::Complete);
+        assert_eq!((body.left_on_wire(), on_wire.get()), (0, 0));
+        assert_eq!(budget, (1 << 20) - 20, "buffered bytes cost no budget");
+        // The next request's bytes were not read off the socket.
+        let mut next = [0u8; 64];
+        let n = read_nb(ours.as_raw_fd(), &mut next).unwrap().unwrap();
+        assert_eq!(&next[..n], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn draining_stops_at_the_budget_and_at_the_end_of_the_stream() {
+        let (mut body, _ours, mut client) = body_over(b"", 0, BodyFraming::Length(100_000));
+        client.write_all(&[b'x'; 20_000]).unwrap();
+        let mut budget = 10_000;
+        assert_eq!(body.drain(&mut budget), Drain::OverBudget);
+        assert_eq!(budget, 0);
+        let mut budget = 1 << 20;
+        drop(client);
+        assert_eq!(body.drain(&mut budget), Drain::Failed);
+    }
+
+    #[test]
+    fn a_chunked_body_drains_across_reads_and_keeps_what_follows_it() {
+        let (mut body, _ours, mut client) = body_over(b"5\r\nhel", 0, BodyFraming::Chunked);
+        assert_eq!(
+            body.left_on_wire(),
+            u64::MAX,
+            "a chunked body's rest is unknown"
+        );
+        let mut budget = 1 << 20;
+        assert_eq!(body.drain(&mut budget), Drain::Pending);
+        client.write_all(b"lo\r\n3").unwrap();
+        assert_eq!(body.drain(&mut budget), Drain::Pending);
+        client.write_all(b"\r\nabc\r\n0\r\n\r\nNEXT").unwrap();
+        assert_eq!(body.drain(&mut budget), Drain::Complete);
+        assert_eq!(body.left_on_wire(), 0);
+        let (buf, pos) = body.into_buffer();
+        assert_eq!(&buf[pos..], b"NEXT");
+
+        let (mut body, _ours, _client) = body_over(b"zz\r\n", 0, BodyFraming::Chunked);
+        assert_eq!(body.drain(&mut budget), Drain::Failed);
+    }
+
+    #[test]
+    fn failures_say_what_the_client_gets() {
+        let kinds = [
+            (
+                io::ErrorKind::InvalidData,
+                BodyFailure::Malformed,
+                Some(&b"400 Bad Request"[..]),
+            ),
+            (
+                io::ErrorKind::TimedOut,
+                BodyFailure::TimedOut,
+                Some(&b"408 Request Timeout"[..]),
+            ),
+            (
+                io::ErrorKind::UnexpectedEof,
+                BodyFailure::Disconnected,
+                None,
+            ),
+            (
+                io::ErrorKind::ConnectionReset,
+                BodyFailure::Disconnected,
+                None,
+            ),
+        ];
+        for (kind, failure, status) in kinds {
+            let f = BodyFailure::of(&io::Error::new(kind, "x"));
+            assert_eq!((f, f.status()), (failure, status), "{kind:?}");
+        }
+    }
+}
