@@ -181,6 +181,24 @@ mod tests {
     }
 
     #[test]
+    fn post_buffering_bufsize_follows_uwsgi() {
+        let mut config = Config::default();
+        let s = Settings::from_config(&config);
+        assert_eq!((s.post_buffering, s.post_buffering_bufsize), (0, 8192));
+        config.post_buffering = 65536;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 65536);
+        config.post_buffering = 1024;
+        config.post_buffering_bufsize = 4096;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 4096);
+        config.post_buffering = 1 << 30;
+        assert_eq!(
+            Settings::from_config(&config).post_buffering_bufsize,
+            1 << 20,
+            "one read's buffer, not the body's"
+        );
+    }
+
+    #[test]
     fn max_requests_delta_staggers_workers_and_never_enables_recycling_alone() {
         let mut s = Settings::from_config(&Config::default());
         s.max_requests_delta = 10;

@@ -580,7 +580,9 @@ fn forwarded_proto_from_an_untrusted_peer_is_ignored() {
 }
 
 #[test]
-fn forwarded_allow_ips_star_trusts_everyone_and_flask_builds_https_urls() {
+fn flask_sees_https_from_a_trusted_proxy_and_builds_https_urls() {
+    // `*` (uWSGI's trust-everyone) is accepted; that it trusts any address is unit-tested in
+    // rwsgi-config, as a test on loopback cannot be another peer.
     let srv = WsgiServer::start(
         &[
             "--wsgi-file",
@@ -597,4 +599,14 @@ fn forwarded_allow_ips_star_trusts_everyone_and_flask_builds_https_urls() {
         "https"
     );
     assert_eq!(scheme_over_http(srv.http, &[]), "http");
+    // What the issue saw behind a TLS proxy: url_for(_external=True) now says https.
+    let r = try_http(
+        srv.http,
+        "GET",
+        "/external",
+        &[("X-Forwarded-Proto", "https")],
+        b"",
+    )
+    .unwrap();
+    assert!(r.text().starts_with("https://"), "{}", r.text());
 }

@@ -1,7 +1,8 @@
 """A Flask app for tests/http_bodies.rs: /login rejects with abort(401) without reading the
-body (as real login views do), /scheme answers request.scheme, / answers "flask ok"."""
+body (as real login views do), /scheme answers request.scheme, /external the absolute URL
+of / (url_for(_external=True)), / answers "flask ok"."""
 
-from flask import Flask, abort, request
+from flask import Flask, abort, request, url_for
 
 app = Flask(__name__)
 
@@ -14,6 +15,11 @@ def login():
 @app.get("/scheme")
 def scheme():
     return request.scheme
+
+
+@app.get("/external")
+def external():
+    return url_for("index", _external=True)
 
 
 @app.get("/")
