@@ -17,6 +17,9 @@ use super::core::{Conn, Core};
 /// request body (or, before a close, its last bytes), as nginx's `lingering_time` bounds it.
 pub(super) const LINGER_TIME: Duration = Duration::from_secs(2);
 
+/// Most bytes one read adds to a body `--post-buffering` keeps in memory.
+const MEMORY_READ: usize = 64 * 1024;
+
 /// A connection whose response went out before its request body was read to the end.
 pub(super) struct Linger {
     /// The body, still framed: draining it finds where the next request starts.
@@ -86,9 +89,7 @@ impl Core<'_, '_> {
             let _ = writev_nb(conn.fd.as_raw_fd(), b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
         if body_len < self.w.settings.post_buffering {
-            // Bounded by --post-buffering, so reserving the claimed size is the operator's call.
             let total = head_len + body_len as usize;
-            conn.buf.reserve(total - conn.buf.len());
             conn.buffering = Some(Box::new(Buffering::Memory { total }));
             return true;
         }
@@ -142,7 +143,8 @@ impl Core<'_, '_> {
         let fd = conn.fd.as_raw_fd();
         let step = match &mut **buffering {
             Buffering::Memory { total } => {
-                let want = *total - conn.buf.len();
+                // The buffer grows with what arrives, not with what the head claims.
+                let want = (*total - conn.buf.len()).min(MEMORY_READ);
                 match read_append(fd, &mut conn.buf, want) {
                     Ok(Some(0)) | Err(_) => Err(()),
                     Ok(Some(_)) => Ok(conn.buf.len() >= *total),
@@ -150,18 +152,26 @@ impl Core<'_, '_> {
                 }
             }
             Buffering::File { file, left } => {
-                let want = (*left).min(bufsize as u64) as usize;
-                self.spool_buf.resize(want, 0);
-                match read_nb(fd, &mut self.spool_buf) {
-                    Ok(Some(0)) | Err(_) => Err(()),
-                    Ok(Some(n)) => match file.write_all(&self.spool_buf[..n]) {
-                        Ok(()) => {
+                // Everything the socket has now, one --post-buffering-bufsize read at a time.
+                let mut progress = false;
+                loop {
+                    let want = (*left).min(bufsize as u64) as usize;
+                    self.spool_buf.resize(want, 0);
+                    match read_nb(fd, &mut self.spool_buf) {
+                        Ok(Some(0)) | Err(_) => break Err(()),
+                        Ok(Some(n)) => {
+                            if file.write_all(&self.spool_buf[..n]).is_err() {
+                                break Err(());
+                            }
+                            progress = true;
                             *left -= n as u64;
-                            Ok(*left == 0)
+                            if *left == 0 {
+                                break Ok(true);
+                            }
                         }
-                        Err(_) => Err(()),
-                    },
-                    Ok(None) => return Pump::Wait,
+                        Ok(None) if progress => break Ok(false),
+                        Ok(None) => return Pump::Wait,
+                    }
                 }
             }
         };
