@@ -17,7 +17,8 @@ use crate::reqlog::{self, LogLine};
 
 /// Most header lines an HTTP request may carry.
 const MAX_HEADERS: usize = 100;
-/// Unread request body a keep-alive connection may skip over before it is closed instead.
+/// Unread request body already received that is skipped at once after the response; what is
+/// left then is drained by the event loop, within its own bounds ([`Linger`]).
 const DRAIN_LIMIT: usize = 256 * 1024;
 
 /// Everything about a parsed head the dispatcher needs besides the vars.
