@@ -214,6 +214,12 @@ impl Occurrence<'_> {
         Ok(SignalHook { signal, action })
     }
 
+    /// `--forwarded-allow-ips LIST`.
+    pub(crate) fn trusted_peers(&self) -> Result<crate::TrustedPeers, ConfigError> {
+        let v = self.required()?;
+        crate::TrustedPeers::parse(v).map_err(|why| self.invalid(v, why))
+    }
+
     /// `--protocol`: validated when read, applied by the parser once every socket is known.
     pub(crate) fn protocol(&self) -> Result<Protocol, ConfigError> {
         let v = self.required()?;

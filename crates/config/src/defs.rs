@@ -21,6 +21,7 @@ use crate::config::{
     BUILTIN_PLUGINS,
 };
 use crate::error::ConfigError;
+use crate::forwarded::TrustedPeers;
 use crate::options::OptKind::{Flag, Multi, OptionalValue, Value};
 use crate::options::OptionSpec;
 
@@ -229,6 +230,23 @@ options! {
          its response written (default: 10 for a request head, 30 for the body and the response)",
         field: socket_timeout: Option<u64> = None,
         apply: |c, o| c.socket_timeout = o.nonzero_or_off()?,
+    }
+    PostBuffering { name: "post-buffering", kind: Value, value: "BYTES",
+        help: "read each request body (with a Content-Length) before the app is called: under BYTES \
+               into memory, a larger one into an unlinked temporary file (0 = off, the default)",
+        field: post_buffering: u64 = 0,
+        apply: |c, o| c.post_buffering = o.number()?,
+    }
+    PostBufferingBufsize { name: "post-buffering-bufsize", kind: Value, value: "BYTES",
+        help: "the read size while a body is buffered (default 8192, at least --post-buffering)",
+        field: post_buffering_bufsize: u64 = 0,
+        apply: |c, o| c.post_buffering_bufsize = o.number()?,
+    }
+    ForwardedAllowIps { name: "forwarded-allow-ips", kind: Value, value: "LIST",
+        help: "peers (comma list of IPs/CIDRs, * = all) whose X-Forwarded-Proto, X-Forwarded-Ssl and \
+               X-Scheme set wsgi.url_scheme (default 127.0.0.1,::1; UNIX-socket peers always)",
+        field: forwarded_allow_ips: TrustedPeers = TrustedPeers::default(),
+        apply: |c, o| c.forwarded_allow_ips = o.trusted_peers()?,
     }
     ChmodSocket { name: "chmod-socket", aliases: ["chmod"], short: 'C', kind: OptionalValue, value: "MODE",
         help: "chmod UNIX sockets to the given octal mode (default 666)",

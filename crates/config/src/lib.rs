@@ -25,6 +25,7 @@ pub mod addr;
 mod config;
 mod defs;
 mod error;
+pub mod forwarded;
 pub mod options;
 mod parse;
 
@@ -35,6 +36,7 @@ pub use config::{
 };
 pub use defs::Config;
 pub use error::{ConfigError, Origin};
+pub use forwarded::TrustedPeers;
 pub use parse::{
     options_from_env, parse_args, parse_args_and_env, Command, EnvOption, MAX_INI_DEPTH,
 };

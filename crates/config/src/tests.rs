@@ -826,3 +826,37 @@ fn zero_disables_timers() {
         (Some(20), Some(100), Some(3))
     );
 }
+
+#[test]
+fn post_buffering_and_forwarded_allow_ips() {
+    let c = serve(&["-s", ":1", "-w", "m"], &[]);
+    assert_eq!((c.post_buffering, c.post_buffering_bufsize), (0, 0));
+    assert_eq!(c.forwarded_allow_ips, TrustedPeers::default());
+    let ini = "[uwsgi]\nsocket = :1\nmodule = m\npost-buffering = 4096\n\
+               post-buffering-bufsize = 65536\nforwarded-allow-ips = 10.0.0.0/8, 192.0.2.1\n";
+    let c = serve(&["--ini", "/x.ini"], &[("/x.ini", ini)]);
+    assert_eq!((c.post_buffering, c.post_buffering_bufsize), (4096, 65536));
+    assert_eq!(
+        c.forwarded_allow_ips,
+        TrustedPeers::parse("10.0.0.0/8,192.0.2.1").unwrap()
+    );
+    let c = serve(&["-s", ":1", "-w", "m", "--forwarded-allow-ips", "*"], &[]);
+    assert_eq!(c.forwarded_allow_ips, TrustedPeers::Everyone);
+    let e = err(
+        &[
+            "-s",
+            ":1",
+            "-w",
+            "m",
+            "--forwarded-allow-ips",
+            "10.0.0.0/40",
+        ],
+        &[],
+    );
+    assert!(
+        e.contains("forwarded-allow-ips") && e.contains("prefix"),
+        "{e}"
+    );
+    let e = err(&["-s", ":1", "-w", "m", "--post-buffering", "lots"], &[]);
+    assert!(e.contains("post-buffering"), "{e}");
+}

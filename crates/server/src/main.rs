@@ -3,6 +3,7 @@
 
 mod apps;
 mod connect;
+mod forwarded;
 mod listen;
 mod master;
 mod poller;

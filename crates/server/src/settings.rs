@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rwsgi_config::Config;
+use rwsgi_config::{Config, TrustedPeers};
 use rwsgi_wsgi::ResponseOptions;
 
 use crate::reqlog::LogFormat;
@@ -56,6 +56,14 @@ pub struct Settings {
     pub chdir: String,
     /// This host's name, for SERVER_NAME on the HTTP socket (as uWSGI sets it).
     pub hostname: String,
+    /// `--forwarded-allow-ips`: peers whose forwarded headers set `wsgi.url_scheme`.
+    pub forwarded_allow: TrustedPeers,
+    /// `--post-buffering`: bodies (with a Content-Length) are read by the event loop before the
+    /// app is called, under this many bytes into memory, others into a temporary file. 0 = off.
+    pub post_buffering: u64,
+    /// `--post-buffering-bufsize`: bytes asked of one `read(2)` while a body is spooled to
+    /// its file (uWSGI: 8192 by default, never less than `--post-buffering`).
+    pub post_buffering_bufsize: usize,
 }
 
 impl Settings {
@@ -125,6 +133,9 @@ impl Settings {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             hostname: rwsgi_push::hostname(),
+            forwarded_allow: config.forwarded_allow_ips.clone(),
+            post_buffering: config.post_buffering,
+            post_buffering_bufsize: post_buffering_bufsize(config),
         }
     }
 
@@ -136,6 +147,18 @@ impl Settings {
         let delta = (wid as u64).saturating_mul(self.max_requests_delta);
         self.max_requests.saturating_add(delta)
     }
+}
+
+/// uWSGI's rule: 8192 unless set, and at least `--post-buffering` (capped here at 1 MiB: it
+/// is one read's buffer, not the body's).
+fn post_buffering_bufsize(config: &Config) -> usize {
+    const DEFAULT: u64 = 8192;
+    const MAX: u64 = 1 << 20;
+    let size = match config.post_buffering_bufsize {
+        0 => DEFAULT,
+        n => n,
+    };
+    size.max(config.post_buffering).min(MAX) as usize
 }
 
 /// A client that started a request head but sent nothing more for this long is dropped,
@@ -186,6 +209,24 @@ mod tests {
         assert_eq!(mercy(&config), 3);
         config.reload_mercy = None;
         assert_eq!(mercy(&config), 3);
+    }
+
+    #[test]
+    fn post_buffering_bufsize_follows_uwsgi() {
+        let mut config = Config::default();
+        let s = Settings::from_config(&config);
+        assert_eq!((s.post_buffering, s.post_buffering_bufsize), (0, 8192));
+        config.post_buffering = 65536;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 65536);
+        config.post_buffering = 1024;
+        config.post_buffering_bufsize = 4096;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 4096);
+        config.post_buffering = 1 << 30;
+        assert_eq!(
+            Settings::from_config(&config).post_buffering_bufsize,
+            1 << 20,
+            "one read's buffer, not the body's"
+        );
     }
 
     #[test]

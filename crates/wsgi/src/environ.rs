@@ -73,13 +73,14 @@ impl EnvironTemplate {
     ) -> PyResult<Bound<'py, PyDict>> {
         let base = self.base.bind(py);
         let env = base.copy()?;
-        let mut https = false;
+        // A trusted proxy's X-Forwarded-Proto (decided by the server) counts as HTTPS=on.
+        let mut https = vars.forwarded_https();
         let mut uwsgi_scheme: Option<&[u8]> = None;
         let mut scheme: Option<&[u8]> = None;
         for (k, v) in vars.iter() {
             env.set_item(self.key(py, k)?, latin1(py, v)?)?;
             match k {
-                b"HTTPS" => https = v.eq_ignore_ascii_case(b"on") || v == b"1",
+                b"HTTPS" => https |= v.eq_ignore_ascii_case(b"on") || v == b"1",
                 b"UWSGI_SCHEME" => uwsgi_scheme = Some(v),
                 b"REQUEST_SCHEME" => scheme = Some(v),
                 _ => {}

@@ -27,6 +27,8 @@ use rwsgi_proto::UwsgiHead;
 pub struct RequestVars {
     data: Vec<u8>,
     spans: Vec<(Range<usize>, Range<usize>)>,
+    /// A trusted proxy said the original request came over https (`X-Forwarded-Proto` ...).
+    forwarded_https: bool,
 }
 
 impl RequestVars {
@@ -39,6 +41,18 @@ impl RequestVars {
     pub fn clear(&mut self) {
         self.data.clear();
         self.spans.clear();
+        self.forwarded_https = false;
+    }
+
+    /// Records that a trusted proxy's forwarded headers say the request came over https
+    /// (`wsgi.url_scheme` becomes `https` unless a `UWSGI_SCHEME` var says otherwise).
+    pub fn set_forwarded_https(&mut self, https: bool) {
+        self.forwarded_https = https;
+    }
+
+    /// See [`RequestVars::set_forwarded_https`].
+    pub fn forwarded_https(&self) -> bool {
+        self.forwarded_https
     }
 
     /// Appends a pair.

@@ -4,6 +4,7 @@
 //! Stop protocol (sent by the master): SIGTERM or SIGHUP = graceful (stop accepting, finish the
 //! requests in flight within `--worker-reload-mercy`, exit), SIGINT / SIGQUIT = immediate exit.
 
+mod body;
 mod core;
 mod request;
 
