@@ -32,9 +32,9 @@ impl SharedMapping {
         Ok(SharedMapping { base, len })
     }
 
-    /// The first byte (page-aligned).
-    pub fn as_ptr(&self) -> NonNull<u8> {
-        self.base
+    /// The first byte (page-aligned, never null).
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
     }
 
     /// The length asked for.
@@ -84,10 +84,9 @@ mod tests {
     fn a_shared_mapping_is_page_aligned_zeroed_and_writable() {
         let map = SharedMapping::new(8192).unwrap();
         assert_eq!(map.len(), 8192);
-        assert_eq!(map.as_ptr().as_ptr() as usize % 4096, 0);
-        let cell = map.as_ptr().cast::<std::sync::atomic::AtomicU64>();
+        assert_eq!(map.as_ptr() as usize % 4096, 0);
         // SAFETY: the mapping is page-aligned, zeroed (a valid AtomicU64) and outlives `shared`.
-        let shared = unsafe { cell.as_ref() };
+        let shared = unsafe { &*(map.as_ptr() as *const std::sync::atomic::AtomicU64) };
         assert_eq!(shared.load(std::sync::atomic::Ordering::SeqCst), 0);
         shared.store(41, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(shared.load(std::sync::atomic::Ordering::SeqCst), 41);

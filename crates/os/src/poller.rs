@@ -5,10 +5,10 @@
 //! wakes one waiter per new connection instead of all of them).
 
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, EventData, EventFlags};
 use rustix::time::Timespec;
 
@@ -26,15 +26,12 @@ pub const EXCLUSIVE: Interest = EventFlags::EXCLUSIVE;
 const EVENTS: usize = 256;
 
 /// An epoll instance.
+#[derive(Debug)]
 pub struct Poller {
     fd: OwnedFd,
-    events: Vec<epoll::Event>,
-}
-
-impl std::fmt::Debug for Poller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Poller").field("fd", &self.fd).finish()
-    }
+    /// The tokens of the last wait's events. (Kept as plain tokens, not rustix's events, whose
+    /// pointer-or-integer data would make the poller unsendable to a GIL-free closure.)
+    tokens: Vec<u64>,
 }
 
 /// One ready fd.
@@ -50,7 +47,7 @@ impl Poller {
     pub fn new() -> io::Result<Poller> {
         Ok(Poller {
             fd: epoll::create(epoll::CreateFlags::CLOEXEC)?,
-            events: Vec::with_capacity(EVENTS),
+            tokens: Vec::with_capacity(EVENTS),
         })
     }
 
@@ -90,9 +87,13 @@ impl Poller {
             })
             .transpose()
             .map_err(|_| io::ErrorKind::InvalidInput)?;
-        self.events.clear();
-        match epoll::wait(&self.fd, spare_capacity(&mut self.events), timeout.as_ref()) {
-            Ok(n) => Ok(n),
+        self.tokens.clear();
+        let mut events = [MaybeUninit::<epoll::Event>::uninit(); EVENTS];
+        match epoll::wait(&self.fd, &mut events, timeout.as_ref()) {
+            Ok((ready, _)) => {
+                self.tokens.extend(ready.iter().map(|e| e.data.u64()));
+                Ok(self.tokens.len())
+            }
             Err(rustix::io::Errno::INTR) => Ok(0),
             Err(e) => Err(e.into()),
         }
@@ -101,7 +102,7 @@ impl Poller {
     /// The i-th event of the last wait.
     pub fn event(&self, i: usize) -> Event {
         Event {
-            token: self.events[i].data.u64(),
+            token: self.tokens[i],
         }
     }
 }

@@ -6,13 +6,13 @@
 use std::ffi::CString;
 use std::io;
 
-fn c_name(name: &str) -> io::Result<CString> {
-    CString::new(name).map_err(|_| io::Error::other("name contains NUL"))
+fn c_name(name: &str, kind: &str) -> io::Result<CString> {
+    CString::new(name).map_err(|_| io::Error::other(format!("{kind} name contains NUL")))
 }
 
 /// The id of group `name` (from the group database).
 pub fn group_id(name: &str) -> io::Result<u32> {
-    let c = c_name(name)?;
+    let c = c_name(name, "group")?;
     // SAFETY: getgrnam returns NULL or a pointer to static storage, read at once (the caller
     // is single-threaded, as getgrnam requires).
     let gid = unsafe {
@@ -24,7 +24,7 @@ pub fn group_id(name: &str) -> io::Result<u32> {
 
 /// The id of user `name` (from the password database).
 pub fn user_id(name: &str) -> io::Result<u32> {
-    let c = c_name(name)?;
+    let c = c_name(name, "user")?;
     // SAFETY: getpwnam returns NULL or a pointer to static storage, read at once (the caller
     // is single-threaded, as getpwnam requires).
     let uid = unsafe {

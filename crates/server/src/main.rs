@@ -5,7 +5,6 @@ mod apps;
 mod connect;
 mod listen;
 mod master;
-mod poller;
 mod privileges;
 mod reqlog;
 mod settings;
@@ -14,7 +13,6 @@ mod stats_server;
 mod touch;
 mod worker;
 
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use rwsgi_config::Command;
@@ -74,11 +72,5 @@ fn redirect_logs(path: &str) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    for fd in [1, 2] {
-        // SAFETY: dup2 onto the standard descriptors.
-        if unsafe { libc::dup2(file.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    rwsgi_os::process::redirect_output(&file)
 }

@@ -106,7 +106,7 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            hostname: rwsgi_push::hostname(),
+            hostname: rwsgi_os::system::hostname(),
         }
     }
 

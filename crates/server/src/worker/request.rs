@@ -5,10 +5,11 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use pyo3::prelude::*;
+use rwsgi_os::fdio::writev_nb;
+use rwsgi_os::time::unix_now;
 use rwsgi_proto::http::{self, BodyKind, HttpError};
 use rwsgi_proto::{httparse, uwsgi, UwsgiError};
-use rwsgi_wsgi::fdio::writev_nb;
-use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect};
+use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect};
 
 use super::core::{Conn, Core, Step};
 use crate::listen::Proto;
