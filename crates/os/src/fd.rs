@@ -2,6 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::FileTypeExt;
 
 use rustix::event::{eventfd, EventfdFlags};
 use rustix::io::FdFlags;
@@ -38,14 +39,13 @@ impl AsFd for WakeFd {
 /// reloading master handed over by number). The caller must be its only owner: nothing else
 /// in this process may use or close that number.
 pub fn adopt_socket(fd: RawFd) -> Option<OwnedFd> {
-    // SAFETY: all-zero is a valid `stat` (plain integers).
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat writes into a stack struct; any number is fine (EBADF if not open), which
-    // is why this is libc's and not rustix's fstat, which needs an fd known to be open.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 || (st.st_mode & libc::S_IFMT) != libc::S_IFSOCK {
+    // The descriptor's own stat, through /proc (as the reload's exec of /proc/self/exe already
+    // needs it): a number not known to be open cannot be borrowed for rustix's fstat.
+    let meta = std::fs::metadata(format!("/proc/self/fd/{fd}")).ok()?;
+    if !meta.file_type().is_socket() {
         return None;
     }
-    // SAFETY: the number is open (fstat succeeded), and the caller says nothing else owns it.
+    // SAFETY: the number is open (its stat was read), and the caller says nothing else owns it.
     Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
@@ -82,6 +82,9 @@ mod tests {
     fn only_open_sockets_are_adopted() {
         let file = std::fs::File::open("/proc/self/stat").unwrap();
         assert!(adopt_socket(file.as_raw_fd()).is_none());
+        let (r, _w) = rustix::pipe::pipe().unwrap();
+        assert!(adopt_socket(r.as_raw_fd()).is_none());
+        assert!(adopt_socket(-1).is_none());
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
         let raw = a.into_raw_fd();
         let owned = adopt_socket(raw).expect("a socket");

@@ -21,8 +21,8 @@
 //! `sigaction` and `pthread_sigmask` (rustix has no safe sigaction), `setuid` / `setgid` /
 //! `setgroups` (rustix's change only the calling thread, libc's the whole process),
 //! `getpwnam` / `getgrnam` (NSS lives in libc), `localtime_r` / `strftime` (time zones live in
-//! libc), `mallopt` (glibc's allocator), `execv` and `_exit`, `fstat` on a descriptor number
-//! not yet known to be open, and the `TCP_INFO` / `TCP_DEFER_ACCEPT` socket options. `fork`
+//! libc), `mallopt` (glibc's allocator), `execv` and `_exit` (rustix has them only in its
+//! experimental runtime API), and the `TCP_INFO` / `TCP_DEFER_ACCEPT` socket options. `fork`
 //! is not here: it must go through Python's `PyOS_*Fork` (in rwsgi-wsgi).
 
 #![deny(unsafe_op_in_unsafe_fn)]
