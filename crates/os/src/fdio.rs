@@ -19,31 +19,37 @@ use rustix::time::Timespec;
 /// How long one wait for a socket may take before the peer is considered gone.
 pub const DEFAULT_SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `fd` borrowed for one call.
-fn borrow<'a>(fd: RawFd) -> BorrowedFd<'a> {
+/// Runs `call` with `fd` borrowed for its duration; `EBADF` for a negative number (a body or
+/// writer already detached from its socket), as the kernel would answer.
+#[inline]
+fn with_fd<R>(fd: RawFd, call: impl FnOnce(BorrowedFd<'_>) -> io::Result<R>) -> io::Result<R> {
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
     // SAFETY: every function of this module documents that `fd` is a descriptor the caller
-    // keeps open while the call runs, and the borrow does not outlive the call. (Even a
-    // closed number is only an EBADF from the kernel: no memory is at stake.)
-    unsafe { BorrowedFd::borrow_raw(fd) }
+    // keeps open while the call runs, and the borrow ends with `call`. (Even a closed number
+    // is only an EBADF from the kernel: no memory is at stake.)
+    call(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
 /// Waits until `fd` (open for the call) is readable (`write == false`) or writable, or
 /// `timeout` passes.
 pub fn wait_fd(fd: RawFd, write: bool, timeout: Duration) -> io::Result<()> {
-    let fd = borrow(fd);
     let events = if write { PollFlags::OUT } else { PollFlags::IN };
-    // Whole milliseconds, as poll(2) has them (rustix rounds a Timespec the same way).
+    // Whole milliseconds, as poll(2) has them.
     let timeout = Duration::from_millis(timeout.as_millis().min(i32::MAX as u128) as u64);
     let timeout = Timespec::try_from(timeout).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut fds = [PollFd::from_borrowed_fd(fd, events)];
-    loop {
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::TimedOut, "socket timeout")),
-            Ok(_) => return Ok(()),
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+    with_fd(fd, |fd| {
+        let mut fds = [PollFd::from_borrowed_fd(fd, events)];
+        loop {
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::TimedOut, "socket timeout")),
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
-    }
+    })
 }
 
 /// Runs a non-blocking syscall returning a byte count: retried on `EINTR`, `Ok(None)` on
@@ -62,18 +68,18 @@ fn nonblocking(mut call: impl FnMut() -> rustix::io::Result<usize>) -> io::Resul
 
 /// One `read(2)` from `fd` (open for the call); `Ok(None)` on `EAGAIN`.
 pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    let fd = borrow(fd);
-    nonblocking(|| rustix::io::read(fd, &mut *buf))
+    with_fd(fd, |fd| nonblocking(|| rustix::io::read(fd, &mut *buf)))
 }
 
 /// One `read(2)` from `fd` (open for the call) of up to `max` bytes appended to `buf` (no
 /// zero-filling of the spare room); `Ok(None)` on `EAGAIN`.
 pub fn read_append(fd: RawFd, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
-    let fd = borrow(fd);
     buf.reserve(max);
     let spare = buf.spare_capacity_mut();
     let want = spare.len().min(max);
-    let n = nonblocking(|| rustix::io::read(fd, &mut spare[..want]).map(|(init, _)| init.len()))?;
+    let n = with_fd(fd, |fd| {
+        nonblocking(|| rustix::io::read(fd, &mut spare[..want]).map(|(init, _)| init.len()))
+    })?;
     if let Some(n) = n {
         // SAFETY: read(2) just initialised the first n bytes of the spare capacity.
         unsafe { buf.set_len(buf.len() + n) };
@@ -92,23 +98,23 @@ fn slices<'a>(a: &'a [u8], b: &'a [u8]) -> ([IoSlice<'a>; 2], usize) {
 /// (MSG_NOSIGNAL is not available to writev, so processes that write to clients ignore
 /// SIGPIPE instead.)
 pub fn writev_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
-    let fd = borrow(fd);
     let (iov, n) = slices(a, b);
-    nonblocking(|| rustix::io::writev(fd, &iov[..n]))
+    with_fd(fd, |fd| nonblocking(|| rustix::io::writev(fd, &iov[..n])))
 }
 
 /// Like [`writev_nb`], but on a socket with `MSG_MORE`: the kernel holds a last partial
 /// segment back until the next send or `close(2)`, which then carries it together with the FIN.
 pub fn send_more_nb(fd: RawFd, a: &[u8], b: &[u8]) -> io::Result<Option<usize>> {
-    let fd = borrow(fd);
     let (iov, n) = slices(a, b);
-    nonblocking(|| {
-        rustix::net::sendmsg(
-            fd,
-            &iov[..n],
-            &mut SendAncillaryBuffer::default(),
-            SendFlags::MORE | SendFlags::NOSIGNAL,
-        )
+    with_fd(fd, |fd| {
+        nonblocking(|| {
+            rustix::net::sendmsg(
+                fd,
+                &iov[..n],
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::MORE | SendFlags::NOSIGNAL,
+            )
+        })
     })
 }
 
@@ -171,5 +177,24 @@ mod tests {
         // sendmsg with MSG_NOSIGNAL: EPIPE instead of the signal.
         let err = send_more_nb(fd, b"x", b"").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EPIPE));
+    }
+
+    #[test]
+    fn a_detached_descriptor_is_ebadf_not_a_panic() {
+        let mut buf = [0u8; 4];
+        let ebadf = Some(libc::EBADF);
+        assert_eq!(read_nb(-1, &mut buf).unwrap_err().raw_os_error(), ebadf);
+        assert_eq!(writev_nb(-1, b"x", b"").unwrap_err().raw_os_error(), ebadf);
+        assert_eq!(
+            send_more_nb(-1, b"x", b"").unwrap_err().raw_os_error(),
+            ebadf
+        );
+        let mut v = Vec::new();
+        assert_eq!(
+            read_append(-1, &mut v, 4).unwrap_err().raw_os_error(),
+            ebadf
+        );
+        let wait = wait_fd(-1, false, Duration::from_millis(1)).unwrap_err();
+        assert_eq!(wait.raw_os_error(), ebadf);
     }
 }

@@ -26,6 +26,7 @@
 //! is not here: it must go through Python's `PyOS_*Fork` (in rwsgi-wsgi).
 
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 pub mod fd;
