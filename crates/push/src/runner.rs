@@ -6,8 +6,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use rwsgi_os::time::unix_now;
 use rwsgi_stats::model::StatsSnapshot;
 
 use crate::sinks::{self, Sink};
@@ -190,13 +191,6 @@ struct Running {
     mailbox: Arc<Mailbox>,
     handle: Option<thread::JoinHandle<()>>,
     carbon: bool,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 pub(crate) fn run(

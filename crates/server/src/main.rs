@@ -6,7 +6,6 @@ mod connect;
 mod forwarded;
 mod listen;
 mod master;
-mod poller;
 mod privileges;
 mod procname;
 mod reqlog;
@@ -16,7 +15,6 @@ mod stats_server;
 mod touch;
 mod worker;
 
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use rwsgi_config::Command;
@@ -76,11 +74,5 @@ fn redirect_logs(path: &str) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    for fd in [1, 2] {
-        // SAFETY: dup2 onto the standard descriptors.
-        if unsafe { libc::dup2(file.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    rwsgi_os::process::redirect_output(&file)
 }

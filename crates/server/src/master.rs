@@ -2,19 +2,22 @@
 //! the workers, serves the stats socket and handles signals. Single-threaded, so forking is
 //! always safe, and it never runs a request.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rwsgi_config::{Config, SignalAction, SignalHook};
+use rwsgi_os::poller::{Poller, READ};
+use rwsgi_os::process::{self, RawPid};
+use rwsgi_os::time::unix_now;
+use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketStats};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
-use rwsgi_wsgi::{unix_now, Apps};
+use rwsgi_wsgi::Apps;
 
 use crate::listen::{self, Listener, Proto};
-use crate::poller::{Poller, READ};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::StatsServer;
@@ -64,14 +67,7 @@ pub enum StartError {
 /// the limit), as uWSGI does at start-up.
 fn limit_address_space(mb: u64) -> std::io::Result<()> {
     let bytes = mb.saturating_mul(1024 * 1024);
-    let limit = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
-    };
-    // SAFETY: setrlimit reads a valid rlimit struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    process::limit_address_space(bytes)?;
     eprintln!("your process address space limit is {bytes} bytes ({mb} MB)");
     Ok(())
 }
@@ -91,7 +87,7 @@ enum Phase {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct WorkerProc {
-    pid: libc::pid_t,
+    pid: RawPid,
     spawned: Option<Instant>,
     /// Asked to stop (reload or max-requests): its exit is expected; respawn at once.
     stopping_since: Option<Instant>,
@@ -145,7 +141,7 @@ fn signal_actions(hooks: &[SignalHook]) -> Vec<(libc::c_int, SignalAction)> {
 /// run threads, and the master must stay single-threaded to fork safely).
 struct PusherProc {
     config: rwsgi_push::PushConfig,
-    pid: libc::pid_t,
+    pid: RawPid,
     spawned: Option<Instant>,
     respawn_at: Option<Instant>,
 }
@@ -249,9 +245,8 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let master_info = MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
-        // SAFETY: getuid/getgid cannot fail.
-        uid: u64::from(unsafe { libc::getuid() }),
-        gid: u64::from(unsafe { libc::getgid() }),
+        uid: u64::from(process::real_ids().0),
+        gid: u64::from(process::real_ids().1),
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -325,11 +320,8 @@ impl Master {
     /// Forks a child that runs `child` and exits with its code; returns the child's pid. Stop
     /// signals stay blocked across the fork ([`ForkGuard`]); the child drops what only the
     /// master uses and, with `--no-orphans`, stops when the master dies.
-    fn fork_child(
-        &mut self,
-        child: impl FnOnce(&mut Master) -> i32,
-    ) -> Result<libc::pid_t, StartError> {
-        let master = std::process::id() as libc::pid_t;
+    fn fork_child(&mut self, child: impl FnOnce(&mut Master) -> i32) -> Result<RawPid, StartError> {
+        let master = process::current_pid();
         let _blocked = ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
@@ -338,9 +330,8 @@ impl Master {
             }
             self.stats = None;
             let code = child(self);
-            // SAFETY: leaving the child without running the master's destructors or atexit
-            // hooks inherited across fork.
-            unsafe { libc::_exit(code) };
+            // Without running the master's destructors or atexit hooks, inherited across fork.
+            process::exit_now(code);
         }
         Ok(pid)
     }
@@ -444,7 +435,7 @@ impl Master {
                 eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
                 self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
                 for wid in 1..=self.workers.len() {
-                    self.stop_worker(wid, libc::SIGTERM);
+                    self.stop_worker(wid, Signal::TERM);
                 }
                 self.stop_pusher();
             }
@@ -458,13 +449,13 @@ impl Master {
         eprintln!("...gracefully killing workers...");
         self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
         for wid in 1..=self.workers.len() {
-            self.stop_worker(wid, libc::SIGHUP);
+            self.stop_worker(wid, Signal::HUP);
         }
         self.stop_pusher();
     }
 
     /// The pid of worker `idx` (0-based) if it is alive and not already being stopped.
-    fn serving(&self, idx: usize) -> Option<libc::pid_t> {
+    fn serving(&self, idx: usize) -> Option<RawPid> {
         let w = &self.workers[idx];
         (w.pid > 0 && w.stopping_since.is_none()).then_some(w.pid)
     }
@@ -472,8 +463,7 @@ impl Master {
     /// Kills worker `idx` (0-based) now; its exit is expected, so it is respawned at once.
     fn kill_worker(&mut self, idx: usize) {
         self.workers[idx].stopping_since = Some(Instant::now());
-        // SAFETY: killing our own child by pid.
-        unsafe { libc::kill(self.workers[idx].pid, libc::SIGKILL) };
+        let _ = process::kill(self.workers[idx].pid, Signal::KILL);
     }
 
     /// `--evil-reload-on-rss`: a worker whose resident memory is past `mb` megabytes is
@@ -523,29 +513,21 @@ impl Master {
         if let Some(p) = self.pusher.as_mut() {
             p.respawn_at = None;
             if p.pid > 0 {
-                // SAFETY: signalling our own child by pid.
-                unsafe { libc::kill(p.pid, libc::SIGTERM) };
+                let _ = process::kill(p.pid, Signal::TERM);
             }
         }
     }
 
-    fn stop_worker(&mut self, wid: usize, sig: libc::c_int) {
+    fn stop_worker(&mut self, wid: usize, sig: Signal) {
         let w = &mut self.workers[wid - 1];
         if w.pid > 0 {
             w.stopping_since.get_or_insert_with(Instant::now);
-            // SAFETY: signalling our own child by pid.
-            unsafe { libc::kill(w.pid, sig) };
+            let _ = process::kill(w.pid, sig);
         }
     }
 
     fn reap(&mut self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid on any child, non-blocking.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+        while let Some((pid, status)) = process::reap_child() {
             if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
                 p.pid = 0;
                 if self.phase == Phase::Running {
@@ -568,18 +550,14 @@ impl Master {
             let w = &mut self.workers[idx];
             // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
             // a worker exits 0 only then.
-            let exited_cleanly = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            let exited_cleanly = status.exit_status() == Some(0);
             let expected = w.stopping_since.is_some() || exited_cleanly;
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
-            let code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                -1
-            };
-            if libc::WIFSIGNALED(status) {
-                eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {} :( trying respawn ...", libc::WTERMSIG(status));
+            let code = status.exit_status().unwrap_or(-1);
+            if let Some(sig) = status.terminating_signal() {
+                eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {sig} :( trying respawn ...");
             } else if !expected {
                 eprintln!("DAMN ! worker {wid} (pid: {pid}) died with exit code {code} :( trying respawn ...");
             } else {
@@ -605,7 +583,7 @@ impl Master {
         if self.phase == Phase::Running {
             self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
             for wid in 1..=self.workers.len() {
-                self.stop_worker(wid, libc::SIGTERM);
+                self.stop_worker(wid, Signal::TERM);
             }
             self.stop_pusher();
         }
@@ -662,8 +640,7 @@ impl Master {
                             w.pid,
                             mercy.as_secs()
                         );
-                        // SAFETY: killing our own child by pid.
-                        unsafe { libc::kill(w.pid, libc::SIGKILL) };
+                        let _ = process::kill(w.pid, Signal::KILL);
                     }
                 }
             } else if let Some(at) = w.respawn_at {
@@ -689,8 +666,7 @@ impl Master {
                     let pusher = self.pusher.as_ref().map(|p| p.pid);
                     for pid in self.workers.iter().map(|w| w.pid).chain(pusher) {
                         if pid > 0 {
-                            // SAFETY: killing our own child by pid.
-                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                            let _ = process::kill(pid, Signal::KILL);
                         }
                     }
                 }
@@ -729,10 +705,10 @@ impl Master {
         if let Some(dir) = &self.start_dir {
             let _ = std::env::set_current_dir(dir);
         }
-        let mut sockets: Vec<(String, std::os::fd::RawFd)> = self
+        let mut sockets: Vec<(String, std::os::fd::BorrowedFd<'_>)> = self
             .listeners
             .iter()
-            .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.raw()))
+            .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.fd.as_fd()))
             .collect();
         if let (Some(stats), Some(addr)) = (&self.stats, &self.config.stats) {
             sockets.extend(stats.inheritable(addr));
@@ -743,11 +719,7 @@ impl Master {
         let args: Vec<CString> = std::env::args_os()
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
-        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        // SAFETY: argv is a NULL-terminated array of C strings that outlive the call.
-        unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
-        std::io::Error::last_os_error()
+        process::exec(c"/proc/self/exe", &args)
     }
 
     fn vacuum(&self) {
@@ -800,7 +772,7 @@ fn run_pusher(
 fn refresh_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
     let mut total = 0;
     for (s, l) in info.sockets.iter_mut().zip(listeners) {
-        s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
+        s.queue = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
         total += s.queue;
     }
     info.listen_queue = total;

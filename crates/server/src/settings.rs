@@ -132,7 +132,7 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            hostname: rwsgi_push::hostname(),
+            hostname: rwsgi_os::system::hostname(),
             forwarded_allow: config.forwarded_allow_ips.clone(),
             post_buffering: config.post_buffering,
             post_buffering_bufsize: post_buffering_bufsize(config),

@@ -25,8 +25,9 @@
 use std::fmt;
 use std::hint::spin_loop;
 use std::mem::{align_of, size_of};
-use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+use rwsgi_os::mm::SharedMapping;
 
 use Ordering::{Acquire, Relaxed, Release};
 
@@ -744,8 +745,7 @@ impl AppSlot {
 
 /// Owns the shared mapping. Create it in the master before forking; children inherit it.
 pub struct Scoreboard {
-    base: NonNull<u8>,
-    size: usize,
+    mapping: SharedMapping,
     layout: Layout,
     workers_offset: usize,
     cores_offset: usize,
@@ -753,7 +753,7 @@ pub struct Scoreboard {
 }
 
 // SAFETY: the mapping is only accessed through atomics (slots) or read-only after creation
-// (header); the pointer stays valid until Drop.
+// (header); it stays mapped until the scoreboard is dropped.
 unsafe impl Send for Scoreboard {}
 // SAFETY: see above.
 unsafe impl Sync for Scoreboard {}
@@ -762,7 +762,7 @@ impl fmt::Debug for Scoreboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scoreboard")
             .field("layout", &self.layout)
-            .field("size", &self.size)
+            .field("size", &self.mapping.len())
             .finish()
     }
 }
@@ -813,27 +813,9 @@ impl Scoreboard {
             .and_then(|n| round_up(n, 4096))
             .ok_or_else(too_big)?;
 
-        // SAFETY: anonymous shared mapping, no fd, checked for MAP_FAILED below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(ScoreboardError::Mmap {
-                size,
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        let base = NonNull::new(ptr as *mut u8).ok_or(ScoreboardError::Mmap {
-            size,
-            source: std::io::Error::other("mmap returned NULL"),
-        })?;
+        let mapping =
+            SharedMapping::new(size).map_err(|source| ScoreboardError::Mmap { size, source })?;
+        let base = mapping.as_ptr();
         let header = Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
@@ -852,10 +834,9 @@ impl Scoreboard {
         // SAFETY: fresh page-aligned mapping of at least HEADER_SPACE bytes, nobody else sees it
         // yet. The rest is zero-filled by the kernel, and all-zero is a valid value for every
         // slot (they are plain atomics).
-        unsafe { std::ptr::write(base.as_ptr() as *mut Header, header) };
+        unsafe { std::ptr::write(base as *mut Header, header) };
         let sb = Scoreboard {
-            base,
-            size,
+            mapping,
             layout,
             workers_offset,
             cores_offset,
@@ -872,13 +853,13 @@ impl Scoreboard {
 
     /// Size of the mapping in bytes.
     pub fn mapped_size(&self) -> usize {
-        self.size
+        self.mapping.len()
     }
 
     /// The header at the start of the mapping.
     pub fn header(&self) -> &Header {
         // SAFETY: written in `new`, never modified afterwards.
-        unsafe { &*(self.base.as_ptr() as *const Header) }
+        unsafe { &*(self.mapping.as_ptr() as *const Header) }
     }
 
     /// Check the header against this build's layout.
@@ -920,7 +901,7 @@ impl Scoreboard {
         }
         let off = self.workers_offset + (wid - 1) * size_of::<WorkerSlot>();
         // SAFETY: in bounds by construction, aligned (offsets rounded), atomics only.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const WorkerSlot) })
+        Some(unsafe { &*(self.mapping.as_ptr().add(off) as *const WorkerSlot) })
     }
 
     /// Core `core` (0-based) of worker `wid` (1-based). Panics when out of range.
@@ -943,7 +924,7 @@ impl Scoreboard {
         let idx = (wid - 1) * self.layout.cores + core;
         let off = self.cores_offset + idx * size_of::<CoreSlot>();
         // SAFETY: as in try_worker.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const CoreSlot) })
+        Some(unsafe { &*(self.mapping.as_ptr().add(off) as *const CoreSlot) })
     }
 
     /// App `app` (0-based) of worker `wid` (1-based). Panics when out of range.
@@ -966,7 +947,7 @@ impl Scoreboard {
         let idx = (wid - 1) * self.layout.apps + app;
         let off = self.apps_offset + idx * size_of::<AppSlot>();
         // SAFETY: as in try_worker.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const AppSlot) })
+        Some(unsafe { &*(self.mapping.as_ptr().add(off) as *const AppSlot) })
     }
 
     /// Master, before forking worker `wid`: [`WorkerSlot::prepare_spawn`] plus clearing the
@@ -995,16 +976,6 @@ impl Scoreboard {
     pub(crate) fn status_from(&self, wid: usize, c: &WorkerCounters) -> WorkerStatus {
         let busy = c.busy_flag || (0..self.layout.cores).any(|i| self.core(wid, i).in_request());
         WorkerStatus::from_parts(c.cheap, c.paused, c.sig, busy)
-    }
-}
-
-impl Drop for Scoreboard {
-    fn drop(&mut self) {
-        // SAFETY: mapping created in `new` with this size; references into it cannot outlive
-        // `self`.
-        unsafe {
-            libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.size);
-        }
     }
 }
 

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use rwsgi_proto::http::ChunkedDecoder;
 
-use crate::fdio::{read_append, read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
+use rwsgi_os::fdio::{read_append, read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
 
 /// How a request body is delimited on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

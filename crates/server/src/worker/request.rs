@@ -5,11 +5,12 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use pyo3::prelude::*;
+use rwsgi_os::fdio::writev_nb;
+use rwsgi_os::time::unix_now;
 use rwsgi_proto::http::{self, BodyKind};
 use rwsgi_proto::{httparse, uwsgi};
-use rwsgi_wsgi::fdio::writev_nb;
 use rwsgi_wsgi::vars::HttpConn;
-use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect};
+use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect};
 
 use super::body::Linger;
 use super::core::{Conn, Core, Step};
@@ -287,7 +288,7 @@ impl Core<'_, '_> {
         } else if writer.write_error {
             Step::Close
         } else {
-            conn.linger = Some(Linger::start(fd, body, writer.keep_alive()));
+            conn.linger = Some(Linger::start(&conn.fd, body, writer.keep_alive()));
             Step::Pump
         };
         conn.served += 1;
