@@ -10,20 +10,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rwsgi_stats::model::StatsSnapshot;
 
+use crate::job::Job;
 use crate::sinks::{self, Sink};
 use crate::spec::PusherKind;
 use crate::{PushConfig, MAX_BACKOFF, MONGO_BUFFER, NET_TIMEOUT};
-
-/// One snapshot handed to the pushers that are due.
-pub(crate) struct Job {
-    pub snap: StatsSnapshot,
-    /// Unix seconds when it was taken.
-    pub unix: u64,
-    /// Microseconds since the pusher process started (monotonic).
-    pub mono_us: u64,
-    /// The last push, made while stopping (carbon only).
-    pub final_push: bool,
-}
 
 struct Mail {
     jobs: VecDeque<Arc<Job>>,

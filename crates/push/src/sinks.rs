@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 
+use crate::job::Job;
 use crate::metrics::{self, CarbonFormat, CarbonState, StatsdState};
-use crate::runner::Job;
 use crate::spec::{CarbonSpec, HostPort, PusherKind, PusherSpec};
 use crate::NET_TIMEOUT;
 
@@ -53,7 +53,7 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
             addr,
             database,
             collection,
-        } => Box::new(crate::sinks::mongo::MongoSink::new(
+        } => Box::new(mongo::MongoSink::new(
             addr.clone(),
             database.clone(),
             collection.clone(),
@@ -91,14 +91,7 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
 /// The stats JSON as one line.
 pub(crate) fn render_minified(job: &Job) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
-    render_uwsgi(
-        &job.snap,
-        RenderOptions {
-            minified: true,
-            no_cores: false,
-        },
-        &mut out,
-    );
+    render_uwsgi(&job.snap, RenderOptions { minified: true }, &mut out);
     out
 }
 
@@ -284,7 +277,7 @@ pub(crate) mod mongo {
     use mongodb::bson::Document;
 
     use super::{render_minified, Sink};
-    use crate::runner::Job;
+    use crate::job::Job;
     use crate::spec::HostPort;
     use crate::NET_TIMEOUT;
 
@@ -381,13 +374,17 @@ pub(crate) mod mongo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rwsgi_stats::model::{StatsSnapshot, WorkerStats};
+    use rwsgi_stats::model::{MasterInfo, StatsSnapshot, WorkerStats};
     use std::os::unix::fs::PermissionsExt;
 
     fn job(requests: u64) -> Job {
         Job {
             snap: StatsSnapshot {
-                version: "2.0.21".into(),
+                master: MasterInfo {
+                    version: "2.0.21".into(),
+                    locks: vec!["user 0".into()],
+                    ..Default::default()
+                },
                 workers: vec![WorkerStats {
                     id: 1,
                     pid: 10,
@@ -397,7 +394,6 @@ mod tests {
                     cores: vec![Default::default()],
                     ..Default::default()
                 }],
-                locks: vec!["user 0".into()],
                 ..Default::default()
             },
             unix: 1,
