@@ -82,7 +82,7 @@ impl Health {
     }
 
     /// Records a failed attempt; the message to log, if this one is to be logged.
-    pub(crate) fn failed(&mut self, why: &str) -> Option<String> {
+    pub(crate) fn failed(&mut self, why: impl std::fmt::Display) -> Option<String> {
         self.failures += 1;
         (self.failures == 1).then(|| {
             format!(
@@ -295,6 +295,7 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::SinkError;
     use std::sync::atomic::AtomicUsize;
 
     #[test]
@@ -342,10 +343,10 @@ mod tests {
     }
 
     impl Sink for Flaky {
-        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String> {
+        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), SinkError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n < self.fail_first {
-                return Err("down".into());
+                return Err(SinkError::NoAnswer);
             }
             pending.clear();
             Ok(())
