@@ -532,6 +532,18 @@ mod tests {
     }
 
     #[test]
+    fn no_cores_snapshots_are_pushed_without_the_cores_key() {
+        // The one --stats-no-cores switch rides in the snapshot: pushed documents follow the
+        // stats socket (and uWSGI, whose pushers render the same document).
+        let mut j = job(1);
+        j.snap.master.include_cores = false;
+        let v: serde_json::Value = serde_json::from_slice(&render_minified(&j)).unwrap();
+        assert!(v["workers"][0].get("cores").is_none(), "{v}");
+        let v: serde_json::Value = serde_json::from_slice(&render_minified(&job(1))).unwrap();
+        assert!(v["workers"][0]["cores"].is_array(), "{v}");
+    }
+
+    #[test]
     fn mongo_document_is_the_stats_object() {
         let d = mongo::to_document(&render_minified(&job(5))).unwrap();
         assert_eq!(d.get_str("version").unwrap(), "2.0.21");
