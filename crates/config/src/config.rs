@@ -19,6 +19,19 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The name uWSGI's stats give it (`http11-socket` is HTTP too).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Uwsgi => "uwsgi",
+            Protocol::Http | Protocol::Http11 => "http",
+        }
+    }
+
+    /// Whether clients speak HTTP/1.x on it.
+    pub fn is_http(self) -> bool {
+        self != Protocol::Uwsgi
+    }
+
     fn parse(s: &str) -> Option<Protocol> {
         match s.trim().to_ascii_lowercase().as_str() {
             "uwsgi" => Some(Protocol::Uwsgi),

@@ -9,24 +9,7 @@ use std::path::PathBuf;
 use rwsgi_config::Addr;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-/// What a listening socket speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    /// The uwsgi binary protocol.
-    Uwsgi,
-    /// HTTP/1.x.
-    Http,
-}
-
-impl Proto {
-    /// The name uWSGI's stats use for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Uwsgi => "uwsgi",
-            Proto::Http => "http",
-        }
-    }
-}
+pub use rwsgi_config::Protocol;
 
 /// A bound, listening, non-blocking socket.
 #[derive(Debug)]
@@ -34,7 +17,7 @@ pub struct Listener {
     /// The socket.
     pub fd: OwnedFd,
     /// Its protocol.
-    pub proto: Proto,
+    pub proto: Protocol,
     /// The address as the user wrote it (uWSGI's socket name in stats).
     pub name: String,
     /// SERVER_PORT for requests arriving here (`""` for UNIX sockets).
@@ -141,7 +124,7 @@ pub fn inherit_key(kind: &str, name: &str) -> String {
 /// applies to filesystem UNIX sockets.
 pub fn bind(
     addr: &Addr,
-    proto: Proto,
+    proto: Protocol,
     backlog: u32,
     chmod: Option<u32>,
     inherited: &mut Inherited,
@@ -167,7 +150,7 @@ pub fn bind(
 pub fn bind_as(
     key: &str,
     addr: &Addr,
-    proto: Proto,
+    proto: Protocol,
     backlog: u32,
     chmod: Option<u32>,
     inherited: &mut Inherited,

@@ -17,7 +17,7 @@ use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
-use crate::listen::{self, Listener, Proto};
+use crate::listen::{self, Listener};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::StatsServer;
@@ -96,7 +96,6 @@ struct WorkerProc {
 }
 
 struct Master {
-    config: Config,
     settings: Settings,
     listeners: Vec<Listener>,
     scoreboard: Scoreboard,
@@ -168,10 +167,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let mut inherited = listen::Inherited::from_env();
     let mut listeners = Vec::new();
     for spec in &config.sockets {
-        let proto = match spec.protocol {
-            rwsgi_config::Protocol::Uwsgi => Proto::Uwsgi,
-            _ => Proto::Http,
-        };
+        let proto = spec.protocol;
         let l = listen::bind(
             &spec.addr,
             proto,
@@ -277,7 +273,6 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let touch_reload = TouchWatch::new(&config.touch_reload);
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
-        config,
         settings,
         listeners,
         scoreboard,
@@ -320,7 +315,7 @@ impl Master {
         let _blocked = ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
-            if self.config.no_orphans {
+            if self.settings.master.no_orphans {
                 crate::signals::stop_with_parent(master);
             }
             self.stats = None;
@@ -399,7 +394,7 @@ impl Master {
                         let info = &self.master_info;
                         let scoreboard = &self.scoreboard;
                         let opts = RenderOptions {
-                            minified: self.config.stats_minified,
+                            minified: self.settings.master.stats_minified,
                         };
                         let mut render = |out: &mut Vec<u8>| {
                             render_uwsgi(&scoreboard.snapshot(info), opts, out);
@@ -556,12 +551,14 @@ impl Master {
             } else {
                 eprintln!("worker {wid} (pid: {pid}) stopped");
             }
-            if code == EXIT_NO_APP && self.config.need_app {
+            if code == EXIT_NO_APP && self.settings.master.need_app {
                 eprintln!("*** no app loaded in worker {wid}. GAME OVER ***");
                 self.begin_fatal_shutdown();
                 continue;
             }
-            if matches!(self.phase, Phase::Running) && (self.config.master || expected) {
+            if matches!(self.phase, Phase::Running)
+                && (self.settings.master.respawn_always || expected)
+            {
                 let delay = if !expected && lived < RESPAWN_THROTTLE {
                     RESPAWN_THROTTLE
                 } else {
@@ -591,7 +588,7 @@ impl Master {
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
-            if let Some(mb) = self.config.evil_reload_on_rss {
+            if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
             if self.phase == Phase::Running {
@@ -620,7 +617,7 @@ impl Master {
                 }
             }
         }
-        if let Some(limit) = self.config.harakiri {
+        if let Some(limit) = self.settings.master.harakiri_secs {
             self.check_harakiri(limit);
         }
         let mercy = self.settings.reload_mercy;
@@ -681,7 +678,7 @@ impl Master {
             Phase::Running => {
                 // Without --master, the server ends when its last worker does.
                 let workers_alive = self.workers.iter().any(|w| w.pid > 0);
-                if self.config.master || workers_alive || pending {
+                if self.settings.master.respawn_always || workers_alive || pending {
                     return None;
                 }
             }
@@ -705,7 +702,7 @@ impl Master {
             .iter()
             .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.fd.as_fd()))
             .collect();
-        if let (Some(stats), Some(addr)) = (&self.stats, &self.config.stats) {
+        if let (Some(stats), Some(addr)) = (&self.stats, &self.settings.master.stats_addr) {
             sockets.extend(stats.inheritable(addr));
         }
         let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
@@ -718,7 +715,7 @@ impl Master {
     }
 
     fn vacuum(&self) {
-        if !self.config.vacuum {
+        if !self.settings.master.vacuum {
             return;
         }
         for l in &self.listeners {
@@ -726,10 +723,10 @@ impl Master {
                 let _ = std::fs::remove_file(path);
             }
         }
-        if let Some(rwsgi_config::Addr::Unix(path)) = &self.config.stats {
+        if let Some(rwsgi_config::Addr::Unix(path)) = &self.settings.master.stats_addr {
             let _ = std::fs::remove_file(path);
         }
-        if let Some(path) = &self.config.pidfile {
+        if let Some(path) = &self.settings.master.pidfile {
             let _ = std::fs::remove_file(path);
         }
     }

@@ -22,7 +22,7 @@ use rwsgi_os::fdio::{read_nb, writev_nb};
 use rwsgi_os::poller::{Event, Poller, READ, WRITE};
 use rwsgi_proto::httparse;
 
-use crate::listen::{self, BindError, Inherited, Proto};
+use crate::listen::{self, BindError, Inherited, Protocol};
 
 /// How long a stats client may take to send its request and read the answer.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
@@ -94,7 +94,7 @@ impl StatsServer {
             _ => {
                 let key = listen::inherit_key("stats", &addr.to_string());
                 listeners
-                    .push(listen::bind_as(&key, addr, Proto::Http, BACKLOG, None, inherited)?.fd)
+                    .push(listen::bind_as(&key, addr, Protocol::Http, BACKLOG, None, inherited)?.fd)
             }
         }
         Ok(StatsServer {

@@ -17,7 +17,6 @@ use rwsgi_wsgi::{BodyOnWire, EnvironTemplate, RequestVars, ServerFlags, Writer};
 
 use super::body::{Buffering, Linger, Pump};
 use super::WorkerShared;
-use crate::listen::Proto;
 use crate::reqlog::Clock;
 
 /// A client connection owned by this core.
@@ -259,7 +258,7 @@ impl<'w, 'a> Core<'w, 'a> {
         let (ip, remote_addr, remote_port) = peer(peer_addr);
         // HTTP clients may stream small writes on a kept-alive connection; a uwsgi peer gets
         // one response and a close, which Nagle cannot delay (uWSGI leaves it on there too).
-        if self.w.listeners[listener].tcp && self.w.listeners[listener].proto == Proto::Http {
+        if self.w.listeners[listener].tcp && self.w.listeners[listener].proto.is_http() {
             let _ = rwsgi_os::net::set_nodelay(&fd);
         }
         let conn = Conn {
