@@ -16,7 +16,8 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::config::{flag_value, Config, Occurrence};
+use crate::config::{flag_value, Occurrence};
+use crate::defs::Config;
 use crate::error::{ConfigError, Origin};
 use crate::options::{self, lookup, lookup_short, normalize, Opt, OptKind, OptionSpec};
 

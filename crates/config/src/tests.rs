@@ -321,7 +321,7 @@ statsd-all-gauges = true
         reload_on_rss: Some(512),
         limit_as: Some(4096),
         evil_reload_on_rss: Some(1024),
-        reload_mercy: 10,
+        reload_mercy: Some(10),
         worker_reload_mercy: 20,
         pidfile: Some("/run/app.pid".into()),
         signal_hooks: vec![
@@ -366,7 +366,6 @@ statsd-all-gauges = true
         logto: Some("/var/log/app.log".into()),
         stats_http: true,
         stats_no_cores: true,
-        stats_no_metrics: true,
         stats_pusher_default_freq: 7,
         carbon: vec!["127.0.0.1:2003".into(), "127.0.0.1:2004".into()],
         carbon_freq: 10,
@@ -654,7 +653,7 @@ fn defaults() {
     assert_eq!(c.processes, 1);
     assert_eq!(c.threads, 1);
     assert_eq!(c.callable, "application");
-    assert_eq!(c.reload_mercy, 60);
+    assert_eq!(c.reload_mercy, None);
     assert_eq!(c.worker_reload_mercy, 60);
     assert_eq!(c.stats_pusher_default_freq, 3);
     assert_eq!(c.carbon_freq, 60);
@@ -826,4 +825,38 @@ fn zero_disables_timers() {
         (c.harakiri, c.max_requests, c.socket_timeout),
         (Some(20), Some(100), Some(3))
     );
+}
+
+#[test]
+fn post_buffering_and_forwarded_allow_ips() {
+    let c = serve(&["-s", ":1", "-w", "m"], &[]);
+    assert_eq!((c.post_buffering, c.post_buffering_bufsize), (0, 0));
+    assert_eq!(c.forwarded_allow_ips, TrustedPeers::default());
+    let ini = "[uwsgi]\nsocket = :1\nmodule = m\npost-buffering = 4096\n\
+               post-buffering-bufsize = 65536\nforwarded-allow-ips = 10.0.0.0/8, 192.0.2.1\n";
+    let c = serve(&["--ini", "/x.ini"], &[("/x.ini", ini)]);
+    assert_eq!((c.post_buffering, c.post_buffering_bufsize), (4096, 65536));
+    assert_eq!(
+        c.forwarded_allow_ips,
+        TrustedPeers::parse("10.0.0.0/8,192.0.2.1").unwrap()
+    );
+    let c = serve(&["-s", ":1", "-w", "m", "--forwarded-allow-ips", "*"], &[]);
+    assert_eq!(c.forwarded_allow_ips, TrustedPeers::Everyone);
+    let e = err(
+        &[
+            "-s",
+            ":1",
+            "-w",
+            "m",
+            "--forwarded-allow-ips",
+            "10.0.0.0/40",
+        ],
+        &[],
+    );
+    assert!(
+        e.contains("forwarded-allow-ips") && e.contains("prefix"),
+        "{e}"
+    );
+    let e = err(&["-s", ":1", "-w", "m", "--post-buffering", "lots"], &[]);
+    assert!(e.contains("post-buffering"), "{e}");
 }

@@ -83,6 +83,12 @@ pub fn exec(path: &std::ffi::CStr, args: &[CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Names the calling thread (`PR_SET_NAME`; for a process's main thread, the process name
+/// `/proc/PID/comm`, `top` and `pgrep` show). The kernel keeps the first 15 bytes.
+pub fn set_name(name: &std::ffi::CStr) -> io::Result<()> {
+    Ok(rustix::thread::set_name(name)?)
+}
+
 /// Points stdout and stderr (fds 1 and 2) at `to`.
 pub fn redirect_output(to: impl AsFd) -> io::Result<()> {
     rustix::stdio::dup2_stdout(&to)?;
@@ -126,6 +132,17 @@ mod tests {
         assert_eq!(status.exit_status(), None);
         // Already reaped: std must not wait for it.
         drop(child.try_wait());
+    }
+
+    #[test]
+    fn a_thread_s_name_is_set() {
+        std::thread::spawn(|| {
+            set_name(c"rwsgi-os-test").unwrap();
+            let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+            assert_eq!(comm.trim_end(), "rwsgi-os-test");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

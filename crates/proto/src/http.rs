@@ -1,6 +1,11 @@
 //! HTTP/1.x request-side protocol logic for `--http-socket`: head parsing
 //! with body framing, incremental chunked decoding, CGI environ key mapping,
 //! percent decoding and WSGI status parsing.
+//!
+//! The head rules follow RFC 9112 and refuse, rather than guess at, every
+//! form two parsers could read differently (bare LF line ends, framing
+//! headers in conflict, several `Host` fields): a front proxy and this server
+//! must agree on where a request ends, or one request hides another.
 
 use crate::{parse_content_length, trim_ows};
 
@@ -15,20 +20,39 @@ pub enum BodyKind {
     Chunked,
 }
 
-/// Errors from [`parse_head`]. The server answers all of them with a 400
-/// (or 431 for [`HttpError::HeadTooLarge`] / [`HttpError::TooManyHeaders`])
-/// and closes the connection, since framing can no longer be trusted.
+/// Errors from [`parse_head`]. Each is answered with [`HttpError::status`]
+/// and the connection is closed, since framing can no longer be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HttpError {
     /// The head is not complete within `max_head` bytes.
     #[error("HTTP request head too large")]
     HeadTooLarge,
+    /// The request line alone does not fit in `max_head` bytes.
+    #[error("HTTP request target too long")]
+    UriTooLong,
     /// More header lines than the caller's header array holds.
     #[error("too many HTTP request headers")]
     TooManyHeaders,
     /// Syntax error in the request line or a header line.
     #[error("malformed HTTP request head: {0}")]
     Malformed(httparse::Error),
+    /// A line of the head ends with LF alone. httparse takes it as a line
+    /// end, a proxy may not: refused (RFC 9112 §2.2 allows either).
+    #[error("bare LF in HTTP request head")]
+    BareLf,
+    /// A request target that is neither origin-form, absolute-form
+    /// (`http`/`https`), `*` for `OPTIONS` nor authority-form for `CONNECT`.
+    #[error("invalid HTTP request target")]
+    InvalidTarget,
+    /// HTTP/1.1 without a `Host` field (RFC 9112 §3.2).
+    #[error("missing Host header")]
+    MissingHost,
+    /// More than one `Host` field line (RFC 9112 §3.2).
+    #[error("more than one Host header")]
+    DuplicateHost,
+    /// A `Host` value that is not `host [ ":" port ]` (RFC 3986 §3.2.2).
+    #[error("invalid Host header")]
+    InvalidHost,
     /// A `Content-Length` value that is not a plain decimal integer.
     #[error("invalid Content-Length")]
     BadContentLength,
@@ -39,11 +63,42 @@ pub enum HttpError {
     /// smuggling vector, so refused rather than resolved.
     #[error("both Content-Length and Transfer-Encoding present")]
     LengthAndTransferEncoding,
-    /// A `Transfer-Encoding` other than a single `chunked`: the server can
-    /// only decode chunked, and anything not ending in chunked cannot be
-    /// delimited at all.
+    /// `Transfer-Encoding` in an HTTP/1.0 request, whose framing RFC 9112
+    /// §6.1 says to treat as faulty.
+    #[error("Transfer-Encoding in an HTTP/1.0 request")]
+    TransferEncodingInHttp10,
+    /// A `Transfer-Encoding` whose last coding is not a single `chunked`:
+    /// the body cannot be delimited (RFC 9112 §6.3).
     #[error("unsupported Transfer-Encoding")]
     UnsupportedTransferEncoding,
+    /// A coding before the final `chunked` (`gzip, chunked`): delimitable,
+    /// but not decoded by this server (RFC 9112 §6.1: 501).
+    #[error("unimplemented transfer coding")]
+    UnimplementedTransferCoding,
+}
+
+impl HttpError {
+    /// The status line the server answers this error with.
+    pub fn status(&self) -> &'static str {
+        match self {
+            HttpError::HeadTooLarge | HttpError::TooManyHeaders => {
+                "431 Request Header Fields Too Large"
+            }
+            HttpError::UriTooLong => "414 URI Too Long",
+            HttpError::UnimplementedTransferCoding => "501 Not Implemented",
+            HttpError::Malformed(_)
+            | HttpError::BareLf
+            | HttpError::InvalidTarget
+            | HttpError::MissingHost
+            | HttpError::DuplicateHost
+            | HttpError::InvalidHost
+            | HttpError::BadContentLength
+            | HttpError::ConflictingContentLength
+            | HttpError::LengthAndTransferEncoding
+            | HttpError::TransferEncodingInHttp10
+            | HttpError::UnsupportedTransferEncoding => "400 Bad Request",
+        }
+    }
 }
 
 /// A parsed HTTP/1.x request head. `'h` borrows the caller's header array,
@@ -52,13 +107,22 @@ pub enum HttpError {
 pub struct HttpHead<'h, 'b> {
     /// Request method, e.g. `GET` (a validated token).
     pub method: &'b str,
-    /// The raw request target, e.g. `/a%20b?x=1` (not decoded).
+    /// The raw request target as sent, e.g. `http://h/a%20b?x=1#f` (not
+    /// decoded).
     pub target: &'b str,
-    /// `target` before the first `?`.
+    /// The path: `/a%20b`; `/` for an absolute-form target with an empty
+    /// path, `*` for `OPTIONS *`, empty for `CONNECT`. Never a fragment.
     pub path: &'b str,
-    /// `target` after the first `?` (without it); empty if there is none.
+    /// After the first `?` (without it), up to any `#`; empty if none.
     pub query: &'b str,
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    /// The target without scheme, authority and fragment: `/a%20b?x=1`
+    /// (see [`HttpHead::write_request_uri`] for the empty-path case).
+    pub uri: &'b str,
+    /// The authority of an absolute-form target (`h` above), which replaces
+    /// the `Host` field (RFC 9112 §3.2.2); `None` otherwise.
+    pub authority: Option<&'b str>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1 (and for HTTP/1.2–1.9, which are
+    /// served as 1.1, RFC 9112 §2.3).
     pub minor_version: u8,
     /// The parsed headers, in order (a prefix of the caller's array).
     pub headers: &'h [httparse::Header<'b>],
@@ -83,12 +147,22 @@ impl<'b> HttpHead<'_, 'b> {
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     }
+
+    /// Appends the CGI `REQUEST_URI` to `out`: [`HttpHead::uri`], with the
+    /// `/` an absolute-form target may leave out (`http://h?q` → `/?q`).
+    pub fn write_request_uri(&self, out: &mut Vec<u8>) {
+        if self.authority.is_some() && !self.uri.starts_with('/') {
+            out.push(b'/');
+        }
+        out.extend_from_slice(self.uri.as_bytes());
+    }
 }
 
 /// Parses an HTTP/1.x request head from the start of `buf`.
 ///
 /// * `Ok(None)` — incomplete; read more. Once `buf` holds `max_head` bytes
-///   without a complete head this becomes `Err(HeadTooLarge)` so a client
+///   without a complete head this becomes `Err(HeadTooLarge)` (or
+///   `Err(UriTooLong)` when even the request line is incomplete) so a client
 ///   cannot make the server buffer without bound.
 /// * `Ok(Some(head))` — complete; framing (`body`, `keep_alive`,
 ///   `expect_continue`) is derived in the same single pass over the headers.
@@ -100,44 +174,61 @@ pub fn parse_head<'b, 'h>(
     max_head: usize,
 ) -> Result<Option<HttpHead<'h, 'b>>, HttpError> {
     let mut req = httparse::Request::new(headers);
-    let head_len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() >= max_head {
-                Err(HttpError::HeadTooLarge)
-            } else {
-                Ok(None)
+    let (method, target, minor_version, headers, head_len) = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => {
+            // httparse guarantees these are set on Complete; map defensively
+            // anyway rather than unwrap on an input-reachable path.
+            let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version)
+            else {
+                return Err(HttpError::Malformed(httparse::Error::Token));
             };
+            let headers: &'h [httparse::Header<'b>] = req.headers;
+            (method, target, minor, headers, n)
         }
+        Ok(httparse::Status::Partial) => return incomplete(buf, max_head).map(|()| None),
         Err(httparse::Error::TooManyHeaders) => return Err(HttpError::TooManyHeaders),
+        Err(httparse::Error::Version) => {
+            match parse_later_minor(buf, std::mem::take(&mut req.headers))? {
+                Some(parts) => parts,
+                None => return incomplete(buf, max_head).map(|()| None),
+            }
+        }
         Err(e) => return Err(HttpError::Malformed(e)),
     };
     // The buffer may have been filled past max_head by a large read; the
     // limit applies to the head itself either way.
     if head_len > max_head {
-        return Err(HttpError::HeadTooLarge);
+        return Err(too_large(&buf[..head_len], max_head));
     }
-    // httparse guarantees these are set on Complete; map defensively anyway
-    // rather than unwrap on an input-reachable path.
-    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
-    else {
-        return Err(HttpError::Malformed(httparse::Error::Token));
-    };
-    let headers: &'h [httparse::Header<'b>] = req.headers;
+    // httparse ends lines at a bare LF too; a proxy that does not would see
+    // other headers (or another request) in the same bytes.
+    if has_bare_lf(&buf[..head_len]) {
+        return Err(HttpError::BareLf);
+    }
+    let target_parts = split_target(method, target)?;
 
     let mut content_length: Option<u64> = None;
     let mut te_seen = false;
-    let mut te_ok = true; // exactly one coding, `chunked`, across all TE headers
-    let mut te_codings = 0u32;
+    // Over every Transfer-Encoding line, in order (RFC 9112 §6.1).
+    let mut te_last_chunked = false;
+    let mut te_chunked = 0u32;
+    let mut te_other = false;
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     let mut expect_continue = false;
+    let mut host: Option<&[u8]> = None;
 
     for h in headers {
         let name = h.name.as_bytes();
-        // Dispatch on length first: most headers (Host, User-Agent, Accept…)
-        // are rejected by a single integer compare.
+        // Dispatch on length first: most headers (User-Agent, Accept…) are
+        // rejected by a single integer compare.
         match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                if host.is_some() {
+                    return Err(HttpError::DuplicateHost);
+                }
+                host = Some(h.value);
+            }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 let n = parse_content_length(h.value).ok_or(HttpError::BadContentLength)?;
                 match content_length {
@@ -152,9 +243,11 @@ pub fn parse_head<'b, 'h>(
                     if coding.is_empty() {
                         continue; // empty list elements are allowed (RFC 9110 §5.6.1)
                     }
-                    te_codings += 1;
-                    if !coding.eq_ignore_ascii_case(b"chunked") {
-                        te_ok = false;
+                    te_last_chunked = coding.eq_ignore_ascii_case(b"chunked");
+                    if te_last_chunked {
+                        te_chunked += 1;
+                    } else {
+                        te_other = true;
                     }
                 }
             }
@@ -177,12 +270,27 @@ pub fn parse_head<'b, 'h>(
         }
     }
 
+    match host {
+        Some(value) if !valid_host(trim_ows(value), false) => return Err(HttpError::InvalidHost),
+        None if minor_version >= 1 => return Err(HttpError::MissingHost),
+        _ => {}
+    }
+
     let body = if te_seen {
+        if minor_version == 0 {
+            return Err(HttpError::TransferEncodingInHttp10);
+        }
         if content_length.is_some() {
             return Err(HttpError::LengthAndTransferEncoding);
         }
-        if !te_ok || te_codings != 1 {
+        // Not ending in chunked: no way to find the end. Chunked twice: a
+        // sender MUST NOT, and decoding once would leave chunk framing in
+        // the body.
+        if !te_last_chunked || te_chunked != 1 {
             return Err(HttpError::UnsupportedTransferEncoding);
+        }
+        if te_other {
+            return Err(HttpError::UnimplementedTransferCoding);
         }
         BodyKind::Chunked
     } else {
@@ -198,16 +306,13 @@ pub fn parse_head<'b, 'h>(
         conn_keep_alive && !conn_close
     };
 
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p, q),
-        None => (target, ""),
-    };
-
     Ok(Some(HttpHead {
         method,
         target,
-        path,
-        query,
+        path: target_parts.path,
+        query: target_parts.query,
+        uri: target_parts.uri,
+        authority: target_parts.authority,
         minor_version,
         headers,
         head_len,
@@ -217,16 +322,267 @@ pub fn parse_head<'b, 'h>(
     }))
 }
 
+/// The parts [`parse_head`] takes from httparse.
+type HeadParts<'h, 'b> = (&'b str, &'b str, u8, &'h [httparse::Header<'b>], usize);
+
+/// What an incomplete head in `buf` means: wait for more (`Ok`), or stop
+/// because it can no longer fit in `max_head`.
+fn incomplete(buf: &[u8], max_head: usize) -> Result<(), HttpError> {
+    if buf.len() >= max_head {
+        Err(too_large(buf, max_head))
+    } else {
+        Ok(())
+    }
+}
+
+/// Which limit a head longer than `max_head` broke: the request line's (414)
+/// when the line alone is longer, else the header section's (431).
+fn too_large(head: &[u8], max_head: usize) -> HttpError {
+    let line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+    if line_end >= max_head {
+        HttpError::UriTooLong
+    } else {
+        HttpError::HeadTooLarge
+    }
+}
+
+/// A request line ending in `HTTP/1.2`…`HTTP/1.9`, which httparse refuses
+/// but RFC 9112 §2.3 says to serve as the highest 1.x minor supported: the
+/// line is validated by httparse as `HTTP/1.1` on a copy (this path is rare),
+/// then the headers are parsed in place. `Ok(None)`: incomplete.
+fn parse_later_minor<'b, 'h>(
+    buf: &'b [u8],
+    headers: &'h mut [httparse::Header<'b>],
+) -> Result<Option<HeadParts<'h, 'b>>, HttpError> {
+    let malformed = HttpError::Malformed(httparse::Error::Version);
+    // httparse skips empty lines before the request line; so must the copy.
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let Some(lf) = memchr::memchr(b'\n', &buf[start..]).map(|i| start + i) else {
+        return Ok(None);
+    };
+    let line = &buf[..lf];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] = line else {
+        return Err(malformed);
+    };
+    let mut copy = Vec::with_capacity(line.len() + 4);
+    copy.extend_from_slice(&line[..line.len() - 1]);
+    copy.extend_from_slice(b"1\r\n\r\n");
+    let mut no_headers = [httparse::EMPTY_HEADER; 0];
+    let mut req = httparse::Request::new(&mut no_headers);
+    match req.parse(&copy) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(malformed),
+        Err(e) => return Err(HttpError::Malformed(e)),
+    }
+    let (Some(method), Some(target)) = (req.method, req.path) else {
+        return Err(malformed);
+    };
+    // Same offsets in the original: the copy differs only in the version digit.
+    let at = |s: &str| s.as_ptr() as usize - copy.as_ptr() as usize;
+    let (m0, t0) = (at(method), at(target));
+    let slice = |from: usize, len: usize| {
+        std::str::from_utf8(&buf[from..from + len]).map_err(|_| malformed)
+    };
+    let (method, target) = (slice(m0, method.len())?, slice(t0, target.len())?);
+    match httparse::parse_headers(&buf[lf + 1..], headers) {
+        Ok(httparse::Status::Complete((n, headers))) => {
+            Ok(Some((method, target, 1, headers, lf + 1 + n)))
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(HttpError::TooManyHeaders),
+        Err(e) => Err(HttpError::Malformed(e)),
+    }
+}
+
+/// Whether some LF in `head` is not preceded by CR.
+#[inline]
+fn has_bare_lf(head: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r')
+}
+
+/// The parts of a request target (RFC 9112 §3.2).
+struct TargetParts<'b> {
+    path: &'b str,
+    query: &'b str,
+    uri: &'b str,
+    authority: Option<&'b str>,
+}
+
+/// Splits a request target into path, query and, for absolute-form, the
+/// authority; drops a fragment (never part of a request target, but sent by
+/// some clients).
+fn split_target<'b>(method: &str, target: &'b str) -> Result<TargetParts<'b>, HttpError> {
+    let uri = match memchr::memchr(b'#', target.as_bytes()) {
+        Some(i) => &target[..i],
+        None => target,
+    };
+    let path_and_query = |uri: &'b str, authority| {
+        let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+        TargetParts {
+            path: if path.is_empty() { "/" } else { path },
+            query,
+            uri,
+            authority,
+        }
+    };
+    if method == "CONNECT" {
+        // authority-form only, and with a port (RFC 9112 §3.2.3).
+        return if !uri.starts_with(':') && valid_host(uri.as_bytes(), true) {
+            Ok(TargetParts {
+                path: "",
+                query: "",
+                uri,
+                authority: None,
+            })
+        } else {
+            Err(HttpError::InvalidTarget)
+        };
+    }
+    if uri.starts_with('/') {
+        return Ok(path_and_query(uri, None));
+    }
+    if uri == "*" {
+        return if method == "OPTIONS" {
+            Ok(TargetParts {
+                path: "*",
+                query: "",
+                uri,
+                authority: None,
+            })
+        } else {
+            Err(HttpError::InvalidTarget)
+        };
+    }
+    let rest = strip_prefix_ignore_case(uri, "http://")
+        .or_else(|| strip_prefix_ignore_case(uri, "https://"))
+        .ok_or(HttpError::InvalidTarget)?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, rest) = rest.split_at(end);
+    // An http(s) URI needs a host; userinfo is deprecated and a phishing
+    // tool (RFC 9110 §4.2.4: treat as an error).
+    if authority.is_empty() || authority.contains('@') || !valid_host(authority.as_bytes(), false) {
+        return Err(HttpError::InvalidTarget);
+    }
+    Ok(path_and_query(rest, Some(authority)))
+}
+
+fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then_some(&s[prefix.len()..])
+}
+
+/// Whether `v` is `host [ ":" port ]` (RFC 3986 §3.2.2, RFC 9110 §7.2):
+/// an IP literal in brackets or a reg-name (which covers IPv4), then an
+/// optional decimal port (required when `need_port`). Empty is valid (a
+/// `Host` for a target without authority), except with `need_port`.
+pub fn valid_host(v: &[u8], need_port: bool) -> bool {
+    let (host_ok, port) = if let Some(inner) = v.strip_prefix(b"[") {
+        let Some(close) = memchr::memchr(b']', inner) else {
+            return false;
+        };
+        let ip = &inner[..close];
+        let ok = !ip.is_empty()
+            && ip
+                .iter()
+                .all(|&b| b == b':' || is_unreserved(b) || is_sub_delim(b));
+        (ok, &inner[close + 1..])
+    } else {
+        let (host, port) = match memchr::memchr(b':', v) {
+            Some(i) => (&v[..i], &v[i..]),
+            None => (v, &v[v.len()..]),
+        };
+        (valid_reg_name(host), port)
+    };
+    let port_ok = match port {
+        [] => !need_port,
+        [b':', digits @ ..] => {
+            digits.iter().all(u8::is_ascii_digit) && !(need_port && digits.is_empty())
+        }
+        _ => false,
+    };
+    host_ok && port_ok
+}
+
+/// `*( unreserved / pct-encoded / sub-delims )`.
+fn valid_reg_name(mut s: &[u8]) -> bool {
+    while let [b, rest @ ..] = s {
+        if *b == b'%' {
+            let [h, l, after @ ..] = rest else {
+                return false;
+            };
+            if !h.is_ascii_hexdigit() || !l.is_ascii_hexdigit() {
+                return false;
+            }
+            s = after;
+        } else if is_unreserved(*b) || is_sub_delim(*b) {
+            s = rest;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+#[inline]
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+#[inline]
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+#[inline]
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
 /// Errors from [`ChunkedDecoder::decode`]. All are fatal for the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkedError {
     /// A chunk-size line that does not start with a hex digit, or has junk
-    /// after the size.
+    /// (whitespace included) after the size that does not start an
+    /// extension.
     #[error("invalid chunk size")]
     InvalidSize,
     /// A chunk size that does not fit in 64 bits.
     #[error("chunk size overflow")]
     SizeOverflow,
+    /// A chunk extension outside RFC 9112 §7.1.1's grammar: an empty or
+    /// non-token name, a NUL or other control byte, an unterminated quote.
+    #[error("invalid chunk extension")]
+    InvalidExtension,
+    /// A trailer line that is not `name: value` (RFC 9112 §7.1.2): no colon,
+    /// a non-token name, a control byte in the value, an obs-fold.
+    #[error("invalid trailer field")]
+    InvalidTrailer,
     /// A missing or bare CR/LF where CRLF is required. Bare LF is refused on
     /// purpose: lenient line endings are a request smuggling vector.
     #[error("invalid line ending in chunked body")]
@@ -237,14 +593,45 @@ pub enum ChunkedError {
     LineTooLong,
 }
 
+impl ChunkedError {
+    /// The status line the server answers this error with, when no
+    /// response has started: the client's framing is at fault.
+    pub fn status(&self) -> &'static str {
+        "400 Bad Request"
+    }
+}
+
+/// Where the decoder is in RFC 9112 §7.1's grammar:
+///
+/// ```text
+/// chunk     = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+/// chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
+/// ext-val   = token / quoted-string
+/// trailer   = *( field-name ":" OWS field-value OWS CRLF ) CRLF
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Reading hex digits; `any` = at least one digit seen.
     Size { size: u64, any: bool },
-    /// After the size: optional whitespace then `;` or CR.
+    /// Whitespace after the size or an extension value: only more of it or
+    /// `;` may follow (BWS is allowed before `;`, not before CRLF).
     SizeWs { size: u64 },
-    /// Inside a chunk extension, skipping until CR.
-    Ext { size: u64 },
+    /// After `;`: whitespace, then the first byte of an extension name.
+    ExtNameStart { size: u64 },
+    /// Inside an extension name.
+    ExtName { size: u64 },
+    /// Whitespace after an extension name: `=` or `;` must follow.
+    ExtNameWs { size: u64 },
+    /// After `=`: whitespace, then a token or a quoted string.
+    ExtValStart { size: u64 },
+    /// Inside a token extension value.
+    ExtVal { size: u64 },
+    /// Inside a quoted extension value.
+    ExtQuoted { size: u64 },
+    /// After a backslash inside a quoted value.
+    ExtQuotedPair { size: u64 },
+    /// After the closing quote: whitespace, `;` or CR.
+    ExtQuotedEnd { size: u64 },
     /// Saw CR after the size line; expecting LF.
     SizeLf { size: u64 },
     /// Copying chunk data.
@@ -255,8 +642,10 @@ enum State {
     DataLf,
     /// Start of a trailer line (or the final empty line).
     TrailerStart,
-    /// Inside a trailer field line, skipping until CR.
-    Trailer,
+    /// Inside a trailer field name, until the colon.
+    TrailerName,
+    /// Inside a trailer field value, until CR.
+    TrailerValue,
     /// Saw CR ending a trailer line; expecting LF.
     TrailerLf,
     /// Saw CR of the final empty line; expecting LF.
@@ -269,7 +658,8 @@ enum State {
 ///
 /// Feed it whatever bytes arrived; it copies decoded data to `dst` and keeps
 /// enough state to resume at any byte boundary (inside a hex size, between CR
-/// and LF, …). Extensions and trailers are skipped.
+/// and LF, …). Extensions and trailers are checked against the grammar and
+/// skipped.
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     state: State,
@@ -340,6 +730,14 @@ impl ChunkedDecoder {
     /// Advances the non-data states by one byte.
     #[inline]
     fn step(&mut self, b: u8) -> Result<State, ChunkedError> {
+        use ChunkedError::{InvalidExtension as BadExt, InvalidTrailer as BadTrailer};
+        // Extension and trailer bytes count against MAX_LINE.
+        if !matches!(
+            self.state,
+            State::Size { .. } | State::SizeLf { .. } | State::DataCr | State::DataLf
+        ) {
+            self.bump_line()?;
+        }
         Ok(match self.state {
             State::Size { size, any } => match hex_val(b) {
                 Some(d) => {
@@ -352,22 +750,81 @@ impl ChunkedDecoder {
                     }
                 }
                 None if !any => return Err(ChunkedError::InvalidSize),
-                None => self.after_size(size, b)?,
+                None => {
+                    self.line_len = 0;
+                    match b {
+                        b' ' | b'\t' => State::SizeWs { size },
+                        b';' => State::ExtNameStart { size },
+                        b'\r' => State::SizeLf { size },
+                        b'\n' => return Err(ChunkedError::BadLineEnding),
+                        _ => return Err(ChunkedError::InvalidSize),
+                    }
+                }
             },
-            State::SizeWs { size } => self.after_size(size, b)?,
-            State::Ext { size } => match b {
+            State::SizeWs { size } => match b {
+                b' ' | b'\t' => State::SizeWs { size },
+                b';' => State::ExtNameStart { size },
+                _ => return Err(ChunkedError::InvalidSize),
+            },
+            State::ExtNameStart { size } => match b {
+                b' ' | b'\t' => State::ExtNameStart { size },
+                _ if is_tchar(b) => State::ExtName { size },
+                _ => return Err(BadExt),
+            },
+            State::ExtName { size } => match b {
+                _ if is_tchar(b) => State::ExtName { size },
+                b' ' | b'\t' => State::ExtNameWs { size },
+                b'=' => State::ExtValStart { size },
+                b';' => State::ExtNameStart { size },
                 b'\r' => State::SizeLf { size },
                 b'\n' => return Err(ChunkedError::BadLineEnding),
-                _ => {
-                    self.bump_line()?;
-                    State::Ext { size }
-                }
+                _ => return Err(BadExt),
+            },
+            State::ExtNameWs { size } => match b {
+                b' ' | b'\t' => State::ExtNameWs { size },
+                b'=' => State::ExtValStart { size },
+                b';' => State::ExtNameStart { size },
+                _ => return Err(BadExt),
+            },
+            State::ExtValStart { size } => match b {
+                b' ' | b'\t' => State::ExtValStart { size },
+                b'"' => State::ExtQuoted { size },
+                _ if is_tchar(b) => State::ExtVal { size },
+                _ => return Err(BadExt),
+            },
+            State::ExtVal { size } => match b {
+                _ if is_tchar(b) => State::ExtVal { size },
+                b' ' | b'\t' => State::SizeWs { size },
+                b';' => State::ExtNameStart { size },
+                b'\r' => State::SizeLf { size },
+                b'\n' => return Err(ChunkedError::BadLineEnding),
+                _ => return Err(BadExt),
+            },
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            State::ExtQuoted { size } => match b {
+                b'"' => State::ExtQuotedEnd { size },
+                b'\\' => State::ExtQuotedPair { size },
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => State::ExtQuoted { size },
+                _ => return Err(BadExt),
+            },
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            State::ExtQuotedPair { size } => match b {
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => State::ExtQuoted { size },
+                _ => return Err(BadExt),
+            },
+            State::ExtQuotedEnd { size } => match b {
+                b' ' | b'\t' => State::SizeWs { size },
+                b';' => State::ExtNameStart { size },
+                b'\r' => State::SizeLf { size },
+                b'\n' => return Err(ChunkedError::BadLineEnding),
+                _ => return Err(BadExt),
             },
             State::SizeLf { size } => {
                 if b != b'\n' {
                     return Err(ChunkedError::BadLineEnding);
                 }
                 if size == 0 {
+                    self.line_len = 0;
                     State::TrailerStart
                 } else {
                     State::Data { remaining: size }
@@ -387,22 +844,28 @@ impl ChunkedDecoder {
             State::TrailerStart => match b {
                 b'\r' => State::FinalLf,
                 b'\n' => return Err(ChunkedError::BadLineEnding),
-                _ => {
-                    self.line_len = 0;
-                    self.bump_line()?;
-                    State::Trailer
-                }
+                // Also refuses an obs-fold (a line starting with SP/HTAB).
+                _ if is_tchar(b) => State::TrailerName,
+                _ => return Err(BadTrailer),
             },
-            State::Trailer => match b {
+            State::TrailerName => match b {
+                _ if is_tchar(b) => State::TrailerName,
+                b':' => State::TrailerValue,
+                b'\n' => return Err(ChunkedError::BadLineEnding),
+                _ => return Err(BadTrailer),
+            },
+            // field-value bytes: VCHAR / obs-text / SP / HTAB.
+            State::TrailerValue => match b {
                 b'\r' => State::TrailerLf,
                 b'\n' => return Err(ChunkedError::BadLineEnding),
-                _ => {
-                    self.bump_line()?;
-                    State::Trailer
-                }
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => State::TrailerValue,
+                _ => return Err(BadTrailer),
             },
             State::TrailerLf => match b {
-                b'\n' => State::TrailerStart,
+                b'\n' => {
+                    self.line_len = 0;
+                    State::TrailerStart
+                }
                 _ => return Err(ChunkedError::BadLineEnding),
             },
             State::FinalLf => match b {
@@ -412,22 +875,6 @@ impl ChunkedDecoder {
             // Handled by the caller; kept total so no input can panic.
             State::Data { remaining } => State::Data { remaining },
             State::Done => State::Done,
-        })
-    }
-
-    /// Handles the byte after a complete hex size.
-    #[inline]
-    fn after_size(&mut self, size: u64, b: u8) -> Result<State, ChunkedError> {
-        Ok(match b {
-            // Tolerate "BWS" before an extension/CRLF, as common servers do.
-            b' ' | b'\t' => State::SizeWs { size },
-            b';' => {
-                self.line_len = 0;
-                State::Ext { size }
-            }
-            b'\r' => State::SizeLf { size },
-            b'\n' => return Err(ChunkedError::BadLineEnding),
-            _ => return Err(ChunkedError::InvalidSize),
         })
     }
 
@@ -594,11 +1041,17 @@ mod tests {
 
     #[test]
     fn query_edge_cases() {
-        let h = parse(b"GET /p? HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        let h = parse(b"GET /p? HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((h.path, h.query), ("/p", ""));
-        let h = parse(b"GET /p?a?b HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        let h = parse(b"GET /p?a?b HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((h.path, h.query), ("/p", "a?b"));
-        let h = parse(b"OPTIONS * HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        let h = parse(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert_eq!((h.path, h.query), ("*", ""));
     }
 
@@ -642,10 +1095,16 @@ mod tests {
     #[test]
     fn keep_alive_rules() {
         let ka = |req: &[u8]| parse(req).unwrap().unwrap().keep_alive;
-        assert!(ka(b"GET / HTTP/1.1\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"));
-        assert!(!ka(b"GET / HTTP/1.1\r\nConnection: Upgrade, Close\r\n\r\n"));
-        assert!(ka(b"GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"));
+        assert!(ka(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        ));
+        assert!(!ka(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, Close\r\n\r\n"
+        ));
+        assert!(ka(
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n"
+        ));
         assert!(!ka(b"GET / HTTP/1.0\r\n\r\n"));
         assert!(ka(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n"));
         assert!(!ka(
@@ -655,15 +1114,17 @@ mod tests {
 
     #[test]
     fn expect_continue() {
-        let h = parse(b"PUT /u HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 9\r\n\r\n")
-            .unwrap()
-            .unwrap();
+        let h = parse(
+            b"PUT /u HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 9\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
         assert!(h.expect_continue);
         let h = parse(b"PUT /u HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!h.expect_continue, "ignored for HTTP/1.0");
-        let h = parse(b"PUT /u HTTP/1.1\r\nExpect: something\r\n\r\n")
+        let h = parse(b"PUT /u HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n")
             .unwrap()
             .unwrap();
         assert!(!h.expect_continue);
@@ -673,59 +1134,58 @@ mod tests {
     fn body_framing() {
         let body = |req: &[u8]| parse(req).map(|h| h.unwrap().body);
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
             Ok(BodyKind::Length(0))
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\ncontent-length: 12\r\nContent-Length: 12\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\nContent-Length: 12\r\n\r\n"),
             Ok(BodyKind::Length(12))
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Ok(BodyKind::Chunked)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED , \r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: CHUNKED , \r\n\r\n"),
             Ok(BodyKind::Chunked)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
             Err(HttpError::ConflictingContentLength)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\n"),
             Err(HttpError::BadContentLength)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"),
             Err(HttpError::BadContentLength)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n"),
             Err(HttpError::BadContentLength)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\n"),
             Err(HttpError::BadContentLength)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Err(HttpError::LengthAndTransferEncoding)
         );
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"),
             Err(HttpError::LengthAndTransferEncoding)
         );
         for te in [
             &b"gzip"[..],
             b"chunked, gzip",
-            b"gzip, chunked",
             b"chunked, chunked",
             b"identity",
             b"",
             b"chunkedx",
         ] {
-            let mut req = b"POST / HTTP/1.1\r\nTransfer-Encoding: ".to_vec();
+            let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ".to_vec();
             req.extend_from_slice(te);
             req.extend_from_slice(b"\r\n\r\n");
             assert_eq!(
@@ -735,9 +1195,29 @@ mod tests {
                 String::from_utf8_lossy(te)
             );
         }
+        // Delimitable by the final chunked, but a coding this server does
+        // not decode: 501 (row 14 of issue 10).
+        for te in [
+            &b"gzip, chunked"[..],
+            b"x-custom ,chunked",
+            b"identity, chunked",
+        ] {
+            let mut req = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ".to_vec();
+            req.extend_from_slice(te);
+            req.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(body(&req), Err(HttpError::UnimplementedTransferCoding));
+        }
+        assert_eq!(
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Err(HttpError::UnimplementedTransferCoding)
+        );
+        assert_eq!(
+            HttpError::UnimplementedTransferCoding.status(),
+            "501 Not Implemented"
+        );
         // Split across two header lines counts as a list too.
         assert_eq!(
-            body(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
             Err(HttpError::UnsupportedTransferEncoding)
         );
     }
@@ -745,7 +1225,7 @@ mod tests {
     #[test]
     fn size_limits() {
         let mut hdrs = [EMPTY_HEADER; 4];
-        let req = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n";
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n";
         assert_eq!(
             parse_head(req, &mut hdrs, 8192),
             Err(HttpError::TooManyHeaders)
@@ -756,7 +1236,7 @@ mod tests {
             parse_head(req, &mut hdrs, req.len() - 1),
             Err(HttpError::HeadTooLarge)
         );
-        let partial = b"GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaa";
+        let partial = b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: aaaaaaaaaaaaaaaaaaaa";
         assert_eq!(parse_head(partial, &mut hdrs, 100), Ok(None));
         assert_eq!(
             parse_head(partial, &mut hdrs, partial.len()),
@@ -771,17 +1251,269 @@ mod tests {
             Err(HttpError::Malformed(_))
         ));
         assert!(matches!(
-            parse(b"GE T / HTTP/1.1\r\n\r\n"),
+            parse(b"GE T / HTTP/1.1\r\nHost: x\r\n\r\n"),
             Err(HttpError::Malformed(_))
         ));
         assert!(matches!(
-            parse(b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"),
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n"),
             Err(HttpError::Malformed(_))
         ));
         assert!(matches!(
             parse(b"\x16\x03\x01\x02\x00"),
             Err(HttpError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn host_rules() {
+        let err = |req: &[u8]| parse(req).err();
+        assert_eq!(err(b"GET / HTTP/1.1\r\n\r\n"), Some(HttpError::MissingHost));
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n"),
+            Some(HttpError::DuplicateHost)
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Some(HttpError::DuplicateHost),
+            "two Hosts are refused whatever the version"
+        );
+        for bad in [
+            &b"a b"[..],
+            b"a:b",
+            b"a:80:90",
+            b"a/b",
+            b"a@b",
+            b"[::1",
+            b"[]",
+            b"[::1]x",
+            b"a%zz",
+            b"\xc3\xa9",
+        ] {
+            let mut req = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+            req.extend_from_slice(bad);
+            req.extend_from_slice(b"\r\n\r\n");
+            assert_eq!(
+                err(&req),
+                Some(HttpError::InvalidHost),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        for good in [
+            &b""[..],
+            b"localhost",
+            b"Example.COM:8080",
+            b"127.0.0.1:80",
+            b"[::1]:8080",
+            b"[v1.fe80::a+en1]",
+            b"a%20b",
+            b"xn--bcher-kva.example:",
+        ] {
+            let mut req = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+            req.extend_from_slice(good);
+            req.extend_from_slice(b"\r\n\r\n");
+            assert!(parse(&req).is_ok(), "{}", String::from_utf8_lossy(good));
+        }
+        assert!(
+            parse(b"GET / HTTP/1.0\r\n\r\n").is_ok(),
+            "HTTP/1.0 needs no Host"
+        );
+        assert_eq!(HttpError::MissingHost.status(), "400 Bad Request");
+    }
+
+    #[test]
+    fn target_forms() {
+        type Parts<'a> = (&'a str, &'a str, String, Option<&'a str>);
+        fn parts(req: &[u8]) -> Result<Parts<'_>, HttpError> {
+            parse(req).map(|h| {
+                let h = h.unwrap();
+                let mut uri = Vec::new();
+                h.write_request_uri(&mut uri);
+                (
+                    h.path,
+                    h.query,
+                    String::from_utf8(uri).unwrap(),
+                    h.authority,
+                )
+            })
+        }
+        assert_eq!(
+            parts(b"GET http://good.example/x?q=1 HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+            Ok(("/x", "q=1", "/x?q=1".into(), Some("good.example")))
+        );
+        assert_eq!(
+            parts(b"GET HTTPS://h:8443 HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("/", "", "/".into(), Some("h:8443")))
+        );
+        assert_eq!(
+            parts(b"GET http://h?a=b HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("/", "a=b", "/?a=b".into(), Some("h")))
+        );
+        assert_eq!(
+            parts(b"GET /p?q=1#frag HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("/p", "q=1", "/p?q=1".into(), None))
+        );
+        assert_eq!(
+            parts(b"GET /p#f?g HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("/p", "", "/p".into(), None))
+        );
+        assert_eq!(
+            parts(b"GET http://h/a#f HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("/a", "", "/a".into(), Some("h")))
+        );
+        assert_eq!(
+            parts(b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"),
+            Ok(("*", "", "*".into(), None))
+        );
+        assert_eq!(
+            parts(b"CONNECT h.example:443 HTTP/1.1\r\nHost: h.example:443\r\n\r\n"),
+            Ok(("", "", "h.example:443".into(), None))
+        );
+        for bad in [
+            &b"GET * HTTP/1.1"[..],
+            b"GET x HTTP/1.1",
+            b"GET ?q HTTP/1.1",
+            b"GET ftp://h/x HTTP/1.1",
+            b"GET http:/x HTTP/1.1",
+            b"GET http:///x HTTP/1.1",
+            b"GET http://u@h/x HTTP/1.1",
+            b"GET http://h h/x HTTP/1.1",
+            b"GET http://[::1/x HTTP/1.1",
+            b"CONNECT h.example HTTP/1.1",
+            b"CONNECT /x HTTP/1.1",
+            b"CONNECT :443 HTTP/1.1",
+        ] {
+            let mut req = bad.to_vec();
+            req.extend_from_slice(b"\r\nHost: h\r\n\r\n");
+            let got = parse(&req);
+            assert!(
+                matches!(got, Err(HttpError::InvalidTarget | HttpError::Malformed(_))),
+                "{}: {got:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn bare_lf_refused() {
+        for req in [
+            &b"GET / HTTP/1.1\nHost: h\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: h\nX: y\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: h\r\n\n",
+            b"GET / HTTP/1.1\nHost: h\n\n",
+            b"\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.2\r\nHost: h\nX: y\r\n\r\n",
+        ] {
+            assert_eq!(
+                parse(req).err(),
+                Some(HttpError::BareLf),
+                "{}",
+                String::from_utf8_lossy(req).escape_debug()
+            );
+        }
+        // A CRLF before the request line is ignored (RFC 9112 §2.2).
+        let h = parse(b"\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.path, "/");
+        // obs-fold is refused by httparse itself.
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n"),
+            Err(HttpError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn later_minor_versions_served_as_1_1() {
+        for v in b'2'..=b'9' {
+            let mut req = b"POST /a?b HTTP/1.".to_vec();
+            req.push(v);
+            req.extend_from_slice(b"\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+            let h = parse(&req).unwrap().unwrap();
+            assert_eq!(
+                (h.method, h.path, h.query, h.minor_version),
+                ("POST", "/a", "b", 1)
+            );
+            assert_eq!(h.body, BodyKind::Length(3));
+            assert_eq!(h.head_len, req.len() - 3);
+            assert!(h.keep_alive);
+            assert_eq!(h.header("host"), Some(&b"h"[..]));
+        }
+        let h = parse(b"\r\nGET / HTTP/1.5\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.minor_version, 1);
+        // Incomplete: wait for the rest.
+        assert_eq!(parse(b"GET / HTTP/1.2\r\nHost: h\r\n"), Ok(None));
+        assert_eq!(parse(b"GET / HTTP/1.2"), Ok(None));
+        // Still rejected: other majors, junk, a broken line, no Host.
+        for bad in [
+            &b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"[..],
+            b"GET / HTTP/1.10\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.x\r\nHost: h\r\n\r\n",
+            b"GE T / HTTP/1.2\r\nHost: h\r\n\r\n",
+            b"GET /\x01 HTTP/1.2\r\nHost: h\r\n\r\n",
+            b"GET / HTTP/1.2\r\nBad Header: h\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(HttpError::Malformed(_))),
+                "{}",
+                String::from_utf8_lossy(bad).escape_debug()
+            );
+        }
+        assert_eq!(
+            parse(b"GET / HTTP/1.3\r\n\r\n").err(),
+            Some(HttpError::MissingHost)
+        );
+    }
+
+    #[test]
+    fn transfer_encoding_in_http10() {
+        assert_eq!(
+            parse(
+                b"POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            .err(),
+            Some(HttpError::TransferEncodingInHttp10)
+        );
+        assert_eq!(
+            parse(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n")
+                .err(),
+            Some(HttpError::TransferEncodingInHttp10)
+        );
+    }
+
+    #[test]
+    fn uri_too_long_is_414_headers_431() {
+        let mut long_uri = b"GET /".to_vec();
+        long_uri.extend(std::iter::repeat_n(b'a', 6000));
+        // Still arriving, no end of line within the limit.
+        assert_eq!(
+            parse_head(&long_uri, &mut [EMPTY_HEADER; 8], 4096),
+            Err(HttpError::UriTooLong)
+        );
+        long_uri.extend_from_slice(b" HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(
+            parse_head(&long_uri, &mut [EMPTY_HEADER; 8], 4096),
+            Err(HttpError::UriTooLong),
+            "complete head, line too long"
+        );
+        assert_eq!(HttpError::UriTooLong.status(), "414 URI Too Long");
+        let mut long_header = b"GET / HTTP/1.1\r\nHost: h\r\nX: ".to_vec();
+        long_header.extend(std::iter::repeat_n(b'a', 6000));
+        assert_eq!(
+            parse_head(&long_header, &mut [EMPTY_HEADER; 8], 4096),
+            Err(HttpError::HeadTooLarge)
+        );
+        long_header.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(
+            parse_head(&long_header, &mut [EMPTY_HEADER; 8], 4096),
+            Err(HttpError::HeadTooLarge)
+        );
+        assert_eq!(
+            HttpError::HeadTooLarge.status(),
+            "431 Request Header Fields Too Large"
+        );
     }
 
     fn decode_all(input: &[u8]) -> Result<(Vec<u8>, usize, bool), ChunkedError> {
@@ -793,7 +1525,7 @@ mod tests {
 
     #[test]
     fn chunked_basic() {
-        let src = b"5\r\nhello\r\n6;name=val\r\n world\r\nA \r\n0123456789\r\n0\r\n\r\nNEXT";
+        let src = b"5\r\nhello\r\n6;name=val\r\n world\r\nA ;x\r\n0123456789\r\n0\r\n\r\nNEXT";
         let (out, n, fin) = decode_all(src).unwrap();
         assert_eq!(out, b"hello world0123456789");
         assert!(fin);
@@ -848,6 +1580,63 @@ mod tests {
         let mut long = b"0\r\n".to_vec();
         long.extend(std::iter::repeat_n(b'x', ChunkedDecoder::MAX_LINE + 1));
         assert_eq!(err(&long), ChunkedError::LineTooLong);
+    }
+
+    #[test]
+    fn chunk_extension_grammar() {
+        for ok in [
+            &b"3;a\r\nabc\r\n0\r\n\r\n"[..],
+            b"3;a=b\r\nabc\r\n0\r\n\r\n",
+            b"3 ;a\r\nabc\r\n0\r\n\r\n",
+            b"3\t; a = b ; c\r\nabc\r\n0\r\n\r\n",
+            b"3;a=\"q \\\"x\\\" \xff\"\r\nabc\r\n0\r\n\r\n",
+            b"3;a=\"\" ;b\r\nabc\r\n0;last=1\r\n\r\n",
+        ] {
+            let (out, _, fin) = decode_all(ok)
+                .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(ok).escape_debug()));
+            assert_eq!((out.as_slice(), fin), (&b"abc"[..], true));
+        }
+        let err = |s: &[u8]| decode_all(s).unwrap_err();
+        assert_eq!(
+            err(b"5 \r\n"),
+            ChunkedError::InvalidSize,
+            "BWS only before ;"
+        );
+        assert_eq!(err(b"5\t\r\n"), ChunkedError::InvalidSize);
+        assert_eq!(err(b"5;\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5; \r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;;a\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a\x00b\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=\x01\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a =\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a \r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=b c\r\n"), ChunkedError::InvalidSize);
+        assert_eq!(err(b"5;a=\"x\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=\"x\"y\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=\"\\\x00\"\r\n"), ChunkedError::InvalidExtension);
+        assert_eq!(err(b"5;a=b\n"), ChunkedError::BadLineEnding);
+        assert_eq!(err(b"5;a=\"b\"\n"), ChunkedError::BadLineEnding);
+        assert_eq!(ChunkedError::InvalidExtension.status(), "400 Bad Request");
+    }
+
+    #[test]
+    fn trailer_grammar() {
+        let (out, _, fin) =
+            decode_all(b"1\r\na\r\n0\r\nX-A: 1\r\nY:\r\nZ: \t v \xfe\r\n\r\n").unwrap();
+        assert_eq!((out.as_slice(), fin), (&b"a"[..], true));
+        let err = |s: &[u8]| decode_all(s).unwrap_err();
+        assert_eq!(err(b"0\r\nno colon\r\n\r\n"), ChunkedError::InvalidTrailer);
+        assert_eq!(err(b"0\r\nnocolon\r\n\r\n"), ChunkedError::InvalidTrailer);
+        assert_eq!(err(b"0\r\n: v\r\n\r\n"), ChunkedError::InvalidTrailer);
+        assert_eq!(err(b"0\r\nX : v\r\n\r\n"), ChunkedError::InvalidTrailer);
+        assert_eq!(err(b"0\r\nX: a\x00b\r\n\r\n"), ChunkedError::InvalidTrailer);
+        assert_eq!(
+            err(b"0\r\nX: a\r\n folded\r\n\r\n"),
+            ChunkedError::InvalidTrailer
+        );
+        assert_eq!(err(b"0\r\nX: a\n\r\n"), ChunkedError::BadLineEnding);
+        assert_eq!(err(b"0\r\nX\n"), ChunkedError::BadLineEnding);
     }
 
     #[test]

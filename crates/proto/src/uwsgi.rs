@@ -39,6 +39,20 @@ pub enum UwsgiError {
     BadContentLength,
 }
 
+impl UwsgiError {
+    /// The status line the server answers this error with (only the reading errors reach a
+    /// client: the encoding ones are for senders).
+    pub fn status(&self) -> &'static str {
+        match self {
+            UwsgiError::TooLarge => "413 Request Entity Too Large",
+            UwsgiError::MalformedVars
+            | UwsgiError::VarTooLong
+            | UwsgiError::BlockTooLarge
+            | UwsgiError::BadContentLength => "400 Bad Request",
+        }
+    }
+}
+
 /// A parsed uwsgi packet head, borrowing the receive buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UwsgiHead<'a> {

@@ -1,18 +1,16 @@
 //! `rwsgi_push::run` against real receivers on loopback, fed with synthetic snapshots (the
 //! master's wiring is tested in `crates/server/tests/push*.rs`).
 
-mod receivers;
-
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use receivers::*;
 use rwsgi_push::spec::{parse_carbon, parse_stats_push, CarbonOptions, PushOptions};
 use rwsgi_push::{PushConfig, PusherSpec};
 use rwsgi_stats::model::{CoreStats, SocketStats, StatsSnapshot, WorkerStats};
+use rwsgi_testkit::receivers::*;
 
 fn snapshot(requests: u64) -> StatsSnapshot {
     StatsSnapshot {

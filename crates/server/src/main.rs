@@ -3,9 +3,11 @@
 
 mod apps;
 mod connect;
+mod forwarded;
 mod listen;
 mod master;
 mod privileges;
+mod procname;
 mod reqlog;
 mod settings;
 mod signals;

@@ -152,6 +152,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
     let settings = Settings::from_config(&config);
+    settings.procname.apply(crate::procname::Role::Master);
     let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {
         // SAFETY: single-threaded at this point (no worker threads, Python not started).
@@ -219,6 +220,10 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         }
         Some(Arc::new(apps))
     };
+    if let (false, Some(dir)) = (settings.lazy_apps, &settings.chdir2) {
+        // After loading, so the apps were found relative to --chdir; workers inherit it.
+        std::env::set_current_dir(dir).map_err(os("chdir2"))?;
+    }
 
     let scoreboard = Scoreboard::new(Layout {
         workers: settings.processes,
@@ -360,8 +365,10 @@ impl Master {
         let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
             return Ok(());
         };
-        let pid = self
-            .fork_child(|m| run_pusher(config, &mut m.master_info, &m.listeners, &m.scoreboard))?;
+        let pid = self.fork_child(|m| {
+            m.settings.procname.apply(crate::procname::Role::Pusher);
+            run_pusher(config, &mut m.master_info, &m.listeners, &m.scoreboard)
+        })?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
             p.spawned = Some(Instant::now());

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rwsgi_config::Config;
+use rwsgi_config::{Config, TrustedPeers};
 use rwsgi_wsgi::ResponseOptions;
 
 use crate::reqlog::LogFormat;
@@ -42,12 +42,28 @@ pub struct Settings {
     pub max_requests_delta: u64,
     /// `--reload-on-rss` in bytes (0 = off): a worker this large after a request is recycled.
     pub reload_on_rss: u64,
-    /// How long a stopping worker may finish in-flight requests (`--worker-reload-mercy`).
+    /// How long a stopping worker may finish in-flight requests: `--worker-reload-mercy`, or
+    /// `--reload-mercy` when that is shorter (rwsgi stops every worker at once, so the
+    /// master's overall wait and each worker's are the same deadline).
     pub reload_mercy: Duration,
+    /// `--chdir2`: the directory to change to once the apps are loaded.
+    pub chdir2: Option<std::path::PathBuf>,
+    /// `--procname-prefix` / `--auto-procname`: how processes name themselves.
+    pub procname: crate::procname::ProcName,
+    /// `--py-autoreload`: how often worker 1 checks loaded modules' files for changes.
+    pub py_autoreload: Option<Duration>,
     /// `--chdir`, reported in apps[].chdir.
     pub chdir: String,
     /// This host's name, for SERVER_NAME on the HTTP socket (as uWSGI sets it).
     pub hostname: String,
+    /// `--forwarded-allow-ips`: peers whose forwarded headers set `wsgi.url_scheme`.
+    pub forwarded_allow: TrustedPeers,
+    /// `--post-buffering`: bodies (with a Content-Length) are read by the event loop before the
+    /// app is called, under this many bytes into memory, others into a temporary file. 0 = off.
+    pub post_buffering: u64,
+    /// `--post-buffering-bufsize`: bytes asked of one `read(2)` while a body is spooled to
+    /// its file (uWSGI: 8192 by default, never less than `--post-buffering`).
+    pub post_buffering_bufsize: usize,
 }
 
 impl Settings {
@@ -100,13 +116,26 @@ impl Settings {
                 .reload_on_rss
                 .unwrap_or(0)
                 .saturating_mul(1024 * 1024),
-            reload_mercy: Duration::from_secs(config.worker_reload_mercy),
+            reload_mercy: Duration::from_secs(
+                config.reload_mercy.map_or(config.worker_reload_mercy, |m| {
+                    m.min(config.worker_reload_mercy)
+                }),
+            ),
+            chdir2: config.chdir2.clone(),
+            procname: crate::procname::ProcName {
+                prefix: config.procname_prefix.clone().unwrap_or_default(),
+                auto: config.auto_procname,
+            },
+            py_autoreload: config.py_autoreload.map(Duration::from_secs),
             chdir: config
                 .chdir
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             hostname: rwsgi_os::system::hostname(),
+            forwarded_allow: config.forwarded_allow_ips.clone(),
+            post_buffering: config.post_buffering,
+            post_buffering_bufsize: post_buffering_bufsize(config),
         }
     }
 
@@ -118,6 +147,18 @@ impl Settings {
         let delta = (wid as u64).saturating_mul(self.max_requests_delta);
         self.max_requests.saturating_add(delta)
     }
+}
+
+/// uWSGI's rule: 8192 unless set, and at least `--post-buffering` (capped here at 1 MiB: it
+/// is one read's buffer, not the body's).
+fn post_buffering_bufsize(config: &Config) -> usize {
+    const DEFAULT: u64 = 8192;
+    const MAX: u64 = 1 << 20;
+    let size = match config.post_buffering_bufsize {
+        0 => DEFAULT,
+        n => n,
+    };
+    size.max(config.post_buffering).min(MAX) as usize
 }
 
 /// A client that started a request head but sent nothing more for this long is dropped,
@@ -155,6 +196,37 @@ mod tests {
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
         assert!(s.response.always_close);
+    }
+
+    #[test]
+    fn the_shorter_of_reload_mercy_and_worker_reload_mercy_applies() {
+        let mut config = Config::default();
+        let mercy = |c: &Config| Settings::from_config(c).reload_mercy.as_secs();
+        assert_eq!(mercy(&config), 60);
+        config.reload_mercy = Some(5);
+        assert_eq!(mercy(&config), 5);
+        config.worker_reload_mercy = 3;
+        assert_eq!(mercy(&config), 3);
+        config.reload_mercy = None;
+        assert_eq!(mercy(&config), 3);
+    }
+
+    #[test]
+    fn post_buffering_bufsize_follows_uwsgi() {
+        let mut config = Config::default();
+        let s = Settings::from_config(&config);
+        assert_eq!((s.post_buffering, s.post_buffering_bufsize), (0, 8192));
+        config.post_buffering = 65536;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 65536);
+        config.post_buffering = 1024;
+        config.post_buffering_bufsize = 4096;
+        assert_eq!(Settings::from_config(&config).post_buffering_bufsize, 4096);
+        config.post_buffering = 1 << 30;
+        assert_eq!(
+            Settings::from_config(&config).post_buffering_bufsize,
+            1 << 20,
+            "one read's buffer, not the body's"
+        );
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! 1,000 stats clients at once, plus clients that never read or send garbage and stay, while
 //! the server carries a request load: no request fails, every stats answer is whole JSON, and
 //! the stats socket and the server keep working afterwards.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

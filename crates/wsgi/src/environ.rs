@@ -48,6 +48,9 @@ impl EnvironTemplate {
         base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("uwsgi.version", env!("CARGO_PKG_VERSION").as_bytes())?;
+        // CGI's SERVER_SOFTWARE (RFC 3875 §4.1.17) costs nothing per request here; a
+        // SERVER_SOFTWARE var from nginx overrides it, as uWSGI passes nginx's through.
+        base.set_item("SERVER_SOFTWARE", SERVER_SOFTWARE)?;
         base.set_item("uwsgi.core", flags.core_id)?;
         base.set_item("rwsgi.worker_id", flags.worker_id)?;
         Ok(EnvironTemplate {
@@ -70,13 +73,14 @@ impl EnvironTemplate {
     ) -> PyResult<Bound<'py, PyDict>> {
         let base = self.base.bind(py);
         let env = base.copy()?;
-        let mut https = false;
+        // A trusted proxy's X-Forwarded-Proto (decided by the server) counts as HTTPS=on.
+        let mut https = vars.forwarded_https();
         let mut uwsgi_scheme: Option<&[u8]> = None;
         let mut scheme: Option<&[u8]> = None;
         for (k, v) in vars.iter() {
             env.set_item(self.key(py, k)?, latin1(py, v)?)?;
             match k {
-                b"HTTPS" => https = v.eq_ignore_ascii_case(b"on") || v == b"1",
+                b"HTTPS" => https |= v.eq_ignore_ascii_case(b"on") || v == b"1",
                 b"UWSGI_SCHEME" => uwsgi_scheme = Some(v),
                 b"REQUEST_SCHEME" => scheme = Some(v),
                 _ => {}
@@ -113,6 +117,9 @@ impl EnvironTemplate {
         latin1(py, k)
     }
 }
+
+/// The `SERVER_SOFTWARE` every environ carries unless the front server sent its own.
+pub const SERVER_SOFTWARE: &str = concat!("rwsgi/", env!("CARGO_PKG_VERSION"));
 
 /// Most distinct CGI keys a core remembers.
 const MAX_CACHED_KEYS: usize = 256;

@@ -4,6 +4,7 @@
 //! released whenever the client makes us wait.
 
 pub mod app;
+pub mod autoreload;
 pub mod environ;
 pub mod filewrapper;
 pub mod input;
@@ -16,7 +17,7 @@ use pyo3::types::{PyBytes, PyList};
 
 pub use app::{App, AppError, AppSource, AppSpec, Apps};
 pub use environ::{EnvironTemplate, ServerFlags};
-pub use input::{Body, BodyFraming, Input};
+pub use input::{Body, BodyFailure, BodyFraming, BodyOnWire, Drain, Input, LINGER_MAX_BYTES};
 pub use response::{Dialect, ResponseOptions, StartResponse, Writer};
 pub use vars::RequestVars;
 
@@ -25,7 +26,8 @@ pub use vars::RequestVars;
 pub struct Outcome {
     /// The status code sent (500 for an exception before the headers went out).
     pub status: u16,
-    /// The app raised (counted against worker, core and app).
+    /// The app raised (counted against worker, core and app). Not when the request body
+    /// failed under it: that is the client's fault ([`Outcome::read_error`]).
     pub exception: bool,
     /// The client failed while the body was read.
     pub read_error: bool,
@@ -66,7 +68,20 @@ pub fn call_app(
         .and_then(|env| app.bind(py).call1((env, &sr)))
         .and_then(|iterable| respond(py, &sr, &iterable));
     let sr_ref = sr.borrow();
-    if let Err(err) = result {
+    let body = input.borrow().take_body();
+    if let (Err(err), Some(failure)) = (&result, body.failure()) {
+        // The app raised because wsgi.input did: the client sent a broken, stalled or cut-off
+        // body. Answered for the client's fault (if it still can be), not counted against the
+        // app. The connection cannot carry another request either way.
+        eprintln!("request body from the client failed: {err}");
+        sr_ref.with_writer(|w| {
+            w.force_close();
+            if let (Some(status), false) = (failure.status(), w.headers_sent() || w.write_error) {
+                let reason = status.splitn(2, |&b| b == b' ').nth(1).unwrap_or(status);
+                let _ = w.send_error(py, status, reason);
+            }
+        });
+    } else if let Err(err) = result {
         outcome.exception = true;
         err.print(py);
         sr_ref.with_writer(|w| {
@@ -81,9 +96,8 @@ pub fn call_app(
         });
     }
     let writer = sr_ref.take_writer();
-    let body = input.borrow().take_body();
     outcome.status = writer.status_code();
-    outcome.read_error = body.read_error;
+    outcome.read_error = body.read_error();
     outcome.write_error = writer.write_error;
     (outcome, body, writer)
 }

@@ -13,6 +13,7 @@ use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
+use crate::input::{BodyOnWire, LINGER_MAX_BYTES};
 use rwsgi_os::fdio::{send_more_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
 
 /// The wire dialect of the response.
@@ -63,6 +64,8 @@ pub struct Writer {
     options: ResponseOptions,
     /// Header lines and bytes of the head sent (for the request log).
     head: (usize, usize),
+    /// The request body still being received, if any.
+    body_on_wire: Option<BodyOnWire>,
 }
 
 impl Default for Writer {
@@ -88,6 +91,7 @@ impl Default for Writer {
             write_error: false,
             options: ResponseOptions::default(),
             head: (0, 0),
+            body_on_wire: None,
         }
     }
 }
@@ -170,6 +174,15 @@ impl Writer {
         self.tx = 0;
         self.write_error = false;
         self.head = (0, 0);
+        self.body_on_wire = None;
+    }
+
+    /// Watches the request body being received (after [`Writer::reset`]): a response head that
+    /// goes out while more than [`LINGER_MAX_BYTES`] of it are still to come says
+    /// `Connection: close`, so a client that goes on sending it is not promised a connection
+    /// the server then has to cut.
+    pub fn watch_body(&mut self, on_wire: BodyOnWire) {
+        self.body_on_wire = Some(on_wire);
     }
 
     /// Header lines and total bytes of the response head that went out, as uWSGI's request
@@ -247,6 +260,13 @@ impl Writer {
     /// Serialises the head into `out`. `total` is the full body length when it is known now
     /// (a response that ends here, or a list whose items are all at hand).
     fn push_head(&mut self, total: Option<u64>) {
+        if self
+            .body_on_wire
+            .as_ref()
+            .is_some_and(|b| b.get() > LINGER_MAX_BYTES)
+        {
+            self.keep_alive = false;
+        }
         if self.content_length.is_none() && self.body_allowed() {
             if let Some(n) = total {
                 self.content_length = Some(n);

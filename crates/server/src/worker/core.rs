@@ -5,7 +5,7 @@
 //! a multi-threaded one lets its other cores run whenever this one waits.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use rwsgi_os::fdio::read_append;
 use rwsgi_os::poller::{Poller, EXCLUSIVE, READ};
-use rwsgi_wsgi::{EnvironTemplate, RequestVars, ServerFlags, Writer};
+use rwsgi_wsgi::{BodyOnWire, EnvironTemplate, RequestVars, ServerFlags, Writer};
 
+use super::body::{Buffering, Linger, Pump};
 use super::WorkerShared;
 use crate::listen::Proto;
 use crate::reqlog::Clock;
@@ -32,6 +33,14 @@ pub(super) struct Conn {
     pub last_active: Instant,
     /// Watched by this core's epoll (a connection answered at once on accept never is).
     pub registered: bool,
+    /// The peer may set `wsgi.url_scheme` with forwarded headers (`--forwarded-allow-ips`).
+    pub trusted_proxy: bool,
+    /// `--post-buffering` is reading the request body.
+    pub buffering: Option<Box<Buffering>>,
+    /// `--post-buffering` read the request body into this file (rewound).
+    pub spooled: Option<std::fs::File>,
+    /// The response is out; the rest of the request body is being drained or discarded.
+    pub linger: Option<Box<Linger>>,
 }
 
 /// What happened to a connection after some of its bytes were handled.
@@ -42,6 +51,9 @@ pub(super) enum Step {
     Served(bool),
     /// Close now (error answered, or peer gone).
     Close,
+    /// The request is waiting: its body is being read (`--post-buffering`) or drained
+    /// after the response ([`Linger`]), by [`Core::pump`].
+    Pump,
 }
 
 pub(super) struct Core<'w, 'a> {
@@ -57,6 +69,10 @@ pub(super) struct Core<'w, 'a> {
     pub clock: Clock,
     pub template: EnvironTemplate,
     pub scratch: Vec<u8>,
+    /// One read's buffer while `--post-buffering` spools a body to its file.
+    pub spool_buf: Vec<u8>,
+    /// Where the body being read publishes how much of it is still to come (for the writer).
+    pub body_on_wire: BodyOnWire,
 }
 
 /// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
@@ -115,6 +131,8 @@ impl<'w, 'a> Core<'w, 'a> {
             clock: Clock::default(),
             template,
             scratch: Vec::new(),
+            spool_buf: Vec::new(),
+            body_on_wire: BodyOnWire::default(),
         })
     }
 
@@ -198,6 +216,7 @@ impl<'w, 'a> Core<'w, 'a> {
             let idle = match &self.conns[slot] {
                 Some(c) => {
                     c.buf.is_empty()
+                        && c.linger.is_none()
                         && (c.served > 0 || now.duration_since(c.accepted) > FRESH_CONN_GRACE)
                 }
                 None => false,
@@ -214,6 +233,9 @@ impl<'w, 'a> Core<'w, 'a> {
         let head_timeout = self.w.settings.head_timeout;
         for slot in 0..self.conns.len() {
             let stale = self.conns[slot].as_ref().is_some_and(|c| {
+                if let Some(linger) = &c.linger {
+                    return linger.expired(now);
+                }
                 let limit = if c.buf.is_empty() {
                     KEEPALIVE_IDLE
                 } else {
@@ -234,7 +256,7 @@ impl<'w, 'a> Core<'w, 'a> {
             // EAGAIN: a sibling took it. Others (EMFILE, ECONNABORTED) are transient here.
             return false;
         };
-        let (remote_addr, remote_port) = peer(peer_addr);
+        let (ip, remote_addr, remote_port) = peer(peer_addr);
         // HTTP clients may stream small writes on a kept-alive connection; a uwsgi peer gets
         // one response and a close, which Nagle cannot delay (uWSGI leaves it on there too).
         if self.w.listeners[listener].tcp && self.w.listeners[listener].proto == Proto::Http {
@@ -250,6 +272,10 @@ impl<'w, 'a> Core<'w, 'a> {
             accepted: Instant::now(),
             last_active: Instant::now(),
             registered: false,
+            trusted_proxy: self.w.settings.forwarded_allow.trusts(ip),
+            buffering: None,
+            spooled: None,
+            linger: None,
         };
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -288,6 +314,14 @@ impl<'w, 'a> Core<'w, 'a> {
 
     fn on_readable(&mut self, py: Python<'_>, slot: usize) {
         loop {
+            match self.pump(slot) {
+                Pump::Serve => {}
+                Pump::Wait => return,
+                Pump::Close => {
+                    self.close(slot);
+                    return;
+                }
+            }
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 return;
             };
@@ -327,6 +361,7 @@ impl<'w, 'a> Core<'w, 'a> {
                         return;
                     }
                 }
+                Step::Pump => {}
                 Step::Served(false) | Step::Close => {
                     self.close(slot);
                     return;
@@ -340,10 +375,10 @@ fn read_more(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     read_append(fd, buf, READ_SIZE)
 }
 
-/// REMOTE_ADDR and REMOTE_PORT of a peer (empty for a UNIX-domain one).
-fn peer(addr: Option<SocketAddr>) -> (String, String) {
+/// The peer's address (`None` for a UNIX socket), and as text for REMOTE_ADDR / REMOTE_PORT.
+fn peer(addr: Option<SocketAddr>) -> (Option<IpAddr>, String, String) {
     match addr {
-        Some(a) => (a.ip().to_string(), a.port().to_string()),
-        None => (String::new(), String::new()),
+        Some(a) => (Some(a.ip()), a.ip().to_string(), a.port().to_string()),
+        None => (None, String::new(), String::new()),
     }
 }

@@ -4,6 +4,7 @@
 //! Stop protocol (sent by the master): SIGTERM or SIGHUP = graceful (stop accepting, finish the
 //! requests in flight within `--worker-reload-mercy`, exit), SIGINT / SIGQUIT = immediate exit.
 
+mod body;
 mod core;
 mod request;
 
@@ -89,6 +90,7 @@ pub fn run(
             }
         },
     };
+    after_apps_loaded(wid, settings);
     let shared = WorkerShared {
         wid,
         pid: std::process::id(),
@@ -127,6 +129,26 @@ pub fn run(
             .and_then(|o| o.call_method0("flush"));
     });
     code
+}
+
+/// What a worker does once its apps are loaded, before it serves: its process name,
+/// `--chdir2` (lazy apps only: the master did it before the fork otherwise) and, in worker 1,
+/// the `--py-autoreload` thread.
+fn after_apps_loaded(wid: usize, settings: &Settings) {
+    settings.procname.apply(crate::procname::Role::Worker(wid));
+    if settings.lazy_apps {
+        if let Some(dir) = &settings.chdir2 {
+            if let Err(e) = std::env::set_current_dir(dir) {
+                eprintln!("worker {wid}: chdir2 {}: {e}", dir.display());
+            }
+        }
+    }
+    if let (1, Some(every)) = (wid, settings.py_autoreload) {
+        let master = std::os::unix::process::parent_id();
+        if let Err(e) = rwsgi_wsgi::autoreload::start(every.as_secs().max(1), master) {
+            eprintln!("worker {wid}: py-autoreload: {e}");
+        }
+    }
 }
 
 /// Request bodies and responses of a few hundred KiB to a few MiB are allocated and freed on

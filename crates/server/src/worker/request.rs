@@ -1,23 +1,26 @@
 //! One request on a core: parse the head (HTTP or uwsgi), build the CGI vars, pick the app,
 //! call it, account for it in the scoreboard and log it.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::time::Instant;
 
 use pyo3::prelude::*;
 use rwsgi_os::fdio::writev_nb;
 use rwsgi_os::time::unix_now;
-use rwsgi_proto::http::{self, BodyKind, HttpError};
-use rwsgi_proto::{httparse, uwsgi, UwsgiError};
+use rwsgi_proto::http::{self, BodyKind};
+use rwsgi_proto::{httparse, uwsgi};
+use rwsgi_wsgi::vars::HttpConn;
 use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect};
 
+use super::body::Linger;
 use super::core::{Conn, Core, Step};
 use crate::listen::Proto;
 use crate::reqlog::{self, LogLine};
 
 /// Most header lines an HTTP request may carry.
 const MAX_HEADERS: usize = 100;
-/// Unread request body a keep-alive connection may skip over before it is closed instead.
+/// Unread request body already received that is skipped at once after the response; what is
+/// left then is drained by the event loop, within its own bounds ([`Linger`]).
 const DRAIN_LIMIT: usize = 256 * 1024;
 
 /// Everything about a parsed head the dispatcher needs besides the vars.
@@ -38,7 +41,14 @@ impl Core<'_, '_> {
             Proto::Uwsgi => self.parse_uwsgi(conn),
         };
         match parsed {
-            Ok(Some(head)) => self.dispatch(py, conn, head),
+            Ok(Some(head)) => {
+                if let BodyFraming::Length(n) = head.framing {
+                    if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
+                        return Step::Pump;
+                    }
+                }
+                self.dispatch(py, conn, head)
+            }
             Ok(None) => Step::NeedMore,
             Err((status, why)) => {
                 eprintln!(
@@ -66,34 +76,16 @@ impl Core<'_, '_> {
         let head = match http::parse_head(&conn.buf, &mut headers, self.w.settings.buffer_size) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
-            Err(e @ (HttpError::HeadTooLarge | HttpError::TooManyHeaders)) => {
-                return Err(("431 Request Header Fields Too Large", e.to_string()))
-            }
-            Err(e) => return Err(("400 Bad Request", e.to_string())),
+            Err(e) => return Err((e.status(), e.to_string())),
         };
         let listener = &self.w.listeners[conn.listener];
-        let v = &mut self.vars;
-        v.clear();
-        let protocol: &[u8] = if head.minor_version == 0 {
-            b"HTTP/1.0"
-        } else {
-            b"HTTP/1.1"
+        let http_conn = HttpConn {
+            server_name: self.w.settings.hostname.as_bytes(),
+            server_port: listener.port.as_bytes(),
+            remote_addr: conn.remote_addr.as_bytes(),
+            remote_port: conn.remote_port.as_bytes(),
         };
-        v.push(b"REQUEST_METHOD", head.method.as_bytes());
-        v.push_value_with(b"PATH_INFO", |out| {
-            http::percent_decode(head.path.as_bytes(), out)
-        });
-        v.push(b"REQUEST_URI", head.target.as_bytes());
-        v.push(b"QUERY_STRING", head.query.as_bytes());
-        v.push(b"SERVER_PROTOCOL", protocol);
-        v.push(b"SCRIPT_NAME", b"");
-        v.push(b"SERVER_NAME", self.w.settings.hostname.as_bytes());
-        v.push(b"SERVER_PORT", listener.port.as_bytes());
-        v.push(b"REMOTE_ADDR", conn.remote_addr.as_bytes());
-        v.push(b"REMOTE_PORT", conn.remote_port.as_bytes());
-        for h in head.headers {
-            v.push_with(|out| http::header_to_cgi(h.name.as_bytes(), out), h.value);
-        }
+        self.vars.fill_from_http(&head, &http_conn);
         let framing = match head.body {
             BodyKind::None => BodyFraming::None,
             BodyKind::Length(n) => BodyFraming::Length(n),
@@ -115,10 +107,7 @@ impl Core<'_, '_> {
         let head = match uwsgi::parse_head(&conn.buf, self.w.settings.buffer_size) {
             Ok(Some(h)) => h,
             Ok(None) => return Ok(None),
-            Err(e @ UwsgiError::TooLarge) => {
-                return Err(("413 Request Entity Too Large", e.to_string()))
-            }
-            Err(e) => return Err(("400 Bad Request", e.to_string())),
+            Err(e) => return Err((e.status(), e.to_string())),
         };
         if head.modifier1 != 0 {
             return Err((
@@ -128,12 +117,8 @@ impl Core<'_, '_> {
         }
         let len = head
             .content_length()
-            .map_err(|e| ("400 Bad Request", e.to_string()))?;
-        let v = &mut self.vars;
-        v.clear();
-        for (k, val) in head.iter() {
-            v.push(k, val);
-        }
+            .map_err(|e| (e.status(), e.to_string()))?;
+        self.vars.fill_from_uwsgi(&head);
         let head_only = head.get(b"REQUEST_METHOD") == Some(b"HEAD");
         Ok(Some(Head {
             head_len: head.head_len,
@@ -168,18 +153,28 @@ impl Core<'_, '_> {
             self.vars.set(b"PATH_INFO", &rest);
         }
 
+        // Only a trusted peer's forwarded headers are looked at (--forwarded-allow-ips).
+        if conn.trusted_proxy {
+            let https = crate::forwarded::claims_https(self.vars.iter());
+            self.vars.set_forwarded_https(https);
+        }
+
         let core_slot = w.scoreboard.core(wid, self.id);
         let started_epoch = unix_now();
         core_slot.begin_request(started_epoch, self.vars.iter());
 
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
-        let mut body = Body::new(fd, buf, head.head_len, head.framing);
-        let needs_body = match head.framing {
-            BodyFraming::Length(n) => (body_buffered as u64) < n,
-            BodyFraming::Chunked => true,
-            BodyFraming::None => false,
-        };
+        // A body --post-buffering spooled is read from its file; the socket has no more of it.
+        let spooled = conn.spooled.take();
+        let body_fd = spooled.as_ref().map_or(fd, AsRawFd::as_raw_fd);
+        let mut body = Body::new(body_fd, buf, head.head_len, head.framing);
+        let needs_body = spooled.is_none()
+            && match head.framing {
+                BodyFraming::Length(n) => (body_buffered as u64) < n,
+                BodyFraming::Chunked => true,
+                BodyFraming::None => false,
+            };
         let mut writer = std::mem::take(&mut self.writer);
         writer.set_options(&w.settings.response);
         writer.reset(
@@ -195,11 +190,15 @@ impl Core<'_, '_> {
             head.head_only,
         );
         body.set_timeout(w.settings.response.timeout);
+        if needs_body {
+            body.publish_on_wire(self.body_on_wire.clone());
+            writer.watch_body(self.body_on_wire.clone());
+        }
         if head.expect_continue && needs_body {
             let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
 
-        let (outcome, mut body, mut writer, app_id) = match selected {
+        let (outcome, mut body, writer, app_id) = match selected {
             Some((app_id, _)) => {
                 let app_slot = w.scoreboard.try_app(wid, app_id);
                 if let Some(a) = app_slot {
@@ -278,15 +277,20 @@ impl Core<'_, '_> {
             reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
         }
 
-        // Hand the buffers back to the connection; skip what the app left of the body.
-        let reusable = body.is_complete() || body.drain_ready(DRAIN_LIMIT);
-        if !reusable {
-            writer.force_close();
-        }
-        let keep = writer.keep_alive();
-        let (mut buf, pos) = body.into_buffer();
-        buf.drain(..pos.min(buf.len()));
-        conn.buf = buf;
+        // Hand the buffers back to the connection; skip what the app left of the body: what
+        // has arrived now, and the rest by the event loop after the response (lingering).
+        let off_the_wire = spooled.is_some() || body.is_complete() || body.drain_ready(DRAIN_LIMIT);
+        let step = if off_the_wire {
+            let (mut buf, pos) = body.into_buffer();
+            buf.drain(..pos.min(buf.len()));
+            conn.buf = buf;
+            Step::Served(writer.keep_alive())
+        } else if writer.write_error {
+            Step::Close
+        } else {
+            conn.linger = Some(Linger::start(conn.fd.as_fd(), body, writer.keep_alive()));
+            Step::Pump
+        };
         conn.served += 1;
         conn.last_active = Instant::now();
         self.writer = writer;
@@ -310,7 +314,7 @@ impl Core<'_, '_> {
             );
             w.request_stop();
         }
-        Step::Served(keep)
+        step
     }
 }
 

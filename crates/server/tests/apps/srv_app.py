@@ -6,6 +6,7 @@
 /conc    sleeps ?<seconds> (default 0.5) while counting concurrent requests in this process;
          answers JSON {pid, start, end, max_inflight}
 /pid     JSON {pid, import_pid}
+/cwd     the working directory
 /alloc   ?<MB> allocates zeroed bytes of that size (calloc: pages not touched); answers "allocated" or 500 on MemoryError
 /stream  ?<n> (default 256) blocks of 64 KiB from a generator, no Content-Length
 other    "srv ok"
@@ -52,6 +53,8 @@ def application(environ, start_response):
     if path == "/env":
         keys = {k: v for k, v in environ.items() if isinstance(v, str)}
         return _reply(start_response, json.dumps(keys), "application/json")
+    if path == "/cwd":
+        return _reply(start_response, os.getcwd())
     if path == "/sleep":
         time.sleep(_seconds(environ, 1.0))
         return _reply(start_response, "slept")

@@ -1,10 +1,9 @@
 //! rwsgi behind a real nginx (`uwsgi_pass`), over TCP and UNIX sockets, from the command line
 //! and from an ini file. nginx runs on loopback from a config in the test's temp dir and is
 //! stopped by pid when the test ends.
-mod common;
-use common::srv::*;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -316,4 +315,48 @@ fn query_string_and_headers_reach_environ_through_nginx() {
     assert_eq!(env["QUERY_STRING"], "x=y");
     assert_eq!(env["CONTENT_TYPE"], "application/x-www-form-urlencoded");
     assert_eq!(env["CONTENT_LENGTH"], "3");
+}
+
+/// Issue 10 rows 1, 2, 8 and 15 behind a real nginx: repeated fields (which nginx passes as
+/// repeated vars) are one var each, joined; nginx drops the underscore name; the fragment never
+/// reaches QUERY_STRING; SERVER_SOFTWARE is rwsgi's, as nginx's uwsgi_params sends none.
+#[test]
+fn environ_rules_behind_nginx() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = free_port();
+    let server = Server::start(&[
+        "--socket".to_string(),
+        format!("127.0.0.1:{upstream}"),
+        "--wsgi-file".into(),
+        apps_dir().join("http_conformance.py").display().to_string(),
+        "--env".into(),
+        format!("WSGI_TEST_DIR={}", dir.path().display()),
+    ]);
+    let nginx = Nginx::start(dir.path(), &format!("127.0.0.1:{upstream}"));
+    wait_ready_through(&nginx, &server, "/");
+    // Not half-closed (raw_exchange): nginx takes a client's FIN as an abort.
+    let mut conn = TcpStream::connect(("127.0.0.1", nginx.port)).expect("connect nginx");
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    conn.write_all(
+        b"GET /p%23x?q=1#frag HTTP/1.1\r\nHost: h\r\nX-Dup: a\r\nX-Dup: b\r\nCookie: c=1\r\n\
+          Cookie: d=2\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\n\
+          X-Auth-User: alice\r\nX_Auth_User: admin\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send via nginx");
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).expect("read via nginx");
+    let r = parse_response(&raw);
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), server.log());
+    let env: serde_json::Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(env["HTTP_X_DUP"], "a, b", "{env}");
+    assert_eq!(env["HTTP_COOKIE"], "c=1; d=2", "{env}");
+    assert_eq!(env["HTTP_X_FORWARDED_FOR"], "10.0.0.1, 10.0.0.2", "{env}");
+    assert_eq!(env["HTTP_X_AUTH_USER"], "alice", "{env}");
+    assert_eq!(env["PATH_INFO"], "/p#x", "an escaped # is part of the path");
+    assert_eq!(env["QUERY_STRING"], "q=1", "{env}");
+    assert_eq!(
+        env["SERVER_SOFTWARE"],
+        format!("rwsgi/{}", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -1,7 +1,6 @@
 //! The real `uwsgitop` (pip, pinned in scripts/test-requirements.txt) runs against rwsgi's
 //! stats socket in a tmux terminal and shows every worker with its request counter.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,6 @@
 //! `start_response` semantics (exc_info, bad arguments) and app exceptions: what the client
 //! gets, what is logged, what the stats count, and that the worker keeps serving.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,6 +1,5 @@
 //! PEP 3333 environ, over `--http-socket` and over `--socket` (the uwsgi protocol).
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -145,9 +144,9 @@ fn environ_http_1_0_and_repeated_headers() {
     assert_eq!(s(&env, "PATH_INFO"), "/env");
     assert_eq!(s(&env, "QUERY_STRING"), "");
     assert!(env.get("CONTENT_LENGTH").is_none_or(|v| v["value"] == ""));
-    // A repeated header: uWSGI sets one environ item per CGI var in order, so the last value
-    // wins (RFC 3875 would combine them; the drop-in keeps uWSGI's behaviour).
-    assert_eq!(s(&env, "HTTP_X_MULTI"), "two");
+    // A repeated header is one CGI var, the values joined in order (RFC 9110 §5.3, RFC 3875
+    // §4.1.18; issue 10 row 1 replaced uWSGI's last-value-wins here).
+    assert_eq!(s(&env, "HTTP_X_MULTI"), "one, two");
     // One process, one thread.
     assert_eq!(env["wsgi.multiprocess"]["value"], false);
     assert_eq!(env["wsgi.multithread"]["value"], false);

@@ -1,7 +1,6 @@
 //! Which Python runs the app: the `python3` of the test machine, or a virtualenv with
 //! `--home` / `--virtualenv`.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,14 +2,11 @@
 //! receivers on loopback: a UDP listener (statsd, socket), Graphite's carbon-cache read back
 //! with whisper-fetch, the nx-27017 MongoDB wire-protocol server read back with pymongo, and
 //! a Zabbix trapper stand-in.
-mod common;
-#[path = "../../push/tests/receivers/mod.rs"]
-mod receivers;
 
 use std::time::{Duration, Instant};
 
-use common::*;
-use receivers::*;
+use rwsgi_testkit::prelude::*;
+use rwsgi_testkit::receivers::*;
 
 fn base_args(http: u16, stats: u16) -> Vec<String> {
     [
@@ -403,7 +400,7 @@ fn bad_pusher_options_stop_start_up_naming_them() {
         ),
     ] {
         let (http, st) = (free_port(), free_port());
-        let (code, log) = common::srv::run_to_exit(
+        let (code, log) = run_to_exit(
             &with(base_args(http, st), &[opt, val]),
             Duration::from_secs(20),
         );

@@ -3,8 +3,7 @@
 //! graphite-carbon) read back with `whisper-fetch`, `nx-27017` (a MongoDB wire-protocol
 //! server, PyPI) read back with pymongo, and a Zabbix trapper stand-in.
 //!
-//! Shared by `crates/push/tests` and `crates/server/tests/push*.rs` (included by path).
-#![allow(dead_code)]
+//! Used by `crates/push/tests` and the server's pusher tests.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -14,24 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A loopback TCP port that was free a moment ago.
-pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
-}
-
-/// Waits until `cond` holds, or panics with `what` after `timeout`.
-pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !cond() {
-        if Instant::now() > deadline {
-            panic!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+pub use crate::ports::free_port as free_tcp_port;
+pub use crate::wait::wait_for;
 
 /// A UDP listener on loopback collecting datagrams in a background thread.
 pub struct UdpReceiver {
@@ -224,8 +207,7 @@ impl CarbonCache {
     }
 
     pub fn stop(&mut self) {
-        // SAFETY: signalling the child we started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -314,8 +296,7 @@ impl MongoServer {
     }
 
     pub fn stop(&mut self) {
-        // SAFETY: signalling the child we started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -1,25 +1,21 @@
 //! The seed command line serves the example app.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 #[test]
 fn seed_command_line_serves_hello_world_over_http_socket() {
-    let http = free_port();
-    let stats_port = free_port();
-    let examples = examples_dir();
-    let server = Server::start(&[
-        "--http-socket".to_string(),
-        format!("127.0.0.1:{http}"),
-        "--stats".into(),
-        format!("127.0.0.1:{stats_port}"),
-        "--module".into(),
-        "welcome".into(),
-        "--chdir".into(),
-        examples.display().to_string(),
-        "--master".into(),
-        "--processes".into(),
-        "2".into(),
-    ]);
+    let examples = examples_dir().display().to_string();
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .args(["--module", "welcome", "--chdir", &examples])
+        .master()
+        .processes(2)
+        .start();
+    let Ports {
+        http,
+        stats: stats_port,
+        ..
+    } = server.ports;
     server.wait_http_ready(http, 2);
     let r = get(http, "/");
     assert_eq!(r.status, 200);
@@ -30,18 +26,14 @@ fn seed_command_line_serves_hello_world_over_http_socket() {
 
 #[test]
 fn curl_gets_hello_world_from_the_http_socket() {
-    let http = free_port();
-    let server = Server::start(&[
-        "--http-socket".to_string(),
-        format!("127.0.0.1:{http}"),
-        "--module".into(),
-        "welcome".into(),
-        "--chdir".into(),
-        examples_dir().display().to_string(),
-        "--master".into(),
-        "--processes".into(),
-        "2".into(),
-    ]);
+    let examples = examples_dir().display().to_string();
+    let server = Rwsgi::new()
+        .http()
+        .args(["--module", "welcome", "--chdir", &examples])
+        .master()
+        .processes(2)
+        .start();
+    let http = server.ports.http;
     server.wait_http_ready(http, 2);
     let out = std::process::Command::new(which("curl"))
         .args([

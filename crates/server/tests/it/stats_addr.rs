@@ -1,7 +1,6 @@
 //! The stats socket on every address form uWSGI accepts (`127.0.0.1:P`, `:P`, a UNIX path,
 //! `@name`), raw and with `--stats-http`, and `rwsgi --connect-and-read` on each form.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::path::Path;
 use std::process::Command;

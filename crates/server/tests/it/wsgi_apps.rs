@@ -1,7 +1,6 @@
 //! Loading apps: `--wsgi-file`, `--module mod:callable`, `--callable`, `--pythonpath`,
 //! `--mount` with `--manage-script-name`, `--env`.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::time::Duration;

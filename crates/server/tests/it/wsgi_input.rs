@@ -1,7 +1,6 @@
 //! `wsgi.input` (PEP 3333): read(), read(n), readline(), readline(n), readlines(), iteration,
 //! reading past the end, and large bodies byte-exact, over both protocols.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,5 @@
 //! The live stats JSON: uWSGI 2.0's keys and types, and counters that move with the traffic.
-mod common;
-use common::srv::{pid_alive, try_uwsgi, wait_stats};
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -120,31 +118,28 @@ impl Fixture {
     fn start(extra: &[&str]) -> Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let chdir = dir.path().canonicalize().expect("canonical temp dir");
-        let (http, uwsgi, stats) = (free_port(), free_port(), free_port());
-        let mut args = vec![
-            "--http-socket".to_string(),
-            format!("127.0.0.1:{http}"),
-            "--socket".into(),
-            format!("127.0.0.1:{uwsgi}"),
-            "--stats".into(),
-            format!("127.0.0.1:{stats}"),
-            "--pythonpath".into(),
-            apps_dir().display().to_string(),
-            "--module".into(),
-            "stats_app".into(),
-            "--chdir".into(),
-            chdir.display().to_string(),
-            "--master".into(),
-            "--processes".into(),
-            "2".into(),
-            "--threads".into(),
-            "2".into(),
-            "--memory-report".into(),
-            "--listen".into(),
-            LISTEN.to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let server = Server::start_in(dir, &args);
+        let apps = apps_dir().display().to_string();
+        let chdir_arg = chdir.display().to_string();
+        let listen = LISTEN.to_string();
+        let server = Rwsgi::new()
+            .http()
+            .uwsgi()
+            .stats()
+            .args([
+                "--pythonpath",
+                &apps,
+                "--module",
+                "stats_app",
+                "--chdir",
+                &chdir_arg,
+            ])
+            .master()
+            .processes(2)
+            .args(["--threads", "2", "--memory-report", "--listen", &listen])
+            .args(extra)
+            .dir(dir)
+            .start();
+        let Ports { http, uwsgi, stats } = server.ports;
         server.wait_http_ready(http, 2);
         Fixture {
             server,

@@ -1,22 +1,13 @@
 //! The core server: respawn, graceful reload and shutdown, bad input on both protocols, HTTP
 //! keep-alive / pipelining / chunked bodies / 100-continue, start-up errors, threads,
 //! lazy-apps, max-requests and request logging. Everything runs the real binary on loopback.
-mod common;
-use common::srv::*;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Ports of a server started by [`start_app`].
-struct Ports {
-    http: u16,
-    uwsgi: u16,
-    stats: u16,
-}
 
 /// rwsgi running `tests/apps/srv_app.py` on an HTTP socket, a uwsgi socket and a stats socket,
 /// with `--master` and `extra` options, in a fresh temp dir. Waits for `workers` workers.
@@ -35,26 +26,17 @@ fn start_app_in(dir: tempfile::TempDir, extra: &[&str], workers: usize) -> (Serv
 
 /// Starts rwsgi as [`start_app_in`] does, without waiting for anything.
 fn launch_app_in(dir: tempfile::TempDir, extra: &[&str]) -> (Server, Ports) {
-    let p = Ports {
-        http: free_port(),
-        uwsgi: free_port(),
-        stats: free_port(),
-    };
-    let mut args: Vec<String> = vec![
-        "--http-socket".into(),
-        format!("127.0.0.1:{}", p.http),
-        "--socket".into(),
-        format!("127.0.0.1:{}", p.uwsgi),
-        "--stats".into(),
-        format!("127.0.0.1:{}", p.stats),
-        "--module".into(),
-        "srv_app".into(),
-        "--chdir".into(),
-        apps_dir().display().to_string(),
-        "--master".into(),
-    ];
-    args.extend(extra.iter().map(|s| s.to_string()));
-    (Server::start_in(dir, &args), p)
+    let server = Rwsgi::new()
+        .http()
+        .uwsgi()
+        .stats()
+        .test_app("srv_app")
+        .master()
+        .args(extra)
+        .dir(dir)
+        .start();
+    let ports = server.ports;
+    (server, ports)
 }
 
 fn kill(pid: u64, sig: i32) {
@@ -1472,4 +1454,119 @@ fn socket_timeout_ends_a_request_whose_body_stalls() {
         String::from_utf8_lossy(&got)
     );
     assert_serves(&server, p.http);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options that real configs set: reload-mercy, chdir2, process names, py-autoreload
+
+#[test]
+fn reload_mercy_shorter_than_worker_reload_mercy_bounds_the_shutdown() {
+    // A 30 s request would hold the default 60 s mercy; --reload-mercy 1 ends it much sooner.
+    let (mut server, p) = start_app(&["--processes", "1", "--reload-mercy", "1"], 1);
+    let port = p.http;
+    let _slow = std::thread::spawn(move || try_http(port, "GET", "/sleep?30", &[], b""));
+    wait_stats(
+        &server,
+        p.stats,
+        Duration::from_secs(10),
+        "the slow request is in the app",
+        |s| cores_sum(s, "in_request") == 1,
+    );
+    server.signal(libc::SIGTERM);
+    assert!(
+        server.wait_exit(Duration::from_secs(15)).is_some(),
+        "the master must give up on the 30 s request after --reload-mercy 1\n{}",
+        server.log()
+    );
+}
+
+#[test]
+fn chdir2_changes_directory_after_the_apps_are_loaded_preloaded_or_lazy() {
+    for lazy in [false, true] {
+        let target = tempfile::tempdir().expect("tempdir");
+        let target_path = target.path().canonicalize().expect("canonical dir");
+        let dir_arg = target_path.display().to_string();
+        let mut extra = vec!["--processes", "1", "--chdir2", &dir_arg];
+        if lazy {
+            extra.push("--lazy-apps");
+        }
+        // The app is found through --chdir (tests/apps), then the worker runs in --chdir2.
+        let (server, p) = start_app(&extra, 1);
+        let r = try_http(p.http, "GET", "/cwd", &[], b"").expect("GET /cwd");
+        assert_eq!(r.text(), dir_arg, "lazy={lazy}\n{}", server.log());
+    }
+}
+
+fn comm(pid: u64) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+#[test]
+fn auto_procname_and_procname_prefix_name_the_master_and_each_worker() {
+    let (server, p) = start_app(
+        // The kernel keeps 15 bytes of a name: "x" + "rwsgi worker N" fits.
+        &[
+            "--processes",
+            "2",
+            "--auto-procname",
+            "--procname-prefix",
+            "x",
+        ],
+        2,
+    );
+    assert_eq!(comm(server.pid() as u64), "xrwsgi master");
+    let mut names: Vec<String> = worker_pids(&stats(p.stats)).into_iter().map(comm).collect();
+    names.sort();
+    assert_eq!(names, ["xrwsgi worker 1", "xrwsgi worker 2"]);
+
+    // Without the options the processes keep their binary's name.
+    let (plain, q) = start_app(&["--processes", "1"], 1);
+    assert_eq!(comm(plain.pid() as u64), "rwsgi");
+    assert_eq!(comm(worker_pids(&stats(q.stats))[0]), "rwsgi");
+}
+
+#[test]
+fn py_autoreload_reloads_gracefully_when_a_loaded_module_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = dir.path().join("reload_app.py");
+    let version = |v: &str| {
+        format!(
+            "def application(environ, start_response):\n    \
+             start_response('200 OK', [('Content-Type', 'text/plain')])\n    \
+             return [b'{v}']\n"
+        )
+    };
+    std::fs::write(&app, version("v1")).expect("write the app");
+    let app_arg = app.display().to_string();
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .args(["--wsgi-file", &app_arg, "--py-autoreload", "1"])
+        .master()
+        .processes(1)
+        .dir(dir)
+        .start();
+    let p = server.ports;
+    wait_workers_ready(&server, p.stats, 1);
+    let get = || try_http(p.http, "GET", "/", &[], b"").map(|r| r.text());
+    assert_eq!(get().expect("GET v1"), "v1");
+    let old = worker_pids(&stats(p.stats))[0];
+
+    std::fs::write(&app, version("v2")).expect("rewrite the app");
+    // A modification time in the future: a change even on a filesystem with coarse times.
+    std::fs::File::options()
+        .write(true)
+        .open(&app)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() + Duration::from_secs(60)))
+        .expect("touch");
+    wait_reloaded(&server, &p, old);
+    server.wait_log(Duration::from_secs(5), |l| {
+        l.contains(&format!(
+            "[rwsgi-python-reloader] module/file {app_arg} has been modified"
+        ))
+    });
+    assert_eq!(get().expect("GET v2"), "v2", "{}", server.log());
 }

@@ -1,8 +1,7 @@
 //! Against real uWSGI (pip `uwsgi`, pinned in scripts/test-requirements.txt): rwsgi's
 //! `--connect-and-read @name` reaches uWSGI's abstract stats socket, whose address carries a
 //! trailing NUL byte that plain clients miss.
-mod common;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

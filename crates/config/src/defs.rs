@@ -1,0 +1,589 @@
+//! Every option rwsgi understands, each in one place: its table row (names, short letter,
+//! value shape, `--help` text), the [`Config`] field it sets with that field's default, and
+//! how a value is applied. The [`options!`] macro turns the list into the [`Opt`] enum, the
+//! [`OPTIONS`] table, the [`Config`] struct with its `Default`, and `Config::apply`, so adding
+//! an option is one entry here (rustc's `options!` and ripgrep's `flags/defs.rs` do the same).
+//!
+//! An entry reads (the parts in brackets are optional, in this order)
+//! ```text
+//! Variant { name: "name", [aliases: ["a", "b"],] [short: 'x',] kind: Kind, value: "VALUE",
+//!     [noop: true,] help: "help text",
+//!     [field: name: Type = default,] [apply: |config, occurrence| expression,] }
+//! ```
+//! An option without `apply` is handled by the parser (`ini`, `set`, ...) or is a documented
+//! no-op (`noop: true`). A field that several options set (`sockets`) is declared on the first.
+
+use std::path::PathBuf;
+
+use crate::addr::Addr;
+use crate::config::{
+    is_builtin_plugin, normalize_plugin, Mount, Occurrence, Protocol, SignalHook, SocketSpec,
+    BUILTIN_PLUGINS,
+};
+use crate::error::ConfigError;
+use crate::forwarded::TrustedPeers;
+use crate::options::OptKind::{Flag, Multi, OptionalValue, Value};
+use crate::options::OptionSpec;
+
+/// `Some(x)` for a given token, `None` for none.
+macro_rules! some_or_none {
+    () => {
+        None
+    };
+    ($x:expr) => {
+        Some($x)
+    };
+}
+
+/// The given boolean, `false` for none.
+macro_rules! or_false {
+    () => {
+        false
+    };
+    ($x:literal) => {
+        $x
+    };
+}
+
+/// Generates [`Opt`], [`OPTIONS`], [`Config`] (fields and `Default`) and `Config::apply`
+/// from one list of entries (see the module docs for the entry syntax).
+macro_rules! options {
+    ($(
+        $variant:ident {
+            name: $name:literal,
+            $(aliases: [$($alias:literal),+],)?
+            $(short: $short:literal,)?
+            kind: $kind:ident,
+            value: $value_name:literal,
+            $(noop: $noop:literal,)?
+            help: $help:literal,
+            $(field: $field:ident : $ty:ty = $default:expr,)?
+            $(apply: |$cfg:ident, $occ:ident| $apply:expr,)?
+        }
+    )*) => {
+        /// Identifies an option independently of the spelling used.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Opt {
+            $(
+                #[doc = concat!("`--", $name, "`: ", $help)]
+                $variant,
+            )*
+        }
+
+        /// Every option rwsgi understands, in `--help` order.
+        pub static OPTIONS: &[OptionSpec] = &[$(
+            OptionSpec {
+                opt: Opt::$variant,
+                name: $name,
+                aliases: &[$($($alias),+)?],
+                short: some_or_none!($($short)?),
+                kind: $kind,
+                noop: or_false!($($noop)?),
+                value_name: $value_name,
+                help: $help,
+            },
+        )*];
+
+        /// The fully parsed, validated configuration: one field per option (some options
+        /// share one), each documented by its option's `--help` text. Options marked
+        /// accepted-for-compatibility set nothing ([`crate::options::noop_options`]).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct Config {
+            $($(
+                #[doc = concat!("`--", $name, "`: ", $help)]
+                pub $field: $ty,
+            )?)*
+        }
+
+        impl Default for Config {
+            /// uWSGI's defaults (with `need-app` on).
+            fn default() -> Self {
+                Config { $($($field: $default,)?)* }
+            }
+        }
+
+        impl Config {
+            /// Applies one option occurrence. Options the parser handles itself (`ini`,
+            /// `set`, `help`, ...) and documented no-ops change nothing here.
+            pub(crate) fn apply(&mut self, o: &Occurrence<'_>) -> Result<(), ConfigError> {
+                match o.spec.opt {
+                    $(Opt::$variant => {
+                        $(
+                            let $cfg: &mut Config = self;
+                            let $occ: &Occurrence<'_> = o;
+                            $apply;
+                        )?
+                    })*
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+/// Pushes a listening socket named by the occurrence's value.
+fn socket(cfg: &mut Config, o: &Occurrence<'_>, protocol: Protocol) -> Result<(), ConfigError> {
+    cfg.sockets.push(SocketSpec {
+        addr: o.addr()?,
+        protocol,
+        option: o.spec.name,
+    });
+    Ok(())
+}
+
+/// `--mount /PREFIX=APP`.
+fn mount(o: &Occurrence<'_>) -> Result<Mount, ConfigError> {
+    let v = o.required()?;
+    match v.split_once('=') {
+        Some((p, a)) if !p.trim().is_empty() && !a.trim().is_empty() => Ok(Mount {
+            prefix: p.trim().to_string(),
+            app: a.trim().to_string(),
+        }),
+        _ => Err(o.invalid(v, "expected /PREFIX=APP")),
+    }
+}
+
+/// `--env KEY=VALUE`.
+fn env_pair(o: &Occurrence<'_>) -> Result<(String, String), ConfigError> {
+    let v = o.required()?;
+    match v.split_once('=') {
+        Some((k, val)) if !k.is_empty() => Ok((k.to_string(), val.to_string())),
+        _ => Err(o.invalid(v, "expected KEY=VALUE")),
+    }
+}
+
+/// `--chmod-socket[=MODE]`: an octal mode, 666 when the value is omitted.
+fn chmod_mode(o: &Occurrence<'_>) -> Result<u32, ConfigError> {
+    match o.value.map(str::trim) {
+        None | Some("") => Ok(0o666),
+        Some(v) => {
+            if v.len() > 4 || !v.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+                return Err(o.invalid(v, "expected an octal mode such as 660"));
+            }
+            u32::from_str_radix(v, 8).map_err(|_| o.invalid(v, "expected an octal mode"))
+        }
+    }
+}
+
+/// `--plugins a,b`: only names of plugins rwsgi has built in, normalized and deduplicated.
+fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
+    for raw in o.required()?.split(',') {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let name = normalize_plugin(raw);
+        if !is_builtin_plugin(&name) {
+            return Err(ConfigError::UnknownPlugin {
+                name: raw.trim().to_string(),
+                builtin: BUILTIN_PLUGINS,
+                origin: o.origin.clone(),
+            });
+        }
+        if !cfg.plugins.contains(&name) {
+            cfg.plugins.push(name);
+        }
+    }
+    Ok(())
+}
+
+#[rustfmt::skip]
+options! {
+    // --- sockets
+    Socket { name: "socket", short: 's', kind: Multi, value: "ADDR",
+        help: "bind to the specified UNIX/TCP socket using the default protocol (uwsgi)",
+        field: sockets: Vec<SocketSpec> = Vec::new(),
+        apply: |c, o| socket(c, o, Protocol::Uwsgi)?,
+    }
+    UwsgiSocket { name: "uwsgi-socket", kind: Multi, value: "ADDR",
+        help: "bind to the specified UNIX/TCP socket using the uwsgi protocol",
+        apply: |c, o| socket(c, o, Protocol::Uwsgi)?,
+    }
+    HttpSocket { name: "http-socket", kind: Multi, value: "ADDR",
+        help: "bind to the specified UNIX/TCP socket using HTTP",
+        apply: |c, o| socket(c, o, Protocol::Http)?,
+    }
+    Http11Socket { name: "http11-socket", kind: Multi, value: "ADDR",
+        help: "bind to the specified UNIX/TCP socket using HTTP/1.1 (keep-alive)",
+        apply: |c, o| socket(c, o, Protocol::Http11)?,
+    }
+    Http { name: "http", kind: Multi, value: "ADDR",
+        help: "serve HTTP on the specified address (rwsgi has no separate router: same as --http-socket)",
+        apply: |c, o| socket(c, o, Protocol::Http)?,
+    }
+    // validated here, applied to `socket` sockets by the parser once all are known
+    Protocol { name: "protocol", aliases: ["socket-protocol"], kind: Value, value: "PROTO",
+        help: "force the protocol (uwsgi, http, http11) of sockets added with --socket",
+        apply: |_c, o| o.protocol()?,
+    }
+    Listen { name: "listen", short: 'l', kind: Value, value: "N",
+        help: "set the socket listen queue size (default 100)",
+        field: listen: u32 = 100,
+        apply: |c, o| c.listen = o.ranged(1, u64::from(u32::MAX))? as u32,
+    }
+    BufferSize { name: "buffer-size", short: 'b', kind: Value, value: "BYTES",
+        help: "set the request header buffer size (default 4096, max 65535)",
+        field: buffer_size: usize = 4096,
+        apply: |c, o| c.buffer_size = o.ranged(1, 65535)? as usize,
+    }
+    SocketTimeout { name: "socket-timeout", short: 'z', kind: Value, value: "SECS",
+        help: "give up on a client that sends or takes nothing for SECS while a request is read or \
+         its response written (default: 10 for a request head, 30 for the body and the response)",
+        field: socket_timeout: Option<u64> = None,
+        apply: |c, o| c.socket_timeout = o.nonzero_or_off()?,
+    }
+    PostBuffering { name: "post-buffering", kind: Value, value: "BYTES",
+        help: "read each request body (with a Content-Length) before the app is called: under BYTES \
+               into memory, a larger one into an unlinked temporary file (0 = off, the default)",
+        field: post_buffering: u64 = 0,
+        apply: |c, o| c.post_buffering = o.number()?,
+    }
+    PostBufferingBufsize { name: "post-buffering-bufsize", kind: Value, value: "BYTES",
+        help: "the read size while a body is buffered (default 8192, at least --post-buffering)",
+        field: post_buffering_bufsize: u64 = 0,
+        apply: |c, o| c.post_buffering_bufsize = o.number()?,
+    }
+    ForwardedAllowIps { name: "forwarded-allow-ips", kind: Value, value: "LIST",
+        help: "peers (comma list of IPs/CIDRs, * = all) whose X-Forwarded-Proto, X-Forwarded-Ssl and \
+               X-Scheme set wsgi.url_scheme (default 127.0.0.1,::1; UNIX-socket peers always)",
+        field: forwarded_allow_ips: TrustedPeers = TrustedPeers::default(),
+        apply: |c, o| c.forwarded_allow_ips = o.trusted_peers()?,
+    }
+    ChmodSocket { name: "chmod-socket", aliases: ["chmod"], short: 'C', kind: OptionalValue, value: "MODE",
+        help: "chmod UNIX sockets to the given octal mode (default 666)",
+        field: chmod_socket: Option<u32> = None,
+        apply: |c, o| c.chmod_socket = Some(chmod_mode(o)?),
+    }
+    Vacuum { name: "vacuum", kind: Flag, value: "",
+        help: "remove UNIX sockets and the pidfile on exit",
+        field: vacuum: bool = false,
+        apply: |c, o| c.vacuum = o.flag(),
+    }
+    // --- processes
+    Master { name: "master", short: 'M', kind: Flag, value: "",
+        help: "enable the master process",
+        field: master: bool = false,
+        apply: |c, o| c.master = o.flag(),
+    }
+    Processes { name: "processes", aliases: ["workers"], short: 'p', kind: Value, value: "N",
+        help: "spawn the specified number of worker processes (default 1)",
+        field: processes: u32 = 1,
+        apply: |c, o| c.processes = o.ranged(1, 65535)? as u32,
+    }
+    Threads { name: "threads", kind: Value, value: "N",
+        help: "run each worker with the specified number of threads (default 1)",
+        field: threads: u32 = 1,
+        apply: |c, o| c.threads = o.ranged(1, 65535)? as u32,
+    }
+    EnableThreads { name: "enable-threads", short: 'T', kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: Python threads are always enabled",
+    }
+    LazyApps { name: "lazy-apps", kind: Flag, value: "",
+        help: "load the application in each worker instead of in the master",
+        field: lazy_apps: bool = false,
+        apply: |c, o| c.lazy_apps = o.flag(),
+    }
+    Lazy { name: "lazy", kind: Flag, value: "",
+        help: "set lazy mode (load apps in workers instead of master)",
+        field: lazy: bool = false,
+        apply: |c, o| c.lazy = o.flag(),
+    }
+    Harakiri { name: "harakiri", short: 't', kind: Value, value: "SECS",
+        help: "kill workers whose request takes longer than SECS (0 = off)",
+        field: harakiri: Option<u64> = None,
+        apply: |c, o| c.harakiri = o.nonzero_or_off()?,
+    }
+    MaxRequests { name: "max-requests", short: 'R', kind: Value, value: "N",
+        help: "recycle a worker after N requests (0 = off)",
+        field: max_requests: Option<u64> = None,
+        apply: |c, o| c.max_requests = o.nonzero_or_off()?,
+    }
+    MaxRequestsDelta { name: "max-requests-delta", kind: Value, value: "N",
+        help: "add worker id x N to --max-requests, so workers are not all recycled at once",
+        field: max_requests_delta: u64 = 0,
+        apply: |c, o| c.max_requests_delta = o.number()?,
+    }
+    LimitAs { name: "limit-as", kind: Value, value: "MB",
+        help: "limit the address space (vsz) of the master and every worker to MB megabytes",
+        field: limit_as: Option<u64> = None,
+        apply: |c, o| c.limit_as = o.nonzero_or_off()?,
+    }
+    EvilReloadOnRss { name: "evil-reload-on-rss", kind: Value, value: "MB",
+        help: "the master kills (SIGKILL) and respawns a worker whose resident memory exceeds MB \
+         megabytes, checked every second, even in the middle of a request (0 = off)",
+        field: evil_reload_on_rss: Option<u64> = None,
+        apply: |c, o| c.evil_reload_on_rss = o.nonzero_or_off()?,
+    }
+    ReloadOnRss { name: "reload-on-rss", kind: Value, value: "MB",
+        help: "recycle a worker whose resident memory exceeds MB megabytes after a request (0 = off)",
+        field: reload_on_rss: Option<u64> = None,
+        apply: |c, o| c.reload_on_rss = o.nonzero_or_off()?,
+    }
+    ReloadMercy { name: "reload-mercy", kind: Value, value: "SECS",
+        help: "maximum time to wait for processes to die on reload/shutdown (default: \
+         --worker-reload-mercy; the shorter of the two applies)",
+        field: reload_mercy: Option<u64> = None,
+        apply: |c, o| c.reload_mercy = Some(o.number()?),
+    }
+    WorkerReloadMercy { name: "worker-reload-mercy", kind: Value, value: "SECS",
+        help: "maximum time a worker can take to reload/shut down (default 60)",
+        field: worker_reload_mercy: u64 = 60,
+        apply: |c, o| c.worker_reload_mercy = o.number()?,
+    }
+    DieOnTerm { name: "die-on-term", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi always shuts down on SIGTERM",
+    }
+    Pidfile { name: "pidfile", kind: Value, value: "PATH",
+        help: "write the master pid to PATH",
+        field: pidfile: Option<PathBuf> = None,
+        apply: |c, o| c.pidfile = Some(o.path()?),
+    }
+    HookMasterStart { name: "hook-master-start", kind: Multi, value: "HOOK",
+        help: "'unix_signal:N gracefully_kill_them_all' (graceful shutdown) or 'unix_signal:N \
+         grace_them_all' (graceful reload): what the master does on signal N",
+        field: signal_hooks: Vec<SignalHook> = Vec::new(),
+        apply: |c, o| c.signal_hooks.push(o.signal_hook()?),
+    }
+    NoOrphans { name: "no-orphans", kind: Flag, value: "",
+        help: "workers (and the pusher process) stop when the master dies instead of living on",
+        field: no_orphans: bool = false,
+        apply: |c, o| c.no_orphans = o.flag(),
+    }
+    TouchReload { name: "touch-reload", kind: Multi, value: "PATH",
+        help: "gracefully reload (as SIGHUP) when PATH is modified or touched",
+        field: touch_reload: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.touch_reload.push(o.path()?),
+    }
+    Uid { name: "uid", kind: Value, value: "USER",
+        help: "setuid to the specified user/uid",
+        field: uid: Option<String> = None,
+        apply: |c, o| c.uid = Some(o.string()?),
+    }
+    Gid { name: "gid", kind: Value, value: "GROUP",
+        help: "setgid to the specified group/gid",
+        field: gid: Option<String> = None,
+        apply: |c, o| c.gid = Some(o.string()?),
+    }
+    ProcnamePrefix { name: "procname-prefix", kind: Value, value: "PREFIX",
+        help: "prefix process names with PREFIX (the kernel's process name, as top and ps -e show it)",
+        field: procname_prefix: Option<String> = None,
+        apply: |c, o| c.procname_prefix = Some(o.string()?),
+    }
+    ProcnamePrefixSpaced { name: "procname-prefix-spaced", kind: Value, value: "PREFIX",
+        help: "prefix process names with PREFIX and a space",
+        apply: |c, o| c.procname_prefix = Some(format!("{} ", o.string()?)),
+    }
+    AutoProcname { name: "auto-procname", kind: Flag, value: "",
+        help: "name processes after their role ('rwsgi master', 'rwsgi worker N'), as top and ps -e show",
+        field: auto_procname: bool = false,
+        apply: |c, o| c.auto_procname = o.flag(),
+    }
+    NeedApp { name: "need-app", kind: Flag, value: "",
+        help: "exit if no app can be loaded (default true; need-app = false to disable)",
+        field: need_app: bool = true,
+        apply: |c, o| c.need_app = o.flag(),
+    }
+    Strict { name: "strict", kind: Flag, value: "",
+        help: "strict mode: unknown keys in config files are errors even when used as %(placeholders)",
+        field: strict: bool = false,
+        apply: |c, o| c.strict = o.flag(),
+    }
+    SingleInterpreter { name: "single-interpreter", short: 'i', kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi always uses a single interpreter per worker",
+    }
+    ThunderLock { name: "thunder-lock", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi serializes accept() itself",
+    }
+    // --- python
+    Module { name: "module", aliases: ["wsgi"], short: 'w', kind: Value, value: "MODULE[:CALLABLE]",
+        help: "load a WSGI module",
+        field: module: Option<String> = None,
+        apply: |c, o| c.module = Some(o.string()?),
+    }
+    WsgiFile { name: "wsgi-file", aliases: ["file"], kind: Value, value: "PATH",
+        help: "load a .wsgi/.py file",
+        field: wsgi_file: Option<PathBuf> = None,
+        apply: |c, o| c.wsgi_file = Some(o.path()?),
+    }
+    Callable { name: "callable", kind: Value, value: "NAME",
+        help: "name of the WSGI callable (default application)",
+        field: callable: String = "application".to_string(),
+        apply: |c, o| c.callable = o.string()?,
+    }
+    Chdir { name: "chdir", kind: Value, value: "DIR",
+        help: "chdir to DIR before loading apps",
+        field: chdir: Option<PathBuf> = None,
+        apply: |c, o| c.chdir = Some(o.path()?),
+    }
+    Chdir2 { name: "chdir2", kind: Value, value: "DIR",
+        help: "chdir to DIR after loading apps",
+        field: chdir2: Option<PathBuf> = None,
+        apply: |c, o| c.chdir2 = Some(o.path()?),
+    }
+    Pythonpath { name: "pythonpath", aliases: ["python-path", "pp"], kind: Multi, value: "DIR",
+        help: "add DIR to sys.path",
+        field: pythonpath: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.pythonpath.push(o.path()?),
+    }
+    Mount { name: "mount", kind: Multi, value: "/PREFIX=APP",
+        help: "mount an app (module or file) under a URL prefix",
+        field: mounts: Vec<Mount> = Vec::new(),
+        apply: |c, o| c.mounts.push(mount(o)?),
+    }
+    ManageScriptName { name: "manage-script-name", kind: Flag, value: "",
+        help: "move the mount prefix from PATH_INFO to SCRIPT_NAME",
+        field: manage_script_name: bool = false,
+        apply: |c, o| c.manage_script_name = o.flag(),
+    }
+    Env { name: "env", kind: Multi, value: "KEY=VALUE",
+        help: "set an environment variable",
+        field: env: Vec<(String, String)> = Vec::new(),
+        apply: |c, o| c.env.push(env_pair(o)?),
+    }
+    Home { name: "home", aliases: ["virtualenv", "venv", "pyhome"], short: 'H', kind: Value, value: "DIR",
+        help: "use the Python virtualenv / home DIR",
+        field: home: Option<PathBuf> = None,
+        apply: |c, o| c.home = Some(o.path()?),
+    }
+    PyAutoreload { name: "py-autoreload", aliases: ["python-autoreload"], kind: Value, value: "SECS",
+        help: "gracefully reload when a loaded Python module's file changes, checking every SECS \
+         (0 = off)",
+        field: py_autoreload: Option<u64> = None,
+        apply: |c, o| c.py_autoreload = o.nonzero_or_off()?,
+    }
+    Plugins { name: "plugins", aliases: ["plugin"], kind: Multi, value: "LIST",
+        help: "load plugins (comma separated); rwsgi has python and the stats pushers built in",
+        field: plugins: Vec<String> = Vec::new(),
+        apply: |c, o| plugins(c, o)?,
+    }
+    // --- logging
+    DisableLogging { name: "disable-logging", short: 'L', kind: Flag, value: "",
+        help: "disable request logging",
+        field: disable_logging: bool = false,
+        apply: |c, o| c.disable_logging = o.flag(),
+    }
+    AddHeader { name: "add-header", kind: Multi, value: "HEADER",
+        help: "add 'Name: value' to every response (repeatable; 'Connection: close' closes each \
+         connection after its response)",
+        field: add_headers: Vec<(String, String)> = Vec::new(),
+        apply: |c, o| c.add_headers.push(o.header()?),
+    }
+    DisableWriteException { name: "disable-write-exception", kind: Flag, value: "",
+        help: "a failed write to a client that went away ends the response quietly instead of \
+         raising OSError (counted as a write error either way)",
+        field: disable_write_exception: bool = false,
+        apply: |c, o| c.disable_write_exception = o.flag(),
+    }
+    IgnoreWriteErrors { name: "ignore-write-errors", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi reports a failed write only as the request's \
+         OSError (see --disable-write-exception)",
+    }
+    IgnoreSigpipe { name: "ignore-sigpipe", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's workers ignore SIGPIPE, so a client that went \
+         away is an error return, never a reported signal",
+    }
+    LogFormat { name: "log-format", aliases: ["logformat"], kind: Value, value: "FORMAT",
+        help: "request log lines in FORMAT: text with uWSGI's %(uri), %(method), %(status), %(msecs), \
+         %(addr), %(ltime), ... and %(var.NAME) for any request var",
+        field: log_format: Option<String> = None,
+        apply: |c, o| c.log_format = Some(o.string()?),
+    }
+    Logto { name: "logto", kind: Value, value: "PATH",
+        help: "log to PATH instead of stderr",
+        field: logto: Option<String> = None,
+        apply: |c, o| c.logto = Some(o.string()?),
+    }
+    MemoryReport { name: "memory-report", short: 'm', kind: Flag, value: "",
+        help: "report memory usage in request logs",
+        field: memory_report: bool = false,
+        apply: |c, o| c.memory_report = o.flag(),
+    }
+    // --- stats
+    Stats { name: "stats", aliases: ["stats-server"], kind: Value, value: "ADDR",
+        help: "enable the stats server on ADDR",
+        field: stats: Option<Addr> = None,
+        apply: |c, o| c.stats = Some(o.addr()?),
+    }
+    StatsHttp { name: "stats-http", kind: Flag, value: "",
+        help: "prefix stats output with HTTP headers",
+        field: stats_http: bool = false,
+        apply: |c, o| c.stats_http = o.flag(),
+    }
+    StatsMinified { name: "stats-minified", aliases: ["stats-min"], kind: Flag, value: "",
+        help: "minify the stats JSON",
+        field: stats_minified: bool = false,
+        apply: |c, o| c.stats_minified = o.flag(),
+    }
+    StatsNoCores { name: "stats-no-cores", kind: Flag, value: "",
+        help: "omit per-core information from stats",
+        field: stats_no_cores: bool = false,
+        apply: |c, o| c.stats_no_cores = o.flag(),
+    }
+    StatsNoMetrics { name: "stats-no-metrics", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's stats JSON has no uWSGI metrics section to omit",
+    }
+    // raw `pusher:args`, parsed by the rwsgi-push crate
+    StatsPush { name: "stats-push", kind: Multi, value: "PUSHER:ARGS",
+        help: "push stats to the specified pusher",
+        field: stats_push: Vec<String> = Vec::new(),
+        apply: |c, o| c.stats_push.push(o.string()?),
+    }
+    StatsPusherDefaultFreq { name: "stats-pusher-default-freq", kind: Value, value: "SECS",
+        help: "default stats push frequency (default 3)",
+        field: stats_pusher_default_freq: u64 = 3,
+        apply: |c, o| c.stats_pusher_default_freq = o.ranged(1, u64::MAX)?,
+    }
+    Carbon { name: "carbon", kind: Multi, value: "ADDR",
+        help: "push stats to a carbon server",
+        field: carbon: Vec<String> = Vec::new(),
+        apply: |c, o| c.carbon.push(o.string()?),
+    }
+    CarbonFreq { name: "carbon-freq", kind: Value, value: "SECS",
+        help: "carbon push frequency (default 60)",
+        field: carbon_freq: u64 = 60,
+        apply: |c, o| c.carbon_freq = o.ranged(1, u64::MAX)?,
+    }
+    CarbonId { name: "carbon-id", kind: Value, value: "ID",
+        help: "carbon metric id",
+        field: carbon_id: Option<String> = None,
+        apply: |c, o| c.carbon_id = Some(o.string()?),
+    }
+    CarbonRoot { name: "carbon-root", kind: Value, value: "ROOT",
+        help: "carbon metric root (default uwsgi)",
+        field: carbon_root: Option<String> = None,
+        apply: |c, o| c.carbon_root = Some(o.string()?),
+    }
+    CarbonNoWorkers { name: "carbon-no-workers", kind: Flag, value: "",
+        help: "do not push per-worker metrics to carbon",
+        field: carbon_no_workers: bool = false,
+        apply: |c, o| c.carbon_no_workers = o.flag(),
+    }
+    StatsdNoWorkers { name: "statsd-no-workers", kind: Flag, value: "",
+        help: "do not push per-worker metrics to statsd",
+        field: statsd_no_workers: bool = false,
+        apply: |c, o| c.statsd_no_workers = o.flag(),
+    }
+    StatsdAllGauges { name: "statsd-all-gauges", kind: Flag, value: "",
+        help: "push all statsd metrics as gauges",
+        field: statsd_all_gauges: bool = false,
+        apply: |c, o| c.statsd_all_gauges = o.flag(),
+    }
+    ConnectAndRead { name: "connect-and-read", kind: Value, value: "ADDR",
+        help: "connect to ADDR, print what it sends and exit",
+    }
+    // --- configuration
+    Ini { name: "ini", kind: Multi, value: "FILE[:SECTION]",
+        help: "load options from an ini file (section [uwsgi] by default)",
+    }
+    Set { name: "set", short: 'S', kind: Multi, value: "NAME=VALUE",
+        help: "set an option, or a placeholder if NAME is not an option",
+    }
+    SetPlaceholder { name: "set-placeholder", aliases: ["set-ph"], kind: Multi, value: "NAME=VALUE",
+        help: "set a %(placeholder)",
+    }
+    Help { name: "help", aliases: ["usage"], short: 'h', kind: Flag, value: "",
+        help: "show this help",
+    }
+    Version { name: "version", kind: Flag, value: "",
+        help: "print the version",
+    }
+}

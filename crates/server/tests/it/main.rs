@@ -1,0 +1,21 @@
+//! The server's integration tests, in one binary (one link step instead of one per file):
+//! every test runs the real `rwsgi` binary on loopback, through `rwsgi_testkit`.
+//! (`tests/stats_load.rs` stays a binary of its own: its load tests run one at a time and
+//! should not share the machine with the rest.)
+
+mod http_bodies;
+mod http_conformance;
+mod nginx;
+mod push;
+mod server;
+mod smoke;
+mod stats_addr;
+mod stats_json;
+mod stats_uwsgitop;
+mod uwsgi_compat;
+mod wsgi_apps;
+mod wsgi_environ;
+mod wsgi_errors;
+mod wsgi_input;
+mod wsgi_python;
+mod wsgi_response;
