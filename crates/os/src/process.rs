@@ -64,6 +64,12 @@ pub fn set_parent_death_signal(sig: Signal) -> io::Result<()> {
     Ok(rustix::process::set_parent_process_death_signal(Some(sig))?)
 }
 
+/// Sets the calling thread's name (the process's name, `/proc/PID/comm`, when called from
+/// the main thread); the kernel keeps its first 15 bytes.
+pub fn set_name(name: &std::ffi::CStr) -> io::Result<()> {
+    Ok(rustix::thread::set_name(name)?)
+}
+
 /// `_exit(2)`: leaves now, without running destructors, `atexit` hooks or stdio flushes (a
 /// forked child must not run its parent's). Async-signal-safe.
 pub fn exit_now(code: i32) -> ! {
@@ -81,12 +87,6 @@ pub fn exec(path: &std::ffi::CStr, args: &[CString]) -> io::Error {
     // rustix's execve is in its experimental runtime API.
     unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
     io::Error::last_os_error()
-}
-
-/// Names the calling thread (`PR_SET_NAME`; for a process's main thread, the process name
-/// `/proc/PID/comm`, `top` and `pgrep` show). The kernel keeps the first 15 bytes.
-pub fn set_name(name: &std::ffi::CStr) -> io::Result<()> {
-    Ok(rustix::thread::set_name(name)?)
 }
 
 /// Points stdout and stderr (fds 1 and 2) at `to`.

@@ -24,6 +24,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+mod job;
 pub mod metrics;
 mod runner;
 mod sinks;

@@ -11,20 +11,10 @@ use std::time::{Duration, Instant};
 use rwsgi_os::time::unix_now;
 use rwsgi_stats::model::StatsSnapshot;
 
+use crate::job::Job;
 use crate::sinks::{self, Sink};
 use crate::spec::PusherKind;
 use crate::{PushConfig, MAX_BACKOFF, MONGO_BUFFER, NET_TIMEOUT};
-
-/// One snapshot handed to the pushers that are due.
-pub(crate) struct Job {
-    pub snap: StatsSnapshot,
-    /// Unix seconds when it was taken.
-    pub unix: u64,
-    /// Microseconds since the pusher process started (monotonic).
-    pub mono_us: u64,
-    /// The last push, made while stopping (carbon only).
-    pub final_push: bool,
-}
 
 struct Mail {
     jobs: VecDeque<Arc<Job>>,
@@ -93,7 +83,7 @@ impl Health {
     }
 
     /// Records a failed attempt; the message to log, if this one is to be logged.
-    pub(crate) fn failed(&mut self, why: &str) -> Option<String> {
+    pub(crate) fn failed(&mut self, why: impl std::fmt::Display) -> Option<String> {
         self.failures += 1;
         (self.failures == 1).then(|| {
             format!(
@@ -299,6 +289,7 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::SinkError;
     use std::sync::atomic::AtomicUsize;
 
     #[test]
@@ -346,10 +337,10 @@ mod tests {
     }
 
     impl Sink for Flaky {
-        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String> {
+        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), SinkError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n < self.fail_first {
-                return Err("down".into());
+                return Err(SinkError::NoAnswer);
             }
             pending.clear();
             Ok(())

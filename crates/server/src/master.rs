@@ -12,7 +12,7 @@ use rwsgi_os::process::{self, RawPid};
 use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
-use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketStats};
+use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
@@ -106,6 +106,7 @@ struct Master {
     poller: Poller,
     signals: SignalPipe,
     phase: Phase,
+    /// The master's static facts in every stats snapshot (its counters are in the scoreboard).
     master_info: MasterInfo,
     /// The server is stopping because of an error (exit code 1).
     fatal: bool,
@@ -229,6 +230,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         workers: settings.processes,
         cores: settings.threads,
         apps: settings.apps.len().clamp(1, MAX_APPS),
+        sockets: listeners.len(),
     })?;
     let poller = Poller::new().map_err(os("epoll"))?;
     let signal_actions = signal_actions(&config.signal_hooks);
@@ -250,20 +252,13 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        listen_queue: 0,
-        listen_queue_errors: 0,
-        signal_queue: 0,
-        load: 0,
         locks: uwsgi_default_locks(),
         sockets: listeners
             .iter()
-            .map(|l| SocketStats {
+            .map(|l| SocketInfo {
                 name: l.name.clone(),
                 proto: l.proto.name().to_string(),
-                queue: 0,
                 max_queue: u64::from(l.backlog),
-                shared: 0,
-                can_offload: 0,
             })
             .collect(),
         apps: settings
@@ -367,7 +362,7 @@ impl Master {
         };
         let pid = self.fork_child(|m| {
             m.settings.procname.apply(crate::procname::Role::Pusher);
-            run_pusher(config, &mut m.master_info, &m.listeners, &m.scoreboard)
+            run_pusher(config, &m.master_info, &m.scoreboard)
         })?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
@@ -401,15 +396,13 @@ impl Master {
                     }
                 } else if let Some(stats) = self.stats.as_mut() {
                     if stats.owns(ev.token) {
-                        let info = &mut self.master_info;
-                        let listeners = &self.listeners;
+                        let info = &self.master_info;
                         let scoreboard = &self.scoreboard;
                         let opts = RenderOptions {
                             minified: self.config.stats_minified,
-                            no_cores: self.config.stats_no_cores,
                         };
                         let mut render = |out: &mut Vec<u8>| {
-                            render_stats(info, listeners, scoreboard, opts, out);
+                            render_uwsgi(&scoreboard.snapshot(info), opts, out);
                         };
                         stats.on_event(&self.poller, ev, &mut render);
                     }
@@ -593,9 +586,11 @@ impl Master {
     /// Respawns due workers, kills workers past their mercy, expires stats clients.
     fn tick(&mut self) {
         let now = Instant::now();
+        // Every pass, so stats readers see queue depths at most one poll timeout old.
+        refresh_listen_queues(&self.scoreboard, &self.listeners);
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
-            check_listen_queues(&mut self.master_info, &self.listeners);
+            check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
             if let Some(mb) = self.config.evil_reload_on_rss {
                 self.check_evil_rss(mb);
             }
@@ -746,68 +741,41 @@ extern "C" fn on_pusher_stop(_: libc::c_int) {
     PUSHER_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The body of the pusher process: pushes snapshots of the shared scoreboard until SIGTERM.
-fn run_pusher(
-    config: rwsgi_push::PushConfig,
-    info: &mut MasterInfo,
-    listeners: &[Listener],
-    scoreboard: &Scoreboard,
-) -> i32 {
+/// The body of the pusher process: pushes snapshots of the shared scoreboard (which holds
+/// the master's counters too) until SIGTERM.
+fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Scoreboard) -> i32 {
     let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
-    rwsgi_push::run(
-        config,
-        &mut || {
-            // Only the master counts and logs full queues; this process just reads them.
-            refresh_listen_queues(info, listeners);
-            scoreboard.snapshot(info)
-        },
-        &PUSHER_STOP,
-    );
+    rwsgi_push::run(config, &mut || scoreboard.snapshot(info), &PUSHER_STOP);
     0
 }
 
-/// Reads each listening socket's accept-queue depth from the kernel into `info`:
-/// `sockets[].queue`, and their sum as `listen_queue` and `load`.
-fn refresh_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
-    let mut total = 0;
-    for (s, l) in info.sockets.iter_mut().zip(listeners) {
-        s.queue = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
-        total += s.queue;
+/// Reads each listening socket's accept-queue depth from the kernel into its scoreboard slot
+/// (`sockets[].queue`; `listen_queue` and `load` are their sum).
+fn refresh_listen_queues(scoreboard: &Scoreboard, listeners: &[Listener]) {
+    for (i, l) in listeners.iter().enumerate() {
+        let depth = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
+        scoreboard.socket(i).set_queue(depth);
     }
-    info.listen_queue = total;
-    info.load = total;
 }
 
-/// The master's periodic check, as uWSGI's: refreshes the queues, and a full queue counts one
-/// `listen_queue_errors` with uWSGI's log line.
-fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
-    refresh_listen_queues(info, listeners);
-    for (s, l) in info.sockets.iter().zip(listeners) {
-        if s.queue > 0 && s.queue >= s.max_queue {
+/// The master's once-a-second check, as uWSGI's: a full queue counts one
+/// `listen_queue_errors` (in the scoreboard, where the pusher process sees it too) with
+/// uWSGI's log line.
+fn check_listen_queues(scoreboard: &Scoreboard, info: &MasterInfo, listeners: &[Listener]) {
+    for (i, (s, l)) in info.sockets.iter().zip(listeners).enumerate() {
+        let queue = scoreboard.socket(i).queue();
+        if queue > 0 && queue >= s.max_queue {
             eprintln!(
                 "*** rwsgi listen queue of socket \"{}\" (fd: {}) full !!! ({}/{}) ***",
                 s.name,
                 l.raw(),
-                s.queue,
+                queue,
                 s.max_queue
             );
-            info.listen_queue_errors += 1;
+            scoreboard.master().inc_listen_queue_errors();
         }
     }
-}
-
-/// Builds the snapshot and renders it (called for each stats read).
-fn render_stats(
-    info: &mut MasterInfo,
-    listeners: &[Listener],
-    scoreboard: &Scoreboard,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) {
-    refresh_listen_queues(info, listeners);
-    let snapshot = scoreboard.snapshot(info);
-    render_uwsgi(&snapshot, opts, out);
 }
 
 #[cfg(test)]

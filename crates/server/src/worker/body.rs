@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Seek, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use rwsgi_os::fdio::{read_append, read_nb, writev_nb};
@@ -34,9 +34,9 @@ pub(super) struct Linger {
 impl Linger {
     /// Starts lingering over `body`. Closing: shuts the write side now, so the client reads the
     /// response and the FIN while its last bytes are discarded here.
-    pub(super) fn start(socket: BorrowedFd<'_>, body: Body, keep: bool) -> Box<Linger> {
+    pub(super) fn start(socket: impl AsFd, body: Body, keep: bool) -> Box<Linger> {
         if !keep {
-            // A failure is harmless: the connection is closed after the linger anyway.
+            // A failure (the peer is gone already) leaves nothing to linger for but is harmless.
             let _ = rwsgi_os::net::shutdown_write(socket);
         }
         Box::new(Linger {

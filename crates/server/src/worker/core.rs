@@ -375,7 +375,8 @@ fn read_more(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     read_append(fd, buf, READ_SIZE)
 }
 
-/// The peer's address (`None` for a UNIX socket), and as text for REMOTE_ADDR / REMOTE_PORT.
+/// The peer's address (`None` for a UNIX-domain one), and as text for REMOTE_ADDR and
+/// REMOTE_PORT (empty for a UNIX-domain one).
 fn peer(addr: Option<SocketAddr>) -> (Option<IpAddr>, String, String) {
     match addr {
         Some(a) => (Some(a.ip()), a.ip().to_string(), a.port().to_string()),

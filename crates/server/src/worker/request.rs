@@ -1,7 +1,7 @@
 //! One request on a core: parse the head (HTTP or uwsgi), build the CGI vars, pick the app,
 //! call it, account for it in the scoreboard and log it.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use pyo3::prelude::*;
@@ -288,7 +288,7 @@ impl Core<'_, '_> {
         } else if writer.write_error {
             Step::Close
         } else {
-            conn.linger = Some(Linger::start(conn.fd.as_fd(), body, writer.keep_alive()));
+            conn.linger = Some(Linger::start(&conn.fd, body, writer.keep_alive()));
             Step::Pump
         };
         conn.served += 1;
