@@ -9,7 +9,7 @@
 //! * [`fd`] — the wake-up eventfd, inherited sockets, close-on-exec;
 //! * [`net`] — `accept4`, `shutdown`, TCP socket options;
 //! * [`process`] — `kill`, `waitpid`, `setrlimit`, the parent-death signal, `_exit`, `execv`,
-//!   stdout/stderr redirection;
+//!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
 //! * [`mm`] — the anonymous shared mapping of the scoreboard, malloc tuning;
 //! * [`user`] — `--uid` / `--gid`;

@@ -135,6 +135,17 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_s_name_is_set() {
+        std::thread::spawn(|| {
+            set_name(c"rwsgi-os-test").unwrap();
+            let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+            assert_eq!(comm.trim_end(), "rwsgi-os-test");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
     fn ids_are_this_process_s() {
         assert_eq!(current_pid() as u32, std::process::id());
         assert!(parent_pid() > 0);
