@@ -42,75 +42,130 @@ pub struct SocketInfo {
     pub max_queue: u64,
 }
 
-/// One worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    /// 1-based, as in uWSGI.
-    pub id: u64,
-    /// 0 while no process runs for this id.
-    pub pid: u64,
-    /// 1 while the worker accepts requests.
-    pub accepting: u64,
-    /// Requests since the first spawn (kept across respawns).
-    pub requests: u64,
-    /// Requests since the current process was spawned.
-    pub delta_requests: u64,
-    /// Requests whose app raised.
-    pub exceptions: u64,
-    /// Times the master killed this worker for `--harakiri`.
-    pub harakiri_count: u64,
-    /// `busy` while a core is in a request, else `idle`.
-    pub status: WorkerStatus,
-    /// Bytes.
-    pub rss: u64,
-    /// Bytes.
-    pub vsz: u64,
-    /// Microseconds spent in requests.
-    pub running_time: u64,
-    /// Unix seconds.
-    pub last_spawn: u64,
-    /// Spawns of this id (1 after the first).
-    pub respawn_count: u64,
-    /// Bytes sent.
-    pub tx: u64,
-    /// Microseconds, uWSGI's running `(avg + rt) / 2`.
-    pub avg_rt: u64,
-    /// One entry per app of `MasterInfo::apps` (index = app id).
-    pub apps: Vec<AppStats>,
-    /// Empty when the snapshot was taken without cores (`MasterInfo::include_cores`).
-    pub cores: Vec<CoreStats>,
-}
+// ---- The counters, each listed once ----
+//
+// Each `*_counters!` macro below is the one list of a slot's plain counters (u64, relaxed,
+// loaded as they are). It feeds both the model struct here and the slot in
+// `scoreboard.rs`, which declares one atomic per entry and loads each into the field of the
+// same name: adding a counter is one line in its list, the method that writes it, and its key
+// in each renderer. Fields that are not plain counters (ids, status, the in-flight request)
+// are written out where they are built.
 
-/// The counters of one app in one worker (its static part is [`AppInfo`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AppStats {
-    /// The app's index in `MasterInfo::apps`.
-    pub id: u64,
-    /// Requests dispatched to the app.
-    pub requests: u64,
-    /// Requests whose app call raised.
-    pub exceptions: u64,
+/// The per-worker counters, in slot order (semantics of uWSGI's `struct uwsgi_worker`).
+macro_rules! worker_counters {
+    ($then:ident) => {
+        $then! {
+            /// 0 while no process runs for this id.
+            pid,
+            /// 1 while the worker accepts requests.
+            accepting,
+            /// Requests since the first spawn (kept across respawns).
+            requests,
+            /// Requests since the current process was spawned.
+            delta_requests,
+            /// Requests whose app raised.
+            exceptions,
+            /// Times the master killed this worker for `--harakiri`.
+            harakiri_count,
+            /// Resident memory, bytes.
+            rss,
+            /// Virtual memory, bytes.
+            vsz,
+            /// Microseconds spent in requests.
+            running_time,
+            /// Unix seconds of the last spawn.
+            last_spawn,
+            /// Spawns of this id (1 after the first).
+            respawn_count,
+            /// Bytes sent.
+            tx,
+            /// Microseconds, uWSGI's running `(avg + rt) / 2`.
+            avg_rt,
+        }
+    };
 }
+pub(crate) use worker_counters;
 
-/// One core (thread) of one worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CoreStats {
-    /// 0-based.
-    pub id: u64,
-    /// Requests completed on this core.
-    pub requests: u64,
-    /// Write errors while sending responses.
-    pub write_errors: u64,
-    /// Read errors while reading requests.
-    pub read_errors: u64,
-    /// 1 while inside a request.
-    pub in_request: u64,
-    /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends the
-    /// trailing `""` uWSGI emits after a non-empty list.
-    pub vars: Vec<String>,
-    /// Unix seconds; `Some` only while in a request (rendered as `req_info.request_start`).
-    pub request_start: Option<u64>,
+/// The per-core counters, in slot order.
+macro_rules! core_counters {
+    ($then:ident) => {
+        $then! {
+            /// Requests completed on this core.
+            requests,
+            /// Write errors while sending responses.
+            write_errors,
+            /// Read errors while reading requests.
+            read_errors,
+        }
+    };
 }
+pub(crate) use core_counters;
+
+/// The per-(worker, app) counters, in slot order.
+macro_rules! app_counters {
+    ($then:ident) => {
+        $then! {
+            /// Requests dispatched to the app (counted when the app is called, as uWSGI does).
+            requests,
+            /// Requests whose app call raised.
+            exceptions,
+        }
+    };
+}
+pub(crate) use app_counters;
+
+macro_rules! worker_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// One worker.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct WorkerStats {
+            /// 1-based, as in uWSGI.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+            /// `busy` while a core is in a request, else `idle`.
+            pub status: WorkerStatus,
+            /// One entry per app of `MasterInfo::apps` (index = app id).
+            pub apps: Vec<AppStats>,
+            /// Empty when the snapshot was taken without cores (`MasterInfo::include_cores`).
+            pub cores: Vec<CoreStats>,
+        }
+    };
+}
+worker_counters!(worker_stats);
+
+macro_rules! app_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// The counters of one app in one worker (its static part is [`AppInfo`]).
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct AppStats {
+            /// The app's index in `MasterInfo::apps`.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+        }
+    };
+}
+app_counters!(app_stats);
+
+macro_rules! core_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// One core (thread) of one worker.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct CoreStats {
+            /// 0-based.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+            /// 1 while inside a request.
+            pub in_request: u64,
+            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends
+            /// the trailing `""` uWSGI emits after a non-empty list.
+            pub vars: Vec<String>,
+            /// Unix seconds; `Some` only while in a request (rendered as
+            /// `req_info.request_start`).
+            pub request_start: Option<u64>,
+        }
+    };
+}
+core_counters!(core_stats);
 
 /// Static per-app information only the master knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

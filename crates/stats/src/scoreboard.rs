@@ -26,8 +26,9 @@
 //! (fork, no exec), so the version is a guard against mixing mappings, not a compatibility
 //! protocol.
 //!
-//! Adding a counter: its atomic here, its field in [`crate::model`], the line that loads it in
-//! this file's `stats` readers, and its key in each renderer.
+//! Adding a counter: one line in its list in [`crate::model`] (the slot's atomic, the model's
+//! field and the load are generated from it), the method here that writes it, and its key in
+//! each renderer.
 
 use std::fmt;
 use std::hint::spin_loop;
@@ -39,7 +40,8 @@ use rwsgi_os::mm::SharedMapping;
 use Ordering::{Acquire, Relaxed, Release};
 
 use crate::model::{
-    AppStats, CoreStats, MasterInfo, SocketStats, StatsSnapshot, WorkerStats, WorkerStatus,
+    app_counters, core_counters, worker_counters, AppStats, CoreStats, MasterInfo, SocketStats,
+    StatsSnapshot, WorkerStats, WorkerStatus,
 };
 
 /// `b"RWSGISB\0"` read as a little-endian u64.
@@ -195,49 +197,88 @@ impl SocketSlot {
     }
 }
 
-/// Per-worker counters. Field semantics follow uWSGI's `struct uwsgi_worker`.
-#[repr(C, align(64))]
-pub struct WorkerSlot {
-    pid: AtomicU64,
-    accepting: AtomicU64,
-    requests: AtomicU64,
-    delta_requests: AtomicU64,
-    exceptions: AtomicU64,
-    harakiri_count: AtomicU64,
-    rss: AtomicU64,
-    vsz: AtomicU64,
-    running_time: AtomicU64,
-    last_spawn: AtomicU64,
-    respawn_count: AtomicU64,
-    tx: AtomicU64,
-    avg_rt: AtomicU64,
-    /// Room for a per-worker latency histogram (fixed buckets, atomic adds) and more.
-    reserved: [AtomicU64; WORKER_RESERVED_WORDS],
-}
+macro_rules! worker_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-worker counters: one atomic per entry of `model::worker_counters!`.
+        #[repr(C, align(64))]
+        pub struct WorkerSlot {
+            $($counter: AtomicU64,)*
+            /// Room for a per-worker latency histogram (fixed buckets, atomic adds) and more.
+            reserved: [AtomicU64; WORKER_RESERVED_WORDS],
+        }
 
-/// Per-core counters and the in-flight request (start time + vars under a seqlock).
-#[repr(C, align(64))]
-pub struct CoreSlot {
-    seq: AtomicU64,
-    in_request: AtomicU64,
-    request_start: AtomicU64,
-    vars_len: AtomicU64,
-    vars_truncated: AtomicU64,
-    requests: AtomicU64,
-    write_errors: AtomicU64,
-    read_errors: AtomicU64,
-    reserved: [AtomicU64; CORE_RESERVED_WORDS],
-    /// Records `[klen u16 LE][vlen u16 LE][key][value]`, packed, little-endian words.
-    vars: [AtomicU64; VARS_WORDS],
+        impl WorkerSlot {
+            /// Worker `id`'s counters (relaxed loads). `status` says idle and `apps`/`cores`
+            /// are empty: they come from other slots ([`Scoreboard::snapshot`] fills them).
+            pub fn stats(&self, id: u64) -> WorkerStats {
+                WorkerStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                    status: WorkerStatus::Idle,
+                    apps: Vec::new(),
+                    cores: Vec::new(),
+                }
+            }
+        }
+    };
 }
+worker_counters!(worker_slot);
 
-/// Per-(worker, app) counters.
-#[repr(C, align(64))]
-pub struct AppSlot {
-    requests: AtomicU64,
-    exceptions: AtomicU64,
-    reserved: [AtomicU64; APP_RESERVED_WORDS],
+macro_rules! core_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-core counters (one atomic per entry of `model::core_counters!`) and the
+        /// in-flight request (start time + vars under a seqlock).
+        #[repr(C, align(64))]
+        pub struct CoreSlot {
+            seq: AtomicU64,
+            in_request: AtomicU64,
+            request_start: AtomicU64,
+            vars_len: AtomicU64,
+            vars_truncated: AtomicU64,
+            $($counter: AtomicU64,)*
+            reserved: [AtomicU64; CORE_RESERVED_WORDS],
+            /// Records `[klen u16 LE][vlen u16 LE][key][value]`, packed, little-endian words.
+            vars: [AtomicU64; VARS_WORDS],
+        }
+
+        impl CoreSlot {
+            /// Core `id`'s counters; the in-flight request is filled in by
+            /// [`CoreSlot::stats`].
+            fn counters(&self, id: u64) -> CoreStats {
+                CoreStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                    in_request: self.in_request.load(Relaxed),
+                    vars: Vec::new(),
+                    request_start: None,
+                }
+            }
+        }
+    };
 }
+core_counters!(core_slot);
+
+macro_rules! app_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-(worker, app) counters: one atomic per entry of `model::app_counters!`.
+        #[repr(C, align(64))]
+        pub struct AppSlot {
+            $($counter: AtomicU64,)*
+            reserved: [AtomicU64; APP_RESERVED_WORDS],
+        }
+
+        impl AppSlot {
+            /// App `id`'s counters in this worker.
+            pub fn stats(&self, id: u64) -> AppStats {
+                AppStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                }
+            }
+        }
+    };
+}
+app_counters!(app_slot);
 
 const _: () = {
     assert!(size_of::<WorkerSlot>() % 64 == 0);
@@ -331,30 +372,6 @@ impl WorkerSlot {
     /// Requests since the first spawn (never reset).
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
-    }
-
-    /// Worker `id`'s counters (relaxed loads). `status` says idle and `apps`/`cores` are
-    /// empty: they come from other slots ([`Scoreboard::snapshot`] fills them).
-    pub fn stats(&self, id: u64) -> WorkerStats {
-        WorkerStats {
-            id,
-            pid: self.pid.load(Relaxed),
-            accepting: self.accepting.load(Relaxed),
-            requests: self.requests.load(Relaxed),
-            delta_requests: self.delta_requests.load(Relaxed),
-            exceptions: self.exceptions.load(Relaxed),
-            harakiri_count: self.harakiri_count.load(Relaxed),
-            status: WorkerStatus::Idle,
-            rss: self.rss.load(Relaxed),
-            vsz: self.vsz.load(Relaxed),
-            running_time: self.running_time.load(Relaxed),
-            last_spawn: self.last_spawn.load(Relaxed),
-            respawn_count: self.respawn_count.load(Relaxed),
-            tx: self.tx.load(Relaxed),
-            avg_rt: self.avg_rt.load(Relaxed),
-            apps: Vec::new(),
-            cores: Vec::new(),
-        }
     }
 }
 
@@ -537,15 +554,7 @@ impl CoreSlot {
     /// Core `id`'s counters and, while it is in a request, the request's start and vars
     /// (copied under the seqlock).
     pub fn stats(&self, id: u64) -> CoreStats {
-        let mut cs = CoreStats {
-            id,
-            requests: self.requests.load(Relaxed),
-            write_errors: self.write_errors.load(Relaxed),
-            read_errors: self.read_errors.load(Relaxed),
-            in_request: self.in_request.load(Relaxed),
-            vars: Vec::new(),
-            request_start: None,
-        };
+        let mut cs = self.counters(id);
         if cs.in_request == 0 {
             return cs;
         }
@@ -655,15 +664,6 @@ impl AppSlot {
     pub fn request_done(&self, exception: bool) {
         if exception {
             self.exceptions.fetch_add(1, Relaxed);
-        }
-    }
-
-    /// App `id`'s counters in this worker.
-    pub fn stats(&self, id: u64) -> AppStats {
-        AppStats {
-            id,
-            requests: self.requests.load(Relaxed),
-            exceptions: self.exceptions.load(Relaxed),
         }
     }
 }
