@@ -16,8 +16,10 @@
 //! Options accepted only for compatibility (rwsgi always behaves that way) are
 //! marked `noop` in the table and listed by [`options::noop_options`].
 //!
-//! This crate does no I/O of its own: ini files are read through the
-//! injected `read_file` function and environment variables through `env`.
+//! This crate does no I/O of its own: everything the config language reads from the
+//! machine (ini files, the environment, `@(exec://...)`, the CPU count, the host name...)
+//! comes through an injected [`Host`]; [`parse`] takes one and also returns start-up
+//! [`Warning`]s.
 
 #![warn(missing_docs)]
 
@@ -25,7 +27,11 @@ pub mod addr;
 mod config;
 mod defs;
 mod error;
+mod expr;
 pub mod forwarded;
+mod host;
+mod logic;
+mod magic;
 pub mod options;
 mod parse;
 
@@ -35,11 +41,15 @@ pub use config::{
     SocketSpec, BUILTIN_PLUGINS,
 };
 pub use defs::Config;
-pub use error::{ConfigError, Origin};
+pub use error::{ConfigError, Origin, Warning};
 pub use forwarded::TrustedPeers;
+pub use host::{Host, HostFacts, PathKind};
 pub use parse::{
-    options_from_env, parse_args, parse_args_and_env, Command, EnvOption, MAX_INI_DEPTH,
+    options_from_env, parse, parse_args, parse_args_and_env, Command, EnvOption, Parsed,
+    MAX_INI_DEPTH,
 };
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod tests;
