@@ -500,10 +500,8 @@ impl Parser<'_> {
                 let arg = self.required(written, value.as_deref(), &origin)?;
                 let arg = self.expand_now(&arg, &origin)?;
                 let block = Block { cond, arg };
-                if matches!(cond, Cond::ForReadline) {
-                    // read once up front so a missing file names the `for-readline` line
-                    self.read_lines(&block.arg, &origin)?;
-                }
+                // checked once up front too: `else` needs it even for an empty block, and a
+                // `for-readline` file that cannot be read is reported at its own line
                 self.if_failed = self.lines_of(&block, None, &origin)?.is_empty();
                 self.block = Some(block);
                 return Ok(());
