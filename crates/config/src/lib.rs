@@ -1,11 +1,14 @@
 //! uWSGI-compatible configuration for rwsgi.
 //!
 //! Users' existing uWSGI command lines, ini files and `UWSGI_*` environment
-//! variables are accepted unchanged (for the options rwsgi supports; anything
-//! else is a clear error naming the option and where it came from).
+//! variables are accepted unchanged (for the options rwsgi supports; an unknown
+//! command-line option is a clear error naming it, an unknown ini key is a
+//! placeholder as in uWSGI, reported as a [`Warning`] when nothing uses it).
 //!
-//! * [`parse_args`] / [`parse_args_and_env`] turn a command line into a
-//!   [`Command`] (usually [`Command::Serve`] with a validated [`Config`]).
+//! * [`parse`] turns a command line into a [`Parsed`]: a [`Command`] (usually
+//!   [`Command::Serve`] with a validated [`Config`]) and start-up warnings;
+//!   [`parse_args`] / [`parse_args_and_env`] do the same with closures for the
+//!   environment and files only.
 //! * [`options::OPTIONS`] is the single declarative option table used by the
 //!   command-line parser, the ini loader, the environment reader and
 //!   `--help` ([`options::help_text`]). It, the [`Opt`](options::Opt) enum, the

@@ -160,8 +160,7 @@ where
         depth: 0,
         referenced: HashSet::new(),
         first_magic: None,
-        block: None,
-        open_else: false,
+        open: None,
         if_failed: false,
         in_block: false,
         warnings: Vec::new(),
@@ -178,10 +177,10 @@ where
         }
         Err(Flow::Error(e)) => return Err(e),
     }
-    let config = p.build()?;
+    let (config, warnings) = p.build()?;
     Ok(Parsed {
-        command: Command::Serve(config.0),
-        warnings: config.1,
+        command: Command::Serve(config),
+        warnings,
     })
 }
 
@@ -198,6 +197,15 @@ impl From<ConfigError> for Flow {
 }
 
 type Step = Result<(), Flow>;
+
+/// An open config-logic block.
+#[derive(Clone)]
+enum Open {
+    /// `if-*` or `for*`.
+    Block(Block),
+    /// `else`: its lines apply when the last `if-*` failed.
+    Else,
+}
 
 /// One gathered option occurrence.
 struct Entry {
@@ -220,10 +228,8 @@ struct Parser<'a> {
     referenced: HashSet<String>,
     /// The first config file's magic table (the upper-case `%X` letters).
     first_magic: Option<FileMagic>,
-    /// The open `if-*` / `for*` block.
-    block: Option<Block>,
-    /// An `else` block is open.
-    open_else: bool,
+    /// The open config-logic block.
+    open: Option<Open>,
     /// Whether the last `if-*` condition failed (for `else`).
     if_failed: bool,
     /// Applying a block's line: what it adds bypasses the logic (as uWSGI's
@@ -461,20 +467,18 @@ impl Parser<'_> {
         if !self.in_block {
             match keyword {
                 Some(Keyword::End) => {
-                    self.block = None;
-                    self.open_else = false;
+                    self.open = None;
                     self.if_failed = false;
                     return Ok(());
                 }
                 Some(Keyword::Else) => {
                     // like uWSGI: `else` replaces the block, keeping whether the `if` failed
-                    self.block = None;
-                    self.open_else = true;
+                    self.open = Some(Open::Else);
                     return Ok(());
                 }
                 _ => {}
             }
-            if self.block.is_some() || self.open_else {
+            if let Some(open) = self.open.clone() {
                 if keyword.is_some() {
                     return Err(ConfigError::NestedLogic {
                         option: written.to_string(),
@@ -482,7 +486,7 @@ impl Parser<'_> {
                     }
                     .into());
                 }
-                let values = self.block_values(value.as_deref(), &origin)?;
+                let values = self.block_values(&open, value.as_deref(), &origin)?;
                 self.in_block = true;
                 let mut result = Ok(());
                 for v in values {
@@ -503,7 +507,7 @@ impl Parser<'_> {
                 // checked once up front too: `else` needs it even for an empty block, and a
                 // `for-readline` file that cannot be read is reported at its own line
                 self.if_failed = self.lines_of(&block, None, &origin)?.is_empty();
-                self.block = Some(block);
+                self.open = Some(Open::Block(block));
                 return Ok(());
             }
             Some(Keyword::End) => return Ok(()),
@@ -564,20 +568,16 @@ impl Parser<'_> {
     /// The values a line inside the open block is gathered with (none, one, or one per item).
     fn block_values(
         &mut self,
+        open: &Open,
         value: Option<&str>,
         origin: &Origin,
     ) -> Result<Vec<Option<String>>, ConfigError> {
-        if self.open_else {
-            return Ok(if self.if_failed {
-                vec![value.map(str::to_string)]
-            } else {
-                Vec::new()
-            });
-        }
-        let Some(block) = self.block.clone() else {
-            return Ok(vec![value.map(str::to_string)]);
+        let block = match open {
+            Open::Else if self.if_failed => return Ok(vec![value.map(str::to_string)]),
+            Open::Else => return Ok(Vec::new()),
+            Open::Block(block) => block,
         };
-        let values = self.lines_of(&block, value, origin)?;
+        let values = self.lines_of(block, value, origin)?;
         if !matches!(
             block.cond,
             Cond::For | Cond::ForGlob | Cond::ForReadline | Cond::ForTimes
