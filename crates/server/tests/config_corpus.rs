@@ -164,6 +164,8 @@ fn logic_picks_the_socket_from_the_environment() {
         "CORPUS_NOT_DIR": "yes",
         "CORPUS_OPT": "corpus_app",
         "CORPUS_NOT_OPT": "yes",
+        "CORPUS_HOSTNAME": hostname(),
+        "CORPUS_PLUGIN": "python3",
         "CORPUS_ELSE": "yes",
     });
     assert_eq!(env, want, "{}", server.log());
@@ -190,34 +192,97 @@ fn logic_picks_the_socket_from_the_environment() {
     assert_eq!(env["CORPUS_ELSE"], "yes", "{env}");
 }
 
+fn sh(cmd: &str) -> String {
+    let o = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .output()
+        .expect(cmd);
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn hostname() -> String {
+    sh("hostname")
+}
+
+/// uWSGI's `%j`: the djb33x hash of the absolute path (C `char`s), its bytes in memory order.
+fn djb33x_hex(s: &str) -> String {
+    let h = s.bytes().fold(5381u32, |h, b| {
+        (h << 5).wrapping_add(h) ^ (b as i8 as i32 as u32)
+    });
+    h.to_le_bytes().iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
 #[test]
 fn includes_magic_variables_and_arithmetic() {
-    let (server, p) = start("includes_magic.ini", &[], &[]);
+    let before = unix_now();
+    let (server, p) = start("includes_magic.ini:magic", &[], &[]);
     wait_workers_ready(&server, p.stats, 1);
     // module = @(exec://echo corpus_app): the app answering proves the include
-    let env = get_json(&server, p.http, "/environ");
+    let mut env = get_json(&server, p.http, "/environ");
+    let after = unix_now();
     let ini = configs_dir().join("includes_magic.ini");
-    let out = |cmd: &str| {
-        let o = Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd)
-            .output()
-            .expect(cmd);
-        String::from_utf8_lossy(&o.stdout).trim().to_string()
-    };
+    let ini_path = ini.display().to_string();
+    let dir = configs_dir();
+    let parts: Vec<String> = dir
+        .iter()
+        .skip(1)
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    // %t|%T: the start-up time in seconds and microseconds, within the test's clock readings
+    let time = env["CORPUS_TIME"]
+        .as_str()
+        .expect("CORPUS_TIME")
+        .to_string();
+    let (secs, micros) = time.split_once('|').expect("t|T");
+    let secs: u64 = secs.parse().expect("%t");
+    let micros: u64 = micros.parse().expect("%T");
+    assert!(
+        (before..=after).contains(&secs),
+        "{time} not in {before}..={after}"
+    );
+    assert_eq!(micros / 1_000_000, secs, "{time}");
+    env.as_object_mut().expect("object").remove("CORPUS_TIME");
+    let hash = djb33x_hex(&ini_path);
+    let inode = std::fs::symlink_metadata(&ini).expect("ini").ino();
     let want = serde_json::json!({
         "CORPUS_SECRET": "corpus-secret",
         "CORPUS_SECRET_URL": "corpus-secret",
         "CORPUS_CPUS": online_cpus().to_string(),
-        "CORPUS_HOST": out("hostname"),
-        "CORPUS_UID": out("id -u"),
-        "CORPUS_USER": out("id -un"),
-        "CORPUS_GID": out("id -g"),
+        "CORPUS_HOST": hostname(),
+        "CORPUS_UID": sh("id -u"),
+        "CORPUS_USER": sh("id -un"),
+        "CORPUS_GID": sh("id -g"),
+        "CORPUS_GROUP": sh("id -gn"),
         "CORPUS_NAME": "includes_magic",
-        "CORPUS_DIR": format!("{}/", configs_dir().display()),
+        "CORPUS_DIR": format!("{}/", dir.display()),
         "CORPUS_EXT": "ini",
-        "CORPUS_INODE": std::fs::symlink_metadata(&ini).expect("ini").ino().to_string(),
+        "CORPUS_INODE": inode.to_string(),
         "CORPUS_VERSION": env!("CARGO_PKG_VERSION"),
+        "CORPUS_PATH": format!(
+            "{ini_path}|{ini_path}|includes_magic.ini|includes_magic.ini|{ini_path}:magic|\
+             {ini_path}:magic"
+        ),
+        "CORPUS_PARTS": format!(
+            "configs|configs|magic|magic|{}|{}|ini|includes_magic|{}/",
+            parts[0],
+            parts[1],
+            dir.display()
+        ),
+        "CORPUS_HASH": format!("{hash}|{hash}|{inode}"),
+        "CORPUS_CWD": std::env::current_dir().expect("cwd").display().to_string(),
+        "CORPUS_BINARY": rwsgi_bin(),
+        "CORPUS_ESCAPE": "\x1b[0m",
+        "CORPUS_PERCENT": "100%",
+        "CORPUS_K1": (online_cpus() + 1).to_string(),
+        "CORPUS_COMMENT": "kept ; as in uWSGI",
         "CORPUS_HOME": std::env::var("HOME").unwrap_or_default(),
         "CORPUS_DEFAULT": "fallback",
         "CORPUS_ARITH": (u32::from(p.stats) + 1).to_string(),
