@@ -488,6 +488,19 @@ fn config_logic() {
     .unwrap();
     assert_eq!(env_of(&p), ["A=prod"]);
 
+    // a block nothing closes covers the rest, with a warning
+    let p = ok("if-env = NOPE\nenv = A=1\n", host());
+    assert!(env_of(&p).is_empty());
+    assert_eq!(
+        warning_lines(&p),
+        ["/e.ini:4: 'if-env' is never closed (endif / endfor): it covers every option after it"]
+    );
+    let p = ok("if-env = NOPE\nelse\nenv = A=1\n", host());
+    assert_eq!(env_of(&p), ["A=1"]);
+    assert_eq!(
+        warning_lines(&p),
+        ["/e.ini:5: 'else' is never closed (endif / endfor): it covers every option after it"]
+    );
     for (body, want) in [
         ("for = a b\nif-env = MODE\nendif\nendfor", "/e.ini:5: 'if-env' inside another if-*/for block (config logic blocks do not nest: close the first with endif/endfor)"),
         ("if-env = NOPE\nfor = a\nendfor", "/e.ini:5: 'for' inside another if-*/for block (config logic blocks do not nest: close the first with endif/endfor)"),

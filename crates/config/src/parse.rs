@@ -161,6 +161,7 @@ where
         referenced: HashSet::new(),
         first_magic: None,
         open: None,
+        opened_at: None,
         if_failed: false,
         in_block: false,
         warnings: Vec::new(),
@@ -176,6 +177,15 @@ where
             })
         }
         Err(Flow::Error(e)) => return Err(e),
+    }
+    if let Some((option, origin)) = p.opened_at.take() {
+        // uWSGI says nothing; the lines after it were conditional all the way down
+        p.warnings.push(Warning {
+            origin,
+            message: format!(
+                "'{option}' is never closed (endif / endfor): it covers every option after it"
+            ),
+        });
     }
     let (config, warnings) = p.build()?;
     Ok(Parsed {
@@ -230,6 +240,8 @@ struct Parser<'a> {
     first_magic: Option<FileMagic>,
     /// The open config-logic block.
     open: Option<Open>,
+    /// Its option as written and where, for the warning when nothing closes it.
+    opened_at: Option<(String, Origin)>,
     /// Whether the last `if-*` condition failed (for `else`).
     if_failed: bool,
     /// Applying a block's line: what it adds bypasses the logic (as uWSGI's
@@ -468,12 +480,14 @@ impl Parser<'_> {
             match keyword {
                 Some(Keyword::End) => {
                     self.open = None;
+                    self.opened_at = None;
                     self.if_failed = false;
                     return Ok(());
                 }
                 Some(Keyword::Else) => {
                     // like uWSGI: `else` replaces the block, keeping whether the `if` failed
                     self.open = Some(Open::Else);
+                    self.opened_at = Some((written.to_string(), origin));
                     return Ok(());
                 }
                 _ => {}
@@ -508,6 +522,7 @@ impl Parser<'_> {
                 // `for-readline` file that cannot be read is reported at its own line
                 self.if_failed = self.lines_of(&block, None, &origin)?.is_empty();
                 self.open = Some(Open::Block(block));
+                self.opened_at = Some((written.to_string(), origin));
                 return Ok(());
             }
             Some(Keyword::End) => return Ok(()),
