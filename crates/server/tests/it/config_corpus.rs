@@ -2,9 +2,7 @@
 //! uWSGI's config language (comment-tailed values, magic variables, placeholder arithmetic,
 //! value includes, config logic, unknown keys) and each test checks what they did to the
 //! running server, not only that it started.
-mod common;
-use common::srv::*;
-use common::*;
+use rwsgi_testkit::prelude::*;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -19,12 +17,6 @@ fn config(name: &str) -> String {
     configs_dir().join(name).display().to_string()
 }
 
-/// Ports of one run.
-struct Ports {
-    http: u16,
-    stats: u16,
-}
-
 /// Starts rwsgi on corpus config `name` with the ports (and `tmp`, the run's temp dir) as
 /// placeholders, `extra` arguments and `env` added to the environment (each `CORPUS_*`
 /// variable of the test's own environment removed first, so runs do not leak into each other).
@@ -33,6 +25,7 @@ fn start(name: &str, extra: &[&str], env: &[(&str, String)]) -> (Server, Ports) 
     let p = Ports {
         http: free_port(),
         stats: free_port(),
+        ..Ports::default()
     };
     let mut args: Vec<String> = vec![
         "--set-placeholder".into(),
@@ -63,6 +56,7 @@ fn start(name: &str, extra: &[&str], env: &[(&str, String)]) -> (Server, Ports) 
             child,
             dir,
             log_path,
+            ports: p,
         },
         p,
     )
@@ -81,11 +75,9 @@ fn get_json(server: &Server, port: u16, path: &str) -> serde_json::Value {
     json(&r)
 }
 
-/// uWSGI's `%k`: the online CPUs.
+/// uWSGI's `%k`: the online CPUs, as `getconf` reports them.
 fn online_cpus() -> usize {
-    // SAFETY: sysconf only reads a system value.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    usize::try_from(n).expect("cpu count")
+    sh("getconf _NPROCESSORS_ONLN").parse().expect("cpu count")
 }
 
 #[test]
@@ -278,7 +270,7 @@ fn includes_magic_variables_and_arithmetic() {
         ),
         "CORPUS_HASH": format!("{hash}|{hash}|{inode}"),
         "CORPUS_CWD": std::env::current_dir().expect("cwd").display().to_string(),
-        "CORPUS_BINARY": rwsgi_bin(),
+        "CORPUS_BINARY": rwsgi_bin().display().to_string(),
         "CORPUS_ESCAPE": "\x1b[0m",
         "CORPUS_PERCENT": "100%",
         "CORPUS_K1": (online_cpus() + 1).to_string(),
