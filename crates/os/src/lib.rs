@@ -12,15 +12,17 @@
 //!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
 //! * [`mm`] — the anonymous shared mapping of the scoreboard, malloc tuning;
-//! * [`user`] — `--uid` / `--gid`;
-//! * [`time`] and [`system`] — the clock, local time, host name, page size.
+//! * [`user`] — `--uid` / `--gid`, the names of ids;
+//! * [`time`] and [`system`] — the clock, local time, host name, page size, online CPUs,
+//!   `glob(3)`.
 //!
 //! Built on rustix, whose `linux_raw` backend issues the syscalls directly (no errno, no
 //! allocation): as cheap as the libc calls it replaces. libc stays only where rustix has no
 //! process-wide safe equivalent, each use commented:
 //! `sigaction` and `pthread_sigmask` (rustix has no safe sigaction), `setuid` / `setgid` /
 //! `setgroups` (rustix's change only the calling thread, libc's the whole process),
-//! `getpwnam` / `getgrnam` (NSS lives in libc), `localtime_r` / `strftime` (time zones live in
+//! `getpwnam` / `getgrnam` / `getpwuid` / `getgrgid` (NSS lives in libc), `glob` (rustix has
+//! no globbing), `localtime_r` / `strftime` (time zones live in
 //! libc), `mallopt` (glibc's allocator), `execv` and `_exit` (rustix has them only in its
 //! experimental runtime API), and the `TCP_INFO` / `TCP_DEFER_ACCEPT` socket options. `fork`
 //! is not here: it must go through Python's `PyOS_*Fork` (in rwsgi-wsgi).

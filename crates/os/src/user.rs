@@ -1,9 +1,10 @@
-//! `--uid` / `--gid`: user and group lookups and the switch to them.
+//! `--uid` / `--gid`: user and group lookups and the switch to them; the names of ids (the
+//! config language's `%U` / `%G`).
 //!
 //! All libc's: the name lookups go through NSS, which lives in libc, and rustix's
 //! set-uid/gid calls change only the calling thread, where libc's change the whole process.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 
 fn c_name(name: &str, kind: &str) -> io::Result<CString> {
@@ -32,6 +33,28 @@ pub fn user_id(name: &str) -> io::Result<u32> {
         (!pw.is_null()).then(|| (*pw).pw_uid)
     };
     uid.ok_or_else(|| io::Error::other(format!("unknown user '{name}'")))
+}
+
+/// The name of user `uid` (from the password database), `None` when it has none.
+pub fn user_name(uid: u32) -> Option<String> {
+    // SAFETY: getpwuid returns NULL or a pointer to static storage whose pw_name is a
+    // NUL-terminated string, copied at once (the caller is single-threaded, as getpwuid
+    // requires).
+    unsafe {
+        let pw = libc::getpwuid(uid);
+        (!pw.is_null()).then(|| CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned())
+    }
+}
+
+/// The name of group `gid` (from the group database), `None` when it has none.
+pub fn group_name(gid: u32) -> Option<String> {
+    // SAFETY: getgrgid returns NULL or a pointer to static storage whose gr_name is a
+    // NUL-terminated string, copied at once (the caller is single-threaded, as getgrgid
+    // requires).
+    unsafe {
+        let gr = libc::getgrgid(gid);
+        (!gr.is_null()).then(|| CStr::from_ptr((*gr).gr_name).to_string_lossy().into_owned())
+    }
 }
 
 /// Makes `gid` this process's group and only supplementary group. Dropping the supplementary

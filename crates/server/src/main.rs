@@ -4,6 +4,7 @@
 mod apps;
 mod connect;
 mod forwarded;
+mod host;
 mod listen;
 mod master;
 mod privileges;
@@ -22,19 +23,14 @@ use rwsgi_config::Command;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let env_vars = std::env::vars().filter(|(k, _)| k.starts_with("UWSGI_"));
-    let command = match rwsgi_config::parse_args_and_env(
-        args,
-        env_vars,
-        |k| std::env::var(k).ok(),
-        |p| std::fs::read_to_string(p),
-    ) {
-        Ok(c) => c,
+    let parsed = match rwsgi_config::parse(args, env_vars, &host::OsHost::new()) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("rwsgi: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match command {
+    match parsed.command {
         Command::Help(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -56,6 +52,9 @@ fn main() -> ExitCode {
                     eprintln!("rwsgi: --logto {path}: {e}");
                     return ExitCode::FAILURE;
                 }
+            }
+            for w in &parsed.warnings {
+                eprintln!("rwsgi: warning: {w}");
             }
             match master::run(config) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
