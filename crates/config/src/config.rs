@@ -271,7 +271,12 @@ impl Occurrence<'_> {
         let n = self.number()?;
         if n < min || n > max {
             let v = self.required()?;
-            return Err(self.invalid(v, format!("must be between {min} and {max}")));
+            let why = if max == u64::MAX {
+                format!("must be at least {min}")
+            } else {
+                format!("must be between {min} and {max}")
+            };
+            return Err(self.invalid(v, why));
         }
         Ok(n)
     }

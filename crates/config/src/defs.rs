@@ -222,9 +222,10 @@ options! {
         apply: |c, o| c.listen = o.ranged(1, u64::from(u32::MAX))? as u32,
     }
     BufferSize { name: "buffer-size", short: 'b', kind: Value, value: "BYTES",
-        help: "set the request header buffer size (default 4096, max 65535)",
+        help: "set the request header buffer size (default 4096, max 65535: a larger value, such \
+               as the 65536 real configs use, means 65535)",
         field: buffer_size: usize = 4096,
-        apply: |c, o| c.buffer_size = o.ranged(1, 65535)? as usize,
+        apply: |c, o| c.buffer_size = o.ranged(1, u64::MAX)?.min(65535) as usize,
     }
     SocketTimeout { name: "socket-timeout", short: 'z', kind: Value, value: "SECS",
         help: "give up on a client that sends or takes nothing for SECS while a request is read or \

@@ -606,8 +606,7 @@ fn error_cases_name_the_option() {
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),
         (with(&["--threads", "0"]), "command line: invalid value '0' for option 'threads': must be between 1 and 65535"),
-        (with(&["--buffer-size", "65536"]), "command line: invalid value '65536' for option 'buffer-size': must be between 1 and 65535"),
-        (with(&["--buffer-size", "0"]), "command line: invalid value '0' for option 'buffer-size': must be between 1 and 65535"),
+        (with(&["--buffer-size", "0"]), "command line: invalid value '0' for option 'buffer-size': must be at least 1"),
         (with(&["--socket", "127.0.0.1:http"]), "command line: invalid value '127.0.0.1:http' for option 'socket': invalid port 'http'"),
         (with(&["--stats", "::1:80"]), "command line: invalid value '::1:80' for option 'stats': IPv6 addresses must be written in brackets, e.g. [::1]:3031"),
         (with(&["--chmod-socket=rw"]), "command line: invalid value 'rw' for option 'chmod-socket': expected an octal mode such as 660"),
@@ -648,6 +647,15 @@ fn ini_error_cases_name_file_and_line() {
             "{content}"
         );
     }
+}
+
+#[test]
+fn buffer_size_past_16_bits_means_the_largest_buffer_as_in_uwsgi() {
+    let c = serve(
+        &["--socket", ":1", "--module", "m", "--buffer-size", "65536"],
+        &[],
+    );
+    assert_eq!(c.buffer_size, 65535);
 }
 
 #[test]
