@@ -361,7 +361,13 @@ fn parse_later_minor<'b, 'h>(
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let Some(lf) = memchr::memchr(b'\n', &buf[start..]).map(|i| start + i) else {
-        return Ok(None);
+        // httparse saw the whole version: wait only if it is one of these.
+        let version = buf.rsplit(|&b| b == b' ').next().unwrap_or(buf);
+        let version = version.strip_suffix(b"\r").unwrap_or(version);
+        return match version {
+            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Ok(None),
+            _ => Err(malformed),
+        };
     };
     let line = &buf[..lf];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -1446,6 +1452,19 @@ mod tests {
         // Incomplete: wait for the rest.
         assert_eq!(parse(b"GET / HTTP/1.2\r\nHost: h\r\n"), Ok(None));
         assert_eq!(parse(b"GET / HTTP/1.2"), Ok(None));
+        assert_eq!(parse(b"GET / HTTP/1.2\r"), Ok(None));
+        assert!(matches!(
+            parse(b"GET / HTTP/2.0"),
+            Err(HttpError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.20"),
+            Err(HttpError::Malformed(_))
+        ));
+        assert!(
+            matches!(parse(b"GET / HTTP/1"), Ok(None)),
+            "may still become 1.1"
+        );
         // Still rejected: other majors, junk, a broken line, no Host.
         for bad in [
             &b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"[..],
