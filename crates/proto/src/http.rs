@@ -204,7 +204,7 @@ pub fn parse_head<'b, 'h>(
     }
     // httparse ends lines at a bare LF too; a proxy that does not would see
     // other headers (or another request) in the same bytes.
-    if has_bare_lf(&buf[..head_len]) {
+    if has_bare_lf(&buf[..head_len], method, target, headers) {
         return Err(HttpError::BareLf);
     }
     let target_parts = split_target(method, target)?;
@@ -363,7 +363,13 @@ fn parse_later_minor<'b, 'h>(
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let Some(lf) = memchr::memchr(b'\n', &buf[start..]).map(|i| start + i) else {
-        return Ok(None);
+        // httparse saw the whole version: wait only if it is one of these.
+        let version = buf.rsplit(|&b| b == b' ').next().unwrap_or(buf);
+        let version = version.strip_suffix(b"\r").unwrap_or(version);
+        return match version {
+            [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'2'..=b'9'] => Ok(None),
+            _ => Err(malformed),
+        };
     };
     let line = &buf[..lf];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -400,10 +406,43 @@ fn parse_later_minor<'b, 'h>(
     }
 }
 
-/// Whether some LF in `head` is not preceded by CR.
+/// Whether a line of the parsed `head` ends with a bare LF. httparse ends lines at LF, and
+/// every line it accepted ends right after the request line's version, after a header value
+/// (and the whitespace it trimmed), or is the final empty line: a look at those few bytes is
+/// enough, which keeps this off the per-byte hot path. A full scan is the fallback should a
+/// slice not point into `head`.
 #[inline]
-fn has_bare_lf(head: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r')
+fn has_bare_lf(head: &[u8], method: &str, target: &str, headers: &[httparse::Header<'_>]) -> bool {
+    let base = head.as_ptr() as usize;
+    let offset = |p: *const u8| (p as usize).checked_sub(base).filter(|&o| o <= head.len());
+    // The byte after `at` and any SP/HTAB must be the CR of a CRLF (httparse checked the LF).
+    let cr_at = |mut at: usize| {
+        while let Some(b' ' | b'\t') = head.get(at) {
+            at += 1;
+        }
+        head.get(at) == Some(&b'\r')
+    };
+    let (Some(method_at), Some(target_at)) = (offset(method.as_ptr()), offset(target.as_ptr()))
+    else {
+        return memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r');
+    };
+    // Empty lines before the request line, then ` HTTP/1.x` after the target.
+    if !head[..method_at].chunks(2).all(|c| c == b"\r\n")
+        || head.get(target_at + target.len() + 9) != Some(&b'\r')
+        || !head.ends_with(b"\r\n")
+    {
+        return true;
+    }
+    for h in headers {
+        match offset(h.value.as_ptr()) {
+            Some(at) if cr_at(at + h.value.len()) => {}
+            Some(_) => return true,
+            None => {
+                return memchr::memchr_iter(b'\n', head).any(|i| i == 0 || head[i - 1] != b'\r')
+            }
+        }
+    }
+    false
 }
 
 /// The parts of a request target (RFC 9112 §3.2).
@@ -491,14 +530,21 @@ pub fn valid_host(v: &[u8], need_port: bool) -> bool {
         let ok = !ip.is_empty()
             && ip
                 .iter()
-                .all(|&b| b == b':' || is_unreserved(b) || is_sub_delim(b));
+                .all(|&b| b == b':' || REG_NAME_BYTE[usize::from(b)]);
         (ok, &inner[close + 1..])
     } else {
-        let (host, port) = match memchr::memchr(b':', v) {
-            Some(i) => (&v[..i], &v[i..]),
-            None => (v, &v[v.len()..]),
-        };
-        (valid_reg_name(host), port)
+        // One table lookup a byte for the usual name; `%` escapes take the slow path.
+        let end = v
+            .iter()
+            .position(|&b| !REG_NAME_BYTE[usize::from(b)])
+            .unwrap_or(v.len());
+        match v[end..].first() {
+            None | Some(b':') => (true, &v[end..]),
+            Some(_) => {
+                let colon = v.iter().position(|&b| b == b':').unwrap_or(v.len());
+                (valid_reg_name(&v[..colon]), &v[colon..])
+            }
+        }
     };
     let port_ok = match port {
         [] => !need_port,
@@ -509,6 +555,35 @@ pub fn valid_host(v: &[u8], need_port: bool) -> bool {
     };
     host_ok && port_ok
 }
+
+/// `unreserved / sub-delims` (RFC 3986 §2), by byte.
+static REG_NAME_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            );
+        i += 1;
+    }
+    t
+};
 
 /// `*( unreserved / pct-encoded / sub-delims )`.
 fn valid_reg_name(mut s: &[u8]) -> bool {
@@ -521,26 +596,13 @@ fn valid_reg_name(mut s: &[u8]) -> bool {
                 return false;
             }
             s = after;
-        } else if is_unreserved(*b) || is_sub_delim(*b) {
+        } else if REG_NAME_BYTE[usize::from(*b)] {
             s = rest;
         } else {
             return false;
         }
     }
     true
-}
-
-#[inline]
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
-
-#[inline]
-fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
 }
 
 /// RFC 9110 §5.6.2 `tchar`.
@@ -936,26 +998,35 @@ fn write_hex(mut n: u64, out: &mut Vec<u8>) {
 /// Appends the CGI/WSGI environ key for header `name` to `out`:
 /// `Content-Type` → `CONTENT_TYPE`, `Content-Length` → `CONTENT_LENGTH`,
 /// anything else → `HTTP_` + upper-cased name with `-` → `_`.
+///
+/// Returns whether `name` itself contains `_`, whose key is then the same
+/// as a `-` name's (found in the same pass, for the caller that drops such
+/// fields).
 #[inline]
-pub fn header_to_cgi(name: &[u8], out: &mut Vec<u8>) {
+pub fn header_to_cgi(name: &[u8], out: &mut Vec<u8>) -> bool {
     // CGI (RFC 3875 §4.1) gives these two their own un-prefixed variables.
     match name.len() {
         12 if name.eq_ignore_ascii_case(b"content-type") => {
             out.extend_from_slice(b"CONTENT_TYPE");
-            return;
+            return false;
         }
         14 if name.eq_ignore_ascii_case(b"content-length") => {
             out.extend_from_slice(b"CONTENT_LENGTH");
-            return;
+            return false;
         }
         _ => {}
     }
     out.reserve(5 + name.len());
     out.extend_from_slice(b"HTTP_");
+    let mut underscore = false;
     out.extend(name.iter().map(|&b| match b {
         b'-' => b'_',
-        _ => b.to_ascii_uppercase(),
+        _ => {
+            underscore |= b == b'_';
+            b.to_ascii_uppercase()
+        }
     }));
+    underscore
 }
 
 /// Appends `input` to `out` with `%XX` escapes decoded, as uWSGI does for
@@ -1448,6 +1519,19 @@ mod tests {
         // Incomplete: wait for the rest.
         assert_eq!(parse(b"GET / HTTP/1.2\r\nHost: h\r\n"), Ok(None));
         assert_eq!(parse(b"GET / HTTP/1.2"), Ok(None));
+        assert_eq!(parse(b"GET / HTTP/1.2\r"), Ok(None));
+        assert!(matches!(
+            parse(b"GET / HTTP/2.0"),
+            Err(HttpError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.20"),
+            Err(HttpError::Malformed(_))
+        ));
+        assert!(
+            matches!(parse(b"GET / HTTP/1"), Ok(None)),
+            "may still become 1.1"
+        );
         // Still rejected: other majors, junk, a broken line, no Host.
         for bad in [
             &b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"[..],

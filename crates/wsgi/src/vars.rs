@@ -166,12 +166,15 @@ impl RequestVars {
         let mut seen = Seen::default();
         for h in head.headers {
             let name = h.name.as_bytes();
-            if name.contains(&b'_')
-                || (head.authority.is_some() && name.eq_ignore_ascii_case(b"host"))
-            {
+            if head.authority.is_some() && name.eq_ignore_ascii_case(b"host") {
                 continue;
             }
-            self.push_with(|out| http::header_to_cgi(name, out), h.value);
+            let mut underscore = false;
+            self.push_with(|out| underscore = http::header_to_cgi(name, out), h.value);
+            if underscore {
+                self.pop();
+                continue;
+            }
             self.join_if_repeated(&mut seen);
         }
     }
@@ -195,9 +198,16 @@ impl RequestVars {
         }
     }
 
+    /// Drops the last pair.
+    fn pop(&mut self) {
+        if let Some((k, _)) = self.spans.pop() {
+            self.data.truncate(k.start);
+        }
+    }
+
     /// If the last pair's key was pushed before (by the translation tracking `seen`), folds
     /// it into the earlier pair.
-    #[inline]
+    #[inline(always)]
     fn join_if_repeated(&mut self, seen: &mut Seen) {
         let Some((k, _)) = self.spans.last() else {
             return;
@@ -250,18 +260,14 @@ struct Seen(u64);
 
 impl Seen {
     /// Records `key`; true when it may have been recorded before.
-    #[inline]
+    #[inline(always)]
     fn check_and_set(&mut self, key: &[u8]) -> bool {
-        // Length and the two last bytes tell most header names apart (the first five are
-        // always `HTTP_`).
-        let (a, b) = match key {
-            [.., a, b] => (*a, *b),
-            _ => (0, 0),
-        };
+        // Length and last byte tell most header names apart (the first five are always
+        // `HTTP_`); a collision only costs a scan.
+        let last = key.last().copied().unwrap_or(0);
         let h = (key.len() as u32)
-            .wrapping_mul(31)
-            .wrapping_add(u32::from(a) * 7)
-            .wrapping_add(u32::from(b));
+            .wrapping_mul(7)
+            .wrapping_add(u32::from(last));
         let bit = 1u64 << (h & 63);
         let hit = self.0 & bit != 0;
         self.0 |= bit;

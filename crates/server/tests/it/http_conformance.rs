@@ -426,10 +426,9 @@ fn chunked_grammar_rows() {
         req.extend_from_slice(HIDDEN.as_bytes());
         let (responses, seen) = exchange(&srv, &req);
         let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
-        // One error answer. Today 500 (the app's read raised); 400 once the worker tells a
-        // client's bad body from an app failure (issue 10 row 10).
+        // One error answer: 400, the client's bad body, not an app failure (row 10).
         assert!(
-            statuses.len() == 1 && matches!(statuses[0], 400 | 500),
+            statuses == [400],
             "{name}: statuses {statuses:?}\n{}",
             srv.server.log()
         );
