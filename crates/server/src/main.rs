@@ -23,6 +23,9 @@ use rwsgi_config::Command;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "top") {
+        return ExitCode::from(rwsgi_top::main(&args[1..]));
+    }
     let env_vars = std::env::vars().filter(|(k, _)| k.starts_with("UWSGI_"));
     let command = match rwsgi_config::parse_args_and_env(
         args,
