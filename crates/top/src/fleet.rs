@@ -154,7 +154,10 @@ impl Fleet {
             }
             Err(message) => {
                 let since = view.failure.as_ref().map_or(update.at, |f| f.since);
-                view.failure = Some(Failure { message, since });
+                view.failure = Some(Failure {
+                    message: crate::model::printable(&message),
+                    since,
+                });
                 view.rates = None;
             }
         }

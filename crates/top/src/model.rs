@@ -242,11 +242,11 @@ fn core(c: &Value) -> CoreStats {
                 continue;
             };
             match k {
-                "REQUEST_METHOD" => r.method = v.to_string(),
-                "REQUEST_URI" => r.uri = v.to_string(),
-                "PATH_INFO" => path = v.to_string(),
-                "QUERY_STRING" => query = v.to_string(),
-                "REMOTE_ADDR" => r.remote_addr = v.to_string(),
+                "REQUEST_METHOD" => r.method = printable(v),
+                "REQUEST_URI" => r.uri = printable(v),
+                "PATH_INFO" => path = printable(v),
+                "QUERY_STRING" => query = printable(v),
+                "REMOTE_ADDR" => r.remote_addr = printable(v),
                 _ => {}
             }
         }
@@ -279,13 +279,21 @@ fn number(v: &Value) -> Option<u64> {
     }
 }
 
+/// `s` with every control character (ESC, CSI, newlines, ...) replaced by `?`: whatever a
+/// server puts in a string, it reaches the terminal as text, never as a terminal command.
+pub fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn num(obj: &Value, key: &str) -> u64 {
     obj.get(key).and_then(number).unwrap_or(0)
 }
 
 fn text(obj: &Value, key: &str) -> String {
     match obj.get(key) {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => printable(s),
         Some(Value::Number(n)) => n.to_string(),
         _ => String::new(),
     }
@@ -395,6 +403,17 @@ mod tests {
         assert_eq!(s.workers[1], WorkerStats::default());
         let r = s.workers[2].cores[0].current.as_ref().unwrap();
         assert_eq!((r.uri.as_str(), r.started), ("/u", 0));
+        // Terminal escapes in strings reach the screen as text.
+        let doc = r#"{"version":"\u001b[2J","workers":[{"status":"busy\u009b31m","cores":[
+            {"in_request":1,"vars":["REQUEST_URI=/\u001b]0;owned\u0007x","REMOTE_ADDR=\r\n1"]}]}]}"#;
+        let s = ServerStats::parse(doc.as_bytes()).unwrap();
+        assert_eq!(s.version, "?[2J");
+        assert_eq!(s.workers[0].status, "busy?31m");
+        let r = s.workers[0].cores[0].current.as_ref().unwrap();
+        assert_eq!(
+            (r.uri.as_str(), r.remote_addr.as_str()),
+            ("/?]0;owned?x", "??1")
+        );
         // No workers at all is a document too.
         assert!(ServerStats::parse(b"{}").unwrap().workers.is_empty());
     }

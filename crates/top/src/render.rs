@@ -7,7 +7,7 @@ use std::time::Instant;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
 use ratatui::Frame;
 
 use crate::fleet::{age, Fleet, ServerView, Totals};
@@ -280,23 +280,26 @@ fn draw_workers(
         })
     }))
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let body = rows.iter().enumerate().map(|(i, r)| {
-        let row = Row::new(Column::ALL.map(|c| {
+    let body = rows.iter().map(|r| {
+        Row::new(Column::ALL.map(|c| {
             let text = r.cell(c, unix);
             if c.is_text() {
                 Cell::from(text)
             } else {
                 Cell::from(Line::from(text).right_aligned())
             }
-        }));
-        if Some(i) == selected {
-            row.style(Style::new().add_modifier(Modifier::REVERSED))
-        } else {
-            row
-        }
+        }))
     });
     let widths = Column::ALL.map(|c| Constraint::Length(c.width()));
-    frame.render_widget(Table::new(body, widths).header(header), area);
+    // A fresh state each frame: ratatui scrolls just enough to show the selected row.
+    let mut table_state = TableState::default().with_selected(selected);
+    frame.render_stateful_widget(
+        Table::new(body, widths)
+            .header(header)
+            .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+        &mut table_state,
+    );
 }
 
 /// `HH:MM:SS` of a Unix time.
@@ -593,6 +596,37 @@ mod tests {
         assert_eq!(state.selected, Some((0, 1)));
         move_selection(&f, &mut state, -10);
         assert_eq!(state.selected, Some((1, 2)));
+    }
+
+    #[test]
+    fn the_selected_row_is_scrolled_into_view() {
+        let t0 = Instant::now();
+        let mut f = Fleet::new(["big".to_string()]);
+        let workers = (1..=60)
+            .map(|id| WorkerStats {
+                id,
+                pid: 1000 + id,
+                ..WorkerStats::default()
+            })
+            .collect();
+        f.apply(Update {
+            server: 0,
+            result: Ok(ServerStats {
+                workers,
+                ..ServerStats::default()
+            }),
+            at: t0,
+        });
+        let mut state = ViewState::default();
+        let s = screen(&f, &state, t0);
+        assert!(
+            row_of(&s, 1001).is_some() && row_of(&s, 1060).is_none(),
+            "{s}"
+        );
+        move_selection(&f, &mut state, 59);
+        let s = screen(&f, &state, t0);
+        assert!(row_of(&s, 1060).is_some(), "{s}");
+        assert!(s.contains("cores of worker 60 of [1] big"), "{s}");
     }
 
     #[test]
