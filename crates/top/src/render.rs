@@ -271,7 +271,8 @@ fn draw_workers(
     unix: u64,
     area: Rect,
 ) {
-    let header = Row::new(Column::ALL.map(|c| {
+    let columns = Column::fitting(area.width);
+    let header = Row::new(columns.iter().map(|&c| {
         let title = Line::from(format!("{}{}", c.title(), sort_mark(sort, c)));
         Cell::from(if c.is_text() {
             title
@@ -281,7 +282,7 @@ fn draw_workers(
     }))
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let body = rows.iter().map(|r| {
-        Row::new(Column::ALL.map(|c| {
+        Row::new(columns.iter().map(|&c| {
             let text = r.cell(c, unix);
             if c.is_text() {
                 Cell::from(text)
@@ -290,7 +291,10 @@ fn draw_workers(
             }
         }))
     });
-    let widths = Column::ALL.map(|c| Constraint::Length(c.width()));
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|c| Constraint::Length(c.width()))
+        .collect();
     // A fresh state each frame: ratatui scrolls just enough to show the selected row.
     let mut table_state = TableState::default().with_selected(selected);
     frame.render_stateful_widget(

@@ -107,6 +107,47 @@ impl Column {
         }
     }
 
+    /// The columns a narrow terminal keeps, most wanted first.
+    const PRIORITY: [Column; 18] = [
+        Column::Server,
+        Column::Id,
+        Column::Pid,
+        Column::Serving,
+        Column::Requests,
+        Column::Rps,
+        Column::Status,
+        Column::Share,
+        Column::AvgRt,
+        Column::Exceptions,
+        Column::Rss,
+        Column::Tx,
+        Column::Respawns,
+        Column::Harakiris,
+        Column::LastSpawn,
+        Column::Signals,
+        Column::Vsz,
+        Column::RunningTime,
+    ];
+
+    /// The columns that fit in `width` cells (each followed by one blank), by
+    /// [`Column::PRIORITY`], in display order: a narrow terminal drops columns rather than
+    /// squeezing every one unreadable.
+    pub fn fitting(width: u16) -> Vec<Column> {
+        let mut used = 0u16;
+        let mut keep = Vec::new();
+        for c in Column::PRIORITY {
+            let w = c.width().saturating_add(1);
+            if used.saturating_add(w) <= width.saturating_add(1) {
+                used += w;
+                keep.push(c);
+            }
+        }
+        Column::ALL
+            .into_iter()
+            .filter(|c| keep.contains(c))
+            .collect()
+    }
+
     /// Text (left-aligned) rather than a number (right-aligned).
     pub fn is_text(self) -> bool {
         matches!(self, Column::Serving | Column::Status)
@@ -415,6 +456,23 @@ mod tests {
         }
         assert_eq!(c, Column::Server);
         assert_eq!(Column::Server.prev(), Column::LastSpawn);
+    }
+
+    #[test]
+    fn narrow_terminals_keep_the_most_wanted_columns() {
+        assert_eq!(Column::fitting(400), Column::ALL.to_vec());
+        let narrow = Column::fitting(80);
+        assert!(
+            narrow.starts_with(&[Column::Server, Column::Id]),
+            "{narrow:?}"
+        );
+        for c in [Column::Pid, Column::Serving, Column::Requests, Column::Rps] {
+            assert!(narrow.contains(&c), "{c:?} in {narrow:?}");
+        }
+        assert!(!narrow.contains(&Column::RunningTime), "{narrow:?}");
+        let used: u16 = narrow.iter().map(|c| c.width() + 1).sum();
+        assert!(used <= 81, "{used}");
+        assert!(Column::fitting(0).is_empty());
     }
 
     #[test]
