@@ -19,6 +19,19 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// The name uWSGI's stats give it (`http11-socket` is HTTP too).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Uwsgi => "uwsgi",
+            Protocol::Http | Protocol::Http11 => "http",
+        }
+    }
+
+    /// Whether clients speak HTTP/1.x on it.
+    pub fn is_http(self) -> bool {
+        self != Protocol::Uwsgi
+    }
+
     fn parse(s: &str) -> Option<Protocol> {
         match s.trim().to_ascii_lowercase().as_str() {
             "uwsgi" => Some(Protocol::Uwsgi),
@@ -113,6 +126,20 @@ pub fn is_builtin_plugin(name: &str) -> bool {
         return v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     }
     BUILTIN_NAMED.contains(&name)
+}
+
+/// The digits a numeric value starts with, read the way uWSGI's `atoi` reads them as far as
+/// real configs go: a tail after a blank or a comment mark is ignored (`1000 ; recycle`,
+/// `300 # MB`). `None` when there are no leading digits, or when letters are glued to them
+/// (`4s`, `10MB`: uWSGI would silently read the bare number, which is not what they mean).
+pub(crate) fn leading_number(value: &str) -> Option<&str> {
+    let end = value
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(value.len());
+    let (digits, tail) = value.split_at(end);
+    let tail_ok = tail.is_empty() || tail.starts_with([' ', '\t', ';', '#']);
+    (!digits.is_empty() && tail_ok).then_some(digits)
 }
 
 /// Interpret a flag value the uWSGI way: absent/empty → true;
@@ -232,10 +259,11 @@ impl Occurrence<'_> {
 
     pub(crate) fn number(&self) -> Result<u64, ConfigError> {
         let v = self.required()?;
-        if !v.bytes().all(|b| b.is_ascii_digit()) {
+        let Some(digits) = leading_number(v) else {
             return Err(self.invalid(v, "expected a non-negative integer"));
-        }
-        v.parse()
+        };
+        digits
+            .parse()
             .map_err(|_| self.invalid(v, "number is too large"))
     }
 

@@ -156,11 +156,12 @@ fn env_pair(o: &Occurrence<'_>) -> Result<(String, String), ConfigError> {
 fn chmod_mode(o: &Occurrence<'_>) -> Result<u32, ConfigError> {
     match o.value.map(str::trim) {
         None | Some("") => Ok(0o666),
-        Some(v) => {
+        Some(raw) => {
+            let v = crate::config::leading_number(raw).unwrap_or(raw);
             if v.len() > 4 || !v.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-                return Err(o.invalid(v, "expected an octal mode such as 660"));
+                return Err(o.invalid(raw, "expected an octal mode such as 660"));
             }
-            u32::from_str_radix(v, 8).map_err(|_| o.invalid(v, "expected an octal mode"))
+            u32::from_str_radix(v, 8).map_err(|_| o.invalid(raw, "expected an octal mode"))
         }
     }
 }
@@ -579,6 +580,71 @@ options! {
     }
     SetPlaceholder { name: "set-placeholder", aliases: ["set-ph"], kind: Multi, value: "NAME=VALUE",
         help: "set a %(placeholder)",
+    }
+    // --- config logic: the lines up to `endif` / `endfor` apply when the condition holds
+    // (once per item for `for*`), with %(_) the variable's value, the path or the item
+    IfEnv { name: "if-env", aliases: ["ifenv"], kind: Value, value: "VAR[=VALUE]",
+        help: "(logic) if the environment variable is set (and equals VALUE); %(_) is its value",
+    }
+    IfNotEnv { name: "if-not-env", kind: Value, value: "VAR[=VALUE]",
+        help: "(logic) if the environment variable is unset (or differs from VALUE)",
+    }
+    IfExists { name: "if-exists", aliases: ["ifexists"], kind: Value, value: "PATH",
+        help: "(logic) if PATH exists; %(_) is PATH",
+    }
+    IfNotExists { name: "if-not-exists", kind: Value, value: "PATH",
+        help: "(logic) if PATH does not exist",
+    }
+    IfFile { name: "if-file", kind: Value, value: "PATH",
+        help: "(logic) if PATH is a regular file; %(_) is PATH",
+    }
+    IfNotFile { name: "if-not-file", kind: Value, value: "PATH",
+        help: "(logic) if PATH is not a regular file",
+    }
+    IfDir { name: "if-dir", aliases: ["ifdir", "if-directory"], kind: Value, value: "PATH",
+        help: "(logic) if PATH is a directory; %(_) is PATH",
+    }
+    IfNotDir { name: "if-not-dir", kind: Value, value: "PATH",
+        help: "(logic) if PATH is not a directory",
+    }
+    IfOpt { name: "if-opt", kind: Value, value: "NAME[=VALUE]",
+        help: "(logic) if option or placeholder NAME was set before (to VALUE); %(_) is its value",
+    }
+    IfNotOpt { name: "if-not-opt", kind: Value, value: "NAME[=VALUE]",
+        help: "(logic) if option or placeholder NAME was not set before (or not to VALUE)",
+    }
+    IfHostname { name: "if-hostname", kind: Value, value: "NAME",
+        help: "(logic) if the host name is NAME",
+    }
+    IfNotHostname { name: "if-not-hostname", kind: Value, value: "NAME",
+        help: "(logic) if the host name is not NAME",
+    }
+    IfPlugin { name: "if-plugin", aliases: ["ifplugin"], kind: Value, value: "NAME",
+        help: "(logic) if plugin NAME is available (built into rwsgi)",
+    }
+    IfNotPlugin { name: "if-not-plugin", kind: Value, value: "NAME",
+        help: "(logic) if plugin NAME is not available",
+    }
+    Else { name: "else", kind: Flag, value: "",
+        help: "(logic) the following lines apply when the last if-* condition failed",
+    }
+    Endif { name: "endif", aliases: ["end-if", "end"], kind: Flag, value: "",
+        help: "(logic) end an if-* or else block",
+    }
+    For { name: "for", kind: Value, value: "ITEMS",
+        help: "(logic) repeat the lines up to endfor for each space-separated item",
+    }
+    ForGlob { name: "for-glob", kind: Value, value: "PATTERN",
+        help: "(logic) repeat the lines up to endfor for each path matching PATTERN",
+    }
+    ForReadline { name: "for-readline", kind: Value, value: "FILE",
+        help: "(logic) repeat the lines up to endfor for each line of FILE",
+    }
+    ForTimes { name: "for-times", kind: Value, value: "N",
+        help: "(logic) repeat the lines up to endfor for 1..N",
+    }
+    Endfor { name: "endfor", aliases: ["end-for"], kind: Flag, value: "",
+        help: "(logic) end a for* block",
     }
     Help { name: "help", aliases: ["usage"], short: 'h', kind: Flag, value: "",
         help: "show this help",

@@ -100,7 +100,10 @@ pub enum ConfigError {
         origin: Origin,
     },
     /// A `%x` magic variable rwsgi does not implement.
-    #[error("{origin}: unsupported magic variable '%{var}' (supported: %d %p %s %n %e %c %o %v %0-%9 %% %(option) $(ENV))")]
+    #[error(
+        "{origin}: unsupported magic variable '%{var}' (supported: {}, $(ENV))",
+        crate::magic::MAGIC_LETTERS
+    )]
     UnsupportedMagic {
         /// The letter after `%`.
         var: char,
@@ -117,6 +120,43 @@ pub enum ConfigError {
         /// Where the `ini` option appeared.
         origin: Origin,
     },
+    /// An `if-*` / `for*` inside another block (uWSGI's config logic does not nest).
+    #[error("{origin}: '{option}' inside another if-*/for block (config logic blocks do not nest: close the first with endif/endfor)")]
+    NestedLogic {
+        /// The option as written.
+        option: String,
+        /// File and line.
+        origin: Origin,
+    },
+    /// A uWSGI config-logic option rwsgi does not implement.
+    #[error("{origin}: config logic '{option}' is not supported: {reason}")]
+    UnsupportedLogic {
+        /// The option as written.
+        option: String,
+        /// Why not.
+        reason: &'static str,
+        /// File and line.
+        origin: Origin,
+    },
+    /// An `@(...)` value include or a `for-readline` file that could not be read.
+    #[error("{origin}: cannot read '{reference}': {source}")]
+    Include {
+        /// What was to be read, as written.
+        reference: String,
+        /// Where it was referenced.
+        origin: Origin,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An `@(scheme://...)` include of a kind rwsgi does not read.
+    #[error("{origin}: cannot include '@({reference})': rwsgi reads plain paths, file:// and exec:// here")]
+    IncludeScheme {
+        /// The reference as written.
+        reference: String,
+        /// Where it was referenced.
+        origin: Origin,
+    },
     /// A command-line argument that is neither an option nor a config/app file.
     #[error("command line: unexpected argument '{0}' (expected an option, a .ini file or a .py/.wsgi file)")]
     UnexpectedArgument(String),
@@ -128,4 +168,20 @@ pub enum ConfigError {
         "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"
     )]
     NoApp,
+}
+
+/// Something start-up should report without refusing the configuration (uWSGI starts in
+/// these cases too): an unknown ini key, a flag value that reads differently than it looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Where it came from.
+    pub origin: Origin,
+    /// What is worth knowing.
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.origin, self.message)
+    }
 }

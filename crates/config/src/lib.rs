@@ -1,11 +1,14 @@
 //! uWSGI-compatible configuration for rwsgi.
 //!
 //! Users' existing uWSGI command lines, ini files and `UWSGI_*` environment
-//! variables are accepted unchanged (for the options rwsgi supports; anything
-//! else is a clear error naming the option and where it came from).
+//! variables are accepted unchanged (for the options rwsgi supports; an unknown
+//! command-line option is a clear error naming it, an unknown ini key is a
+//! placeholder as in uWSGI, reported as a [`Warning`] when nothing uses it).
 //!
-//! * [`parse_args`] / [`parse_args_and_env`] turn a command line into a
-//!   [`Command`] (usually [`Command::Serve`] with a validated [`Config`]).
+//! * [`parse`] turns a command line into a [`Parsed`]: a [`Command`] (usually
+//!   [`Command::Serve`] with a validated [`Config`]) and start-up warnings;
+//!   [`parse_args`] / [`parse_args_and_env`] do the same with closures for the
+//!   environment and files only.
 //! * [`options::OPTIONS`] is the single declarative option table used by the
 //!   command-line parser, the ini loader, the environment reader and
 //!   `--help` ([`options::help_text`]). It, the [`Opt`](options::Opt) enum, the
@@ -16,8 +19,10 @@
 //! Options accepted only for compatibility (rwsgi always behaves that way) are
 //! marked `noop` in the table and listed by [`options::noop_options`].
 //!
-//! This crate does no I/O of its own: ini files are read through the
-//! injected `read_file` function and environment variables through `env`.
+//! This crate does no I/O of its own: everything the config language reads from the
+//! machine (ini files, the environment, `@(exec://...)`, the CPU count, the host name...)
+//! comes through an injected [`Host`]; [`parse`] takes one and also returns start-up
+//! [`Warning`]s.
 
 #![warn(missing_docs)]
 
@@ -25,7 +30,11 @@ pub mod addr;
 mod config;
 mod defs;
 mod error;
+mod expr;
 pub mod forwarded;
+mod host;
+mod logic;
+mod magic;
 pub mod options;
 mod parse;
 
@@ -35,11 +44,15 @@ pub use config::{
     SocketSpec, BUILTIN_PLUGINS,
 };
 pub use defs::Config;
-pub use error::{ConfigError, Origin};
+pub use error::{ConfigError, Origin, Warning};
 pub use forwarded::TrustedPeers;
+pub use host::{Host, HostFacts, PathKind};
 pub use parse::{
-    options_from_env, parse_args, parse_args_and_env, Command, EnvOption, MAX_INI_DEPTH,
+    options_from_env, parse, parse_args, parse_args_and_env, Command, EnvOption, Parsed,
+    MAX_INI_DEPTH,
 };
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,20 @@
 //! Gathering options from the command line, `UWSGI_*` environment variables
-//! and ini files, then resolving placeholders and building [`Config`].
+//! and ini files, then resolving references and building [`Config`].
 //!
-//! Processing follows uWSGI:
+//! Processing follows uWSGI (`core/uwsgi.c` `uwsgi_setup`, `core/config.c`):
 //! 1. `UWSGI_*` environment variables first, then the command line, in order.
 //!    `ini` (and `set`, `help`, `version`, `connect-and-read`) are *immediate*:
 //!    an ini file's options are inserted exactly where the `ini` option appears.
-//! 2. `%(name)` placeholders are resolved against all gathered options (the
-//!    first occurrence wins, forward references work, unresolvable ones are
-//!    left untouched). Unknown keys in ini files are allowed only as
-//!    placeholders that something references (and never with `strict`).
+//!    Ini values get their `%x` magic variables ([`crate::magic`]) as they are read,
+//!    and every occurrence goes through the config logic ([`crate::logic`]).
+//! 2. Then, over every gathered value, in three passes: `$(VAR)` environment
+//!    references, `@(file)` / `@(exec://cmd)` includes, and `%(name)` placeholders
+//!    with their arithmetic ([`crate::expr`]; the first occurrence of a name wins,
+//!    forward references work, unresolvable ones are left untouched).
 //! 3. Options are applied in order (single-value options: last wins;
-//!    repeatable ones accumulate), then the result is validated.
+//!    repeatable ones accumulate), then the result is validated. An ini key that is
+//!    no option is a placeholder; one that nothing references is reported as a
+//!    [`Warning`] (with the option it probably meant), or refused under `strict`.
 
 use std::collections::HashSet;
 use std::io;
@@ -18,8 +22,12 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{flag_value, Occurrence};
 use crate::defs::Config;
-use crate::error::{ConfigError, Origin};
-use crate::options::{self, lookup, lookup_short, normalize, Opt, OptKind, OptionSpec};
+use crate::error::{ConfigError, Origin, Warning};
+use crate::expr;
+use crate::host::{ClosureHost, Host, HostFacts, PathKind};
+use crate::logic::{self, Block, Cond, Keyword};
+use crate::magic::{FileMagic, Magic};
+use crate::options::{self, lookup, lookup_short, normalize, Opt, OptKind, OptionSpec, OPTIONS};
 
 /// What the command line asks for.
 #[allow(clippy::large_enum_variant)] // built once per process
@@ -35,8 +43,20 @@ pub enum Command {
     Version,
 }
 
+/// A parsed command line and what start-up should report about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// What to do.
+    pub command: Command,
+    /// Problems that do not stop start-up (uWSGI starts in these cases too).
+    pub warnings: Vec<Warning>,
+}
+
 /// Nesting limit for `ini` files including each other.
 pub const MAX_INI_DEPTH: usize = 16;
+
+/// Nesting limit for placeholders referring to placeholders.
+const MAX_PLACEHOLDER_DEPTH: usize = 8;
 
 /// `UWSGI_*` variables that uWSGI uses internally and never treats as options.
 const INTERNAL_ENV: &[&str] = &[
@@ -91,6 +111,7 @@ where
 /// `%d`/`%p` use `std::env::current_dir()` to make them absolute.
 /// As a convenience, if the first argument's file name is exactly `rwsgi`
 /// or `uwsgi` it is taken to be the program name and skipped.
+/// Nothing else of the machine is visible (see [`parse`] for that).
 pub fn parse_args<I: IntoIterator<Item = String>>(
     args: I,
     env: impl Fn(&str) -> Option<String>,
@@ -113,22 +134,64 @@ where
     I: IntoIterator<Item = String>,
     V: IntoIterator<Item = (String, String)>,
 {
-    let mut p = Parser {
-        entries: Vec::new(),
+    let host = ClosureHost {
         env: &env,
         read_file: &read_file,
+        facts: HostFacts {
+            cwd: std::env::current_dir().unwrap_or_default(),
+            ..HostFacts::default()
+        },
+    };
+    parse(args, env_vars, &host).map(|p| p.command)
+}
+
+/// Parse a command line, after the `UWSGI_*` options in `env_vars`, with everything the
+/// configuration language reads from the machine (environment, files, commands, CPU count,
+/// host name, user...) coming from `host`.
+pub fn parse<I, V>(args: I, env_vars: V, host: &dyn Host) -> Result<Parsed, ConfigError>
+where
+    I: IntoIterator<Item = String>,
+    V: IntoIterator<Item = (String, String)>,
+{
+    let mut p = Parser {
+        entries: Vec::new(),
+        host,
         last_ini: None,
         depth: 0,
         referenced: HashSet::new(),
+        first_magic: None,
+        open: None,
+        opened_at: None,
+        if_failed: false,
+        in_block: false,
+        warnings: Vec::new(),
     };
     let args: Vec<String> = args.into_iter().collect();
     let gathered = p.gather_env(env_vars).and_then(|()| p.gather_cli(&args));
     match gathered {
         Ok(()) => {}
-        Err(Flow::Stop(cmd)) => return Ok(*cmd),
+        Err(Flow::Stop(cmd)) => {
+            return Ok(Parsed {
+                command: *cmd,
+                warnings: p.warnings,
+            })
+        }
         Err(Flow::Error(e)) => return Err(e),
     }
-    p.build().map(Command::Serve)
+    if let Some((option, origin)) = p.opened_at.take() {
+        // uWSGI says nothing; the lines after it were conditional all the way down
+        p.warnings.push(Warning {
+            origin,
+            message: format!(
+                "'{option}' is never closed (endif / endfor): it covers every option after it"
+            ),
+        });
+    }
+    let (config, warnings) = p.build()?;
+    Ok(Parsed {
+        command: Command::Serve(config),
+        warnings,
+    })
 }
 
 /// Early exit from gathering.
@@ -145,6 +208,15 @@ impl From<ConfigError> for Flow {
 
 type Step = Result<(), Flow>;
 
+/// An open config-logic block.
+#[derive(Clone)]
+enum Open {
+    /// `if-*` or `for*`.
+    Block(Block),
+    /// `else`: its lines apply when the last `if-*` failed.
+    Else,
+}
+
 /// One gathered option occurrence.
 struct Entry {
     /// Canonical name for known options, normalized name otherwise.
@@ -160,11 +232,22 @@ struct Entry {
 
 struct Parser<'a> {
     entries: Vec<Entry>,
-    env: &'a dyn Fn(&str) -> Option<String>,
-    read_file: &'a dyn Fn(&Path) -> io::Result<String>,
+    host: &'a dyn Host,
     last_ini: Option<String>,
     depth: usize,
     referenced: HashSet<String>,
+    /// The first config file's magic table (the upper-case `%X` letters).
+    first_magic: Option<FileMagic>,
+    /// The open config-logic block.
+    open: Option<Open>,
+    /// Its option as written and where, for the warning when nothing closes it.
+    opened_at: Option<(String, Origin)>,
+    /// Whether the last `if-*` condition failed (for `else`).
+    if_failed: bool,
+    /// Applying a block's line: what it adds bypasses the logic (as uWSGI's
+    /// `logic_opt_running`).
+    in_block: bool,
+    warnings: Vec<Warning>,
 }
 
 fn canonical_key(name: &str) -> String {
@@ -182,10 +265,83 @@ fn split_section(spec: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// `$(VAR)`, `$(VAR:-DEFAULT)` (unset or empty: DEFAULT), `$(VAR-DEFAULT)` (unset: DEFAULT);
+/// an unset variable without a default is empty.
+fn env_reference(host: &dyn Host, inner: &str) -> String {
+    if let Some((name, default)) = inner.split_once(":-") {
+        return host
+            .env(name)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string());
+    }
+    if let Some((name, default)) = inner.split_once('-') {
+        return host.env(name).unwrap_or_else(|| default.to_string());
+    }
+    host.env(inner).unwrap_or_default()
+}
+
+/// `@(path)`, `@(file://path)` (a file's text) or `@(exec://command)` (its output), without
+/// one trailing newline, as uWSGI's `uwsgi_at_file_read`.
+fn include(host: &dyn Host, reference: &str, origin: &Origin) -> Result<String, ConfigError> {
+    let read = |r: io::Result<String>| {
+        r.map_err(|source| ConfigError::Include {
+            reference: reference.to_string(),
+            origin: origin.clone(),
+            source,
+        })
+    };
+    let mut text = if let Some(command) = reference.strip_prefix("exec://") {
+        read(host.exec(command))?
+    } else if let Some(path) = reference.strip_prefix("file://") {
+        read(host.read_file(Path::new(path)))?
+    } else if reference.contains("://") {
+        return Err(ConfigError::IncludeScheme {
+            reference: reference.to_string(),
+            origin: origin.clone(),
+        });
+    } else {
+        read(host.read_file(Path::new(reference)))?
+    };
+    if text.ends_with('\n') || text.ends_with('\r') {
+        text.pop();
+    }
+    Ok(text)
+}
+
+/// The option (name or alias) closest to an unknown `name`, when it is close enough to be a
+/// typo (`vaccum` → `vacuum`).
+fn suggestion(name: &str) -> Option<&'static str> {
+    let name = normalize(name);
+    let limit = if name.len() <= 5 { 1 } else { 2 };
+    OPTIONS
+        .iter()
+        .flat_map(|s| std::iter::once(&s.name).chain(s.aliases))
+        .map(|candidate| (strsim::osa_distance(&name, candidate), *candidate))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, candidate)| candidate)
+}
+
+/// A flag whose value looks false but reads as true, because uWSGI (and so rwsgi) reads any
+/// value other than exactly false/off/no/0 as true: `vacuum = false ; comment`.
+fn misleading_flag(value: &str) -> bool {
+    let v = value.trim();
+    let first = v.split([' ', '\t', ';', '#']).next().unwrap_or_default();
+    first.len() < v.len()
+        && ["false", "off", "no", "0"]
+            .iter()
+            .any(|f| first.eq_ignore_ascii_case(f))
+}
+
 impl Parser<'_> {
     fn gather_env<V: IntoIterator<Item = (String, String)>>(&mut self, vars: V) -> Step {
         for e in options_from_env(vars) {
-            self.push_named(&e.option, Some(e.value), Origin::Env(e.var))?;
+            self.add(
+                &e.option,
+                lookup(&e.option),
+                Some(e.value),
+                Origin::Env(e.var),
+            )?;
         }
         Ok(())
     }
@@ -247,7 +403,7 @@ impl Parser<'_> {
                         }
                     },
                 };
-                self.push_known(spec, name, value, Origin::CommandLine)?;
+                self.add(name, Some(spec), value, Origin::CommandLine)?;
                 continue;
             }
             // getopt-style short options, possibly clustered: -M -p4 -Mp 4
@@ -285,7 +441,7 @@ impl Parser<'_> {
                         }
                     }
                 };
-                self.push_known(spec, &written, value, Origin::CommandLine)?;
+                self.add(&written, Some(spec), value, Origin::CommandLine)?;
             }
         }
         Ok(())
@@ -310,28 +466,213 @@ impl Parser<'_> {
         }
     }
 
-    fn push_named(&mut self, name: &str, value: Option<String>, origin: Origin) -> Step {
-        match lookup(name) {
-            Some(spec) => self.push_known(spec, name, value, origin),
-            None => {
-                if origin == Origin::CommandLine {
-                    return Err(ConfigError::UnknownOption {
-                        name: name.to_string(),
+    /// Every option occurrence comes through here (uWSGI's `add_exported_option`): the config
+    /// logic decides whether (and how many times, with which `%(_)`) it is gathered.
+    fn add(
+        &mut self,
+        written: &str,
+        spec: Option<&'static OptionSpec>,
+        value: Option<String>,
+        origin: Origin,
+    ) -> Step {
+        let keyword = spec.and_then(|s| Keyword::of(s.opt));
+        if !self.in_block {
+            match keyword {
+                Some(Keyword::End) => {
+                    self.open = None;
+                    self.opened_at = None;
+                    self.if_failed = false;
+                    return Ok(());
+                }
+                Some(Keyword::Else) => {
+                    // like uWSGI: `else` replaces the block, keeping whether the `if` failed
+                    self.open = Some(Open::Else);
+                    self.opened_at = Some((written.to_string(), origin));
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if let Some(open) = self.open.clone() {
+                if keyword.is_some() {
+                    return Err(ConfigError::NestedLogic {
+                        option: written.to_string(),
                         origin,
                     }
                     .into());
                 }
-                self.entries.push(Entry {
-                    key: normalize(name),
-                    written: name.to_string(),
-                    spec: None,
-                    value,
-                    origin,
-                    placeholder: false,
-                });
-                Ok(())
+                let values = self.block_values(&open, value.as_deref(), &origin)?;
+                self.in_block = true;
+                let mut result = Ok(());
+                for v in values {
+                    result = self.add(written, spec, v, origin.clone());
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                self.in_block = false;
+                return result;
             }
         }
+        match keyword {
+            Some(Keyword::Open(cond)) if !self.in_block => {
+                let arg = self.required(written, value.as_deref(), &origin)?;
+                let arg = self.expand_now(&arg, &origin)?;
+                let block = Block { cond, arg };
+                // checked once up front too: `else` needs it even for an empty block, and a
+                // `for-readline` file that cannot be read is reported at its own line
+                self.if_failed = self.lines_of(&block, None, &origin)?.is_empty();
+                self.open = Some(Open::Block(block));
+                self.opened_at = Some((written.to_string(), origin));
+                return Ok(());
+            }
+            Some(Keyword::End) => return Ok(()),
+            Some(_) => {
+                return Err(ConfigError::NestedLogic {
+                    option: written.to_string(),
+                    origin,
+                }
+                .into())
+            }
+            None => {}
+        }
+        if let Some(spec) = spec {
+            return self.push_known(spec, written, value, origin);
+        }
+        if origin == Origin::CommandLine {
+            return Err(ConfigError::UnknownOption {
+                name: written.to_string(),
+                origin,
+            }
+            .into());
+        }
+        let key = normalize(written);
+        if let Some((_, reason)) = logic::UNSUPPORTED.iter().find(|(n, _)| *n == key) {
+            return Err(ConfigError::UnsupportedLogic {
+                option: written.to_string(),
+                reason,
+                origin,
+            }
+            .into());
+        }
+        self.entries.push(Entry {
+            key,
+            written: written.to_string(),
+            spec: None,
+            value,
+            origin,
+            placeholder: false,
+        });
+        Ok(())
+    }
+
+    fn required(
+        &self,
+        written: &str,
+        value: Option<&str>,
+        origin: &Origin,
+    ) -> Result<String, ConfigError> {
+        match value.map(str::trim) {
+            Some(v) if !v.is_empty() => Ok(v.to_string()),
+            _ => Err(ConfigError::MissingValue {
+                option: written.to_string(),
+                origin: origin.clone(),
+            }),
+        }
+    }
+
+    /// The values a line inside the open block is gathered with (none, one, or one per item).
+    fn block_values(
+        &mut self,
+        open: &Open,
+        value: Option<&str>,
+        origin: &Origin,
+    ) -> Result<Vec<Option<String>>, ConfigError> {
+        let block = match open {
+            Open::Else if self.if_failed => return Ok(vec![value.map(str::to_string)]),
+            Open::Else => return Ok(Vec::new()),
+            Open::Block(block) => block,
+        };
+        let values = self.lines_of(block, value, origin)?;
+        if !matches!(
+            block.cond,
+            Cond::For | Cond::ForGlob | Cond::ForReadline | Cond::ForTimes
+        ) {
+            self.if_failed = values.is_empty();
+        }
+        Ok(values)
+    }
+
+    /// `value` once per item of a `for*` block, or once (or not at all) for an `if-*` one,
+    /// with `%(_)` replaced.
+    fn lines_of(
+        &mut self,
+        block: &Block,
+        value: Option<&str>,
+        origin: &Origin,
+    ) -> Result<Vec<Option<String>>, ConfigError> {
+        let items = match block.cond {
+            Cond::For => logic::for_items(&block.arg),
+            Cond::ForTimes => logic::times_items(&block.arg),
+            Cond::ForGlob => self.host.glob(&block.arg),
+            Cond::ForReadline => self.read_lines(&block.arg, origin)?,
+            _ => {
+                let mut facts = GatheredFacts { parser: self };
+                return Ok(match logic::check(block, &mut facts) {
+                    Some(data) => vec![logic::substitute(value, data.as_deref())],
+                    None => Vec::new(),
+                });
+            }
+        };
+        Ok(items
+            .iter()
+            .map(|item| logic::substitute(value, Some(item)))
+            .collect())
+    }
+
+    /// The lines of a `for-readline` file (without line ends, empty ones included).
+    fn read_lines(&self, path: &str, origin: &Origin) -> Result<Vec<String>, ConfigError> {
+        let text = self
+            .host
+            .read_file(Path::new(path))
+            .map_err(|source| ConfigError::Include {
+                reference: path.to_string(),
+                origin: origin.clone(),
+                source,
+            })?;
+        Ok(text.lines().map(str::to_string).collect())
+    }
+
+    /// The first gathered value of option or placeholder `name` (under any of its spellings),
+    /// marking it as used.
+    fn gathered(&mut self, name: &str) -> Option<String> {
+        let key = canonical_key(name.trim());
+        let found = self
+            .entries
+            .iter()
+            .find(|e| e.key == key && e.value.is_some())
+            .and_then(|e| e.value.clone())?;
+        self.referenced.insert(key);
+        Some(found)
+    }
+
+    /// Resolves a value that is used while gathering (`ini`, `set`, logic arguments):
+    /// `$(VAR)`, `@(...)` and `%(name)` against what was gathered so far.
+    fn expand_now(&mut self, value: &str, origin: &Origin) -> Result<String, ConfigError> {
+        let v = self.env_pass(value);
+        let v = self.include_pass(&v, origin)?;
+        Ok(self.resolve(&v, 0))
+    }
+
+    fn env_pass(&self, value: &str) -> String {
+        let host = self.host;
+        let r: Result<String, std::convert::Infallible> =
+            expr::substitute(value, '$', |inner| Ok(Some(env_reference(host, inner))));
+        r.unwrap_or_else(|never| match never {})
+    }
+
+    fn include_pass(&self, value: &str, origin: &Origin) -> Result<String, ConfigError> {
+        let host = self.host;
+        expr::substitute(value, '@', |inner| include(host, inner, origin).map(Some))
     }
 
     fn push_known(
@@ -341,15 +682,6 @@ impl Parser<'_> {
         value: Option<String>,
         origin: Origin,
     ) -> Step {
-        let required = |value: &Option<String>| -> Result<String, ConfigError> {
-            match value.as_deref().map(str::trim) {
-                Some(v) if !v.is_empty() => Ok(v.to_string()),
-                _ => Err(ConfigError::MissingValue {
-                    option: written.to_string(),
-                    origin: origin.clone(),
-                }),
-            }
-        };
         match spec.opt {
             Opt::Help if flag_value(value.as_deref()) => {
                 return Err(Flow::Stop(Box::new(Command::Help(options::help_text()))))
@@ -358,14 +690,13 @@ impl Parser<'_> {
                 return Err(Flow::Stop(Box::new(Command::Version)))
             }
             Opt::ConnectAndRead => {
-                let v = required(&value)?;
-                return Err(Flow::Stop(Box::new(Command::ConnectAndRead(
-                    self.resolve(&v, 0),
-                ))));
+                let v = self.required(written, value.as_deref(), &origin)?;
+                let v = self.expand_now(&v, &origin)?;
+                return Err(Flow::Stop(Box::new(Command::ConnectAndRead(v))));
             }
             Opt::Set | Opt::SetPlaceholder => {
-                let v = required(&value)?;
-                let v = self.resolve(&v, 0);
+                let v = self.required(written, value.as_deref(), &origin)?;
+                let v = self.expand_now(&v, &origin)?;
                 let Some((name, val)) = v.split_once('=') else {
                     return Err(ConfigError::InvalidValue {
                         option: written.to_string(),
@@ -392,7 +723,8 @@ impl Parser<'_> {
                 return Ok(());
             }
             Opt::Ini => {
-                let v = self.resolve(&required(&value)?, 0);
+                let v = self.required(written, value.as_deref(), &origin)?;
+                let v = self.expand_now(&v, &origin)?;
                 self.entries.push(Entry {
                     key: spec.name.to_string(),
                     written: written.to_string(),
@@ -425,8 +757,8 @@ impl Parser<'_> {
             }
             .into());
         }
-        let (file, section) = split_section(spec);
-        let section = section.unwrap_or("uwsgi");
+        let (file, asked) = split_section(spec);
+        let section = asked.unwrap_or("uwsgi");
         let file = if file.is_empty() {
             // `--ini :section` reuses the last ini file (uWSGI)
             self.last_ini
@@ -441,13 +773,20 @@ impl Parser<'_> {
             file.to_string()
         };
         let path = PathBuf::from(&file);
-        let content = (self.read_file)(&path).map_err(|source| ConfigError::ReadIni {
-            path: path.clone(),
-            origin: origin.clone(),
-            source,
-        })?;
+        let content = self
+            .host
+            .read_file(&path)
+            .map_err(|source| ConfigError::ReadIni {
+                path: path.clone(),
+                origin: origin.clone(),
+                source,
+            })?;
         self.last_ini = Some(file.clone());
-        let magic = Magic::new(&file);
+        let file_magic = FileMagic::new(spec, &file, asked, self.host);
+        let first_magic = self
+            .first_magic
+            .get_or_insert_with(|| file_magic.clone())
+            .clone();
 
         self.depth += 1;
         let mut current: Option<&str> = None;
@@ -476,11 +815,17 @@ impl Parser<'_> {
             if current != Some(section) {
                 continue;
             }
+            // like uWSGI, no inline comments: `key = v ; note` has the value `v ; note`
             let (key, value) = line.split_once('=').unwrap_or((line, ""));
             let key = key.trim_end_matches([' ', '\t']);
             let value = value.trim_matches([' ', '\t']);
-            let value = magic.expand(value, self.env, &here)?;
-            self.push_named(key, Some(value), here)?;
+            let magic = Magic {
+                file: &file_magic,
+                first: &first_magic,
+                facts: self.host.facts(),
+            };
+            let value = magic.expand(value, &here)?;
+            self.add(key, lookup(key), Some(value), here)?;
         }
         self.depth -= 1;
         if !found {
@@ -494,45 +839,33 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Replace `%(name)` with the first gathered value of `name` (an option
-    /// under any of its spellings, or a placeholder). Unresolvable
+    /// Replaces `%(name)` with the first gathered value of `name` (an option under any of its
+    /// spellings, or a placeholder), and `%(a + 1)` by its arithmetic. Unresolvable
     /// references stay as they are.
     fn resolve(&mut self, value: &str, depth: usize) -> String {
-        if depth > 8 || !value.contains("%(") {
+        if depth > MAX_PLACEHOLDER_DEPTH || !value.contains("%(") {
             return value.to_string();
         }
-        let mut out = String::with_capacity(value.len());
-        let mut rest = value;
-        while let Some(start) = rest.find("%(") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find(')') else {
-                out.push_str(&rest[start..]);
-                return out;
+        let r: Result<String, std::convert::Infallible> = expr::substitute(value, '%', |inner| {
+            let mut lookup = |name: &str| {
+                let found = self.gathered(name)?;
+                Some(self.resolve(&found, depth + 1))
             };
-            let name = &after[..end];
-            let key = canonical_key(name.trim());
-            let found = self
-                .entries
-                .iter()
-                .find(|e| e.key == key && e.value.is_some())
-                .and_then(|e| e.value.clone());
-            match found {
-                Some(v) => {
-                    self.referenced.insert(key);
-                    let v = self.resolve(&v, depth + 1);
-                    out.push_str(&v);
-                }
-                None => out.push_str(&rest[start..start + 2 + end + 1]),
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        out
+            Ok(expr::placeholder(inner, &mut lookup))
+        });
+        r.unwrap_or_else(|never| match never {})
     }
 
-    fn build(mut self) -> Result<Config, ConfigError> {
-        // resolve placeholders everywhere first (forward references work)
+    fn build(mut self) -> Result<(Config, Vec<Warning>), ConfigError> {
+        // uWSGI's passes over every value: environment, includes, then placeholders (whose
+        // forward references see the other values after the first two passes)
+        for i in 0..self.entries.len() {
+            if let Some(v) = self.entries[i].value.take() {
+                let v = self.env_pass(&v);
+                let v = self.include_pass(&v, &self.entries[i].origin)?;
+                self.entries[i].value = Some(v);
+            }
+        }
         let mut resolved = Vec::with_capacity(self.entries.len());
         for i in 0..self.entries.len() {
             let v = self.entries[i].value.clone().map(|v| self.resolve(&v, 0));
@@ -544,25 +877,49 @@ impl Parser<'_> {
             .zip(&resolved)
             .rfind(|(e, _)| e.spec.is_some_and(|s| s.opt == Opt::Strict))
             .is_some_and(|(_, v)| flag_value(v.as_deref()));
+        let mut warnings = std::mem::take(&mut self.warnings);
         for e in &self.entries {
             if e.spec.is_some() || e.placeholder {
                 continue;
             }
-            let allowed = match e.origin {
-                Origin::Env(_) => !strict,
-                _ => !strict && self.referenced.contains(&e.key),
-            };
-            if !allowed {
+            if strict {
                 return Err(ConfigError::UnknownOption {
                     name: e.written.clone(),
                     origin: e.origin.clone(),
                 });
             }
+            // an unknown environment variable is someone else's; a used key is a placeholder
+            if matches!(e.origin, Origin::Env(_)) || self.referenced.contains(&e.key) {
+                continue;
+            }
+            let mut message = format!(
+                "unknown option '{}' (kept as a placeholder; nothing uses it)",
+                e.written
+            );
+            if let Some(s) = suggestion(&e.written) {
+                message.push_str(&format!(": did you mean '{s}'?"));
+            }
+            warnings.push(Warning {
+                origin: e.origin.clone(),
+                message,
+            });
         }
         let mut cfg = Config::default();
         let mut protocol = None;
         for (e, v) in self.entries.iter().zip(&resolved) {
             let Some(spec) = e.spec else { continue };
+            if spec.kind == OptKind::Flag && v.as_deref().is_some_and(misleading_flag) {
+                warnings.push(Warning {
+                    origin: e.origin.clone(),
+                    message: format!(
+                        "'{} = {}' turns '{}' on: a flag is off only for exactly false, off, \
+                         no or 0 (as in uWSGI); put the comment on a line of its own",
+                        e.written,
+                        v.as_deref().unwrap_or_default(),
+                        spec.name
+                    ),
+                });
+            }
             cfg.apply(&Occurrence {
                 spec,
                 written: &e.written,
@@ -577,127 +934,26 @@ impl Parser<'_> {
             cfg.force_protocol(&p);
         }
         cfg.validate()?;
-        Ok(cfg)
+        Ok((cfg, warnings))
     }
 }
 
-/// uWSGI "magic variables" of one config file.
-struct Magic {
-    /// `%o`: the path as given.
-    original: String,
-    /// `%p`: absolute path.
-    absolute: String,
-    /// `%s`: file name.
-    filename: String,
-    /// `%d`: absolute directory with trailing slash.
-    dir: String,
-    /// `%n`: file name without extension.
-    name: String,
-    /// `%e`: extension.
-    ext: String,
-    /// `%c`: name of the containing directory.
-    dirname: String,
-    /// `%v`: current directory.
-    cwd: String,
-    /// `%0`..`%9`: components of the directory path.
-    components: Vec<String>,
+/// The parser as the config logic sees it.
+struct GatheredFacts<'p, 'a> {
+    parser: &'p mut Parser<'a>,
 }
 
-impl Magic {
-    fn new(file: &str) -> Magic {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let abs = if Path::new(file).is_absolute() {
-            PathBuf::from(file)
-        } else {
-            cwd.join(file)
-        };
-        let absolute = abs.to_string_lossy().into_owned();
-        let (dir, filename) = match absolute.rfind('/') {
-            Some(i) => (absolute[..=i].to_string(), absolute[i + 1..].to_string()),
-            None => (String::new(), absolute.clone()),
-        };
-        let (name, ext) = match filename.rfind('.') {
-            Some(i) => (filename[..i].to_string(), filename[i + 1..].to_string()),
-            None => (filename.clone(), String::new()),
-        };
-        let components: Vec<String> = dir
-            .split('/')
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect();
-        Magic {
-            original: file.to_string(),
-            dirname: components.last().cloned().unwrap_or_default(),
-            absolute,
-            filename,
-            dir,
-            name,
-            ext,
-            cwd: cwd.to_string_lossy().into_owned(),
-            components,
-        }
+impl logic::Facts for GatheredFacts<'_, '_> {
+    fn env(&self, name: &str) -> Option<String> {
+        self.parser.host.env(name)
     }
-
-    /// Expand `%x` magic variables and `$(ENV)` in one pass (expansions
-    /// are not re-scanned). `%(` is kept for placeholder resolution;
-    /// missing environment variables expand to the empty string.
-    fn expand(
-        &self,
-        value: &str,
-        env: &dyn Fn(&str) -> Option<String>,
-        origin: &Origin,
-    ) -> Result<String, ConfigError> {
-        let mut out = String::with_capacity(value.len());
-        let mut chars = value.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
-            match c {
-                '%' => {
-                    let Some(&(_, m)) = chars.peek() else {
-                        out.push('%');
-                        continue;
-                    };
-                    chars.next();
-                    let s: &str = match m {
-                        'd' => &self.dir,
-                        'p' => &self.absolute,
-                        's' => &self.filename,
-                        'n' => &self.name,
-                        'e' => &self.ext,
-                        'c' => &self.dirname,
-                        'o' => &self.original,
-                        'v' => &self.cwd,
-                        '%' => "%",
-                        '(' => "%(",
-                        '0'..='9' => {
-                            let n = m as usize - '0' as usize;
-                            self.components.get(n).map_or("", String::as_str)
-                        }
-                        other => {
-                            return Err(ConfigError::UnsupportedMagic {
-                                var: other,
-                                origin: origin.clone(),
-                            })
-                        }
-                    };
-                    out.push_str(s);
-                }
-                '$' if value[i + 1..].starts_with('(') => {
-                    let inner = &value[i + 2..];
-                    match inner.find(')') {
-                        Some(end) => {
-                            out.push_str(&env(&inner[..end]).unwrap_or_default());
-                            // skip "(NAME)"
-                            let skip = inner[..=end].chars().count() + 1;
-                            for _ in 0..skip {
-                                chars.next();
-                            }
-                        }
-                        None => out.push('$'),
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-        Ok(out)
+    fn path_kind(&self, path: &Path) -> PathKind {
+        self.parser.host.path_kind(path)
+    }
+    fn option(&mut self, name: &str) -> Option<String> {
+        self.parser.gathered(name)
+    }
+    fn hostname(&self) -> &str {
+        &self.parser.host.facts().hostname
     }
 }

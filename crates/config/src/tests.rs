@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::lang_tests::{fake_parse, warning_lines, FakeHost};
 use crate::*;
 
 /// Parse with in-memory files and environment.
@@ -496,10 +497,10 @@ fn magic_variables() {
         &["/x.ini"],
         &[(
             "/x.ini",
-            "[uwsgi]\n; 100% ok in comments\nsocket = :1\nmodule = %h\n",
+            "[uwsgi]\n; 100% ok in comments\nsocket = :1\nmodule = %q\n",
         )],
     );
-    assert!(e.contains("/x.ini:4") && e.contains("'%h'"), "{e}");
+    assert!(e.contains("/x.ini:4") && e.contains("'%q'"), "{e}");
 }
 
 #[test]
@@ -514,11 +515,15 @@ fn placeholders_and_unknown_keys() {
     // ... but not in strict mode
     let e = err(&["--strict", "/p.ini"], &[("/p.ini", ini)]);
     assert_eq!(e, "/p.ini:2: unknown option 'my_domain'");
-    // unreferenced unknown key: error naming file and line
-    let e = err(
-        &["/u.ini"],
-        &[("/u.ini", "[uwsgi]\nsocket = :1\n\nmodule = m\nxyz = 1\n")],
+    // unreferenced unknown key: kept, with a warning naming file and line (uWSGI starts too);
+    // refused under strict
+    let ini = "[uwsgi]\nsocket = :1\n\nmodule = m\nxyz = 1\n";
+    let p = fake_parse(&["/u.ini"], &FakeHost::with_files(&[("/u.ini", ini)])).unwrap();
+    assert_eq!(
+        warning_lines(&p),
+        ["/u.ini:5: unknown option 'xyz' (kept as a placeholder; nothing uses it)"]
     );
+    let e = err(&["--strict", "/u.ini"], &[("/u.ini", ini)]);
     assert_eq!(e, "/u.ini:5: unknown option 'xyz'");
     // `set` sets real options, or placeholders otherwise
     let c = serve(

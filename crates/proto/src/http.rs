@@ -9,10 +9,12 @@
 
 use crate::{parse_content_length, trim_ows};
 
-/// How the request body is framed, derived from the head.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyKind {
+/// How a request body is delimited on the wire: derived from an HTTP head, or from a uwsgi
+/// packet's `CONTENT_LENGTH`; `wsgi.input` reads by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyFraming {
     /// Neither `Content-Length` nor `Transfer-Encoding`: no body.
+    #[default]
     None,
     /// `Content-Length: n` (kept as sent, so `Length(0)` is possible).
     Length(u64),
@@ -130,7 +132,7 @@ pub struct HttpHead<'h, 'b> {
     /// body (or the next pipelined request) starts here.
     pub head_len: usize,
     /// Body framing.
-    pub body: BodyKind,
+    pub body: BodyFraming,
     /// Whether the connection may be reused after this request: HTTP/1.1
     /// unless `Connection: close`; HTTP/1.0 only with
     /// `Connection: keep-alive`.
@@ -292,11 +294,11 @@ pub fn parse_head<'b, 'h>(
         if te_other {
             return Err(HttpError::UnimplementedTransferCoding);
         }
-        BodyKind::Chunked
+        BodyFraming::Chunked
     } else {
         match content_length {
-            Some(n) => BodyKind::Length(n),
-            None => BodyKind::None,
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::None,
         }
     };
 
@@ -1032,7 +1034,7 @@ mod tests {
         assert_eq!(h.minor_version, 1);
         assert_eq!(h.headers.len(), 3);
         assert_eq!(h.head_len, CURL.len());
-        assert_eq!(h.body, BodyKind::None);
+        assert_eq!(h.body, BodyFraming::None);
         assert!(h.keep_alive);
         assert!(!h.expect_continue);
         assert_eq!(h.header("host"), Some(&b"localhost:8080"[..]));
@@ -1065,7 +1067,7 @@ mod tests {
         for i in head_len..=full.len() {
             let h = parse(&full[..i]).unwrap().unwrap();
             assert_eq!(h.head_len, head_len);
-            assert_eq!(h.body, BodyKind::Length(5));
+            assert_eq!(h.body, BodyFraming::Length(5));
         }
     }
 
@@ -1077,7 +1079,7 @@ mod tests {
         while off < buf.len() {
             let h = parse(&buf[off..]).unwrap().unwrap();
             off += h.head_len;
-            if let BodyKind::Length(n) = h.body {
+            if let BodyFraming::Length(n) = h.body {
                 off += n as usize;
             }
             seen.push((h.method, h.path, h.keep_alive));
@@ -1135,19 +1137,19 @@ mod tests {
         let body = |req: &[u8]| parse(req).map(|h| h.unwrap().body);
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
-            Ok(BodyKind::Length(0))
+            Ok(BodyFraming::Length(0))
         );
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\nContent-Length: 12\r\n\r\n"),
-            Ok(BodyKind::Length(12))
+            Ok(BodyFraming::Length(12))
         );
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Ok(BodyKind::Chunked)
+            Ok(BodyFraming::Chunked)
         );
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: CHUNKED , \r\n\r\n"),
-            Ok(BodyKind::Chunked)
+            Ok(BodyFraming::Chunked)
         );
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
@@ -1434,7 +1436,7 @@ mod tests {
                 (h.method, h.path, h.query, h.minor_version),
                 ("POST", "/a", "b", 1)
             );
-            assert_eq!(h.body, BodyKind::Length(3));
+            assert_eq!(h.body, BodyFraming::Length(3));
             assert_eq!(h.head_len, req.len() - 3);
             assert!(h.keep_alive);
             assert_eq!(h.header("host"), Some(&b"h"[..]));

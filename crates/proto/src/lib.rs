@@ -20,7 +20,7 @@ pub mod uwsgi;
 /// [`httparse::Header`] type [`http::parse_head`] expects.
 pub use httparse;
 
-pub use http::{BodyKind, ChunkedDecoder, ChunkedError, HttpError, HttpHead};
+pub use http::{BodyFraming, ChunkedDecoder, ChunkedError, HttpError, HttpHead};
 pub use uwsgi::{UwsgiError, UwsgiHead, Vars};
 
 /// Parses a `Content-Length` value: one or more ASCII digits, surrounded by

@@ -1,7 +1,7 @@
 //! Property tests: round-trips and "never panics" over arbitrary input.
 
 use proptest::prelude::*;
-use rwsgi_proto::http::{self, BodyKind, ChunkedDecoder};
+use rwsgi_proto::http::{self, BodyFraming, ChunkedDecoder};
 use rwsgi_proto::httparse::EMPTY_HEADER;
 use rwsgi_proto::uwsgi::{self, UwsgiError};
 
@@ -95,7 +95,7 @@ proptest! {
         let h = http::parse_head(bytes, &mut hdrs, 4096).unwrap().unwrap();
         prop_assert_eq!(h.path, path.as_str());
         prop_assert_eq!(h.query, query.as_str());
-        prop_assert_eq!(h.body, BodyKind::Length(u64::from(cl)));
+        prop_assert_eq!(h.body, BodyFraming::Length(u64::from(cl)));
         prop_assert_eq!(h.head_len, bytes.len());
     }
 

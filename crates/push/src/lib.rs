@@ -24,6 +24,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+mod job;
 pub mod metrics;
 mod runner;
 mod sinks;
@@ -66,19 +67,6 @@ impl PushConfig {
     }
 }
 
-/// The host name as uWSGI reads it (`gethostname`).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it
-    // (or truncates), and we stop at the first NUL or the end.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    if rc != 0 {
-        return "localhost".to_string();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 /// Validates every pusher option of `config` (called by the master at start-up; an error
 /// stops start-up and names the pusher and the argument).
 pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushError> {
@@ -107,7 +95,7 @@ pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushErr
         hostname: if pushers.is_empty() {
             String::new()
         } else {
-            hostname()
+            rwsgi_os::system::hostname()
         },
         pushers,
     })

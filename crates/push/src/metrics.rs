@@ -17,7 +17,7 @@
 //! | `worker.N.total_tx` | counter | tx |
 //! | `worker.N.rss_size`, `worker.N.vsz_size` | gauge | rss, vsz |
 //! | `worker.N.running_time` | counter | running_time (µs) |
-//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot) |
+//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot); routed, static and offloaded are 0 (rwsgi has no router, static files or offloading) |
 //! | `core.total_tx`, `core.total_running_time` | counter | sums |
 //! | `core.total_rss`, `core.total_vsz`, `core.avg_response_time` | gauge | sums / mean |
 //! | `socket.N.listen_queue` | gauge | the socket's queue |
@@ -28,8 +28,7 @@
 
 use std::collections::HashMap;
 
-use rwsgi_stats::model::StatsSnapshot;
-use rwsgi_stats::scoreboard::WorkerStatus;
+use rwsgi_stats::model::{StatsSnapshot, WorkerStatus};
 
 /// uWSGI's metric types (`UWSGI_METRIC_*`), with their numeric values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,24 +143,12 @@ pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
                 Counter,
                 c.write_errors,
             );
-            m(
-                &mut out,
-                format!("{p}.routed_requests"),
-                Counter,
-                c.routed_requests,
-            );
-            m(
-                &mut out,
-                format!("{p}.static_requests"),
-                Counter,
-                c.static_requests,
-            );
-            m(
-                &mut out,
-                format!("{p}.offloaded_requests"),
-                Counter,
-                c.offloaded_requests,
-            );
+            // rwsgi has no internal router: uWSGI's metric, always 0
+            m(&mut out, format!("{p}.routed_requests"), Counter, 0);
+            // rwsgi has no static file serving: uWSGI's metric, always 0
+            m(&mut out, format!("{p}.static_requests"), Counter, 0);
+            // rwsgi has no offloading: uWSGI's metric, always 0
+            m(&mut out, format!("{p}.offloaded_requests"), Counter, 0);
             m(&mut out, format!("{p}.read_errors"), Counter, c.read_errors);
         }
     }
@@ -175,8 +162,8 @@ pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
         Counter,
         total_rt,
     );
-    for (i, s) in snap.sockets.iter().enumerate() {
-        m(&mut out, format!("socket.{i}.listen_queue"), Gauge, s.queue);
+    for (i, (_, queue)) in snap.sockets().enumerate() {
+        m(&mut out, format!("socket.{i}.listen_queue"), Gauge, queue);
     }
     m(&mut out, "rss_size".into(), Alias, total_rss);
     m(&mut out, "vsz_size".into(), Alias, total_vsz);
@@ -428,7 +415,7 @@ pub fn carbon_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rwsgi_stats::model::{CoreStats, SocketStats, WorkerStats};
+    use rwsgi_stats::model::{CoreStats, MasterInfo, SocketInfo, SocketStats, WorkerStats};
 
     fn worker(id: u64, requests: u64) -> WorkerStats {
         WorkerStats {
@@ -454,11 +441,14 @@ mod tests {
 
     fn snap(reqs: &[u64]) -> StatsSnapshot {
         StatsSnapshot {
-            sockets: vec![SocketStats {
-                name: "127.0.0.1:3031".into(),
-                queue: 2,
+            master: MasterInfo {
+                sockets: vec![SocketInfo {
+                    name: "127.0.0.1:3031".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
-            }],
+            },
+            sockets: vec![SocketStats { queue: 2 }],
             workers: reqs
                 .iter()
                 .enumerate()

@@ -6,24 +6,15 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use rwsgi_os::time::unix_now;
 use rwsgi_stats::model::StatsSnapshot;
 
+use crate::job::Job;
 use crate::sinks::{self, Sink};
 use crate::spec::PusherKind;
 use crate::{PushConfig, MAX_BACKOFF, MONGO_BUFFER, NET_TIMEOUT};
-
-/// One snapshot handed to the pushers that are due.
-pub(crate) struct Job {
-    pub snap: StatsSnapshot,
-    /// Unix seconds when it was taken.
-    pub unix: u64,
-    /// Microseconds since the pusher process started (monotonic).
-    pub mono_us: u64,
-    /// The last push, made while stopping (carbon only).
-    pub final_push: bool,
-}
 
 struct Mail {
     jobs: VecDeque<Arc<Job>>,
@@ -92,7 +83,7 @@ impl Health {
     }
 
     /// Records a failed attempt; the message to log, if this one is to be logged.
-    pub(crate) fn failed(&mut self, why: &str) -> Option<String> {
+    pub(crate) fn failed(&mut self, why: impl std::fmt::Display) -> Option<String> {
         self.failures += 1;
         (self.failures == 1).then(|| {
             format!(
@@ -190,13 +181,6 @@ struct Running {
     mailbox: Arc<Mailbox>,
     handle: Option<thread::JoinHandle<()>>,
     carbon: bool,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 pub(crate) fn run(
@@ -305,6 +289,7 @@ pub(crate) fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::SinkError;
     use std::sync::atomic::AtomicUsize;
 
     #[test]
@@ -352,10 +337,10 @@ mod tests {
     }
 
     impl Sink for Flaky {
-        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String> {
+        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), SinkError> {
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n < self.fail_first {
-                return Err("down".into());
+                return Err(SinkError::NoAnswer);
             }
             pending.clear();
             Ok(())

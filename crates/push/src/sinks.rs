@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -12,25 +12,98 @@ use std::time::Instant;
 
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 
+use crate::job::Job;
 use crate::metrics::{self, CarbonFormat, CarbonState, StatsdState};
-use crate::runner::Job;
 use crate::spec::{CarbonSpec, HostPort, PusherKind, PusherSpec};
 use crate::NET_TIMEOUT;
+
+/// Why a push failed (logged once per outage by the runner; the push is retried).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SinkError {
+    /// The target's host name does not resolve.
+    #[error("cannot resolve {addr}: {source}")]
+    Resolve {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The target's host name resolves to nothing.
+    #[error("{addr} resolves to no address")]
+    NoAddress { addr: String },
+    /// A TCP connect failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// No local UDP socket.
+    #[error("udp socket: {0}")]
+    UdpSocket(#[source] io::Error),
+    /// A UDP target is unreachable.
+    #[error("cannot reach {addr}: {source}")]
+    Unreachable {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    /// A datagram could not be sent.
+    #[error("send to {addr}: {source}")]
+    Send {
+        addr: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The `file` pusher's file cannot be opened.
+    #[error("cannot open {}: {source}", path.display())]
+    OpenFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The `file` pusher's file cannot be written.
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// Writing to a TCP target failed.
+    #[error("write: {0}")]
+    Write(#[source] io::Error),
+    /// Reading a TCP target's answer failed.
+    #[error("read: {0}")]
+    Read(#[source] io::Error),
+    /// The target did not answer completely within its timeout.
+    #[error("no complete answer in time")]
+    NoAnswer,
+    /// The target closed the connection before answering.
+    #[error("connection closed without an answer")]
+    ClosedWithoutAnswer,
+    /// The target answered, refusing the data (the Zabbix server's reason).
+    #[error("{0}")]
+    Refused(String),
+    /// The `mongodb` pusher's runtime, client, document or insert failed.
+    #[error("{0}")]
+    Mongo(String),
+}
+
+type PushResult = Result<(), SinkError>;
 
 /// A pusher's delivery end.
 pub(crate) trait Sink: Send {
     /// Delivers `pending` (oldest first), removing what was delivered; on error, what is left
     /// is retried later (single-document pushers keep only the newest job).
-    fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String>;
+    fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> PushResult;
 }
 
 /// A pusher that only ever sends the newest stats.
 trait Latest: Send {
-    fn push_one(&mut self, job: &Job) -> Result<(), String>;
+    fn push_one(&mut self, job: &Job) -> PushResult;
 }
 
 impl<T: Latest> Sink for T {
-    fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String> {
+    fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> PushResult {
         let Some(job) = pending.back().cloned() else {
             return Ok(());
         };
@@ -53,7 +126,7 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
             addr,
             database,
             collection,
-        } => Box::new(crate::sinks::mongo::MongoSink::new(
+        } => Box::new(mongo::MongoSink::new(
             addr.clone(),
             database.clone(),
             collection.clone(),
@@ -91,31 +164,24 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
 /// The stats JSON as one line.
 pub(crate) fn render_minified(job: &Job) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
-    render_uwsgi(
-        &job.snap,
-        RenderOptions {
-            minified: true,
-            no_cores: false,
-        },
-        &mut out,
-    );
+    render_uwsgi(&job.snap, RenderOptions { minified: true }, &mut out);
     out
 }
 
-fn resolve(addr: &HostPort) -> Result<Vec<SocketAddr>, String> {
+fn resolve(addr: &HostPort) -> Result<Vec<SocketAddr>, SinkError> {
     let s = addr.to_addr_string();
-    let v: Vec<SocketAddr> = s
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {s}: {e}"))?
-        .collect();
+    let v: Vec<SocketAddr> = match s.to_socket_addrs() {
+        Ok(found) => found.collect(),
+        Err(source) => return Err(SinkError::Resolve { addr: s, source }),
+    };
     if v.is_empty() {
-        return Err(format!("{s} resolves to no address"));
+        return Err(SinkError::NoAddress { addr: s });
     }
     Ok(v)
 }
 
-fn connect_tcp(addr: &HostPort) -> Result<TcpStream, String> {
-    let mut last = String::new();
+fn connect_tcp(addr: &HostPort) -> Result<TcpStream, SinkError> {
+    let mut last = None;
     for sa in resolve(addr)? {
         match TcpStream::connect_timeout(&sa, NET_TIMEOUT) {
             Ok(s) => {
@@ -124,23 +190,25 @@ fn connect_tcp(addr: &HostPort) -> Result<TcpStream, String> {
                 let _ = s.set_nodelay(true);
                 return Ok(s);
             }
-            Err(e) => last = format!("cannot connect to {sa}: {e}"),
+            Err(source) => last = Some(SinkError::Connect { addr: sa, source }),
         }
     }
-    Err(last)
+    Err(last.unwrap_or_else(|| SinkError::NoAddress {
+        addr: addr.to_addr_string(),
+    }))
 }
 
 /// A UDP socket connected to `addr`, so the kernel reports a refused port (ICMP) as an error.
-fn connect_udp(addr: &HostPort) -> Result<UdpSocket, String> {
+fn connect_udp(addr: &HostPort) -> Result<UdpSocket, SinkError> {
     let sa = resolve(addr)?[0];
     let local: SocketAddr = if sa.is_ipv4() {
         "0.0.0.0:0".parse().expect("literal")
     } else {
         "[::]:0".parse().expect("literal")
     };
-    let s = UdpSocket::bind(local).map_err(|e| format!("udp socket: {e}"))?;
+    let s = UdpSocket::bind(local).map_err(SinkError::UdpSocket)?;
     s.connect(sa)
-        .map_err(|e| format!("cannot reach {sa}: {e}"))?;
+        .map_err(|source| SinkError::Unreachable { addr: sa, source })?;
     Ok(s)
 }
 
@@ -150,7 +218,7 @@ struct FileSink {
 }
 
 impl Latest for FileSink {
-    fn push_one(&mut self, job: &Job) -> Result<(), String> {
+    fn push_one(&mut self, job: &Job) -> PushResult {
         let mut buf = render_minified(job);
         buf.extend_from_slice(self.separator.as_bytes());
         // opened at every push (as uWSGI does), so a rotated file is picked up
@@ -159,10 +227,15 @@ impl Latest for FileSink {
             .create(true)
             .mode(0o640)
             .open(&self.path)
-            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+            .map_err(|source| SinkError::OpenFile {
+                path: self.path.clone(),
+                source,
+            })?;
         // one write: the document and its separator land together (O_APPEND)
-        f.write_all(&buf)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))
+        f.write_all(&buf).map_err(|source| SinkError::WriteFile {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
@@ -175,7 +248,7 @@ struct StatsdSink {
 }
 
 impl Latest for StatsdSink {
-    fn push_one(&mut self, job: &Job) -> Result<(), String> {
+    fn push_one(&mut self, job: &Job) -> PushResult {
         let sock = connect_udp(&self.addr)?;
         let ms = metrics::uwsgi_metrics(&job.snap);
         let grams = metrics::statsd_datagrams(
@@ -187,7 +260,10 @@ impl Latest for StatsdSink {
         );
         for g in grams {
             sock.send(g.payload.as_bytes())
-                .map_err(|e| format!("send to {}: {e}", self.addr.to_addr_string()))?;
+                .map_err(|source| SinkError::Send {
+                    addr: self.addr.to_addr_string(),
+                    source,
+                })?;
             // only what was handed to the network counts as delivered: an increment that
             // could not be sent is carried by the next push's delta
             if let Some((name, value)) = g.commit {
@@ -204,11 +280,14 @@ struct SocketSink {
 }
 
 impl Latest for SocketSink {
-    fn push_one(&mut self, job: &Job) -> Result<(), String> {
+    fn push_one(&mut self, job: &Job) -> PushResult {
         let sock = connect_udp(&self.addr)?;
         for m in metrics::uwsgi_metrics(&job.snap) {
             sock.send(metrics::socket_datagram(&self.prefix, &m).as_bytes())
-                .map_err(|e| format!("send to {}: {e}", self.addr.to_addr_string()))?;
+                .map_err(|source| SinkError::Send {
+                    addr: self.addr.to_addr_string(),
+                    source,
+                })?;
         }
         Ok(())
     }
@@ -221,26 +300,26 @@ struct ZabbixSink {
 }
 
 impl Latest for ZabbixSink {
-    fn push_one(&mut self, job: &Job) -> Result<(), String> {
+    fn push_one(&mut self, job: &Job) -> PushResult {
         let ms = metrics::uwsgi_metrics(&job.snap);
         let packet = metrics::zabbix_packet(&self.hostname, &self.prefix, &ms);
         let mut s = connect_tcp(&self.addr)?;
-        s.write_all(&packet).map_err(|e| format!("write: {e}"))?;
+        s.write_all(&packet).map_err(SinkError::Write)?;
         let mut buf = Vec::with_capacity(256);
         let mut chunk = [0u8; 4096];
         let deadline = Instant::now() + NET_TIMEOUT;
         loop {
             if let Some(res) = metrics::zabbix_response(&buf) {
-                return res.map(|_| ());
+                return res.map(|_| ()).map_err(SinkError::Refused);
             }
             if Instant::now() > deadline {
-                return Err("no complete answer in time".into());
+                return Err(SinkError::NoAnswer);
             }
             match s.read(&mut chunk) {
-                Ok(0) => return Err("connection closed without an answer".into()),
+                Ok(0) => return Err(SinkError::ClosedWithoutAnswer),
                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("read: {e}")),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(SinkError::Read(e)),
             }
         }
     }
@@ -254,7 +333,7 @@ struct CarbonSink {
 }
 
 impl Latest for CarbonSink {
-    fn push_one(&mut self, job: &Job) -> Result<(), String> {
+    fn push_one(&mut self, job: &Job) -> PushResult {
         let fmt = CarbonFormat {
             root: &self.spec.root,
             hostname: &self.hostname,
@@ -266,8 +345,7 @@ impl Latest for CarbonSink {
         let (text, next) =
             metrics::carbon_lines(&job.snap, &fmt, &self.state, job.unix, job.mono_us);
         let mut s = connect_tcp(&self.spec.addr)?;
-        s.write_all(text.as_bytes())
-            .map_err(|e| format!("write: {e}"))?;
+        s.write_all(text.as_bytes()).map_err(SinkError::Write)?;
         let _ = s.shutdown(Shutdown::Write);
         self.state = next;
         Ok(())
@@ -283,8 +361,8 @@ pub(crate) mod mongo {
 
     use mongodb::bson::Document;
 
-    use super::{render_minified, Sink};
-    use crate::runner::Job;
+    use super::{render_minified, PushResult, Sink, SinkError};
+    use crate::job::Job;
     use crate::spec::HostPort;
     use crate::NET_TIMEOUT;
 
@@ -297,10 +375,11 @@ pub(crate) mod mongo {
     }
 
     /// The stats JSON as a BSON document (what uWSGI's plugin inserts: `mongo::fromjson`).
-    pub(crate) fn to_document(json: &[u8]) -> Result<Document, String> {
-        let v: serde_json::Value =
-            serde_json::from_slice(json).map_err(|e| format!("stats JSON: {e}"))?;
-        mongodb::bson::to_document(&v).map_err(|e| format!("stats JSON to BSON: {e}"))
+    pub(crate) fn to_document(json: &[u8]) -> Result<Document, SinkError> {
+        let v: serde_json::Value = serde_json::from_slice(json)
+            .map_err(|e| SinkError::Mongo(format!("stats JSON: {e}")))?;
+        mongodb::bson::to_document(&v)
+            .map_err(|e| SinkError::Mongo(format!("stats JSON to BSON: {e}")))
     }
 
     impl MongoSink {
@@ -324,12 +403,12 @@ pub(crate) mod mongo {
     }
 
     impl Sink for MongoSink {
-        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> Result<(), String> {
+        fn push(&mut self, pending: &mut VecDeque<Arc<Job>>) -> PushResult {
             if self.rt.is_none() {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("tokio runtime: {e}"))?;
+                    .map_err(|e| SinkError::Mongo(format!("tokio runtime: {e}")))?;
                 self.rt = Some(rt);
             }
             let rt = self.rt.as_ref().expect("set above");
@@ -337,7 +416,7 @@ pub(crate) mod mongo {
                 let uri = self.uri();
                 let client = rt
                     .block_on(mongodb::Client::with_uri_str(&uri))
-                    .map_err(|e| format!("client for {uri}: {e}"))?;
+                    .map_err(|e| SinkError::Mongo(format!("client for {uri}: {e}")))?;
                 self.client = Some(client);
             }
             let coll = self
@@ -356,20 +435,20 @@ pub(crate) mod mongo {
                         pending.pop_front();
                     }
                     Ok(Err(e)) => {
-                        return Err(format!(
+                        return Err(SinkError::Mongo(format!(
                             "insert into {}.{} at {}: {e}",
                             self.database,
                             self.collection,
                             self.addr.to_addr_string()
-                        ))
+                        )))
                     }
                     Err(_) => {
-                        return Err(format!(
+                        return Err(SinkError::Mongo(format!(
                             "insert into {}.{} at {}: timed out",
                             self.database,
                             self.collection,
                             self.addr.to_addr_string()
-                        ))
+                        )))
                     }
                 }
             }
@@ -381,13 +460,17 @@ pub(crate) mod mongo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rwsgi_stats::model::{StatsSnapshot, WorkerStats};
+    use rwsgi_stats::model::{MasterInfo, StatsSnapshot, WorkerStats};
     use std::os::unix::fs::PermissionsExt;
 
     fn job(requests: u64) -> Job {
         Job {
             snap: StatsSnapshot {
-                version: "2.0.21".into(),
+                master: MasterInfo {
+                    version: "2.0.21".into(),
+                    locks: vec!["user 0".into()],
+                    ..Default::default()
+                },
                 workers: vec![WorkerStats {
                     id: 1,
                     pid: 10,
@@ -397,7 +480,6 @@ mod tests {
                     cores: vec![Default::default()],
                     ..Default::default()
                 }],
-                locks: vec!["user 0".into()],
                 ..Default::default()
             },
             unix: 1,
@@ -429,7 +511,7 @@ mod tests {
             path: dir.path().join("missing/dir/x"),
             separator: "\n".into(),
         };
-        let e = bad.push_one(&job(1)).unwrap_err();
+        let e = bad.push_one(&job(1)).unwrap_err().to_string();
         assert!(
             e.contains("cannot open") && e.contains("missing/dir/x"),
             "{e}"
@@ -447,6 +529,18 @@ mod tests {
         assert!(Sink::push(&mut s, &mut pending).is_err());
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].snap.workers[0].requests, 3);
+    }
+
+    #[test]
+    fn no_cores_snapshots_are_pushed_without_the_cores_key() {
+        // The one --stats-no-cores switch rides in the snapshot: pushed documents follow the
+        // stats socket (and uWSGI, whose pushers render the same document).
+        let mut j = job(1);
+        j.snap.master.include_cores = false;
+        let v: serde_json::Value = serde_json::from_slice(&render_minified(&j)).unwrap();
+        assert!(v["workers"][0].get("cores").is_none(), "{v}");
+        let v: serde_json::Value = serde_json::from_slice(&render_minified(&job(1))).unwrap();
+        assert!(v["workers"][0]["cores"].is_array(), "{v}");
     }
 
     #[test]
@@ -476,7 +570,7 @@ mod tests {
             all_gauges: false,
             state: StatsdState::default(),
         };
-        let e = s.push_one(&job(1)).unwrap_err();
+        let e = s.push_one(&job(1)).unwrap_err().to_string();
         assert!(e.contains("refused"), "{e}");
     }
 }

@@ -4,6 +4,7 @@
 //! pushers (`file`, `mongodb`, parsed by uWSGI's `uwsgi_kvlist_parse`) and positional
 //! `ADDRESS[,PREFIX]` for the metric pushers (`statsd`, `socket`, `zabbix`).
 
+use rwsgi_config::Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,40 +35,26 @@ pub struct HostPort {
 }
 
 impl HostPort {
-    /// Parses `host:port` or `[v6]:port`. An empty host means `127.0.0.1`.
+    /// Parses `host:port` or `[v6]:port` with the socket-address rules of every other option
+    /// ([`Addr::parse`]); a push target must be TCP/UDP with a port, and an empty host means
+    /// `127.0.0.1` (the target is this machine, not "all interfaces" as for a bind).
     pub fn parse(s: &str) -> Result<HostPort, String> {
-        let s = s.trim();
-        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let (h, p) = rest
-                .split_once("]:")
-                .ok_or_else(|| format!("malformed address '{s}' (expected [v6addr]:port)"))?;
-            (h, p)
-        } else {
-            s.rsplit_once(':')
-                .ok_or_else(|| format!("address '{s}' has no port (expected host:port)"))?
-        };
-        if host.contains(':') && !s.starts_with('[') {
-            return Err(format!(
-                "IPv6 address '{s}' must be written in brackets, e.g. [::1]:8125"
-            ));
+        match Addr::parse(s) {
+            Ok(Addr::Tcp { port: 0, .. }) => Err(format!("invalid port '0' in address '{s}'")),
+            Ok(Addr::Tcp { host, port }) => Ok(HostPort {
+                host: if host.is_empty() {
+                    "127.0.0.1".to_string()
+                } else {
+                    host
+                },
+                port,
+            }),
+            Ok(_) => Err(format!(
+                "address '{}' has no port (expected host:port)",
+                s.trim()
+            )),
+            Err(e) => Err(format!("invalid address '{}': {e}", s.trim())),
         }
-        if host
-            .chars()
-            .any(|c| c.is_whitespace() || c == '/' || c == ',' || c == '@')
-        {
-            return Err(format!("invalid host in address '{s}'"));
-        }
-        let port: u16 = port
-            .parse()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("invalid port '{port}' in address '{s}'"))?;
-        let host = if host.is_empty() {
-            "127.0.0.1".to_string()
-        } else {
-            host.to_string()
-        };
-        Ok(HostPort { host, port })
     }
 
     /// `host:port` (brackets around IPv6), suitable for `ToSocketAddrs` and URIs.

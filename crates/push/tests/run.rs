@@ -9,21 +9,26 @@ use std::time::{Duration, Instant};
 
 use rwsgi_push::spec::{parse_carbon, parse_stats_push, CarbonOptions, PushOptions};
 use rwsgi_push::{PushConfig, PusherSpec};
-use rwsgi_stats::model::{CoreStats, SocketStats, StatsSnapshot, WorkerStats};
+use rwsgi_stats::model::{
+    CoreStats, MasterInfo, SocketInfo, SocketStats, StatsSnapshot, WorkerStats,
+};
 use rwsgi_testkit::receivers::*;
 
 fn snapshot(requests: u64) -> StatsSnapshot {
     StatsSnapshot {
-        version: "2.0.31".into(),
-        pid: 42,
-        cwd: "/srv".into(),
-        locks: vec!["user 0".into()],
-        sockets: vec![SocketStats {
-            name: "127.0.0.1:3031".into(),
-            proto: "uwsgi".into(),
-            max_queue: 100,
+        master: MasterInfo {
+            version: "2.0.31".into(),
+            pid: 42,
+            cwd: "/srv".into(),
+            locks: vec!["user 0".into()],
+            sockets: vec![SocketInfo {
+                name: "127.0.0.1:3031".into(),
+                proto: "uwsgi".into(),
+                max_queue: 100,
+            }],
             ..Default::default()
-        }],
+        },
+        sockets: vec![SocketStats { queue: 0 }],
         workers: (1..=2)
             .map(|id| WorkerStats {
                 id,

@@ -2,31 +2,14 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use rwsgi_config::Addr;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-/// What a listening socket speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    /// The uwsgi binary protocol.
-    Uwsgi,
-    /// HTTP/1.x.
-    Http,
-}
-
-impl Proto {
-    /// The name uWSGI's stats use for it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Proto::Uwsgi => "uwsgi",
-            Proto::Http => "http",
-        }
-    }
-}
+pub use rwsgi_config::Protocol;
 
 /// A bound, listening, non-blocking socket.
 #[derive(Debug)]
@@ -34,7 +17,7 @@ pub struct Listener {
     /// The socket.
     pub fd: OwnedFd,
     /// Its protocol.
-    pub proto: Proto,
+    pub proto: Protocol,
     /// The address as the user wrote it (uWSGI's socket name in stats).
     pub name: String,
     /// SERVER_PORT for requests arriving here (`""` for UNIX sockets).
@@ -102,11 +85,13 @@ impl Inherited {
             let Ok(fd) = fd.parse::<RawFd>() else {
                 continue;
             };
-            // Only a descriptor that really is a socket is adopted.
-            if fd > 2 && is_socket(fd) {
-                // SAFETY: the previous master passed this open fd to us; nothing else owns it.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-                set_cloexec(fd, true);
+            // Only a descriptor that really is a socket is adopted: the previous master passed
+            // it to us, and nothing else in this process knows its number.
+            if fd <= 2 {
+                continue;
+            }
+            if let Some(owned) = rwsgi_os::fd::adopt_socket(fd) {
+                let _ = rwsgi_os::fd::set_cloexec(&owned, true);
                 fds.push((key.to_string(), owned));
             }
         }
@@ -120,25 +105,14 @@ impl Inherited {
     }
 
     /// Builds the [`INHERIT_ENV`] value for `sockets` and makes them survive `exec`.
-    pub fn export<'a>(sockets: impl Iterator<Item = (&'a str, RawFd)>) -> String {
+    pub fn export<'a, 'fd>(sockets: impl Iterator<Item = (&'a str, BorrowedFd<'fd>)>) -> String {
         let mut out = String::new();
         for (key, fd) in sockets {
-            set_cloexec(fd, false);
-            out.push_str(&format!("{fd} {key}\n"));
+            let _ = rwsgi_os::fd::set_cloexec(fd, false);
+            out.push_str(&format!("{} {key}\n", fd.as_raw_fd()));
         }
         out
     }
-}
-
-fn is_socket(fd: RawFd) -> bool {
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat into a stack struct.
-    unsafe { libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK }
-}
-
-fn set_cloexec(fd: RawFd, on: bool) {
-    // SAFETY: plain fcntl on a descriptor we own.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, if on { libc::FD_CLOEXEC } else { 0 }) };
 }
 
 /// The key a socket is handed over under: protocol and address.
@@ -150,7 +124,7 @@ pub fn inherit_key(kind: &str, name: &str) -> String {
 /// applies to filesystem UNIX sockets.
 pub fn bind(
     addr: &Addr,
-    proto: Proto,
+    proto: Protocol,
     backlog: u32,
     chmod: Option<u32>,
     inherited: &mut Inherited,
@@ -162,9 +136,11 @@ pub fn bind(
         // worker never accepts a client that has nothing to say yet (and never has to park it
         // in epoll). Clients of both protocols always speak first. (Not for the stats socket,
         // whose raw clients never speak.)
-        defer_accept(listener.raw(), DEFER_ACCEPT_SECS).map_err(|source| BindError {
-            addr: listener.name.clone(),
-            source,
+        rwsgi_os::net::set_defer_accept(&listener.fd, DEFER_ACCEPT_SECS).map_err(|source| {
+            BindError {
+                addr: listener.name.clone(),
+                source,
+            }
         })?;
     }
     Ok(listener)
@@ -174,7 +150,7 @@ pub fn bind(
 pub fn bind_as(
     key: &str,
     addr: &Addr,
-    proto: Proto,
+    proto: Protocol,
     backlog: u32,
     chmod: Option<u32>,
     inherited: &mut Inherited,
@@ -212,24 +188,7 @@ pub fn bind_as(
 }
 
 /// How long the kernel holds a silent connection back from accept (uWSGI's socket timeout).
-const DEFER_ACCEPT_SECS: libc::c_int = 4;
-
-fn defer_accept(fd: RawFd, secs: libc::c_int) -> io::Result<()> {
-    // SAFETY: setting an int option on a socket we own.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_DEFER_ACCEPT,
-            (&secs as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
+const DEFER_ACCEPT_SECS: i32 = 4;
 
 /// A new socket bound to `addr`: (socket, SERVER_PORT, is TCP, filesystem path).
 fn bind_new(
@@ -285,22 +244,4 @@ pub fn bind_abstract(name: &[u8]) -> io::Result<Socket> {
     let sa = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
     let listener = std::os::unix::net::UnixListener::bind_addr(&sa)?;
     Ok(Socket::from(OwnedFd::from(listener)))
-}
-
-/// The depth of a listening TCP socket's accept queue, from the kernel (`tcpi_unacked` of a
-/// listener is its current backlog, as uWSGI reads it). `None` for non-TCP sockets.
-pub fn tcp_queue_depth(fd: RawFd) -> Option<u64> {
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: info/len describe a writable tcp_info.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    (r == 0).then_some(u64::from(info.tcpi_unacked))
 }

@@ -4,9 +4,9 @@
 mod apps;
 mod connect;
 mod forwarded;
+mod host;
 mod listen;
 mod master;
-mod poller;
 mod privileges;
 mod procname;
 mod reqlog;
@@ -16,7 +16,6 @@ mod stats_server;
 mod touch;
 mod worker;
 
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use rwsgi_config::Command;
@@ -27,19 +26,14 @@ fn main() -> ExitCode {
         return ExitCode::from(rwsgi_top::main(&args[1..]));
     }
     let env_vars = std::env::vars().filter(|(k, _)| k.starts_with("UWSGI_"));
-    let command = match rwsgi_config::parse_args_and_env(
-        args,
-        env_vars,
-        |k| std::env::var(k).ok(),
-        |p| std::fs::read_to_string(p),
-    ) {
-        Ok(c) => c,
+    let parsed = match rwsgi_config::parse(args, env_vars, &host::OsHost::new()) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("rwsgi: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match command {
+    match parsed.command {
         Command::Help(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -62,6 +56,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
+            for w in &parsed.warnings {
+                eprintln!("rwsgi: warning: {w}");
+            }
             match master::run(config) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
                 Err(e) => {
@@ -79,11 +76,5 @@ fn redirect_logs(path: &str) -> std::io::Result<()> {
         .create(true)
         .append(true)
         .open(path)?;
-    for fd in [1, 2] {
-        // SAFETY: dup2 onto the standard descriptors.
-        if unsafe { libc::dup2(file.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
+    rwsgi_os::process::redirect_output(&file)
 }

@@ -2,19 +2,22 @@
 //! the workers, serves the stats socket and handles signals. Single-threaded, so forking is
 //! always safe, and it never runs a request.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rwsgi_config::{Config, SignalAction, SignalHook};
+use rwsgi_os::poller::{Poller, READ};
+use rwsgi_os::process::{self, RawPid};
+use rwsgi_os::time::unix_now;
+use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
-use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketStats};
+use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
-use rwsgi_wsgi::{unix_now, Apps};
+use rwsgi_wsgi::Apps;
 
-use crate::listen::{self, Listener, Proto};
-use crate::poller::{Poller, READ};
+use crate::listen::{self, Listener};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::StatsServer;
@@ -64,14 +67,7 @@ pub enum StartError {
 /// the limit), as uWSGI does at start-up.
 fn limit_address_space(mb: u64) -> std::io::Result<()> {
     let bytes = mb.saturating_mul(1024 * 1024);
-    let limit = libc::rlimit {
-        rlim_cur: bytes as libc::rlim_t,
-        rlim_max: bytes as libc::rlim_t,
-    };
-    // SAFETY: setrlimit reads a valid rlimit struct.
-    if unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    process::limit_address_space(bytes)?;
     eprintln!("your process address space limit is {bytes} bytes ({mb} MB)");
     Ok(())
 }
@@ -91,7 +87,7 @@ enum Phase {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct WorkerProc {
-    pid: libc::pid_t,
+    pid: RawPid,
     spawned: Option<Instant>,
     /// Asked to stop (reload or max-requests): its exit is expected; respawn at once.
     stopping_since: Option<Instant>,
@@ -100,7 +96,6 @@ struct WorkerProc {
 }
 
 struct Master {
-    config: Config,
     settings: Settings,
     listeners: Vec<Listener>,
     scoreboard: Scoreboard,
@@ -110,6 +105,7 @@ struct Master {
     poller: Poller,
     signals: SignalPipe,
     phase: Phase,
+    /// The master's static facts in every stats snapshot (its counters are in the scoreboard).
     master_info: MasterInfo,
     /// The server is stopping because of an error (exit code 1).
     fatal: bool,
@@ -145,7 +141,7 @@ fn signal_actions(hooks: &[SignalHook]) -> Vec<(libc::c_int, SignalAction)> {
 /// run threads, and the master must stay single-threaded to fork safely).
 struct PusherProc {
     config: rwsgi_push::PushConfig,
-    pid: libc::pid_t,
+    pid: RawPid,
     spawned: Option<Instant>,
     respawn_at: Option<Instant>,
 }
@@ -171,10 +167,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let mut inherited = listen::Inherited::from_env();
     let mut listeners = Vec::new();
     for spec in &config.sockets {
-        let proto = match spec.protocol {
-            rwsgi_config::Protocol::Uwsgi => Proto::Uwsgi,
-            _ => Proto::Http,
-        };
+        let proto = spec.protocol;
         let l = listen::bind(
             &spec.addr,
             proto,
@@ -233,6 +226,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         workers: settings.processes,
         cores: settings.threads,
         apps: settings.apps.len().clamp(1, MAX_APPS),
+        sockets: listeners.len(),
     })?;
     let poller = Poller::new().map_err(os("epoll"))?;
     let signal_actions = signal_actions(&config.signal_hooks);
@@ -249,26 +243,18 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let master_info = MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
-        // SAFETY: getuid/getgid cannot fail.
-        uid: u64::from(unsafe { libc::getuid() }),
-        gid: u64::from(unsafe { libc::getgid() }),
+        uid: u64::from(process::real_ids().0),
+        gid: u64::from(process::real_ids().1),
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        listen_queue: 0,
-        listen_queue_errors: 0,
-        signal_queue: 0,
-        load: 0,
         locks: uwsgi_default_locks(),
         sockets: listeners
             .iter()
-            .map(|l| SocketStats {
+            .map(|l| SocketInfo {
                 name: l.name.clone(),
                 proto: l.proto.name().to_string(),
-                queue: 0,
                 max_queue: u64::from(l.backlog),
-                shared: 0,
-                can_offload: 0,
             })
             .collect(),
         apps: settings
@@ -287,7 +273,6 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let touch_reload = TouchWatch::new(&config.touch_reload);
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
-        config,
         settings,
         listeners,
         scoreboard,
@@ -325,22 +310,18 @@ impl Master {
     /// Forks a child that runs `child` and exits with its code; returns the child's pid. Stop
     /// signals stay blocked across the fork ([`ForkGuard`]); the child drops what only the
     /// master uses and, with `--no-orphans`, stops when the master dies.
-    fn fork_child(
-        &mut self,
-        child: impl FnOnce(&mut Master) -> i32,
-    ) -> Result<libc::pid_t, StartError> {
-        let master = std::process::id() as libc::pid_t;
+    fn fork_child(&mut self, child: impl FnOnce(&mut Master) -> i32) -> Result<RawPid, StartError> {
+        let master = process::current_pid();
         let _blocked = ForkGuard::new();
         let pid = interp::fork().map_err(os("fork"))?;
         if pid == 0 {
-            if self.config.no_orphans {
+            if self.settings.master.no_orphans {
                 crate::signals::stop_with_parent(master);
             }
             self.stats = None;
             let code = child(self);
-            // SAFETY: leaving the child without running the master's destructors or atexit
-            // hooks inherited across fork.
-            unsafe { libc::_exit(code) };
+            // Without running the master's destructors or atexit hooks, inherited across fork.
+            process::exit_now(code);
         }
         Ok(pid)
     }
@@ -376,7 +357,7 @@ impl Master {
         };
         let pid = self.fork_child(|m| {
             m.settings.procname.apply(crate::procname::Role::Pusher);
-            run_pusher(config, &mut m.master_info, &m.listeners, &m.scoreboard)
+            run_pusher(config, &m.master_info, &m.scoreboard)
         })?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
@@ -410,15 +391,13 @@ impl Master {
                     }
                 } else if let Some(stats) = self.stats.as_mut() {
                     if stats.owns(ev.token) {
-                        let info = &mut self.master_info;
-                        let listeners = &self.listeners;
+                        let info = &self.master_info;
                         let scoreboard = &self.scoreboard;
                         let opts = RenderOptions {
-                            minified: self.config.stats_minified,
-                            no_cores: self.config.stats_no_cores,
+                            minified: self.settings.master.stats_minified,
                         };
                         let mut render = |out: &mut Vec<u8>| {
-                            render_stats(info, listeners, scoreboard, opts, out);
+                            render_uwsgi(&scoreboard.snapshot(info), opts, out);
                         };
                         stats.on_event(&self.poller, ev, &mut render);
                     }
@@ -444,7 +423,7 @@ impl Master {
                 eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
                 self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
                 for wid in 1..=self.workers.len() {
-                    self.stop_worker(wid, libc::SIGTERM);
+                    self.stop_worker(wid, Signal::TERM);
                 }
                 self.stop_pusher();
             }
@@ -458,13 +437,13 @@ impl Master {
         eprintln!("...gracefully killing workers...");
         self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
         for wid in 1..=self.workers.len() {
-            self.stop_worker(wid, libc::SIGHUP);
+            self.stop_worker(wid, Signal::HUP);
         }
         self.stop_pusher();
     }
 
     /// The pid of worker `idx` (0-based) if it is alive and not already being stopped.
-    fn serving(&self, idx: usize) -> Option<libc::pid_t> {
+    fn serving(&self, idx: usize) -> Option<RawPid> {
         let w = &self.workers[idx];
         (w.pid > 0 && w.stopping_since.is_none()).then_some(w.pid)
     }
@@ -472,8 +451,7 @@ impl Master {
     /// Kills worker `idx` (0-based) now; its exit is expected, so it is respawned at once.
     fn kill_worker(&mut self, idx: usize) {
         self.workers[idx].stopping_since = Some(Instant::now());
-        // SAFETY: killing our own child by pid.
-        unsafe { libc::kill(self.workers[idx].pid, libc::SIGKILL) };
+        let _ = process::kill(self.workers[idx].pid, Signal::KILL);
     }
 
     /// `--evil-reload-on-rss`: a worker whose resident memory is past `mb` megabytes is
@@ -523,29 +501,21 @@ impl Master {
         if let Some(p) = self.pusher.as_mut() {
             p.respawn_at = None;
             if p.pid > 0 {
-                // SAFETY: signalling our own child by pid.
-                unsafe { libc::kill(p.pid, libc::SIGTERM) };
+                let _ = process::kill(p.pid, Signal::TERM);
             }
         }
     }
 
-    fn stop_worker(&mut self, wid: usize, sig: libc::c_int) {
+    fn stop_worker(&mut self, wid: usize, sig: Signal) {
         let w = &mut self.workers[wid - 1];
         if w.pid > 0 {
             w.stopping_since.get_or_insert_with(Instant::now);
-            // SAFETY: signalling our own child by pid.
-            unsafe { libc::kill(w.pid, sig) };
+            let _ = process::kill(w.pid, sig);
         }
     }
 
     fn reap(&mut self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid on any child, non-blocking.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-            if pid <= 0 {
-                return;
-            }
+        while let Some((pid, status)) = process::reap_child() {
             if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
                 p.pid = 0;
                 if self.phase == Phase::Running {
@@ -568,29 +538,27 @@ impl Master {
             let w = &mut self.workers[idx];
             // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
             // a worker exits 0 only then.
-            let exited_cleanly = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            let exited_cleanly = status.exit_status() == Some(0);
             let expected = w.stopping_since.is_some() || exited_cleanly;
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
-            let code = if libc::WIFEXITED(status) {
-                libc::WEXITSTATUS(status)
-            } else {
-                -1
-            };
-            if libc::WIFSIGNALED(status) {
-                eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {} :( trying respawn ...", libc::WTERMSIG(status));
+            let code = status.exit_status().unwrap_or(-1);
+            if let Some(sig) = status.terminating_signal() {
+                eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {sig} :( trying respawn ...");
             } else if !expected {
                 eprintln!("DAMN ! worker {wid} (pid: {pid}) died with exit code {code} :( trying respawn ...");
             } else {
                 eprintln!("worker {wid} (pid: {pid}) stopped");
             }
-            if code == EXIT_NO_APP && self.config.need_app {
+            if code == EXIT_NO_APP && self.settings.master.need_app {
                 eprintln!("*** no app loaded in worker {wid}. GAME OVER ***");
                 self.begin_fatal_shutdown();
                 continue;
             }
-            if matches!(self.phase, Phase::Running) && (self.config.master || expected) {
+            if matches!(self.phase, Phase::Running)
+                && (self.settings.master.respawn_always || expected)
+            {
                 let delay = if !expected && lived < RESPAWN_THROTTLE {
                     RESPAWN_THROTTLE
                 } else {
@@ -605,7 +573,7 @@ impl Master {
         if self.phase == Phase::Running {
             self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
             for wid in 1..=self.workers.len() {
-                self.stop_worker(wid, libc::SIGTERM);
+                self.stop_worker(wid, Signal::TERM);
             }
             self.stop_pusher();
         }
@@ -615,10 +583,12 @@ impl Master {
     /// Respawns due workers, kills workers past their mercy, expires stats clients.
     fn tick(&mut self) {
         let now = Instant::now();
+        // Every pass, so stats readers see queue depths at most one poll timeout old.
+        refresh_listen_queues(&self.scoreboard, &self.listeners);
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
-            check_listen_queues(&mut self.master_info, &self.listeners);
-            if let Some(mb) = self.config.evil_reload_on_rss {
+            check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
+            if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
             if self.phase == Phase::Running {
@@ -647,7 +617,7 @@ impl Master {
                 }
             }
         }
-        if let Some(limit) = self.config.harakiri {
+        if let Some(limit) = self.settings.master.harakiri_secs {
             self.check_harakiri(limit);
         }
         let mercy = self.settings.reload_mercy;
@@ -662,8 +632,7 @@ impl Master {
                             w.pid,
                             mercy.as_secs()
                         );
-                        // SAFETY: killing our own child by pid.
-                        unsafe { libc::kill(w.pid, libc::SIGKILL) };
+                        let _ = process::kill(w.pid, Signal::KILL);
                     }
                 }
             } else if let Some(at) = w.respawn_at {
@@ -689,8 +658,7 @@ impl Master {
                     let pusher = self.pusher.as_ref().map(|p| p.pid);
                     for pid in self.workers.iter().map(|w| w.pid).chain(pusher) {
                         if pid > 0 {
-                            // SAFETY: killing our own child by pid.
-                            unsafe { libc::kill(pid, libc::SIGKILL) };
+                            let _ = process::kill(pid, Signal::KILL);
                         }
                     }
                 }
@@ -710,7 +678,7 @@ impl Master {
             Phase::Running => {
                 // Without --master, the server ends when its last worker does.
                 let workers_alive = self.workers.iter().any(|w| w.pid > 0);
-                if self.config.master || workers_alive || pending {
+                if self.settings.master.respawn_always || workers_alive || pending {
                     return None;
                 }
             }
@@ -729,12 +697,12 @@ impl Master {
         if let Some(dir) = &self.start_dir {
             let _ = std::env::set_current_dir(dir);
         }
-        let mut sockets: Vec<(String, std::os::fd::RawFd)> = self
+        let mut sockets: Vec<(String, std::os::fd::BorrowedFd<'_>)> = self
             .listeners
             .iter()
-            .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.raw()))
+            .map(|l| (listen::inherit_key(l.proto.name(), &l.name), l.fd.as_fd()))
             .collect();
-        if let (Some(stats), Some(addr)) = (&self.stats, &self.config.stats) {
+        if let (Some(stats), Some(addr)) = (&self.stats, &self.settings.master.stats_addr) {
             sockets.extend(stats.inheritable(addr));
         }
         let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
@@ -743,15 +711,11 @@ impl Master {
         let args: Vec<CString> = std::env::args_os()
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
-        let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        // SAFETY: argv is a NULL-terminated array of C strings that outlive the call.
-        unsafe { libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr()) };
-        std::io::Error::last_os_error()
+        process::exec(c"/proc/self/exe", &args)
     }
 
     fn vacuum(&self) {
-        if !self.config.vacuum {
+        if !self.settings.master.vacuum {
             return;
         }
         for l in &self.listeners {
@@ -759,10 +723,10 @@ impl Master {
                 let _ = std::fs::remove_file(path);
             }
         }
-        if let Some(rwsgi_config::Addr::Unix(path)) = &self.config.stats {
+        if let Some(rwsgi_config::Addr::Unix(path)) = &self.settings.master.stats_addr {
             let _ = std::fs::remove_file(path);
         }
-        if let Some(path) = &self.config.pidfile {
+        if let Some(path) = &self.settings.master.pidfile {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -774,68 +738,41 @@ extern "C" fn on_pusher_stop(_: libc::c_int) {
     PUSHER_STOP.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// The body of the pusher process: pushes snapshots of the shared scoreboard until SIGTERM.
-fn run_pusher(
-    config: rwsgi_push::PushConfig,
-    info: &mut MasterInfo,
-    listeners: &[Listener],
-    scoreboard: &Scoreboard,
-) -> i32 {
+/// The body of the pusher process: pushes snapshots of the shared scoreboard (which holds
+/// the master's counters too) until SIGTERM.
+fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Scoreboard) -> i32 {
     let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
-    rwsgi_push::run(
-        config,
-        &mut || {
-            // Only the master counts and logs full queues; this process just reads them.
-            refresh_listen_queues(info, listeners);
-            scoreboard.snapshot(info)
-        },
-        &PUSHER_STOP,
-    );
+    rwsgi_push::run(config, &mut || scoreboard.snapshot(info), &PUSHER_STOP);
     0
 }
 
-/// Reads each listening socket's accept-queue depth from the kernel into `info`:
-/// `sockets[].queue`, and their sum as `listen_queue` and `load`.
-fn refresh_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
-    let mut total = 0;
-    for (s, l) in info.sockets.iter_mut().zip(listeners) {
-        s.queue = listen::tcp_queue_depth(l.fd.as_raw_fd()).unwrap_or(0);
-        total += s.queue;
+/// Reads each listening socket's accept-queue depth from the kernel into its scoreboard slot
+/// (`sockets[].queue`; `listen_queue` and `load` are their sum).
+fn refresh_listen_queues(scoreboard: &Scoreboard, listeners: &[Listener]) {
+    for (i, l) in listeners.iter().enumerate() {
+        let depth = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
+        scoreboard.socket(i).set_queue(depth);
     }
-    info.listen_queue = total;
-    info.load = total;
 }
 
-/// The master's periodic check, as uWSGI's: refreshes the queues, and a full queue counts one
-/// `listen_queue_errors` with uWSGI's log line.
-fn check_listen_queues(info: &mut MasterInfo, listeners: &[Listener]) {
-    refresh_listen_queues(info, listeners);
-    for (s, l) in info.sockets.iter().zip(listeners) {
-        if s.queue > 0 && s.queue >= s.max_queue {
+/// The master's once-a-second check, as uWSGI's: a full queue counts one
+/// `listen_queue_errors` (in the scoreboard, where the pusher process sees it too) with
+/// uWSGI's log line.
+fn check_listen_queues(scoreboard: &Scoreboard, info: &MasterInfo, listeners: &[Listener]) {
+    for (i, (s, l)) in info.sockets.iter().zip(listeners).enumerate() {
+        let queue = scoreboard.socket(i).queue();
+        if queue > 0 && queue >= s.max_queue {
             eprintln!(
                 "*** rwsgi listen queue of socket \"{}\" (fd: {}) full !!! ({}/{}) ***",
                 s.name,
                 l.raw(),
-                s.queue,
+                queue,
                 s.max_queue
             );
-            info.listen_queue_errors += 1;
+            scoreboard.master().inc_listen_queue_errors();
         }
     }
-}
-
-/// Builds the snapshot and renders it (called for each stats read).
-fn render_stats(
-    info: &mut MasterInfo,
-    listeners: &[Listener],
-    scoreboard: &Scoreboard,
-    opts: RenderOptions,
-    out: &mut Vec<u8>,
-) {
-    refresh_listen_queues(info, listeners);
-    let snapshot = scoreboard.snapshot(info);
-    render_uwsgi(&snapshot, opts, out);
 }
 
 #[cfg(test)]

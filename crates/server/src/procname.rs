@@ -54,7 +54,7 @@ impl ProcName {
         let Ok(name) = CString::new(name) else {
             return;
         };
-        if let Err(e) = rustix::thread::set_name(&name) {
+        if let Err(e) = rwsgi_os::process::set_name(&name) {
             eprintln!("cannot set the process name: {e}");
         }
     }

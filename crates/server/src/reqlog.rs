@@ -5,9 +5,10 @@
 //! (1 switches on core 0)`, with uWSGI's `{address space usage: …} {rss usage: …}` prefix
 //! under `--memory-report`.
 
-use std::ffi::CStr;
 use std::io::Write;
 
+use rwsgi_os::fdio::write_stderr;
+use rwsgi_os::time::{local_time, unix_now};
 use rwsgi_wsgi::RequestVars;
 
 /// The parts of one log line.
@@ -58,33 +59,19 @@ impl LogLine<'_> {
 /// Formats the time of day the way uWSGI's log lines do (asctime), cached per second.
 #[derive(Default)]
 pub struct Clock {
-    second: i64,
+    second: u64,
     text: Vec<u8>,
 }
 
 impl Clock {
     fn text(&mut self) -> &[u8] {
-        // SAFETY: time(NULL) has no preconditions.
-        let now = unsafe { libc::time(std::ptr::null_mut()) };
+        let now = unix_now();
         if now != self.second || self.text.is_empty() {
             self.second = now;
             self.text.clear();
-            local_time(now as u64, c"%a %b %e %H:%M:%S %Y", &mut self.text);
+            local_time(now, c"%a %b %e %H:%M:%S %Y", &mut self.text);
         }
         &self.text
-    }
-}
-
-/// Appends `t` (seconds since the epoch) as local time in strftime's `format`.
-fn local_time(t: u64, format: &CStr, out: &mut Vec<u8>) {
-    // SAFETY: localtime_r writes into tm; strftime writes at most buf.len() bytes.
-    unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        let t = t as libc::time_t;
-        libc::localtime_r(&t, &mut tm);
-        let mut buf = [0u8; 64];
-        let n = libc::strftime(buf.as_mut_ptr().cast(), buf.len(), format.as_ptr(), &tm);
-        out.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -95,10 +82,8 @@ pub fn write(line: &LogLine<'_>, format: Option<&LogFormat>, clock: &mut Clock, 
         Some(f) => f.render(line, buf),
         None => render_default(line, clock, buf),
     }
-    // SAFETY: writing a byte buffer to fd 2; a short or failed log write is not worth more.
-    unsafe {
-        libc::write(2, buf.as_ptr().cast(), buf.len());
-    }
+    // One write(2): a short or failed log write is not worth more.
+    let _ = write_stderr(buf);
 }
 
 fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
@@ -227,7 +212,7 @@ impl LogFormat {
                     local_time(line.started, c"%d/%b/%Y:%H:%M:%S %z", buf);
                     Ok(())
                 }
-                Piece::Epoch => write!(buf, "{}", rwsgi_wsgi::unix_now()),
+                Piece::Epoch => write!(buf, "{}", unix_now()),
                 Piece::Size => write!(buf, "{}", line.tx),
                 Piece::Hsize => write!(buf, "{}", line.head.1),
                 Piece::Rsize => write!(buf, "{}", line.tx.saturating_sub(line.head.1 as u64)),

@@ -12,6 +12,8 @@ use rwsgi_wsgi::AppSpec;
 /// Run-time settings shared (read-only) by the master and every worker.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The master's own settings (workers never read them).
+    pub master: MasterSettings,
     /// Worker processes.
     pub processes: usize,
     /// Cores (threads) per worker.
@@ -66,6 +68,29 @@ pub struct Settings {
     pub post_buffering_bufsize: usize,
 }
 
+/// What only the master reads: lifecycle policy and what it cleans up.
+#[derive(Debug, Clone)]
+pub struct MasterSettings {
+    /// `--master`: respawn a worker whatever made it exit (without it, only an expected exit).
+    pub respawn_always: bool,
+    /// `--need-app`: a worker whose lazy app failed to load ends the server.
+    pub need_app: bool,
+    /// `--no-orphans`: children stop when the master dies.
+    pub no_orphans: bool,
+    /// `--harakiri` seconds: a worker stuck in one request longer is killed.
+    pub harakiri_secs: Option<u64>,
+    /// `--evil-reload-on-rss` megabytes: the master kills a worker past it.
+    pub evil_reload_on_rss_mb: Option<u64>,
+    /// `--stats-minified`.
+    pub stats_minified: bool,
+    /// `--stats`: where the stats socket listens (handed over on reload, removed by vacuum).
+    pub stats_addr: Option<rwsgi_config::Addr>,
+    /// `--vacuum`: remove UNIX sockets and the pidfile on exit.
+    pub vacuum: bool,
+    /// `--pidfile`.
+    pub pidfile: Option<std::path::PathBuf>,
+}
+
 impl Settings {
     /// Derives the settings.
     pub fn from_config(config: &Config) -> Settings {
@@ -86,6 +111,17 @@ impl Settings {
             });
         }
         Settings {
+            master: MasterSettings {
+                respawn_always: config.master,
+                need_app: config.need_app,
+                no_orphans: config.no_orphans,
+                harakiri_secs: config.harakiri,
+                evil_reload_on_rss_mb: config.evil_reload_on_rss,
+                stats_minified: config.stats_minified,
+                stats_addr: config.stats.clone(),
+                vacuum: config.vacuum,
+                pidfile: config.pidfile.clone(),
+            },
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
             buffer_size: config.buffer_size,
@@ -132,7 +168,7 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
-            hostname: rwsgi_push::hostname(),
+            hostname: rwsgi_os::system::hostname(),
             forwarded_allow: config.forwarded_allow_ips.clone(),
             post_buffering: config.post_buffering,
             post_buffering_bufsize: post_buffering_bufsize(config),

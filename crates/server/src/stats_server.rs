@@ -13,16 +13,16 @@
 //! client has read it.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rwsgi_config::Addr;
+use rwsgi_os::fdio::{read_nb, writev_nb};
+use rwsgi_os::poller::{Event, Poller, READ, WRITE};
 use rwsgi_proto::httparse;
-use rwsgi_wsgi::fdio::{read_nb, writev_nb};
 
-use crate::listen::{self, BindError, Inherited, Proto};
-use crate::poller::{Event, Poller, READ, WRITE};
+use crate::listen::{self, BindError, Inherited, Protocol};
 
 /// How long a stats client may take to send its request and read the answer.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
@@ -94,7 +94,7 @@ impl StatsServer {
             _ => {
                 let key = listen::inherit_key("stats", &addr.to_string());
                 listeners
-                    .push(listen::bind_as(&key, addr, Proto::Http, BACKLOG, None, inherited)?.fd)
+                    .push(listen::bind_as(&key, addr, Protocol::Http, BACKLOG, None, inherited)?.fd)
             }
         }
         Ok(StatsServer {
@@ -110,13 +110,13 @@ impl StatsServer {
     pub fn register(&mut self, poller: &Poller, base: u64) -> io::Result<()> {
         self.base = base;
         for (i, l) in self.listeners.iter().enumerate() {
-            poller.add(l.as_raw_fd(), base + i as u64, READ)?;
+            poller.add(l, base + i as u64, READ)?;
         }
         Ok(())
     }
 
     /// The listening sockets with their hand-over keys, for a reload.
-    pub fn inheritable(&self, addr: &Addr) -> Vec<(String, RawFd)> {
+    pub fn inheritable(&self, addr: &Addr) -> Vec<(String, BorrowedFd<'_>)> {
         let abstract_addr = matches!(addr, Addr::Abstract(_));
         self.listeners
             .iter()
@@ -127,7 +127,7 @@ impl StatsServer {
                 } else {
                     "stats".to_string()
                 };
-                (listen::inherit_key(&kind, &addr.to_string()), l.as_raw_fd())
+                (listen::inherit_key(&kind, &addr.to_string()), l.as_fd())
             })
             .collect()
     }
@@ -158,24 +158,12 @@ impl StatsServer {
     }
 
     fn accept(&mut self, poller: &Poller, listener: usize, render: &mut dyn FnMut(&mut Vec<u8>)) {
-        let lfd = self.listeners[listener].as_raw_fd();
         // One rendering serves every client accepted in this batch.
         let mut json: Option<Rc<Vec<u8>>> = None;
         for _ in 0..256 {
-            // SAFETY: accept4 with no address buffer.
-            let fd = unsafe {
-                libc::accept4(
-                    lfd,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            };
-            if fd < 0 {
+            let Ok(fd) = rwsgi_os::net::accept(&self.listeners[listener]) else {
                 return;
-            }
-            // SAFETY: a fresh fd we own.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            };
             if self.clients.len() - self.free.len() >= MAX_CLIENTS {
                 continue; // dropped: too many clients at once
             }
@@ -203,13 +191,11 @@ impl StatsServer {
                     self.clients.len() - 1
                 }
             };
-            let raw = client.fd.as_raw_fd();
             let wants = if self.http { READ } else { WRITE };
+            let token = self.base + CLIENT_OFFSET + slot as u64;
+            let added = poller.add(&client.fd, token, wants);
             self.clients[slot] = Some(client);
-            if poller
-                .add(raw, self.base + CLIENT_OFFSET + slot as u64, wants)
-                .is_err()
-            {
+            if added.is_err() {
                 self.close(poller, slot);
                 continue;
             }
@@ -255,9 +241,8 @@ impl StatsServer {
                 client.body = Some(Rc::new(out));
             }
         }
-        let raw = client.fd.as_raw_fd();
         if poller
-            .modify(raw, self.base + CLIENT_OFFSET + slot as u64, WRITE)
+            .modify(&client.fd, self.base + CLIENT_OFFSET + slot as u64, WRITE)
             .is_err()
         {
             return self.close(poller, slot);
@@ -286,14 +271,12 @@ impl StatsServer {
             }
         }
         // Everything is sent: FIN now, then wait for the client's EOF (see the module doc).
-        // SAFETY: shutdown on a socket we own.
-        if unsafe { libc::shutdown(client.fd.as_raw_fd(), libc::SHUT_WR) } < 0 {
+        if rwsgi_os::net::shutdown_write(&client.fd).is_err() {
             return self.close(poller, slot);
         }
         client.draining = true;
-        let raw = client.fd.as_raw_fd();
         if poller
-            .modify(raw, self.base + CLIENT_OFFSET + slot as u64, READ)
+            .modify(&client.fd, self.base + CLIENT_OFFSET + slot as u64, READ)
             .is_err()
         {
             return self.close(poller, slot);
@@ -320,7 +303,7 @@ impl StatsServer {
 
     fn close(&mut self, poller: &Poller, slot: usize) {
         if let Some(client) = self.clients.get_mut(slot).and_then(Option::take) {
-            let _ = poller.delete(client.fd.as_raw_fd());
+            let _ = poller.delete(&client.fd);
             self.free.push(slot);
         }
     }

@@ -3,7 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rwsgi_stats::{
-    render_uwsgi, AppInfo, Layout, MasterInfo, RenderOptions, Scoreboard, SocketStats,
+    render_uwsgi, AppInfo, Layout, MasterInfo, RenderOptions, Scoreboard, SocketInfo,
 };
 
 const VARS: [(&str, &str); 15] = [
@@ -42,6 +42,7 @@ fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
         workers,
         cores: 4,
         apps: 1,
+        sockets: 2,
     })
     .unwrap();
     for wid in 1..=workers {
@@ -68,17 +69,15 @@ fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
         pid: 10_000,
         cwd: "/srv/app".into(),
         sockets: vec![
-            SocketStats {
+            SocketInfo {
                 name: "127.0.0.1:9501".into(),
                 proto: "http".into(),
                 max_queue: 100,
-                ..Default::default()
             },
-            SocketStats {
+            SocketInfo {
                 name: "/run/app.sock".into(),
                 proto: "uwsgi".into(),
                 max_queue: 100,
-                ..Default::default()
             },
         ],
         apps: vec![AppInfo::default()],
@@ -106,14 +105,7 @@ fn stats(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 let snap = sb.snapshot(black_box(&master));
-                render_uwsgi(
-                    &snap,
-                    RenderOptions {
-                        minified: true,
-                        no_cores: false,
-                    },
-                    &mut out,
-                );
+                render_uwsgi(&snap, RenderOptions { minified: true }, &mut out);
                 black_box(out.len())
             })
         });
@@ -143,6 +135,7 @@ fn hot_path(c: &mut Criterion) {
         workers: 4,
         cores: 4,
         apps: 1,
+        sockets: 0,
     })
     .unwrap();
     let (w, core, app) = (sb.worker(2), sb.core(2, 1), sb.app(2, 0));

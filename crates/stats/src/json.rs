@@ -7,49 +7,53 @@
 //! Unlike uWSGI, every string is escaped so the output is always valid JSON (uWSGI only escapes
 //! `\t \n \r " \\` in vars and nothing elsewhere).
 
-use crate::model::{AppStats, CoreStats, SocketStats, StatsSnapshot, WorkerStats};
+use crate::model::WorkerStatus;
+use crate::model::{AppInfo, AppStats, CoreStats, SocketInfo, StatsSnapshot, WorkerStats};
 
-/// Renderer switches.
+/// Renderer switches. (Whether cores are reported is a fact of the snapshot,
+/// `MasterInfo::include_cores`, so the snapshot and its rendering cannot disagree.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RenderOptions {
     /// `--stats-minified`: no whitespace at all.
     pub minified: bool,
-    /// `--stats-no-cores`: omit the `cores` key of every worker.
-    pub no_cores: bool,
 }
 
-/// Append the uWSGI stats document for `snap` to `out`.
+/// Append the uWSGI stats document for `snap` to `out`. Keys for uWSGI features rwsgi does
+/// not have (uWSGI signals, offloading, routing, static files, shared sockets) are written as 0.
 pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>) {
-    out.reserve(2048 + snap.workers.len() * if opts.no_cores { 700 } else { 2500 });
+    let master = &snap.master;
+    let cores = master.include_cores;
+    out.reserve(2048 + snap.workers.len() * if cores { 2500 } else { 700 });
     let mut w = Writer {
         out,
         min: opts.minified,
         tabs: 1,
     };
+    let listen_queue = snap.listen_queue();
     w.out.push(b'{');
     w.nl();
-    w.kv_str("version", &snap.version);
+    w.kv_str("version", &master.version);
     w.comma();
-    w.kv_u64("listen_queue", snap.listen_queue);
+    w.kv_u64("listen_queue", listen_queue);
     w.comma();
     w.kv_u64("listen_queue_errors", snap.listen_queue_errors);
     w.comma();
-    w.kv_u64("signal_queue", snap.signal_queue);
+    w.kv_u64("signal_queue", 0);
     w.comma();
-    w.kv_u64("load", snap.load);
+    w.kv_u64("load", listen_queue);
     w.comma();
-    w.kv_u64("pid", snap.pid);
+    w.kv_u64("pid", master.pid);
     w.comma();
-    w.kv_u64("uid", snap.uid);
+    w.kv_u64("uid", master.uid);
     w.comma();
-    w.kv_u64("gid", snap.gid);
+    w.kv_u64("gid", master.gid);
     w.comma();
-    w.kv_str("cwd", &snap.cwd);
+    w.kv_str("cwd", &master.cwd);
     w.comma();
 
     w.key("locks");
     w.list_open();
-    for (i, lock) in snap.locks.iter().enumerate() {
+    for (i, lock) in master.locks.iter().enumerate() {
         if i > 0 {
             w.comma();
         }
@@ -62,11 +66,11 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
 
     w.key("sockets");
     w.list_open();
-    for (i, s) in snap.sockets.iter().enumerate() {
+    for (i, (info, queue)) in snap.sockets().enumerate() {
         if i > 0 {
             w.comma();
         }
-        socket(&mut w, s);
+        socket(&mut w, info, queue);
     }
     w.list_close();
     w.comma();
@@ -77,7 +81,7 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
         if i > 0 {
             w.comma();
         }
-        worker(&mut w, wk, opts.no_cores);
+        worker(&mut w, snap, wk, cores);
     }
     w.list_close();
     w.obj_close();
@@ -90,23 +94,23 @@ pub fn render_uwsgi_vec(snap: &StatsSnapshot, opts: RenderOptions) -> Vec<u8> {
     out
 }
 
-fn socket(w: &mut Writer<'_>, s: &SocketStats) {
+fn socket(w: &mut Writer<'_>, s: &SocketInfo, queue: u64) {
     w.obj_open();
     w.kv_str("name", &s.name);
     w.comma();
     w.kv_str("proto", &s.proto);
     w.comma();
-    w.kv_u64("queue", s.queue);
+    w.kv_u64("queue", queue);
     w.comma();
     w.kv_u64("max_queue", s.max_queue);
     w.comma();
-    w.kv_u64("shared", s.shared);
+    w.kv_u64("shared", 0);
     w.comma();
-    w.kv_u64("can_offload", s.can_offload);
+    w.kv_u64("can_offload", 0);
     w.obj_close();
 }
 
-fn worker(w: &mut Writer<'_>, wk: &WorkerStats, no_cores: bool) {
+fn worker(w: &mut Writer<'_>, snap: &StatsSnapshot, wk: &WorkerStats, cores: bool) {
     w.obj_open();
     w.kv_u64("id", wk.id);
     w.comma();
@@ -122,9 +126,9 @@ fn worker(w: &mut Writer<'_>, wk: &WorkerStats, no_cores: bool) {
     w.comma();
     w.kv_u64("harakiri_count", wk.harakiri_count);
     w.comma();
-    w.kv_u64("signals", wk.signals);
+    w.kv_u64("signals", 0);
     w.comma();
-    w.kv_u64("signal_queue", wk.signal_queue);
+    w.kv_u64("signal_queue", 0);
     w.comma();
     w.key("status");
     w.status(wk.status);
@@ -150,11 +154,11 @@ fn worker(w: &mut Writer<'_>, wk: &WorkerStats, no_cores: bool) {
         if i > 0 {
             w.comma();
         }
-        app(w, a);
+        app(w, a, snap.app_info(a));
     }
     w.list_close();
 
-    if !no_cores {
+    if cores {
         w.comma();
         w.key("cores");
         w.list_open();
@@ -169,21 +173,21 @@ fn worker(w: &mut Writer<'_>, wk: &WorkerStats, no_cores: bool) {
     w.obj_close();
 }
 
-fn app(w: &mut Writer<'_>, a: &AppStats) {
+fn app(w: &mut Writer<'_>, a: &AppStats, info: &AppInfo) {
     w.obj_open();
     w.kv_u64("id", a.id);
     w.comma();
-    w.kv_u64("modifier1", a.modifier1);
+    w.kv_u64("modifier1", info.modifier1);
     w.comma();
-    w.kv_str("mountpoint", &a.mountpoint);
+    w.kv_str("mountpoint", &info.mountpoint);
     w.comma();
-    w.kv_u64("startup_time", a.startup_time);
+    w.kv_u64("startup_time", info.startup_time);
     w.comma();
     w.kv_u64("requests", a.requests);
     w.comma();
     w.kv_u64("exceptions", a.exceptions);
     w.comma();
-    w.kv_str("chdir", &a.chdir);
+    w.kv_str("chdir", &info.chdir);
     w.obj_close();
 }
 
@@ -193,11 +197,11 @@ fn core(w: &mut Writer<'_>, c: &CoreStats) {
     w.comma();
     w.kv_u64("requests", c.requests);
     w.comma();
-    w.kv_u64("static_requests", c.static_requests);
+    w.kv_u64("static_requests", 0);
     w.comma();
-    w.kv_u64("routed_requests", c.routed_requests);
+    w.kv_u64("routed_requests", 0);
     w.comma();
-    w.kv_u64("offloaded_requests", c.offloaded_requests);
+    w.kv_u64("offloaded_requests", 0);
     w.comma();
     w.kv_u64("write_errors", c.write_errors);
     w.comma();
@@ -313,8 +317,8 @@ impl Writer<'_> {
         write_json_str(self.out, v);
     }
 
-    fn status(&mut self, s: crate::scoreboard::WorkerStatus) {
-        use crate::scoreboard::WorkerStatus::*;
+    fn status(&mut self, s: WorkerStatus) {
+        use WorkerStatus::*;
         let lit: &[u8] = match s {
             Idle => b"\"idle\"",
             Busy => b"\"busy\"",

@@ -1,9 +1,9 @@
 //! rwsgi-stats: the shared-memory scoreboard, the stats snapshot model and its renderers.
 //!
-//! * [`scoreboard`] — one `MAP_SHARED` mapping of atomic slots, written by workers, read by
-//!   the master;
-//! * [`model`] — [`StatsSnapshot`], the one type every renderer consumes, and
-//!   [`Scoreboard::snapshot`];
+//! * [`scoreboard`] — one `MAP_SHARED` mapping of atomic slots, written by workers (and the
+//!   master's own counters), read by the master and the pusher process, and
+//!   [`Scoreboard::snapshot`], which reads it into the model;
+//! * [`model`] — [`StatsSnapshot`], the one type every renderer consumes;
 //! * [`json`] — uWSGI 2.0's stats JSON, byte for byte;
 //! * [`procfs`] — rss/vsz of a pid.
 
@@ -14,9 +14,10 @@ pub mod scoreboard;
 
 pub use json::{render_uwsgi, render_uwsgi_vec, RenderOptions};
 pub use model::{
-    uwsgi_default_locks, AppInfo, AppStats, CoreStats, MasterInfo, SocketStats, StatsSnapshot,
-    WorkerStats,
+    uwsgi_default_locks, AppInfo, AppStats, CoreStats, MasterInfo, SocketInfo, SocketStats,
+    StatsSnapshot, WorkerStats, WorkerStatus,
 };
 pub use scoreboard::{
-    AppSlot, CoreRequest, CoreSlot, Layout, Scoreboard, ScoreboardError, WorkerSlot, WorkerStatus,
+    AppSlot, CoreRequest, CoreSlot, Layout, MasterSlot, Scoreboard, ScoreboardError, SocketSlot,
+    WorkerSlot,
 };

@@ -1,128 +1,206 @@
-//! The stats snapshot: one plain-data type every renderer (uWSGI JSON, Prometheus, `top`) uses.
+//! The stats snapshot: one plain-data type every renderer (uWSGI JSON, the pushers' metrics)
+//! uses.
+//!
+//! Each fact has one home. What the master knows before any request ([`MasterInfo`]: identity,
+//! sockets, apps, the `--stats-no-cores` switch) is built once and carried whole by every
+//! [`StatsSnapshot`]; what changes ([`WorkerStats`], [`CoreStats`], [`AppStats`],
+//! [`SocketStats`], `listen_queue_errors`) is read from the scoreboard by
+//! [`Scoreboard::snapshot`](crate::Scoreboard::snapshot). Keys of uWSGI's schema that stand for
+//! features rwsgi does not have (uWSGI signals, offloading, the internal router, static files,
+//! shared sockets) have no field: the renderers write them as 0.
 
-use crate::scoreboard::{Scoreboard, WorkerStatus};
+use std::fmt;
 
 /// Everything the stats server reports, as uWSGI 2.0 structures it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
-    pub version: String,
-    pub listen_queue: u64,
+    /// The master's static facts, as it built them at start-up.
+    pub master: MasterInfo,
+    /// Times the master found a listen queue full (uWSGI's `listen_queue_errors`).
     pub listen_queue_errors: u64,
-    pub signal_queue: u64,
-    pub load: u64,
-    pub pid: u64,
-    pub uid: u64,
-    pub gid: u64,
-    pub cwd: String,
-    /// Lock names; rendered as `{"<name>":0}` objects (rwsgi holds none of uWSGI's locks).
-    pub locks: Vec<String>,
+    /// The accept-queue depth of each socket, in the order of `master.sockets`.
     pub sockets: Vec<SocketStats>,
+    /// Every worker, id 1 first.
     pub workers: Vec<WorkerStats>,
 }
 
-/// One listening socket.
+/// The changing part of one listening socket.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {
+    /// Connections waiting in the accept queue.
+    pub queue: u64,
+}
+
+/// One listening socket as the master bound it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SocketInfo {
+    /// The address as configured (`127.0.0.1:9090`, `/run/app.sock`, `@abstract`).
     pub name: String,
     /// `"uwsgi"` or `"http"`.
     pub proto: String,
-    /// Connections waiting in the accept queue.
-    pub queue: u64,
     /// The listen backlog.
     pub max_queue: u64,
-    pub shared: u64,
-    pub can_offload: u64,
 }
 
-/// One worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkerStats {
-    pub id: u64,
-    pub pid: u64,
-    pub accepting: u64,
-    pub requests: u64,
-    pub delta_requests: u64,
-    pub exceptions: u64,
-    pub harakiri_count: u64,
-    pub signals: u64,
-    pub signal_queue: u64,
-    pub status: WorkerStatus,
-    /// Bytes.
-    pub rss: u64,
-    /// Bytes.
-    pub vsz: u64,
-    /// Microseconds spent in requests.
-    pub running_time: u64,
-    /// Unix seconds.
-    pub last_spawn: u64,
-    pub respawn_count: u64,
-    /// Bytes sent.
-    pub tx: u64,
-    /// Microseconds.
-    pub avg_rt: u64,
-    pub apps: Vec<AppStats>,
-    /// Empty when the snapshot was taken without cores.
-    pub cores: Vec<CoreStats>,
-}
+// ---- The counters, each listed once ----
+//
+// Each `*_counters!` macro below is the one list of a slot's plain counters (u64, relaxed,
+// loaded as they are). It feeds both the model struct here and the slot in
+// `scoreboard.rs`, which declares one atomic per entry and loads each into the field of the
+// same name: adding a counter is one line in its list, the method that writes it, and its key
+// in each renderer. Fields that are not plain counters (ids, status, the in-flight request)
+// are written out where they are built.
 
-/// One app of one worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AppStats {
-    pub id: u64,
-    pub modifier1: u64,
-    pub mountpoint: String,
-    pub startup_time: u64,
-    pub requests: u64,
-    pub exceptions: u64,
-    pub chdir: String,
+/// The per-worker counters, in slot order (semantics of uWSGI's `struct uwsgi_worker`).
+macro_rules! worker_counters {
+    ($then:ident) => {
+        $then! {
+            /// 0 while no process runs for this id.
+            pid,
+            /// 1 while the worker accepts requests.
+            accepting,
+            /// Requests since the first spawn (kept across respawns).
+            requests,
+            /// Requests since the current process was spawned.
+            delta_requests,
+            /// Requests whose app raised.
+            exceptions,
+            /// Times the master killed this worker for `--harakiri`.
+            harakiri_count,
+            /// Resident memory, bytes.
+            rss,
+            /// Virtual memory, bytes.
+            vsz,
+            /// Microseconds spent in requests.
+            running_time,
+            /// Unix seconds of the last spawn.
+            last_spawn,
+            /// Spawns of this id (1 after the first).
+            respawn_count,
+            /// Bytes sent.
+            tx,
+            /// Microseconds, uWSGI's running `(avg + rt) / 2`.
+            avg_rt,
+        }
+    };
 }
+pub(crate) use worker_counters;
 
-/// One core (thread) of one worker.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CoreStats {
-    pub id: u64,
-    pub requests: u64,
-    pub static_requests: u64,
-    pub routed_requests: u64,
-    pub offloaded_requests: u64,
-    pub write_errors: u64,
-    pub read_errors: u64,
-    pub in_request: u64,
-    /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends the
-    /// trailing `""` uWSGI emits after a non-empty list.
-    pub vars: Vec<String>,
-    /// Unix seconds; `Some` only while in a request (rendered as `req_info.request_start`).
-    pub request_start: Option<u64>,
+/// The per-core counters, in slot order.
+macro_rules! core_counters {
+    ($then:ident) => {
+        $then! {
+            /// Requests completed on this core.
+            requests,
+            /// Write errors while sending responses.
+            write_errors,
+            /// Read errors while reading requests.
+            read_errors,
+        }
+    };
 }
+pub(crate) use core_counters;
+
+/// The per-(worker, app) counters, in slot order.
+macro_rules! app_counters {
+    ($then:ident) => {
+        $then! {
+            /// Requests dispatched to the app (counted when the app is called, as uWSGI does).
+            requests,
+            /// Requests whose app call raised.
+            exceptions,
+        }
+    };
+}
+pub(crate) use app_counters;
+
+macro_rules! worker_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// One worker.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct WorkerStats {
+            /// 1-based, as in uWSGI.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+            /// `busy` while a core is in a request, else `idle`.
+            pub status: WorkerStatus,
+            /// One entry per app of `MasterInfo::apps` (index = app id).
+            pub apps: Vec<AppStats>,
+            /// Empty when the snapshot was taken without cores (`MasterInfo::include_cores`).
+            pub cores: Vec<CoreStats>,
+        }
+    };
+}
+worker_counters!(worker_stats);
+
+macro_rules! app_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// The counters of one app in one worker (its static part is [`AppInfo`]).
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct AppStats {
+            /// The app's index in `MasterInfo::apps`.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+        }
+    };
+}
+app_counters!(app_stats);
+
+macro_rules! core_stats {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// One core (thread) of one worker.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct CoreStats {
+            /// 0-based.
+            pub id: u64,
+            $($(#[$doc])* pub $counter: u64,)*
+            /// 1 while inside a request.
+            pub in_request: u64,
+            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends
+            /// the trailing `""` uWSGI emits after a non-empty list.
+            pub vars: Vec<String>,
+            /// Unix seconds; `Some` only while in a request (rendered as
+            /// `req_info.request_start`).
+            pub request_start: Option<u64>,
+        }
+    };
+}
+core_counters!(core_stats);
 
 /// Static per-app information only the master knows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppInfo {
+    /// uWSGI's modifier1 of the app (0: Python/WSGI).
     pub modifier1: u64,
+    /// `SCRIPT_NAME` the app is mounted on (empty: the default app).
     pub mountpoint: String,
     /// Seconds it took to load the app (uWSGI reports 0 for a fast load).
     pub startup_time: u64,
+    /// The directory the app runs in.
     pub chdir: String,
 }
 
-/// What the master contributes to a snapshot.
+/// The master's static facts, built once at start-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MasterInfo {
+    /// The server's version string.
     pub version: String,
+    /// The master's pid.
     pub pid: u64,
+    /// The master's uid.
     pub uid: u64,
+    /// The master's gid.
     pub gid: u64,
+    /// The working directory.
     pub cwd: String,
-    pub listen_queue: u64,
-    pub listen_queue_errors: u64,
-    pub signal_queue: u64,
-    pub load: u64,
+    /// Lock names; rendered as `{"<name>":0}` objects (rwsgi holds none of uWSGI's locks).
     pub locks: Vec<String>,
-    pub sockets: Vec<SocketStats>,
+    /// The listening sockets, in binding order.
+    pub sockets: Vec<SocketInfo>,
     /// Apps loaded in every worker (index = app id), at most `Layout::apps` are reported.
     pub apps: Vec<AppInfo>,
-    /// Fill `cores` (with their request vars). `false` for `--stats-no-cores`, which also
-    /// skips the seqlock copies.
+    /// Report cores (with their request vars). `false` for `--stats-no-cores`: snapshots then
+    /// skip the seqlock copies and the JSON has no `cores` key.
     pub include_cores: bool,
 }
 
@@ -144,10 +222,6 @@ impl Default for MasterInfo {
             uid: 0,
             gid: 0,
             cwd: String::new(),
-            listen_queue: 0,
-            listen_queue_errors: 0,
-            signal_queue: 0,
-            load: 0,
             locks: uwsgi_default_locks(),
             sockets: Vec::new(),
             apps: Vec::new(),
@@ -156,180 +230,118 @@ impl Default for MasterInfo {
     }
 }
 
-fn push_lossy(out: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => out.push_str(s),
-        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+/// What a worker app entry refers to when the master does not know the app.
+static UNKNOWN_APP: AppInfo = AppInfo {
+    modifier1: 0,
+    mountpoint: String::new(),
+    startup_time: 0,
+    chdir: String::new(),
+};
+
+impl StatsSnapshot {
+    /// Each socket the master bound with its current queue depth (0 when not measured).
+    pub fn sockets(&self) -> impl Iterator<Item = (&SocketInfo, u64)> + '_ {
+        self.master
+            .sockets
+            .iter()
+            .enumerate()
+            .map(|(i, info)| (info, self.sockets.get(i).map_or(0, |s| s.queue)))
+    }
+
+    /// Connections waiting in all accept queues (uWSGI's `listen_queue`, and rwsgi's `load`).
+    pub fn listen_queue(&self) -> u64 {
+        self.sockets().map(|(_, queue)| queue).sum()
+    }
+
+    /// The static facts of the app `stats` counts for.
+    pub fn app_info(&self, stats: &AppStats) -> &AppInfo {
+        usize::try_from(stats.id)
+            .ok()
+            .and_then(|i| self.master.apps.get(i))
+            .unwrap_or(&UNKNOWN_APP)
     }
 }
 
-impl Scoreboard {
-    /// Read every slot (relaxed loads; request vars under the seqlock) and combine them with
-    /// the master's own information.
-    pub fn snapshot(&self, master: &MasterInfo) -> StatsSnapshot {
-        let layout = *self.layout();
-        let napps = master.apps.len().min(layout.apps);
-        let mut workers = Vec::with_capacity(layout.workers);
-        for wid in 1..=layout.workers {
-            let c = self.worker(wid).counters();
-            let status = self.status_from(wid, &c);
-            let apps = master.apps[..napps]
-                .iter()
-                .enumerate()
-                .map(|(j, info)| {
-                    let (requests, exceptions) = self.app(wid, j).counters();
-                    AppStats {
-                        id: j as u64,
-                        modifier1: info.modifier1,
-                        mountpoint: info.mountpoint.clone(),
-                        startup_time: info.startup_time,
-                        requests,
-                        exceptions,
-                        chdir: info.chdir.clone(),
-                    }
-                })
-                .collect();
-            let cores = if master.include_cores {
-                (0..layout.cores).map(|i| self.core_stats(wid, i)).collect()
-            } else {
-                Vec::new()
-            };
-            workers.push(WorkerStats {
-                id: wid as u64,
-                pid: c.pid,
-                accepting: c.accepting,
-                requests: c.requests,
-                delta_requests: c.delta_requests,
-                exceptions: c.exceptions,
-                harakiri_count: c.harakiri_count,
-                signals: c.signals,
-                signal_queue: c.signal_queue,
-                status,
-                rss: c.rss,
-                vsz: c.vsz,
-                running_time: c.running_time,
-                last_spawn: c.last_spawn,
-                respawn_count: c.respawn_count,
-                tx: c.tx,
-                avg_rt: c.avg_rt,
-                apps,
-                cores,
-            });
-        }
-        StatsSnapshot {
-            version: master.version.clone(),
-            listen_queue: master.listen_queue,
-            listen_queue_errors: master.listen_queue_errors,
-            signal_queue: master.signal_queue,
-            load: master.load,
-            pid: master.pid,
-            uid: master.uid,
-            gid: master.gid,
-            cwd: master.cwd.clone(),
-            locks: master.locks.clone(),
-            sockets: master.sockets.clone(),
-            workers,
-        }
-    }
+/// Worker status as uWSGI reports it. rwsgi's scoreboard produces `Idle` and `Busy`; the other
+/// states belong to uWSGI features rwsgi does not have (yet) and are kept for the renderers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WorkerStatus {
+    /// `"idle"`
+    #[default]
+    Idle,
+    /// `"busy"`
+    Busy,
+    /// `"cheap"` (stopped by the cheaper subsystem)
+    Cheap,
+    /// `"pause"` (suspended and not busy)
+    Pause,
+    /// `"sig<N>"` (running the handler of uWSGI signal N)
+    Sig(u8),
+}
 
-    fn core_stats(&self, wid: usize, i: usize) -> CoreStats {
-        let slot = self.core(wid, i);
-        let k = slot.counters();
-        let mut cs = CoreStats {
-            id: i as u64,
-            requests: k.requests,
-            static_requests: k.static_requests,
-            routed_requests: k.routed_requests,
-            offloaded_requests: k.offloaded_requests,
-            write_errors: k.write_errors,
-            read_errors: k.read_errors,
-            in_request: k.in_request,
-            vars: Vec::new(),
-            request_start: None,
-        };
-        if k.in_request == 0 {
-            return cs;
+impl fmt::Display for WorkerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerStatus::Idle => f.write_str("idle"),
+            WorkerStatus::Busy => f.write_str("busy"),
+            WorkerStatus::Cheap => f.write_str("cheap"),
+            WorkerStatus::Pause => f.write_str("pause"),
+            WorkerStatus::Sig(n) => write!(f, "sig{n}"),
         }
-        match slot.read_request() {
-            Some(r) if r.in_request => {
-                cs.in_request = 1;
-                cs.request_start = Some(r.request_start);
-                cs.vars = r
-                    .vars()
-                    .map(|(key, val)| {
-                        let mut s = String::with_capacity(key.len() + val.len() + 1);
-                        push_lossy(&mut s, key);
-                        s.push('=');
-                        push_lossy(&mut s, val);
-                        s
-                    })
-                    .collect();
-            }
-            // The request ended between the two reads.
-            Some(_) => cs.in_request = 0,
-            // No stable copy (writer too busy): report the request without vars.
-            None => cs.request_start = Some(slot.request_start()),
-        }
-        cs
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scoreboard::Layout;
 
     #[test]
-    fn snapshot_reads_slots() {
-        let sb = Scoreboard::new(Layout {
-            workers: 2,
-            cores: 2,
-            apps: 2,
-        })
-        .unwrap();
-        sb.on_spawn_all(100);
-        sb.worker(2).request_done(100, 50, true);
-        sb.app(2, 0).request_begin();
-        sb.app(2, 0).request_done(true);
-        sb.core(2, 1)
-            .begin_request(123, [(&b"PATH_INFO"[..], &b"/\xff"[..])]);
-        let master = MasterInfo {
-            version: "2.0.31".into(),
-            apps: vec![AppInfo::default()],
-            ..Default::default()
-        };
-        let s = sb.snapshot(&master);
-        assert_eq!(s.workers.len(), 2);
-        assert_eq!(s.locks.len(), 8);
-        let w = &s.workers[1];
-        assert_eq!(w.id, 2);
-        assert_eq!(w.pid, 1002);
-        assert_eq!(w.respawn_count, 1);
-        assert_eq!(w.status, WorkerStatus::Busy);
-        assert_eq!(s.workers[0].status, WorkerStatus::Idle);
-        assert_eq!((w.requests, w.exceptions, w.tx, w.avg_rt), (1, 1, 50, 50));
-        assert_eq!(w.apps.len(), 1, "only apps the master knows");
-        assert_eq!((w.apps[0].requests, w.apps[0].exceptions), (1, 1));
-        assert_eq!(w.cores.len(), 2);
-        assert_eq!(w.cores[1].in_request, 1);
-        assert_eq!(w.cores[1].request_start, Some(123));
-        assert_eq!(w.cores[1].vars, vec!["PATH_INFO=/\u{fffd}".to_string()]);
-        assert_eq!(w.cores[0].vars, Vec::<String>::new());
-        assert_eq!(w.cores[0].request_start, None);
-
-        let s = sb.snapshot(&MasterInfo {
-            include_cores: false,
-            ..master
-        });
-        assert!(s.workers.iter().all(|w| w.cores.is_empty()));
+    fn status_names() {
+        assert_eq!(WorkerStatus::Sig(17).to_string(), "sig17");
+        assert_eq!(WorkerStatus::default().to_string(), "idle");
     }
 
-    impl Scoreboard {
-        fn on_spawn_all(&self, now: u64) {
-            for wid in 1..=self.layout().workers {
-                self.prepare_spawn(wid, now);
-                self.worker(wid).set_pid(1000 + wid as u32);
-            }
-        }
+    #[test]
+    fn sockets_pair_info_with_queues_and_sum_them() {
+        let socket = |name: &str| SocketInfo {
+            name: name.into(),
+            ..Default::default()
+        };
+        let mut s = StatsSnapshot {
+            master: MasterInfo {
+                sockets: vec![socket("a"), socket("b")],
+                ..Default::default()
+            },
+            sockets: vec![SocketStats { queue: 3 }],
+            ..Default::default()
+        };
+        let got: Vec<(&str, u64)> = s.sockets().map(|(i, q)| (i.name.as_str(), q)).collect();
+        assert_eq!(
+            got,
+            vec![("a", 3), ("b", 0)],
+            "an unmeasured socket reads 0"
+        );
+        s.sockets.push(SocketStats { queue: 4 });
+        assert_eq!(s.listen_queue(), 7);
+    }
+
+    #[test]
+    fn app_info_by_id() {
+        let s = StatsSnapshot {
+            master: MasterInfo {
+                apps: vec![AppInfo {
+                    mountpoint: "/a".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let app = |id| AppStats {
+            id,
+            ..Default::default()
+        };
+        assert_eq!(s.app_info(&app(0)).mountpoint, "/a");
+        assert_eq!(s.app_info(&app(5)), &AppInfo::default());
     }
 }

@@ -1,7 +1,5 @@
 //! Memory usage of a process from `/proc/<pid>/statm`.
 
-use std::sync::OnceLock;
-
 /// Resident and virtual size, in bytes (the units of uWSGI's `rss` and `vsz`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemUsage {
@@ -33,18 +31,9 @@ pub enum ProcfsError {
     },
 }
 
-/// The system page size (cached `sysconf(_SC_PAGESIZE)`, 4096 if it fails).
+/// The system page size.
 pub fn page_size() -> u64 {
-    static PAGE: OnceLock<u64> = OnceLock::new();
-    *PAGE.get_or_init(|| {
-        // SAFETY: sysconf has no preconditions.
-        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        if n > 0 {
-            n as u64
-        } else {
-            4096
-        }
-    })
+    rwsgi_os::system::page_size() as u64
 }
 
 /// Parse the content of a statm file: `size resident shared text lib data dt`, in pages.

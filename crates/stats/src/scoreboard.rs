@@ -1,10 +1,11 @@
 //! The shared-memory scoreboard.
 //!
-//! The master creates one `MAP_SHARED | MAP_ANONYMOUS` mapping before it forks any worker, so
-//! every worker process writes its own slots and the master reads all of them. The mapping holds
-//! a versioned [`Header`] followed by three arrays of fixed-size `#[repr(C)]` slots made only of
-//! atomics: one [`WorkerSlot`] per worker, one [`CoreSlot`] per (worker, core) and one
-//! [`AppSlot`] per (worker, app).
+//! The master creates one `MAP_SHARED | MAP_ANONYMOUS` mapping before it forks any child, so
+//! every worker process writes its own slots and the master and the pusher process read all of
+//! them. The mapping holds a versioned [`Header`] (with the master's own counters,
+//! [`MasterSlot`]) followed by four arrays of fixed-size `#[repr(C)]` slots made only of
+//! atomics: one [`SocketSlot`] per listening socket, one [`WorkerSlot`] per worker, one
+//! [`CoreSlot`] per (worker, core) and one [`AppSlot`] per (worker, app).
 //!
 //! Ownership rules (nothing enforces them at run time; they keep every hot-path method a couple
 //! of plain atomic operations):
@@ -13,27 +14,40 @@
 //!   a seqlock with that single writer;
 //! * a [`WorkerSlot`] and its [`AppSlot`]s are written by the threads of one worker process
 //!   (read-modify-writes are atomic, `fetch_add`), plus the master around spawn/exit;
-//! * the master reads everything with relaxed loads (the JSON it builds is a statistic, not a
-//!   consistent cut), except the request vars, which are copied under the seqlock.
+//! * the [`MasterSlot`] and the [`SocketSlot`]s are written by the master only;
+//! * readers use relaxed loads (the JSON they build is a statistic, not a consistent cut),
+//!   except for the request vars, which are copied under the seqlock. Reading has no side
+//!   effect: [`Scoreboard::snapshot`] only loads.
 //!
-//! Layout growth: the header records magic, layout version and the size of each slot type, and
-//! every slot type carries reserved words (the worker slot reserves [`WORKER_RESERVED_WORDS`] for
-//! per-worker latency-histogram buckets). Adding a field means taking reserved words or bumping
-//! [`LAYOUT_VERSION`]; master and workers are the same binary (fork, no exec), so the version is a
-//! guard against mixing mappings, not a compatibility protocol.
+//! Layout growth: the header records magic, layout version, its own size and the size of each
+//! slot type, and every slot type carries reserved words (the worker slot reserves
+//! [`WORKER_RESERVED_WORDS`] for per-worker latency-histogram buckets). Adding a field means
+//! taking reserved words or bumping [`LAYOUT_VERSION`]; master and workers are the same binary
+//! (fork, no exec), so the version is a guard against mixing mappings, not a compatibility
+//! protocol.
+//!
+//! Adding a counter: one line in its list in [`crate::model`] (the slot's atomic, the model's
+//! field and the load are generated from it), the method here that writes it, and its key in
+//! each renderer.
 
 use std::fmt;
 use std::hint::spin_loop;
 use std::mem::{align_of, size_of};
-use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
+
+use rwsgi_os::mm::SharedMapping;
 
 use Ordering::{Acquire, Relaxed, Release};
 
+use crate::model::{
+    app_counters, core_counters, worker_counters, AppStats, CoreStats, MasterInfo, SocketStats,
+    StatsSnapshot, WorkerStats, WorkerStatus,
+};
+
 /// `b"RWSGISB\0"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RWSGISB\0");
-/// Bumped whenever a slot changes layout incompatibly.
-pub const LAYOUT_VERSION: u32 = 1;
+/// Bumped whenever a slot changes layout incompatibly (2: master counters and socket slots).
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes of request vars kept per core (longer environments are truncated).
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
@@ -43,6 +57,10 @@ pub const WORKER_RESERVED_WORDS: usize = 40;
 pub const CORE_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
+/// Reserved u64 words in the master slot.
+pub const MASTER_RESERVED_WORDS: usize = 7;
+/// Reserved u64 words in each socket slot.
+pub const SOCKET_RESERVED_WORDS: usize = 7;
 /// How many times a reader retries the seqlock before it reports an empty copy.
 pub const SEQLOCK_MAX_RETRIES: usize = 64;
 /// Upper bounds that keep the mapping size sane (uWSGI's own limits are in the same range).
@@ -51,12 +69,8 @@ pub const MAX_WORKERS: usize = 65_536;
 pub const MAX_CORES: usize = 65_536;
 /// See [`MAX_WORKERS`].
 pub const MAX_APPS: usize = 1_024;
-
-/// Worker status flags (bits of `WorkerSlot::flags`).
-const FLAG_BUSY: u64 = 1;
-const FLAG_CHEAP: u64 = 1 << 1;
-const FLAG_PAUSE: u64 = 1 << 2;
-const FLAG_SIG: u64 = 1 << 3;
+/// See [`MAX_WORKERS`].
+pub const MAX_SOCKETS: usize = 1_024;
 
 /// Shape of a scoreboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +81,8 @@ pub struct Layout {
     pub cores: usize,
     /// Maximum number of apps per worker.
     pub apps: usize,
+    /// Listening sockets whose queue the master measures.
+    pub sockets: usize,
 }
 
 /// Errors creating or validating a scoreboard.
@@ -94,8 +110,9 @@ pub enum ScoreboardError {
     BadHeader(&'static str),
 }
 
-/// The header at offset 0 of the mapping. Written once by the creator before any fork.
-#[repr(C)]
+/// The header at offset 0 of the mapping. Its plain fields are written once by the creator
+/// before any fork; only `master` (atomics) changes afterwards.
+#[repr(C, align(64))]
 #[derive(Debug)]
 pub struct Header {
     /// [`MAGIC`].
@@ -110,12 +127,18 @@ pub struct Header {
     pub cores: u32,
     /// Apps per worker.
     pub apps: u32,
+    /// Listening sockets.
+    pub sockets: u32,
     /// `size_of::<WorkerSlot>()`.
     pub worker_slot_size: u32,
     /// `size_of::<CoreSlot>()`.
     pub core_slot_size: u32,
     /// `size_of::<AppSlot>()`.
     pub app_slot_size: u32,
+    /// `size_of::<SocketSlot>()`.
+    pub socket_slot_size: u32,
+    /// Byte offset of the socket array.
+    pub sockets_offset: u64,
     /// Byte offset of the worker array.
     pub workers_offset: u64,
     /// Byte offset of the core array.
@@ -124,6 +147,8 @@ pub struct Header {
     pub apps_offset: u64,
     /// Total mapping size.
     pub total_size: u64,
+    /// The master's own counters.
+    pub master: MasterSlot,
 }
 
 #[inline]
@@ -132,140 +157,137 @@ fn bump(a: &AtomicU64) {
     a.store(a.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
-/// Per-worker counters. Field semantics follow uWSGI's `struct uwsgi_worker`.
+/// Counters only the master writes, read by every stats reader (the stats socket in the
+/// master, the pusher process).
 #[repr(C, align(64))]
-pub struct WorkerSlot {
-    pid: AtomicU64,
-    accepting: AtomicU64,
-    requests: AtomicU64,
-    delta_requests: AtomicU64,
-    exceptions: AtomicU64,
-    harakiri_count: AtomicU64,
-    signals: AtomicU64,
-    signal_queue: AtomicU64,
-    flags: AtomicU64,
-    signum: AtomicU64,
-    rss: AtomicU64,
-    vsz: AtomicU64,
-    running_time: AtomicU64,
-    last_spawn: AtomicU64,
-    respawn_count: AtomicU64,
-    tx: AtomicU64,
-    avg_rt: AtomicU64,
-    last_rt: AtomicU64,
-    /// Room for a per-worker latency histogram (fixed buckets, atomic adds) and more.
-    reserved: [AtomicU64; WORKER_RESERVED_WORDS],
+#[derive(Debug)]
+pub struct MasterSlot {
+    listen_queue_errors: AtomicU64,
+    reserved: [AtomicU64; MASTER_RESERVED_WORDS],
 }
 
-/// Per-core counters and the in-flight request (start time + vars under a seqlock).
-#[repr(C, align(64))]
-pub struct CoreSlot {
-    seq: AtomicU64,
-    in_request: AtomicU64,
-    request_start: AtomicU64,
-    vars_len: AtomicU64,
-    vars_truncated: AtomicU64,
-    requests: AtomicU64,
-    static_requests: AtomicU64,
-    routed_requests: AtomicU64,
-    offloaded_requests: AtomicU64,
-    write_errors: AtomicU64,
-    read_errors: AtomicU64,
-    reserved: [AtomicU64; CORE_RESERVED_WORDS],
-    /// Records `[klen u16 LE][vlen u16 LE][key][value]`, packed, little-endian words.
-    vars: [AtomicU64; VARS_WORDS],
+impl MasterSlot {
+    /// The master found a listen queue full (uWSGI counts one per socket per check).
+    pub fn inc_listen_queue_errors(&self) {
+        bump(&self.listen_queue_errors);
+    }
+
+    /// Times a listen queue was found full.
+    pub fn listen_queue_errors(&self) -> u64 {
+        self.listen_queue_errors.load(Relaxed)
+    }
 }
 
-/// Per-(worker, app) counters.
+/// One listening socket's accept-queue depth, as the master last measured it.
 #[repr(C, align(64))]
-pub struct AppSlot {
-    requests: AtomicU64,
-    exceptions: AtomicU64,
-    reserved: [AtomicU64; APP_RESERVED_WORDS],
+pub struct SocketSlot {
+    queue: AtomicU64,
+    reserved: [AtomicU64; SOCKET_RESERVED_WORDS],
 }
+
+impl SocketSlot {
+    /// Master: the depth it just read from the kernel.
+    pub fn set_queue(&self, depth: u64) {
+        self.queue.store(depth, Relaxed);
+    }
+
+    /// The last measured depth.
+    pub fn queue(&self) -> u64 {
+        self.queue.load(Relaxed)
+    }
+}
+
+macro_rules! worker_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-worker counters: one atomic per entry of `model::worker_counters!`.
+        #[repr(C, align(64))]
+        pub struct WorkerSlot {
+            $($counter: AtomicU64,)*
+            /// Room for a per-worker latency histogram (fixed buckets, atomic adds) and more.
+            reserved: [AtomicU64; WORKER_RESERVED_WORDS],
+        }
+
+        impl WorkerSlot {
+            /// Worker `id`'s counters (relaxed loads). `status` says idle and `apps`/`cores`
+            /// are empty: they come from other slots ([`Scoreboard::snapshot`] fills them).
+            pub fn stats(&self, id: u64) -> WorkerStats {
+                WorkerStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                    status: WorkerStatus::Idle,
+                    apps: Vec::new(),
+                    cores: Vec::new(),
+                }
+            }
+        }
+    };
+}
+worker_counters!(worker_slot);
+
+macro_rules! core_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-core counters (one atomic per entry of `model::core_counters!`) and the
+        /// in-flight request (start time + vars under a seqlock).
+        #[repr(C, align(64))]
+        pub struct CoreSlot {
+            seq: AtomicU64,
+            in_request: AtomicU64,
+            request_start: AtomicU64,
+            vars_len: AtomicU64,
+            vars_truncated: AtomicU64,
+            $($counter: AtomicU64,)*
+            reserved: [AtomicU64; CORE_RESERVED_WORDS],
+            /// Records `[klen u16 LE][vlen u16 LE][key][value]`, packed, little-endian words.
+            vars: [AtomicU64; VARS_WORDS],
+        }
+
+        impl CoreSlot {
+            /// Core `id`'s counters; the in-flight request is filled in by
+            /// [`CoreSlot::stats`].
+            fn counters(&self, id: u64) -> CoreStats {
+                CoreStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                    in_request: self.in_request.load(Relaxed),
+                    vars: Vec::new(),
+                    request_start: None,
+                }
+            }
+        }
+    };
+}
+core_counters!(core_slot);
+
+macro_rules! app_slot {
+    ($($(#[$doc:meta])* $counter:ident,)*) => {
+        /// Per-(worker, app) counters: one atomic per entry of `model::app_counters!`.
+        #[repr(C, align(64))]
+        pub struct AppSlot {
+            $($counter: AtomicU64,)*
+            reserved: [AtomicU64; APP_RESERVED_WORDS],
+        }
+
+        impl AppSlot {
+            /// App `id`'s counters in this worker.
+            pub fn stats(&self, id: u64) -> AppStats {
+                AppStats {
+                    id,
+                    $($counter: self.$counter.load(Relaxed),)*
+                }
+            }
+        }
+    };
+}
+app_counters!(app_slot);
 
 const _: () = {
     assert!(size_of::<WorkerSlot>() % 64 == 0);
     assert!(size_of::<CoreSlot>() % 64 == 0);
     assert!(size_of::<AppSlot>() % 64 == 0);
-    assert!(size_of::<Header>() <= 128);
+    assert!(size_of::<SocketSlot>() % 64 == 0);
+    assert!(size_of::<Header>() % 64 == 0);
     assert!(VARS_CAPACITY % 8 == 0);
 };
-
-const HEADER_SPACE: usize = 128;
-
-/// Worker status as uWSGI reports it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WorkerStatus {
-    /// `"idle"`
-    #[default]
-    Idle,
-    /// `"busy"`
-    Busy,
-    /// `"cheap"` (stopped by the cheaper subsystem)
-    Cheap,
-    /// `"pause"` (suspended and not busy)
-    Pause,
-    /// `"sig<N>"` (running the handler of uWSGI signal N)
-    Sig(u8),
-}
-
-impl WorkerStatus {
-    /// uWSGI's precedence: cheap, then pause (only when suspended and not busy), then sig, then
-    /// busy, then idle. `busy` is "any core in a request" (or the worker's busy flag, or a signal
-    /// handler running, as in uWSGI's `uwsgi_worker_is_busy`).
-    pub fn from_parts(cheap: bool, paused: bool, sig: Option<u8>, busy: bool) -> WorkerStatus {
-        let busy = busy || sig.is_some();
-        if cheap {
-            WorkerStatus::Cheap
-        } else if paused && !busy {
-            WorkerStatus::Pause
-        } else if let Some(n) = sig {
-            WorkerStatus::Sig(n)
-        } else if busy {
-            WorkerStatus::Busy
-        } else {
-            WorkerStatus::Idle
-        }
-    }
-}
-
-impl fmt::Display for WorkerStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WorkerStatus::Idle => f.write_str("idle"),
-            WorkerStatus::Busy => f.write_str("busy"),
-            WorkerStatus::Cheap => f.write_str("cheap"),
-            WorkerStatus::Pause => f.write_str("pause"),
-            WorkerStatus::Sig(n) => write!(f, "sig{n}"),
-        }
-    }
-}
-
-/// A relaxed copy of a worker slot's counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct WorkerCounters {
-    pub pid: u64,
-    pub accepting: u64,
-    pub requests: u64,
-    pub delta_requests: u64,
-    pub exceptions: u64,
-    pub harakiri_count: u64,
-    pub signals: u64,
-    pub signal_queue: u64,
-    pub busy_flag: bool,
-    pub cheap: bool,
-    pub paused: bool,
-    pub sig: Option<u8>,
-    pub rss: u64,
-    pub vsz: u64,
-    pub running_time: u64,
-    pub last_spawn: u64,
-    pub respawn_count: u64,
-    pub tx: u64,
-    pub avg_rt: u64,
-    pub last_rt: u64,
-}
 
 impl WorkerSlot {
     // ---- worker side: per request ----
@@ -295,7 +317,6 @@ impl WorkerSlot {
                 Err(actual) => cur = actual,
             }
         }
-        self.last_rt.store(rt_us, Relaxed);
     }
 
     // ---- worker side: state ----
@@ -303,33 +324,6 @@ impl WorkerSlot {
     /// Worker is (not) accepting requests (`accepting`).
     pub fn set_accepting(&self, accepting: bool) {
         self.accepting.store(accepting as u64, Relaxed);
-    }
-
-    /// Mark the whole worker busy outside of any core request (status `busy`).
-    pub fn set_busy(&self, busy: bool) {
-        self.set_flag(FLAG_BUSY, busy);
-    }
-
-    /// Cheaped by the master (status `cheap`).
-    pub fn set_cheap(&self, cheap: bool) {
-        self.set_flag(FLAG_CHEAP, cheap);
-    }
-
-    /// Suspended (status `pause` while no core is in a request).
-    pub fn set_paused(&self, paused: bool) {
-        self.set_flag(FLAG_PAUSE, paused);
-    }
-
-    /// Entering the handler of uWSGI signal `signum`: status `sig<N>`, `signals` += 1.
-    pub fn begin_signal(&self, signum: u8) {
-        self.signum.store(signum as u64, Relaxed);
-        self.signals.fetch_add(1, Relaxed);
-        self.flags.fetch_or(FLAG_SIG, Release);
-    }
-
-    /// Leaving the signal handler.
-    pub fn end_signal(&self) {
-        self.flags.fetch_and(!FLAG_SIG, Release);
     }
 
     /// Current memory usage in bytes (uWSGI updates it after each request with --memory-report).
@@ -342,17 +336,14 @@ impl WorkerSlot {
 
     /// Before forking worker: what uWSGI's `uwsgi_respawn_worker` resets. `respawn_count` += 1
     /// (1 after the first spawn), `last_spawn` = now (unix s), accepting = 0, rss = vsz = 0,
-    /// cheap and sig cleared, `delta_requests` = 0. Kept across respawns: requests, exceptions,
-    /// tx, running_time, avg_rt, harakiri_count, signals and the pause flag.
+    /// `delta_requests` = 0. Kept across respawns: requests, exceptions, tx, running_time,
+    /// avg_rt and harakiri_count.
     pub fn prepare_spawn(&self, now_unix_s: u64) {
         self.accepting.store(0, Relaxed);
         self.respawn_count.fetch_add(1, Relaxed);
         self.last_spawn.store(now_unix_s, Relaxed);
         self.rss.store(0, Relaxed);
         self.vsz.store(0, Relaxed);
-        self.flags
-            .fetch_and(!(FLAG_CHEAP | FLAG_SIG | FLAG_BUSY), Relaxed);
-        self.signum.store(0, Relaxed);
         self.delta_requests.store(0, Relaxed);
     }
 
@@ -361,29 +352,15 @@ impl WorkerSlot {
         self.pid.store(pid as u64, Release);
     }
 
-    /// [`prepare_spawn`](Self::prepare_spawn) + [`set_pid`](Self::set_pid). Prefer the split form
-    /// when the child may start serving before the master gets here (the reset of
-    /// `delta_requests` would otherwise race with the child's first requests).
-    pub fn on_spawn(&self, pid: u32, now_unix_s: u64) {
-        self.prepare_spawn(now_unix_s);
-        self.set_pid(pid);
-    }
-
-    /// The worker process is gone: pid = 0, not accepting, busy/sig cleared.
+    /// The worker process is gone: pid = 0, not accepting.
     pub fn on_exit(&self) {
         self.pid.store(0, Relaxed);
         self.accepting.store(0, Relaxed);
-        self.flags.fetch_and(!(FLAG_SIG | FLAG_BUSY), Relaxed);
     }
 
     /// Master killed the worker for harakiri.
     pub fn inc_harakiri(&self) {
         self.harakiri_count.fetch_add(1, Relaxed);
-    }
-
-    /// Bytes waiting in the worker's signal pipe (master-side measurement).
-    pub fn set_signal_queue(&self, n: u64) {
-        self.signal_queue.store(n, Relaxed);
     }
 
     // ---- readers ----
@@ -395,50 +372,6 @@ impl WorkerSlot {
     /// Requests since the first spawn (never reset).
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
-    }
-    /// Requests since the current process was spawned.
-    pub fn delta_requests(&self) -> u64 {
-        self.delta_requests.load(Relaxed)
-    }
-
-    /// A relaxed copy of every counter.
-    pub fn counters(&self) -> WorkerCounters {
-        let flags = self.flags.load(Acquire);
-        WorkerCounters {
-            pid: self.pid.load(Relaxed),
-            accepting: self.accepting.load(Relaxed),
-            requests: self.requests.load(Relaxed),
-            delta_requests: self.delta_requests.load(Relaxed),
-            exceptions: self.exceptions.load(Relaxed),
-            harakiri_count: self.harakiri_count.load(Relaxed),
-            signals: self.signals.load(Relaxed),
-            signal_queue: self.signal_queue.load(Relaxed),
-            busy_flag: flags & FLAG_BUSY != 0,
-            cheap: flags & FLAG_CHEAP != 0,
-            paused: flags & FLAG_PAUSE != 0,
-            sig: (flags & FLAG_SIG != 0).then(|| self.signum.load(Relaxed) as u8),
-            rss: self.rss.load(Relaxed),
-            vsz: self.vsz.load(Relaxed),
-            running_time: self.running_time.load(Relaxed),
-            last_spawn: self.last_spawn.load(Relaxed),
-            respawn_count: self.respawn_count.load(Relaxed),
-            tx: self.tx.load(Relaxed),
-            avg_rt: self.avg_rt.load(Relaxed),
-            last_rt: self.last_rt.load(Relaxed),
-        }
-    }
-
-    /// The reserved words (zero until a later layout uses them).
-    pub fn reserved(&self) -> &[AtomicU64] {
-        &self.reserved
-    }
-
-    fn set_flag(&self, flag: u64, on: bool) {
-        if on {
-            self.flags.fetch_or(flag, Release);
-        } else {
-            self.flags.fetch_and(!flag, Release);
-        }
     }
 }
 
@@ -592,21 +525,6 @@ impl CoreSlot {
         self.write_end(odd);
     }
 
-    /// A request served as a static file.
-    #[inline]
-    pub fn inc_static_requests(&self) {
-        bump(&self.static_requests);
-    }
-    /// A request handled by the internal router.
-    #[inline]
-    pub fn inc_routed_requests(&self) {
-        bump(&self.routed_requests);
-    }
-    /// A request whose response was offloaded.
-    #[inline]
-    pub fn inc_offloaded_requests(&self) {
-        bump(&self.offloaded_requests);
-    }
     /// Write errors while sending a response.
     #[inline]
     pub fn add_write_errors(&self, n: u64) {
@@ -632,17 +550,35 @@ impl CoreSlot {
     pub fn requests(&self) -> u64 {
         self.requests.load(Relaxed)
     }
-    /// `(requests, static, routed, offloaded, write_errors, read_errors)`.
-    pub fn counters(&self) -> CoreCounters {
-        CoreCounters {
-            requests: self.requests.load(Relaxed),
-            static_requests: self.static_requests.load(Relaxed),
-            routed_requests: self.routed_requests.load(Relaxed),
-            offloaded_requests: self.offloaded_requests.load(Relaxed),
-            write_errors: self.write_errors.load(Relaxed),
-            read_errors: self.read_errors.load(Relaxed),
-            in_request: self.in_request.load(Relaxed),
+
+    /// Core `id`'s counters and, while it is in a request, the request's start and vars
+    /// (copied under the seqlock).
+    pub fn stats(&self, id: u64) -> CoreStats {
+        let mut cs = self.counters(id);
+        if cs.in_request == 0 {
+            return cs;
         }
+        match self.read_request() {
+            Some(r) if r.in_request => {
+                cs.in_request = 1;
+                cs.request_start = Some(r.request_start);
+                cs.vars = r
+                    .vars()
+                    .map(|(key, val)| {
+                        let mut s = String::with_capacity(key.len() + val.len() + 1);
+                        push_lossy(&mut s, key);
+                        s.push('=');
+                        push_lossy(&mut s, val);
+                        s
+                    })
+                    .collect();
+            }
+            // The request ended between the two reads.
+            Some(_) => cs.in_request = 0,
+            // No stable copy (writer too busy): report the request without vars.
+            None => cs.request_start = Some(self.request_start()),
+        }
+        cs
     }
 
     /// Copy the in-flight request out under the seqlock. Retries at most
@@ -706,16 +642,11 @@ impl CoreSlot {
     }
 }
 
-/// A relaxed copy of a core's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CoreCounters {
-    pub requests: u64,
-    pub static_requests: u64,
-    pub routed_requests: u64,
-    pub offloaded_requests: u64,
-    pub write_errors: u64,
-    pub read_errors: u64,
-    pub in_request: u64,
+fn push_lossy(out: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
 }
 
 impl AppSlot {
@@ -735,25 +666,20 @@ impl AppSlot {
             self.exceptions.fetch_add(1, Relaxed);
         }
     }
-
-    /// `(requests, exceptions)`.
-    pub fn counters(&self) -> (u64, u64) {
-        (self.requests.load(Relaxed), self.exceptions.load(Relaxed))
-    }
 }
 
 /// Owns the shared mapping. Create it in the master before forking; children inherit it.
 pub struct Scoreboard {
-    base: NonNull<u8>,
-    size: usize,
+    mapping: SharedMapping,
     layout: Layout,
+    sockets_offset: usize,
     workers_offset: usize,
     cores_offset: usize,
     apps_offset: usize,
 }
 
-// SAFETY: the mapping is only accessed through atomics (slots) or read-only after creation
-// (header); the pointer stays valid until Drop.
+// SAFETY: the mapping is only accessed through atomics (slots, the header's master slot) or
+// read-only after creation (the header's plain fields); the pointer stays valid until Drop.
 unsafe impl Send for Scoreboard {}
 // SAFETY: see above.
 unsafe impl Sync for Scoreboard {}
@@ -762,13 +688,21 @@ impl fmt::Debug for Scoreboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Scoreboard")
             .field("layout", &self.layout)
-            .field("size", &self.size)
+            .field("size", &self.mapping.len())
             .finish()
     }
 }
 
 fn round_up(n: usize, to: usize) -> Option<usize> {
     n.checked_add(to - 1).map(|x| x / to * to)
+}
+
+/// `count` slots of `size` bytes from `offset`, then rounded up to `align`.
+fn array_end(offset: usize, count: usize, size: usize, align: usize) -> Option<usize> {
+    count
+        .checked_mul(size)
+        .and_then(|n| n.checked_add(offset))
+        .and_then(|n| round_up(n, align))
 }
 
 impl Scoreboard {
@@ -790,50 +724,46 @@ impl Scoreboard {
         if layout.apps > MAX_APPS {
             return Err(bad("too many apps"));
         }
+        if layout.sockets > MAX_SOCKETS {
+            return Err(bad("too many sockets"));
+        }
         let too_big = || bad("mapping size overflows");
-        let workers_offset = HEADER_SPACE;
-        let cores_offset = layout
-            .workers
-            .checked_mul(size_of::<WorkerSlot>())
-            .and_then(|n| n.checked_add(workers_offset))
-            .and_then(|n| round_up(n, align_of::<CoreSlot>()))
-            .ok_or_else(too_big)?;
+        let sockets_offset = size_of::<Header>();
+        let workers_offset = array_end(
+            sockets_offset,
+            layout.sockets,
+            size_of::<SocketSlot>(),
+            align_of::<WorkerSlot>(),
+        )
+        .ok_or_else(too_big)?;
+        let cores_offset = array_end(
+            workers_offset,
+            layout.workers,
+            size_of::<WorkerSlot>(),
+            align_of::<CoreSlot>(),
+        )
+        .ok_or_else(too_big)?;
         let apps_offset = layout
             .workers
             .checked_mul(layout.cores)
-            .and_then(|n| n.checked_mul(size_of::<CoreSlot>()))
-            .and_then(|n| n.checked_add(cores_offset))
-            .and_then(|n| round_up(n, align_of::<AppSlot>()))
+            .and_then(|n| {
+                array_end(
+                    cores_offset,
+                    n,
+                    size_of::<CoreSlot>(),
+                    align_of::<AppSlot>(),
+                )
+            })
             .ok_or_else(too_big)?;
         let size = layout
             .workers
             .checked_mul(layout.apps)
-            .and_then(|n| n.checked_mul(size_of::<AppSlot>()))
-            .and_then(|n| n.checked_add(apps_offset))
-            .and_then(|n| round_up(n, 4096))
+            .and_then(|n| array_end(apps_offset, n, size_of::<AppSlot>(), 4096))
             .ok_or_else(too_big)?;
 
-        // SAFETY: anonymous shared mapping, no fd, checked for MAP_FAILED below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(ScoreboardError::Mmap {
-                size,
-                source: std::io::Error::last_os_error(),
-            });
-        }
-        let base = NonNull::new(ptr as *mut u8).ok_or(ScoreboardError::Mmap {
-            size,
-            source: std::io::Error::other("mmap returned NULL"),
-        })?;
+        let mapping =
+            SharedMapping::new(size).map_err(|source| ScoreboardError::Mmap { size, source })?;
+        let base = mapping.as_ptr();
         let header = Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
@@ -841,22 +771,29 @@ impl Scoreboard {
             workers: layout.workers as u32,
             cores: layout.cores as u32,
             apps: layout.apps as u32,
+            sockets: layout.sockets as u32,
             worker_slot_size: size_of::<WorkerSlot>() as u32,
             core_slot_size: size_of::<CoreSlot>() as u32,
             app_slot_size: size_of::<AppSlot>() as u32,
+            socket_slot_size: size_of::<SocketSlot>() as u32,
+            sockets_offset: sockets_offset as u64,
             workers_offset: workers_offset as u64,
             cores_offset: cores_offset as u64,
             apps_offset: apps_offset as u64,
             total_size: size as u64,
+            master: MasterSlot {
+                listen_queue_errors: AtomicU64::new(0),
+                reserved: [const { AtomicU64::new(0) }; MASTER_RESERVED_WORDS],
+            },
         };
-        // SAFETY: fresh page-aligned mapping of at least HEADER_SPACE bytes, nobody else sees it
-        // yet. The rest is zero-filled by the kernel, and all-zero is a valid value for every
-        // slot (they are plain atomics).
-        unsafe { std::ptr::write(base.as_ptr() as *mut Header, header) };
+        // SAFETY: fresh page-aligned mapping of at least size_of::<Header>() bytes (the
+        // socket array starts there), nobody else sees it yet. The rest is zero-filled by the
+        // kernel, and all-zero is a valid value for every slot (they are plain atomics).
+        unsafe { std::ptr::write(base as *mut Header, header) };
         let sb = Scoreboard {
-            base,
-            size,
+            mapping,
             layout,
+            sockets_offset,
             workers_offset,
             cores_offset,
             apps_offset,
@@ -870,15 +807,10 @@ impl Scoreboard {
         &self.layout
     }
 
-    /// Size of the mapping in bytes.
-    pub fn mapped_size(&self) -> usize {
-        self.size
-    }
-
     /// The header at the start of the mapping.
     pub fn header(&self) -> &Header {
-        // SAFETY: written in `new`, never modified afterwards.
-        unsafe { &*(self.base.as_ptr() as *const Header) }
+        // SAFETY: written in `new`; afterwards only its atomics change.
+        unsafe { &*(self.mapping.as_ptr() as *const Header) }
     }
 
     /// Check the header against this build's layout.
@@ -890,60 +822,67 @@ impl Scoreboard {
         if h.version != LAYOUT_VERSION {
             return Err(ScoreboardError::BadHeader("layout version"));
         }
+        if h.header_size as usize != size_of::<Header>() {
+            return Err(ScoreboardError::BadHeader("header size"));
+        }
         if h.worker_slot_size as usize != size_of::<WorkerSlot>()
             || h.core_slot_size as usize != size_of::<CoreSlot>()
             || h.app_slot_size as usize != size_of::<AppSlot>()
+            || h.socket_slot_size as usize != size_of::<SocketSlot>()
         {
             return Err(ScoreboardError::BadHeader("slot sizes"));
         }
         if h.workers as usize != self.layout.workers
             || h.cores as usize != self.layout.cores
             || h.apps as usize != self.layout.apps
+            || h.sockets as usize != self.layout.sockets
         {
             return Err(ScoreboardError::BadHeader("layout"));
         }
         Ok(())
     }
 
+    /// The master's own counters (in the header).
+    #[inline]
+    pub fn master(&self) -> &MasterSlot {
+        &self.header().master
+    }
+
+    /// Socket `idx` (0-based, in binding order). Panics when out of range.
+    pub fn socket(&self, idx: usize) -> &SocketSlot {
+        assert!(
+            idx < self.layout.sockets,
+            "socket {idx} out of 0..{}",
+            self.layout.sockets
+        );
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        unsafe { self.slot(self.sockets_offset, idx) }
+    }
+
     /// Worker `wid`, 1-based like uWSGI. Panics if `wid` is 0 or > workers.
     #[inline]
     pub fn worker(&self, wid: usize) -> &WorkerSlot {
-        self.try_worker(wid)
-            .unwrap_or_else(|| panic!("worker id {wid} out of 1..={}", self.layout.workers))
-    }
-
-    /// Worker `wid` or `None` when out of range.
-    #[inline]
-    pub fn try_worker(&self, wid: usize) -> Option<&WorkerSlot> {
-        if wid == 0 || wid > self.layout.workers {
-            return None;
-        }
-        let off = self.workers_offset + (wid - 1) * size_of::<WorkerSlot>();
-        // SAFETY: in bounds by construction, aligned (offsets rounded), atomics only.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const WorkerSlot) })
+        assert!(
+            wid != 0 && wid <= self.layout.workers,
+            "worker id {wid} out of 1..={}",
+            self.layout.workers
+        );
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        unsafe { self.slot(self.workers_offset, wid - 1) }
     }
 
     /// Core `core` (0-based) of worker `wid` (1-based). Panics when out of range.
     #[inline]
     pub fn core(&self, wid: usize, core: usize) -> &CoreSlot {
-        self.try_core(wid, core).unwrap_or_else(|| {
-            panic!(
-                "core ({wid}, {core}) out of (1..={}, 0..{})",
-                self.layout.workers, self.layout.cores
-            )
-        })
-    }
-
-    /// Core or `None` when out of range.
-    #[inline]
-    pub fn try_core(&self, wid: usize, core: usize) -> Option<&CoreSlot> {
-        if wid == 0 || wid > self.layout.workers || core >= self.layout.cores {
-            return None;
-        }
+        assert!(
+            wid != 0 && wid <= self.layout.workers && core < self.layout.cores,
+            "core ({wid}, {core}) out of (1..={}, 0..{})",
+            self.layout.workers,
+            self.layout.cores
+        );
         let idx = (wid - 1) * self.layout.cores + core;
-        let off = self.cores_offset + idx * size_of::<CoreSlot>();
-        // SAFETY: as in try_worker.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const CoreSlot) })
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        unsafe { self.slot(self.cores_offset, idx) }
     }
 
     /// App `app` (0-based) of worker `wid` (1-based). Panics when out of range.
@@ -957,16 +896,27 @@ impl Scoreboard {
         })
     }
 
-    /// App or `None` when out of range.
+    /// App or `None` when out of range (a worker may load more apps than the scoreboard
+    /// reports).
     #[inline]
     pub fn try_app(&self, wid: usize, app: usize) -> Option<&AppSlot> {
         if wid == 0 || wid > self.layout.workers || app >= self.layout.apps {
             return None;
         }
         let idx = (wid - 1) * self.layout.apps + app;
-        let off = self.apps_offset + idx * size_of::<AppSlot>();
-        // SAFETY: as in try_worker.
-        Some(unsafe { &*(self.base.as_ptr().add(off) as *const AppSlot) })
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        Some(unsafe { self.slot(self.apps_offset, idx) })
+    }
+
+    /// # Safety
+    /// Slot `idx` of the `T` array at `offset` must lie inside the mapping, and `offset` must
+    /// be one of the array offsets computed in `new` for `T`.
+    #[inline]
+    unsafe fn slot<T>(&self, offset: usize, idx: usize) -> &T {
+        // SAFETY: the caller guarantees the slot is in bounds; `new` aligned every array for
+        // its slot type, the mapping lives as long as `self`, and slots hold only atomics, so
+        // shared references to them are sound across threads and processes.
+        unsafe { &*(self.mapping.as_ptr().add(offset + idx * size_of::<T>()) as *const T) }
     }
 
     /// Master, before forking worker `wid`: [`WorkerSlot::prepare_spawn`] plus clearing the
@@ -986,24 +936,50 @@ impl Scoreboard {
         }
     }
 
-    /// Status of worker `wid` as uWSGI would report it.
+    /// Status of worker `wid` as uWSGI would report it: busy while any core is in a request.
     pub fn worker_status(&self, wid: usize) -> WorkerStatus {
-        let c = self.worker(wid).counters();
-        self.status_from(wid, &c)
+        if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
+            WorkerStatus::Busy
+        } else {
+            WorkerStatus::Idle
+        }
     }
 
-    pub(crate) fn status_from(&self, wid: usize, c: &WorkerCounters) -> WorkerStatus {
-        let busy = c.busy_flag || (0..self.layout.cores).any(|i| self.core(wid, i).in_request());
-        WorkerStatus::from_parts(c.cheap, c.paused, c.sig, busy)
-    }
-}
-
-impl Drop for Scoreboard {
-    fn drop(&mut self) {
-        // SAFETY: mapping created in `new` with this size; references into it cannot outlive
-        // `self`.
-        unsafe {
-            libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.size);
+    /// Read every slot (relaxed loads; request vars under the seqlock) into a snapshot that
+    /// carries `master`'s static facts. Only loads: any number of readers may call it.
+    pub fn snapshot(&self, master: &MasterInfo) -> StatsSnapshot {
+        let layout = self.layout;
+        let napps = master.apps.len().min(layout.apps);
+        let workers = (1..=layout.workers)
+            .map(|wid| {
+                let mut w = self.worker(wid).stats(wid as u64);
+                w.apps = (0..napps)
+                    .map(|j| self.app(wid, j).stats(j as u64))
+                    .collect();
+                if master.include_cores {
+                    w.cores = (0..layout.cores)
+                        .map(|i| self.core(wid, i).stats(i as u64))
+                        .collect();
+                    w.status = if w.cores.iter().any(|c| c.in_request != 0) {
+                        WorkerStatus::Busy
+                    } else {
+                        WorkerStatus::Idle
+                    };
+                } else {
+                    w.status = self.worker_status(wid);
+                }
+                w
+            })
+            .collect();
+        StatsSnapshot {
+            master: master.clone(),
+            listen_queue_errors: self.master().listen_queue_errors(),
+            sockets: (0..layout.sockets.min(master.sockets.len()))
+                .map(|i| SocketStats {
+                    queue: self.socket(i).queue(),
+                })
+                .collect(),
+            workers,
         }
     }
 }
@@ -1011,36 +987,37 @@ impl Drop for Scoreboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AppInfo;
 
     fn sb() -> Scoreboard {
         Scoreboard::new(Layout {
             workers: 2,
             cores: 2,
             apps: 1,
+            sockets: 2,
         })
         .unwrap()
     }
 
+    fn layout(workers: usize, cores: usize, apps: usize) -> Layout {
+        Layout {
+            workers,
+            cores,
+            apps,
+            sockets: 0,
+        }
+    }
+
     #[test]
     fn layout_errors() {
+        assert!(Scoreboard::new(layout(0, 1, 1)).is_err());
+        assert!(Scoreboard::new(layout(1, 0, 1)).is_err());
         assert!(Scoreboard::new(Layout {
-            workers: 0,
-            cores: 1,
-            apps: 1
+            sockets: MAX_SOCKETS + 1,
+            ..layout(1, 1, 1)
         })
         .is_err());
-        assert!(Scoreboard::new(Layout {
-            workers: 1,
-            cores: 0,
-            apps: 1
-        })
-        .is_err());
-        let s = Scoreboard::new(Layout {
-            workers: 1,
-            cores: 1,
-            apps: 0,
-        })
-        .unwrap();
+        let s = Scoreboard::new(layout(1, 1, 0)).unwrap();
         assert!(s.try_app(1, 0).is_none());
     }
 
@@ -1050,9 +1027,13 @@ mod tests {
         let h = s.header();
         assert_eq!(h.magic, MAGIC);
         assert_eq!(h.version, LAYOUT_VERSION);
+        assert_eq!(h.header_size as usize, size_of::<Header>());
         assert_eq!(h.workers, 2);
+        assert_eq!(h.sockets, 2);
         assert_eq!(h.core_slot_size as usize, size_of::<CoreSlot>());
-        assert!(h.total_size as usize <= s.mapped_size());
+        assert_eq!(h.socket_slot_size as usize, size_of::<SocketSlot>());
+        assert!(h.sockets_offset as usize >= size_of::<Header>());
+        assert!(h.total_size as usize <= s.mapping.len());
         s.verify().unwrap();
     }
 
@@ -1066,15 +1047,37 @@ mod tests {
         assert_eq!(s.core(2, 1).requests(), 1);
         assert_eq!(s.core(2, 0).requests(), 0);
         assert_eq!(s.core(1, 1).requests(), 0);
-        assert!(s.try_worker(0).is_none());
-        assert!(s.try_worker(3).is_none());
-        assert!(s.try_core(1, 2).is_none());
+        s.socket(1).set_queue(7);
+        assert_eq!((s.socket(0).queue(), s.socket(1).queue()), (0, 7));
+        s.master().inc_listen_queue_errors();
+        assert_eq!(s.master().listen_queue_errors(), 1);
+        // The master slot lives in the header, before every slot array.
+        assert_eq!(s.worker(1).requests(), 1);
+        assert_eq!(s.socket(0).queue(), 0);
     }
 
     #[test]
     #[should_panic]
     fn worker_zero_panics() {
         sb().worker(0);
+    }
+
+    #[test]
+    #[should_panic]
+    fn worker_past_the_end_panics() {
+        sb().worker(3);
+    }
+
+    #[test]
+    #[should_panic]
+    fn core_past_the_end_panics() {
+        sb().core(1, 2);
+    }
+
+    #[test]
+    #[should_panic]
+    fn socket_past_the_end_panics() {
+        sb().socket(2);
     }
 
     #[test]
@@ -1088,14 +1091,13 @@ mod tests {
             avg = (avg + rt) / 2;
             total += rt;
         }
-        let c = w.counters();
+        let c = w.stats(1);
         assert_eq!(c.avg_rt, avg);
         assert_eq!(c.running_time, total);
         assert_eq!(c.tx, 66);
         assert_eq!(c.exceptions, 1);
         assert_eq!(c.requests, 6);
         assert_eq!(c.delta_requests, 6);
-        assert_eq!(c.last_rt, 1000);
     }
 
     #[test]
@@ -1107,8 +1109,6 @@ mod tests {
         w.set_accepting(true);
         w.request_done(10, 10, true);
         w.set_memory(1, 2);
-        w.set_cheap(true);
-        w.set_paused(true);
         w.inc_harakiri();
         s.core(1, 0).begin_request(5, [(&b"A"[..], &b"1"[..])]);
         s.on_exit(1);
@@ -1116,7 +1116,7 @@ mod tests {
         assert!(!s.core(1, 0).in_request());
         s.prepare_spawn(1, 2000);
         w.set_pid(43);
-        let c = w.counters();
+        let c = w.stats(1);
         assert_eq!(c.respawn_count, 2);
         assert_eq!(c.last_spawn, 2000);
         assert_eq!(c.delta_requests, 0);
@@ -1125,44 +1125,19 @@ mod tests {
         assert_eq!(c.harakiri_count, 1);
         assert_eq!((c.rss, c.vsz), (0, 0));
         assert_eq!(c.accepting, 0);
-        assert!(!c.cheap);
-        assert!(c.paused, "pause is managed by the user, not reset on spawn");
         assert_eq!(c.pid, 43);
     }
 
     #[test]
-    fn status_precedence() {
+    fn status_is_busy_while_a_core_is_in_a_request() {
         use WorkerStatus::*;
-        assert_eq!(WorkerStatus::from_parts(false, false, None, false), Idle);
-        assert_eq!(WorkerStatus::from_parts(false, false, None, true), Busy);
-        assert_eq!(WorkerStatus::from_parts(true, true, Some(3), true), Cheap);
-        assert_eq!(WorkerStatus::from_parts(false, true, None, false), Pause);
-        assert_eq!(WorkerStatus::from_parts(false, true, None, true), Busy);
-        assert_eq!(
-            WorkerStatus::from_parts(false, false, Some(17), true),
-            Sig(17)
-        );
-        assert_eq!(
-            WorkerStatus::from_parts(false, true, Some(17), false),
-            Sig(17)
-        );
-        assert_eq!(Sig(17).to_string(), "sig17");
-
         let s = sb();
         assert_eq!(s.worker_status(1), Idle);
         s.core(1, 1).begin_request(1, std::iter::empty());
         assert_eq!(s.worker_status(1), Busy);
-        s.worker(1).begin_signal(9);
-        assert_eq!(s.worker_status(1), Sig(9));
-        s.worker(1).end_signal();
+        assert_eq!(s.worker_status(2), Idle);
         s.core(1, 1).end_request();
         assert_eq!(s.worker_status(1), Idle);
-        s.worker(1).set_busy(true);
-        assert_eq!(s.worker_status(1), Busy);
-        s.worker(1).set_busy(false);
-        s.worker(1).set_paused(true);
-        assert_eq!(s.worker_status(1), Pause);
-        assert_eq!(s.worker(1).counters().signals, 1);
     }
 
     #[test]
@@ -1217,23 +1192,12 @@ mod tests {
     fn core_counters() {
         let s = sb();
         let c = s.core(2, 0);
-        c.inc_static_requests();
-        c.inc_routed_requests();
-        c.inc_routed_requests();
-        c.inc_offloaded_requests();
         c.add_write_errors(3);
         c.add_read_errors(4);
-        let k = c.counters();
-        assert_eq!(
-            (
-                k.static_requests,
-                k.routed_requests,
-                k.offloaded_requests,
-                k.write_errors,
-                k.read_errors
-            ),
-            (1, 2, 1, 3, 4)
-        );
+        c.end_request();
+        let k = c.stats(0);
+        assert_eq!((k.requests, k.write_errors, k.read_errors), (1, 3, 4));
+        assert_eq!((k.in_request, k.request_start), (0, None));
     }
 
     #[test]
@@ -1244,7 +1208,64 @@ mod tests {
         a.request_done(false);
         a.request_begin();
         a.request_done(true);
-        assert_eq!(a.counters(), (2, 1));
+        let st = a.stats(0);
+        assert_eq!((st.requests, st.exceptions), (2, 1));
+    }
+
+    #[test]
+    fn snapshot_reads_slots() {
+        let sb = Scoreboard::new(Layout {
+            workers: 2,
+            cores: 2,
+            apps: 2,
+            sockets: 1,
+        })
+        .unwrap();
+        for wid in 1..=2 {
+            sb.prepare_spawn(wid, 100);
+            sb.worker(wid).set_pid(1000 + wid as u32);
+        }
+        sb.worker(2).request_done(100, 50, true);
+        sb.app(2, 0).request_begin();
+        sb.app(2, 0).request_done(true);
+        sb.core(2, 1)
+            .begin_request(123, [(&b"PATH_INFO"[..], &b"/\xff"[..])]);
+        sb.socket(0).set_queue(4);
+        sb.master().inc_listen_queue_errors();
+        let master = MasterInfo {
+            version: "2.0.31".into(),
+            apps: vec![AppInfo::default()],
+            sockets: vec![Default::default()],
+            ..Default::default()
+        };
+        let s = sb.snapshot(&master);
+        assert_eq!(s.master, master, "the master's facts, whole");
+        assert_eq!(s.workers.len(), 2);
+        assert_eq!(s.master.locks.len(), 8);
+        assert_eq!(s.listen_queue_errors, 1);
+        assert_eq!(s.listen_queue(), 4);
+        let w = &s.workers[1];
+        assert_eq!(w.id, 2);
+        assert_eq!(w.pid, 1002);
+        assert_eq!(w.respawn_count, 1);
+        assert_eq!(w.status, WorkerStatus::Busy);
+        assert_eq!(s.workers[0].status, WorkerStatus::Idle);
+        assert_eq!((w.requests, w.exceptions, w.tx, w.avg_rt), (1, 1, 50, 50));
+        assert_eq!(w.apps.len(), 1, "only apps the master knows");
+        assert_eq!((w.apps[0].requests, w.apps[0].exceptions), (1, 1));
+        assert_eq!(w.cores.len(), 2);
+        assert_eq!(w.cores[1].in_request, 1);
+        assert_eq!(w.cores[1].request_start, Some(123));
+        assert_eq!(w.cores[1].vars, vec!["PATH_INFO=/\u{fffd}".to_string()]);
+        assert_eq!(w.cores[0].vars, Vec::<String>::new());
+        assert_eq!(w.cores[0].request_start, None);
+
+        let s = sb.snapshot(&MasterInfo {
+            include_cores: false,
+            ..master
+        });
+        assert!(s.workers.iter().all(|w| w.cores.is_empty()));
+        assert_eq!(s.workers[1].status, WorkerStatus::Busy);
     }
 
     #[test]
@@ -1254,5 +1275,7 @@ mod tests {
         assert_send_sync::<WorkerSlot>();
         assert_send_sync::<CoreSlot>();
         assert_send_sync::<AppSlot>();
+        assert_send_sync::<SocketSlot>();
+        assert_send_sync::<MasterSlot>();
     }
 }

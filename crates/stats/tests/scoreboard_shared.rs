@@ -14,6 +14,7 @@ fn forked_child_writes_parent_reads() {
         workers: 2,
         cores: 2,
         apps: 1,
+        sockets: 0,
     })
     .unwrap();
     sb.prepare_spawn(2, 1_700_000_000);
@@ -86,7 +87,7 @@ fn forked_child_writes_parent_reads() {
             libc::close(fd);
         }
     }
-    let c = sb.worker(2).counters();
+    let c = sb.worker(2).stats(2);
     assert_eq!(c.pid, pid as u64);
     assert_eq!(c.requests, 10);
     assert_eq!(c.delta_requests, 10);
@@ -98,8 +99,9 @@ fn forked_child_writes_parent_reads() {
     assert_eq!(c.last_spawn, 1_700_000_000);
     assert_eq!(sb.core(2, 0).requests(), 5);
     assert_eq!(sb.core(2, 1).requests(), 6);
-    assert_eq!(sb.app(2, 0).counters(), (10, 1));
-    assert_eq!(sb.worker(1).counters().requests, 0);
+    let app = sb.app(2, 0).stats(0);
+    assert_eq!((app.requests, app.exceptions), (10, 1));
+    assert_eq!(sb.worker(1).stats(1).requests, 0);
     assert_eq!(sb.worker_status(2), WorkerStatus::Idle);
     sb.on_exit(2);
     assert_eq!(sb.worker(2).pid(), 0);
@@ -114,6 +116,7 @@ fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
             workers: 1,
             cores: 1,
             apps: 0,
+            sockets: 0,
         })
         .unwrap(),
     );
@@ -194,6 +197,7 @@ fn worker_counters_from_many_core_threads() {
             workers: 1,
             cores: 4,
             apps: 1,
+            sockets: 0,
         })
         .unwrap(),
     );
@@ -213,11 +217,12 @@ fn worker_counters_from_many_core_threads() {
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let c = sb.worker(1).counters();
+    let c = sb.worker(1).stats(1);
     assert_eq!(c.requests, 40_000);
     assert_eq!(c.tx, 120_000);
     assert_eq!(c.running_time, 400_000);
     assert_eq!(c.avg_rt, 9, "(avg + 10) / 2 converges to 9 in integers");
-    assert_eq!(sb.app(1, 0).counters(), (40_000, 0));
+    let app = sb.app(1, 0).stats(0);
+    assert_eq!((app.requests, app.exceptions), (40_000, 0));
     assert!((0..4).all(|i| sb.core(1, i).requests() == 10_000));
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use rwsgi_stats::{
     render_uwsgi_vec, uwsgi_default_locks, AppInfo, AppStats, CoreStats, Layout, MasterInfo,
-    RenderOptions, Scoreboard, SocketStats, StatsSnapshot, WorkerStats, WorkerStatus,
+    RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, WorkerStats, WorkerStatus,
 };
 use serde_json::Value;
 
@@ -27,14 +27,11 @@ const BUSY_VARS: [&str; 12] = [
     "HTTP_COOKIE=session=secret",
 ];
 
-fn socket(name: &str, proto: &str) -> SocketStats {
-    SocketStats {
+fn socket(name: &str, proto: &str) -> SocketInfo {
+    SocketInfo {
         name: name.into(),
         proto: proto.into(),
-        queue: 0,
         max_queue: 100,
-        shared: 0,
-        can_offload: 0,
     }
 }
 
@@ -74,8 +71,6 @@ fn worker(
         delta_requests: requests,
         exceptions,
         harakiri_count: 0,
-        signals: 0,
-        signal_queue: 0,
         status,
         rss: 11661312,
         vsz: 133971968,
@@ -86,12 +81,8 @@ fn worker(
         avg_rt,
         apps: vec![AppStats {
             id: 0,
-            modifier1: 0,
-            mountpoint: String::new(),
-            startup_time: 0,
             requests: app_requests,
             exceptions,
-            chdir: String::new(),
         }],
         cores,
     }
@@ -100,20 +91,22 @@ fn worker(
 /// The snapshot uWSGI had when it wrote uwsgi-2.0.31-busy.json.
 fn busy_snapshot() -> StatsSnapshot {
     StatsSnapshot {
-        version: "2.0.31".into(),
-        listen_queue: 0,
+        master: MasterInfo {
+            version: "2.0.31".into(),
+            pid: 15005,
+            uid: 0,
+            gid: 0,
+            cwd: "/tmp/cap".into(),
+            locks: uwsgi_default_locks(),
+            sockets: vec![
+                socket("127.0.0.1:9501", "http"),
+                socket("127.0.0.1:9502", "uwsgi"),
+            ],
+            apps: vec![AppInfo::default()],
+            include_cores: true,
+        },
         listen_queue_errors: 0,
-        signal_queue: 0,
-        load: 0,
-        pid: 15005,
-        uid: 0,
-        gid: 0,
-        cwd: "/tmp/cap".into(),
-        locks: uwsgi_default_locks(),
-        sockets: vec![
-            socket("127.0.0.1:9501", "http"),
-            socket("127.0.0.1:9502", "uwsgi"),
-        ],
+        sockets: vec![SocketStats { queue: 0 }, SocketStats { queue: 0 }],
         workers: vec![
             worker(
                 1,
@@ -144,7 +137,12 @@ fn busy_snapshot() -> StatsSnapshot {
 }
 
 fn render(s: &StatsSnapshot, minified: bool, no_cores: bool) -> Vec<u8> {
-    render_uwsgi_vec(s, RenderOptions { minified, no_cores })
+    if no_cores {
+        let mut s = s.clone();
+        s.master.include_cores = false;
+        return render_uwsgi_vec(&s, RenderOptions { minified });
+    }
+    render_uwsgi_vec(s, RenderOptions { minified })
 }
 
 fn parse(b: &[u8]) -> Value {
@@ -215,6 +213,7 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         workers: 3,
         cores: 2,
         apps: 1,
+        sockets: 2,
     })
     .unwrap();
     for wid in 1..=3 {
@@ -238,8 +237,7 @@ fn scoreboard_snapshot() -> StatsSnapshot {
             .map(|v| v.split_once('=').unwrap())
             .map(|(k, v)| (k.as_bytes(), v.as_bytes())),
     );
-    sb.worker(3).set_cheap(true);
-    sb.snapshot(&MasterInfo {
+    let mut snap = sb.snapshot(&MasterInfo {
         version: "2.0.31".into(),
         pid: 15000,
         cwd: "/tmp/cap".into(),
@@ -249,7 +247,10 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         ],
         apps: vec![AppInfo::default()],
         ..Default::default()
-    })
+    });
+    // rwsgi has no cheaper subsystem yet: the renderer's "cheap" is set by hand.
+    snap.workers[2].status = WorkerStatus::Cheap;
+    snap
 }
 
 #[test]
@@ -354,9 +355,9 @@ fn no_cores_removes_cores() {
 #[test]
 fn hostile_strings_stay_valid_json() {
     let mut s = busy_snapshot();
-    s.cwd = "/tmp/\"quoted\"\\dir\n".into();
-    s.sockets[0].name = "\u{0}@abstract\u{1f}".into();
-    s.workers[1].apps[0].mountpoint = "é\u{2028}".into();
+    s.master.cwd = "/tmp/\"quoted\"\\dir\n".into();
+    s.master.sockets[0].name = "\u{0}@abstract\u{1f}".into();
+    s.master.apps[0].mountpoint = "é\u{2028}".into();
     s.workers[1].cores[0]
         .vars
         .push("HTTP_X=\"}],\\\t\u{7f}".into());
@@ -375,6 +376,7 @@ fn hostile_strings_stay_valid_json() {
 #[test]
 fn sig_status_and_empty_lists() {
     let mut s = busy_snapshot();
+    s.master.sockets.clear();
     s.sockets.clear();
     s.workers[0].apps.clear();
     s.workers[0].status = WorkerStatus::Sig(17);
@@ -383,7 +385,13 @@ fn sig_status_and_empty_lists() {
     assert_eq!(v["workers"][0]["status"], "sig17");
     assert_eq!(v["workers"][1]["status"], "pause");
     assert_eq!(v["sockets"], serde_json::json!([]));
-    let s2 = StatsSnapshot::default();
+    let s2 = StatsSnapshot {
+        master: MasterInfo {
+            locks: Vec::new(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     for minified in [false, true] {
         let v = parse(&render(&s2, minified, false));
         assert_eq!(v["workers"], serde_json::json!([]));
@@ -403,7 +411,7 @@ proptest! {
             0..20),
         minified in any::<bool>(),
     ) {
-        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1 }).unwrap();
+        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0 }).unwrap();
         sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
         let snap = sb.snapshot(&MasterInfo { apps: vec![AppInfo::default()], ..Default::default() });
         let out = render(&snap, minified, false);
@@ -428,8 +436,8 @@ proptest! {
     #[test]
     fn arbitrary_strings_round_trip(cwd in ".*", var in ".*", name in "\\PC*", minified in any::<bool>()) {
         let mut s = busy_snapshot();
-        s.cwd = cwd.clone();
-        s.sockets[0].name = name.clone();
+        s.master.cwd = cwd.clone();
+        s.master.sockets[0].name = name.clone();
         s.workers[1].cores[0].vars = vec![var.clone()];
         let v: Value = serde_json::from_slice(&render(&s, minified, false)).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(v["cwd"].as_str().unwrap(), cwd.as_str());

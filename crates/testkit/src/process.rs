@@ -273,8 +273,9 @@ impl Drop for Server {
 
 /// Sends `sig` to `pid`: only ever a process this test started, or one its server forked.
 pub fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill(2) takes plain integers; the callers name processes of this test.
-    unsafe { libc::kill(pid, sig) };
+    if let Some(sig) = rwsgi_os::Signal::from_named_raw(sig) {
+        let _ = rwsgi_os::process::kill(pid, sig);
+    }
 }
 
 /// Stops a child this test started: `sig` by its pid, up to 10 s to exit, then SIGKILL.

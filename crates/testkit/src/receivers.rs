@@ -207,8 +207,7 @@ impl CarbonCache {
     }
 
     pub fn stop(&mut self) {
-        // SAFETY: signalling the child we started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -297,8 +296,7 @@ impl MongoServer {
     }
 
     pub fn stop(&mut self) {
-        // SAFETY: signalling the child we started, by its pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

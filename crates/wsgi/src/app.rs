@@ -151,7 +151,7 @@ pub fn load(py: Python<'_>, spec: &AppSpec, chdir: &str) -> Result<App, AppError
         mountpoint: spec.mountpoint.clone(),
         callable: callable.unbind(),
         chdir: chdir.to_string(),
-        startup_time: crate::unix_now(),
+        startup_time: rwsgi_os::time::unix_now(),
     })
 }
 

@@ -21,19 +21,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 use rwsgi_proto::http::ChunkedDecoder;
 
-use crate::fdio::{read_append, read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
+use rwsgi_os::fdio::{read_append, read_nb, wait_fd, DEFAULT_SOCKET_TIMEOUT};
 
-/// How a request body is delimited on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BodyFraming {
-    /// No body.
-    #[default]
-    None,
-    /// Exactly this many bytes (`Content-Length`, or `CONTENT_LENGTH` of a uwsgi packet).
-    Length(u64),
-    /// HTTP/1.1 chunked transfer coding.
-    Chunked,
-}
+pub use rwsgi_proto::BodyFraming;
 
 /// How the client failed while its body was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,12 +1,11 @@
 //! The PyO3 bridge of rwsgi: the embedded CPython, app loading, and one WSGI call per request
 //! (PEP 3333): environ, `wsgi.input`, `start_response`, `write()`, iterating and closing the
-//! response. Socket I/O during a request happens here, through [`fdio`], with the GIL released
-//! whenever the client makes us wait.
+//! response. Socket I/O during a request happens here, through [`rwsgi_os::fdio`], with the GIL
+//! released whenever the client makes us wait.
 
 pub mod app;
 pub mod autoreload;
 pub mod environ;
-pub mod fdio;
 pub mod filewrapper;
 pub mod input;
 pub mod interp;
@@ -34,14 +33,6 @@ pub struct Outcome {
     pub read_error: bool,
     /// The client failed while the response was written.
     pub write_error: bool,
-}
-
-/// Seconds since the epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 const ERROR_500: &[u8] = b"Internal Server Error";

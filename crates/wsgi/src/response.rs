@@ -13,8 +13,8 @@ use pyo3::exceptions::{PyAssertionError, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
-use crate::fdio::{send_more_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
 use crate::input::{BodyOnWire, LINGER_MAX_BYTES};
+use rwsgi_os::fdio::{send_more_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
 
 /// The wire dialect of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rwsgi_proto::http::{self, BodyKind};
+use rwsgi_proto::http::{self, BodyFraming};
 use rwsgi_proto::httparse::EMPTY_HEADER;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
             if h.minor_version == 0 {
                 assert!(!h.expect_continue);
             }
-            if let BodyKind::Length(n) = h.body {
+            if let BodyFraming::Length(n) = h.body {
                 assert!(h.header("content-length").is_some() || n == 0);
             }
             let mut out = Vec::new();

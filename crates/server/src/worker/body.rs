@@ -5,10 +5,10 @@
 
 use std::fs::File;
 use std::io::{self, Seek, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
-use rwsgi_wsgi::fdio::{read_append, read_nb, writev_nb};
+use rwsgi_os::fdio::{read_append, read_nb, writev_nb};
 use rwsgi_wsgi::{Body, Drain, LINGER_MAX_BYTES};
 
 use super::core::{Conn, Core};
@@ -34,10 +34,10 @@ pub(super) struct Linger {
 impl Linger {
     /// Starts lingering over `body`. Closing: shuts the write side now, so the client reads the
     /// response and the FIN while its last bytes are discarded here.
-    pub(super) fn start(fd: RawFd, body: Body, keep: bool) -> Box<Linger> {
+    pub(super) fn start(socket: impl AsFd, body: Body, keep: bool) -> Box<Linger> {
         if !keep {
-            // SAFETY: shutdown(2) on a socket fd this connection owns; failure is harmless.
-            unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+            // A failure (the peer is gone already) leaves nothing to linger for but is harmless.
+            let _ = rwsgi_os::net::shutdown_write(socket);
         }
         Box::new(Linger {
             body,

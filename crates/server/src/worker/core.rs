@@ -5,19 +5,18 @@
 //! a multi-threaded one lets its other cores run whenever this one waits.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use rwsgi_wsgi::fdio::read_append;
+use rwsgi_os::fdio::read_append;
+use rwsgi_os::poller::{Poller, EXCLUSIVE, READ};
 use rwsgi_wsgi::{BodyOnWire, EnvironTemplate, RequestVars, ServerFlags, Writer};
 
 use super::body::{Buffering, Linger, Pump};
 use super::WorkerShared;
-use crate::listen::Proto;
-use crate::poller::{Poller, EXCLUSIVE, READ};
 use crate::reqlog::Clock;
 
 /// A client connection owned by this core.
@@ -106,7 +105,7 @@ impl<'w, 'a> Core<'w, 'a> {
     fn new(py: Python<'_>, w: &'w WorkerShared<'a>, id: usize) -> io::Result<Self> {
         let poller = Poller::new()?;
         for (i, l) in w.listeners.iter().enumerate() {
-            poller.add(l.raw(), i as u64, READ | EXCLUSIVE)?;
+            poller.add(&l.fd, i as u64, READ | EXCLUSIVE)?;
         }
         poller.add(w.wake_fd, WAKE, READ)?;
         let template = EnvironTemplate::new(
@@ -201,7 +200,7 @@ impl<'w, 'a> Core<'w, 'a> {
     /// Stops accepting; returns the time by which in-flight work must be done.
     fn begin_stop(&mut self) -> Instant {
         for l in self.w.listeners {
-            let _ = self.poller.delete(l.raw());
+            let _ = self.poller.delete(&l.fd);
         }
         let _ = self.poller.delete(self.w.wake_fd);
         Instant::now() + self.w.settings.reload_mercy
@@ -252,29 +251,15 @@ impl<'w, 'a> Core<'w, 'a> {
     /// Accepts one connection and serves what it sent. True when a connection was accepted and
     /// is already finished (answered and closed).
     fn accept(&mut self, py: Python<'_>, listener: usize) -> bool {
-        let lfd = self.w.listeners[listener].raw();
-        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        // SAFETY: storage/len describe a writable sockaddr buffer.
-        let fd = unsafe {
-            libc::accept4(
-                lfd,
-                (&mut storage as *mut libc::sockaddr_storage).cast(),
-                &mut len,
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        };
-        if fd < 0 {
+        let Ok((fd, peer_addr)) = rwsgi_os::net::accept_from(&self.w.listeners[listener].fd) else {
             // EAGAIN: a sibling took it. Others (EMFILE, ECONNABORTED) are transient here.
             return false;
-        }
-        // SAFETY: fresh fd we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let (ip, remote_addr, remote_port) = peer(&storage);
+        };
+        let (ip, remote_addr, remote_port) = peer(peer_addr);
         // HTTP clients may stream small writes on a kept-alive connection; a uwsgi peer gets
         // one response and a close, which Nagle cannot delay (uWSGI leaves it on there too).
-        if self.w.listeners[listener].tcp && self.w.listeners[listener].proto == Proto::Http {
-            set_nodelay(fd.as_raw_fd());
+        if self.w.listeners[listener].tcp && self.w.listeners[listener].proto.is_http() {
+            let _ = rwsgi_os::net::set_nodelay(&fd);
         }
         let conn = Conn {
             fd,
@@ -308,8 +293,7 @@ impl<'w, 'a> Core<'w, 'a> {
             None => true,
             Some(conn) => {
                 conn.registered = true;
-                let raw = conn.fd.as_raw_fd();
-                if self.poller.add(raw, token, READ).is_err() {
+                if self.poller.add(&conn.fd, token, READ).is_err() {
                     self.close(slot);
                 }
                 false
@@ -320,7 +304,7 @@ impl<'w, 'a> Core<'w, 'a> {
     pub(super) fn close(&mut self, slot: usize) {
         if let Some(conn) = self.conns.get_mut(slot).and_then(Option::take) {
             if conn.registered {
-                let _ = self.poller.delete(conn.fd.as_raw_fd());
+                let _ = self.poller.delete(&conn.fd);
             }
             drop(conn);
             self.free.push(slot);
@@ -390,45 +374,11 @@ fn read_more(fd: RawFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     read_append(fd, buf, READ_SIZE)
 }
 
-fn set_nodelay(fd: RawFd) {
-    let one: libc::c_int = 1;
-    // SAFETY: setting an int socket option.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_NODELAY,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-/// The peer's address (`None` for a UNIX socket), and as text for REMOTE_ADDR / REMOTE_PORT.
-fn peer(storage: &libc::sockaddr_storage) -> (Option<IpAddr>, String, String) {
-    match storage.ss_family as libc::c_int {
-        libc::AF_INET => {
-            // SAFETY: family says this is a sockaddr_in.
-            let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
-            let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            let text = ip.to_string();
-            (
-                Some(ip.into()),
-                text,
-                u16::from_be(sin.sin_port).to_string(),
-            )
-        }
-        libc::AF_INET6 => {
-            // SAFETY: family says this is a sockaddr_in6.
-            let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
-            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
-            let text = ip.to_string();
-            (
-                Some(ip.into()),
-                text,
-                u16::from_be(sin6.sin6_port).to_string(),
-            )
-        }
-        _ => (None, String::new(), String::new()),
+/// The peer's address (`None` for a UNIX-domain one), and as text for REMOTE_ADDR and
+/// REMOTE_PORT (empty for a UNIX-domain one).
+fn peer(addr: Option<SocketAddr>) -> (Option<IpAddr>, String, String) {
+    match addr {
+        Some(a) => (Some(a.ip()), a.ip().to_string(), a.port().to_string()),
+        None => (None, String::new(), String::new()),
     }
 }

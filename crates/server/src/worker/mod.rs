@@ -8,11 +8,12 @@ mod body;
 mod core;
 mod request;
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use pyo3::prelude::*;
+use rwsgi_os::fd::WakeFd;
+use rwsgi_os::mm::{set_malloc_option, MallocOption};
 use rwsgi_stats::scoreboard::Scoreboard;
 use rwsgi_wsgi::Apps;
 
@@ -36,23 +37,22 @@ pub struct WorkerShared<'a> {
     /// Set when the worker must stop accepting and wind down.
     pub stopping: AtomicBool,
     /// An eventfd that becomes readable when `stopping` is set, to wake every core's loop.
-    pub wake_fd: RawFd,
+    pub wake_fd: &'a WakeFd,
     /// Requests served by this process (for `--max-requests`).
     pub served: AtomicU64,
 }
 
-static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+/// This worker's wake-up eventfd, for the stop handler (set once per worker process: the
+/// master, whose memory a worker starts with, never sets it).
+static WAKE_FD: OnceLock<WakeFd> = OnceLock::new();
 
 extern "C" fn on_stop_signal(sig: libc::c_int) {
     if sig == libc::SIGINT || sig == libc::SIGQUIT {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(0) };
+        rwsgi_os::process::exit_now(0);
     }
-    let fd = WAKE_FD.load(Ordering::Relaxed);
-    if fd >= 0 {
-        let one: u64 = 1;
-        // SAFETY: write(2) on an eventfd is async-signal-safe.
-        unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    // An atomic load and one write(2): async-signal-safe.
+    if let Some(wake) = WAKE_FD.get() {
+        wake.wake();
     }
 }
 
@@ -69,15 +69,14 @@ pub fn run(
     settings: &Settings,
     preloaded: Option<Arc<Apps>>,
 ) -> i32 {
-    // SAFETY: creating an eventfd; checked below.
-    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if efd < 0 {
-        eprintln!("worker {wid}: eventfd: {}", std::io::Error::last_os_error());
-        return 1;
-    }
-    // SAFETY: fresh fd we own.
-    let wake = unsafe { OwnedFd::from_raw_fd(efd) };
-    WAKE_FD.store(wake.as_raw_fd(), Ordering::Relaxed);
+    let wake = match WakeFd::new() {
+        Ok(wake) => wake,
+        Err(e) => {
+            eprintln!("worker {wid}: eventfd: {e}");
+            return 1;
+        }
+    };
+    let wake = WAKE_FD.get_or_init(|| wake);
     install_stop_handlers();
     tune_malloc();
 
@@ -100,7 +99,7 @@ pub fn run(
         settings,
         apps,
         stopping: AtomicBool::new(false),
-        wake_fd: wake.as_raw_fd(),
+        wake_fd: wake,
         served: AtomicU64::new(0),
     };
     scoreboard.worker(wid).set_accepting(true);
@@ -159,16 +158,13 @@ fn after_apps_loaded(wid: usize, settings: &Settings) {
 /// under 4 MiB come from the heap, and up to 32 MiB of free heap is kept for reuse. The
 /// `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` environment variables still win.
 fn tune_malloc() {
-    const MMAP_THRESHOLD: libc::c_int = 4 << 20;
-    const TRIM_THRESHOLD: libc::c_int = 32 << 20;
-    // SAFETY: mallopt only changes allocator parameters; called before the cores start.
-    unsafe {
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
-        }
-        if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
-        }
+    const MMAP_THRESHOLD: i32 = 4 << 20;
+    const TRIM_THRESHOLD: i32 = 32 << 20;
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        set_malloc_option(MallocOption::MmapThreshold, MMAP_THRESHOLD);
+    }
+    if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+        set_malloc_option(MallocOption::TrimThreshold, TRIM_THRESHOLD);
     }
 }
 
@@ -176,9 +172,7 @@ impl WorkerShared<'_> {
     /// Asks every core to wind down.
     pub fn request_stop(&self) {
         if !self.stopping.swap(true, Ordering::Relaxed) {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes to our eventfd.
-            unsafe { libc::write(self.wake_fd, (&one as *const u64).cast(), 8) };
+            self.wake_fd.wake();
         }
     }
 }

@@ -5,15 +5,16 @@ use std::os::fd::AsRawFd;
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use rwsgi_proto::http::{self, BodyKind};
+use rwsgi_os::fdio::writev_nb;
+use rwsgi_os::time::unix_now;
+use rwsgi_proto::http;
 use rwsgi_proto::{httparse, uwsgi};
-use rwsgi_wsgi::fdio::writev_nb;
 use rwsgi_wsgi::vars::HttpConn;
-use rwsgi_wsgi::{call_app, unix_now, Body, BodyFraming, Dialect};
+use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect};
 
 use super::body::Linger;
 use super::core::{Conn, Core, Step};
-use crate::listen::Proto;
+use crate::listen::Protocol;
 use crate::reqlog::{self, LogLine};
 
 /// Most header lines an HTTP request may carry.
@@ -36,8 +37,8 @@ impl Core<'_, '_> {
     /// Serves the request at the start of `conn.buf`, if complete.
     pub(super) fn serve(&mut self, py: Python<'_>, conn: &mut Conn) -> Step {
         let parsed = match self.w.listeners[conn.listener].proto {
-            Proto::Http => self.parse_http(conn),
-            Proto::Uwsgi => self.parse_uwsgi(conn),
+            Protocol::Http | Protocol::Http11 => self.parse_http(conn),
+            Protocol::Uwsgi => self.parse_uwsgi(conn),
         };
         match parsed {
             Ok(Some(head)) => {
@@ -85,11 +86,7 @@ impl Core<'_, '_> {
             remote_port: conn.remote_port.as_bytes(),
         };
         self.vars.fill_from_http(&head, &http_conn);
-        let framing = match head.body {
-            BodyKind::None => BodyFraming::None,
-            BodyKind::Length(n) => BodyFraming::Length(n),
-            BodyKind::Chunked => BodyFraming::Chunked,
-        };
+        let framing = head.body;
         Ok(Some(Head {
             head_len: head.head_len,
             framing,
@@ -287,7 +284,7 @@ impl Core<'_, '_> {
         } else if writer.write_error {
             Step::Close
         } else {
-            conn.linger = Some(Linger::start(fd, body, writer.keep_alive()));
+            conn.linger = Some(Linger::start(&conn.fd, body, writer.keep_alive()));
             Step::Pump
         };
         conn.served += 1;

@@ -508,6 +508,17 @@ fn forwarded_proto_from_a_loopback_peer_is_trusted_by_default() {
         scheme_over_uwsgi(u, &[("HTTP_X_FORWARDED_PROTO", b"https")]),
         "https"
     );
+    // nginx behind a TLS load balancer: its own REQUEST_SCHEME is http, the LB's header wins.
+    assert_eq!(
+        scheme_over_uwsgi(
+            u,
+            &[
+                ("REQUEST_SCHEME", b"http"),
+                ("HTTP_X_FORWARDED_PROTO", b"https")
+            ]
+        ),
+        "https"
+    );
     // ... but nginx's own UWSGI_SCHEME says what it knows and wins.
     assert_eq!(
         scheme_over_uwsgi(

@@ -226,6 +226,124 @@ fn file_pusher_appends_documents_that_parse_one_by_one() {
     assert_eq!(mode & !0o640, 0, "0640 at most (umask applies): {mode:o}");
 }
 
+/// Creates the file that ends `stats_app`'s `/slow` request when dropped (also on a failed
+/// assertion, so the server stops promptly).
+struct Release(std::path::PathBuf);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, b"go");
+    }
+}
+
+/// The master's own counters reach the pusher process: with the only worker stuck in a slow
+/// request and its listen queue overflowing, `listen_queue_errors` in the file pusher's
+/// documents (and `core.overloaded` of the socket pusher) rises along with the live stats.
+#[test]
+fn pushed_listen_queue_errors_follow_the_live_stats() {
+    let (http, st) = (free_port(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let chdir = dir.path().canonicalize().unwrap();
+    let path = chdir.join("stats.log");
+    let udp = UdpReceiver::start();
+    let args: Vec<String> = [
+        "--http-socket",
+        &format!("127.0.0.1:{http}"),
+        "--stats",
+        &format!("127.0.0.1:{st}"),
+        "--pythonpath",
+        &apps_dir().display().to_string(),
+        "--module",
+        "stats_app",
+        "--chdir",
+        &chdir.display().to_string(),
+        "--master",
+        "--processes",
+        "1",
+        "--listen",
+        "2",
+        "--stats-push",
+        &format!("file:path={},freq=1", path.display()),
+        "--stats-push",
+        &format!("socket:127.0.0.1:{}", udp.port),
+        "--stats-pusher-default-freq",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let server = Server::start(&args);
+    server.wait_http_ready(http, 1);
+    let release = Release(chdir.join("stats-release"));
+
+    // The only worker (one core) is held in /slow, so nothing accepts any more.
+    let slow = std::thread::spawn(move || try_http(http, "GET", "/slow", &[], b""));
+    wait_for(Duration::from_secs(20), "the worker busy in /slow", || {
+        stats(st)["workers"][0]["status"] == "busy"
+    });
+    // Fill the accept queue (backlog 2): once it is full the kernel drops further SYNs, so
+    // later connects time out; the accepted ones are kept open until the end.
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], http).into();
+    let queued: Vec<std::net::TcpStream> = (0..8)
+        .filter_map(|_| {
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()
+        })
+        .collect();
+    assert!(queued.len() >= 2, "{} connections queued", queued.len());
+
+    let live_errors = || stats(st)["listen_queue_errors"].as_u64().unwrap();
+    wait_for(
+        Duration::from_secs(20),
+        "the master counting a full listen queue",
+        || live_errors() > 0,
+    );
+    let seen_live = live_errors();
+    let pushed_errors = |text: &str| -> Vec<u64> {
+        text.split("\n\n")
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| v["listen_queue_errors"].as_u64())
+            .collect()
+    };
+    let pushed_now = || pushed_errors(&std::fs::read_to_string(&path).unwrap_or_default());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pushed_now().iter().any(|&n| n >= seen_live) {
+        assert!(
+            Instant::now() < deadline,
+            "no pushed document caught up with the live listen_queue_errors {seen_live}: {:?}",
+            pushed_now()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pushed = pushed_now();
+    let newest = *pushed.last().unwrap();
+    assert!(
+        newest >= seen_live && newest <= live_errors(),
+        "pushed {pushed:?}, live {seen_live} then {}",
+        live_errors()
+    );
+    assert!(
+        pushed.windows(2).all(|w| w[0] <= w[1]),
+        "a counter never goes down: {pushed:?}"
+    );
+    let overloaded = || -> Vec<u64> {
+        udp.datagrams()
+            .iter()
+            .filter_map(|d| d.strip_prefix("uwsgi.core.overloaded 0 "))
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    };
+    wait_for(
+        Duration::from_secs(20),
+        "core.overloaded following listen_queue_errors",
+        || overloaded().iter().any(|&n| n >= seen_live),
+    );
+
+    drop(release);
+    drop(queued);
+    let r = slow.join().unwrap().expect("the /slow request");
+    assert_eq!(r.status, 200);
+}
+
 #[test]
 fn carbon_lines_land_in_whisper_and_a_final_push_on_stop() {
     let (http, st) = (free_port(), free_port());

@@ -810,7 +810,8 @@ fn bad_ini_line_fails_with_file_and_line() {
         ),
     )
     .unwrap();
-    let (code, out) = startup(&["--ini".into(), ini.display().to_string()]);
+    // an unknown ini key is only a warning (as in uWSGI) unless strict
+    let (code, out) = startup(&["--strict".into(), "--ini".into(), ini.display().to_string()]);
     assert!(code.is_some_and(|c| c != 0), "exit {code:?}\n{out}");
     assert!(out.contains("bad.ini:4"), "{out}");
     assert!(out.contains("not-an-option-xyz"), "{out}");

@@ -1,0 +1,159 @@
+//! Processes: signalling and reaping children, limits, the parent-death signal, leaving, exec,
+//! and where stdout/stderr go.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::AsFd;
+
+use rustix::process::{Pid, Resource, Rlimit, Signal, WaitOptions, WaitStatus};
+
+/// A process id as the rest of rwsgi keeps it (`0` = none).
+pub type RawPid = i32;
+
+fn pid(raw: RawPid) -> io::Result<Pid> {
+    // Zero or negative would signal a process group, or every process we may signal.
+    if raw <= 0 {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    Pid::from_raw(raw).ok_or_else(|| io::ErrorKind::InvalidInput.into())
+}
+
+/// Sends `sig` to process `target` (> 0; never a process group).
+pub fn kill(target: RawPid, sig: Signal) -> io::Result<()> {
+    Ok(rustix::process::kill_process(pid(target)?, sig)?)
+}
+
+/// Reaps one exited child without blocking: its pid and how it ended, `None` when no child
+/// has exited (or there are no children).
+pub fn reap_child() -> Option<(RawPid, WaitStatus)> {
+    match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+        Ok(Some((pid, status))) => Some((pid.as_raw_pid(), status)),
+        Ok(None) | Err(_) => None,
+    }
+}
+
+/// This process's id.
+pub fn current_pid() -> RawPid {
+    rustix::process::getpid().as_raw_pid()
+}
+
+/// The parent's process id (`0` when the parent is outside our pid namespace).
+pub fn parent_pid() -> RawPid {
+    Pid::as_raw(rustix::process::getppid())
+}
+
+/// The real user and group ids of this process.
+pub fn real_ids() -> (u32, u32) {
+    (
+        rustix::process::getuid().as_raw(),
+        rustix::process::getgid().as_raw(),
+    )
+}
+
+/// Caps the address space of this process (and of the children it forks later) at `bytes`.
+pub fn limit_address_space(bytes: u64) -> io::Result<()> {
+    let limit = Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
+    };
+    Ok(rustix::process::setrlimit(Resource::As, limit)?)
+}
+
+/// Asks the kernel to send `sig` to this process when its parent dies.
+pub fn set_parent_death_signal(sig: Signal) -> io::Result<()> {
+    Ok(rustix::process::set_parent_process_death_signal(Some(sig))?)
+}
+
+/// Sets the calling thread's name (the process's name, `/proc/PID/comm`, when called from
+/// the main thread); the kernel keeps its first 15 bytes.
+pub fn set_name(name: &std::ffi::CStr) -> io::Result<()> {
+    Ok(rustix::thread::set_name(name)?)
+}
+
+/// `_exit(2)`: leaves now, without running destructors, `atexit` hooks or stdio flushes (a
+/// forked child must not run its parent's). Async-signal-safe.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions and never returns. libc's: rustix offers it only in
+    // its experimental runtime API.
+    unsafe { libc::_exit(code) }
+}
+
+/// `execv(path, args)`: replaces this process's image, keeping its descriptors that are not
+/// close-on-exec and its environment. Returns only on failure.
+pub fn exec(path: &std::ffi::CStr, args: &[CString]) -> io::Error {
+    let mut argv: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: argv is a NULL-terminated array of C strings that outlive the call. libc's:
+    // rustix's execve is in its experimental runtime API.
+    unsafe { libc::execv(path.as_ptr(), argv.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Points stdout and stderr (fds 1 and 2) at `to`.
+pub fn redirect_output(to: impl AsFd) -> io::Result<()> {
+    rustix::stdio::dup2_stdout(&to)?;
+    rustix::stdio::dup2_stderr(&to)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_that_would_name_a_group_is_refused() {
+        for raw in [0, -1, -5] {
+            let err = kill(raw, Signal::TERM).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        }
+    }
+
+    #[test]
+    fn a_killed_child_is_reaped_with_its_signal() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let raw = child.id() as RawPid;
+        kill(raw, Signal::KILL).unwrap();
+        // Bounded wait for the kernel to report it (reap_child never blocks).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            // Other tests' children may be reaped here too: only ours is looked for.
+            if let Some((pid, status)) = reap_child() {
+                if pid == raw {
+                    break status;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "child not reaped");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(status.terminating_signal(), Some(libc::SIGKILL));
+        assert_eq!(status.exit_status(), None);
+        // Already reaped: std must not wait for it.
+        drop(child.try_wait());
+    }
+
+    #[test]
+    fn a_thread_s_name_is_set() {
+        std::thread::spawn(|| {
+            set_name(c"rwsgi-os-test").unwrap();
+            let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+            assert_eq!(comm.trim_end(), "rwsgi-os-test");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn ids_are_this_process_s() {
+        assert_eq!(current_pid() as u32, std::process::id());
+        assert!(parent_pid() > 0);
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| -> u32 {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        assert_eq!(real_ids(), (field("Uid:"), field("Gid:")));
+    }
+}
