@@ -22,6 +22,9 @@ use rwsgi_config::Command;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "top") {
+        return ExitCode::from(rwsgi_top::main(&args[1..]));
+    }
     let env_vars = std::env::vars().filter(|(k, _)| k.starts_with("UWSGI_"));
     let parsed = match rwsgi_config::parse(args, env_vars, &host::OsHost::new()) {
         Ok(p) => p,

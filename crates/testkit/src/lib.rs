@@ -8,6 +8,7 @@
 //!   a malformed response fails the test instead of parsing as a short one.
 //! * [`receivers`]: the real receivers of the pusher tests (UDP, carbon-cache, a MongoDB wire
 //!   server, a Zabbix trapper stand-in).
+//! * [`tmux::Tmux`]: a program in a real terminal (capture the screen, send keys).
 //! * [`wait::eventually`]: the one "poll until it holds, or fail with what was seen" loop.
 //!
 //! `use rwsgi_testkit::prelude::*;` brings everything a test file needs.
@@ -17,6 +18,7 @@ pub mod ports;
 pub mod process;
 pub mod receivers;
 pub mod stats;
+pub mod tmux;
 pub mod uwsgi;
 pub mod wait;
 pub mod wsgi_server;
@@ -27,6 +29,7 @@ pub mod prelude {
     pub use crate::ports::*;
     pub use crate::process::*;
     pub use crate::stats::*;
+    pub use crate::tmux::*;
     pub use crate::uwsgi::*;
     pub use crate::wait::*;
     pub use crate::wsgi_server::*;

@@ -13,6 +13,7 @@ mod smoke;
 mod stats_addr;
 mod stats_json;
 mod stats_uwsgitop;
+mod top;
 mod uwsgi_compat;
 mod wsgi_apps;
 mod wsgi_environ;

@@ -3,64 +3,7 @@
 use rwsgi_testkit::prelude::*;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// An executable on PATH; the test suite's script installs it (no skipping).
-/// A detached tmux session on a private tmux server (socket in a temp dir), killed by name
-/// when dropped.
-struct Tmux {
-    socket: PathBuf,
-    name: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Tmux {
-    fn tmux(&self) -> Command {
-        let mut c = Command::new(which("tmux"));
-        c.arg("-S").arg(&self.socket).env_remove("TMUX");
-        c
-    }
-
-    fn start(name: String, shell_command: &str) -> Tmux {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let t = Tmux {
-            socket: dir.path().join("tmux.sock"),
-            name,
-            _dir: dir,
-        };
-        let mut c = t.tmux();
-        c.args(["new-session", "-d", "-s", &t.name, "-x", "200", "-y", "50"])
-            .arg(shell_command);
-        let out = run_bounded(c, Duration::from_secs(30));
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn capture(&self) -> String {
-        let mut c = self.tmux();
-        c.args(["capture-pane", "-p", "-t", &self.name]);
-        let out = run_bounded(c, Duration::from_secs(30));
-        assert!(
-            out.status.success(),
-            "tmux capture-pane failed (did uwsgitop's session end?): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let mut c = self.tmux();
-        c.args(["kill-session", "-t", &self.name]);
-        let _ = run_bounded(c, Duration::from_secs(30));
-    }
-}
 
 /// The pane shows, for every worker, a line `WID % PID REQ ...` with its id, pid and request
 /// count.
