@@ -1,6 +1,9 @@
 //! Hot-path parse benchmarks: a typical nginx uwsgi packet and a typical
 //! curl / wrk HTTP/1.1 request head.
 
+// criterion_group! generates the undocumented entry point.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use rwsgi_proto::http::{self, ChunkedDecoder};
 use rwsgi_proto::httparse::EMPTY_HEADER;

@@ -46,15 +46,26 @@ pub enum PushError {
     #[error(
         "unknown stats pusher '{name}' in '{spec}' (known: file, mongodb, statsd, socket, zabbix)"
     )]
-    UnknownPusher { spec: String, name: String },
+    UnknownPusher {
+        /// The option's value as written.
+        spec: String,
+        /// The pusher name in it.
+        name: String,
+    },
     /// Malformed arguments.
     #[error("invalid stats pusher '{spec}': {msg}")]
-    Invalid { spec: String, msg: String },
+    Invalid {
+        /// The option's value as written.
+        spec: String,
+        /// What is wrong with it.
+        msg: String,
+    },
 }
 
 /// Every configured pusher (the `--stats-push` ones and one per `--carbon` server).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PushConfig {
+    /// The pushers, in the order configured.
     pub pushers: Vec<PusherSpec>,
     /// The machine's host name (carbon's node and zabbix's `host`).
     pub hostname: String,

@@ -33,17 +33,24 @@ use rwsgi_stats::model::{StatsSnapshot, WorkerStatus};
 /// uWSGI's metric types (`UWSGI_METRIC_*`), with their numeric values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricType {
+    /// Grows; pushers that want deltas send the difference.
     Counter = 0,
+    /// A level that goes up and down.
     Gauge = 1,
+    /// A counter sent as its absolute value.
     Absolute = 2,
+    /// Another metric's value under a second name.
     Alias = 3,
 }
 
 /// One metric value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metric {
+    /// uWSGI's dotted name (`worker.1.requests`).
     pub name: String,
+    /// Its type.
     pub kind: MetricType,
+    /// Its value.
     pub value: u64,
 }
 
@@ -181,6 +188,7 @@ fn full_name(prefix: &str, name: &str) -> String {
 /// One statsd datagram to send; `commit` is the counter value to remember once it was sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatsdDatagram {
+    /// The JSON document sent.
     pub payload: String,
     /// `(metric name, absolute counter value)` for counters sent as deltas.
     pub commit: Option<(String, u64)>,
@@ -318,9 +326,13 @@ pub struct CarbonState {
 pub struct CarbonFormat<'a> {
     /// `--carbon-root` with its trailing dot.
     pub root: &'a str,
+    /// This machine's name (the node in the metric path).
     pub hostname: &'a str,
+    /// `--carbon-id`: the server's name in the metric path.
     pub id: &'a str,
+    /// `--carbon-no-workers`: only the server-wide metrics.
     pub no_workers: bool,
+    /// `--memory-report`: also the workers' rss and vsz.
     pub memory_report: bool,
     /// The push period, used for the first push's busyness window.
     pub freq_us: u64,

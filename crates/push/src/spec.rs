@@ -31,6 +31,7 @@ pub const DEFAULT_CARBON_ROOT: &str = "uwsgi.";
 pub struct HostPort {
     /// Host name or IP literal (IPv6 without brackets).
     pub host: String,
+    /// The port (never 0).
     pub port: u16,
 }
 
@@ -74,6 +75,7 @@ pub struct PusherSpec {
     pub label: String,
     /// Push period.
     pub freq: Duration,
+    /// What it pushes to.
     pub kind: PusherKind,
 }
 
@@ -81,24 +83,46 @@ pub struct PusherSpec {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PusherKind {
     /// `file:path=P,separator=S,freq=N`: appends the stats JSON (minified, one line) + separator.
-    File { path: PathBuf, separator: String },
+    File {
+        /// The file appended to.
+        path: PathBuf,
+        /// Written between documents.
+        separator: String,
+    },
     /// `mongodb:addr=H:P,collection=DB.COLL,freq=N`: inserts the stats document.
     Mongo {
+        /// The server.
         addr: HostPort,
+        /// The database.
         database: String,
+        /// The collection.
         collection: String,
     },
     /// `statsd:ADDR[,PREFIX]`.
     Statsd {
+        /// The statsd server (UDP).
         addr: HostPort,
+        /// Put before every metric name.
         prefix: String,
+        /// `--statsd-no-workers`: only the server-wide metrics.
         no_workers: bool,
+        /// `--statsd-all-gauges`: counters sent as gauges too.
         all_gauges: bool,
     },
     /// `socket:ADDR[,PREFIX]`: one UDP datagram `PREFIX.NAME TYPE VALUE` per metric.
-    Socket { addr: HostPort, prefix: String },
+    Socket {
+        /// The receiver (UDP).
+        addr: HostPort,
+        /// Put before every metric name.
+        prefix: String,
+    },
     /// `zabbix:[ADDR][,PREFIX]`: Zabbix sender protocol over TCP.
-    Zabbix { addr: HostPort, prefix: String },
+    Zabbix {
+        /// The Zabbix trapper.
+        addr: HostPort,
+        /// Put before every item key.
+        prefix: String,
+    },
     /// `--carbon HOST:PORT`: Graphite plaintext protocol over TCP.
     Carbon(CarbonSpec),
 }
@@ -106,6 +130,7 @@ pub enum PusherKind {
 /// The settings of one `--carbon` server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CarbonSpec {
+    /// The carbon server.
     pub addr: HostPort,
     /// `--carbon-root` with its trailing dot (`uwsgi.` by default; empty means no root).
     pub root: String,
@@ -178,7 +203,9 @@ fn addr_prefix(args: Option<&str>) -> (Option<&str>, String) {
 pub struct PushOptions {
     /// `--stats-pusher-default-freq` (uWSGI's default is 3).
     pub default_freq: u64,
+    /// `--statsd-no-workers`.
     pub statsd_no_workers: bool,
+    /// `--statsd-all-gauges`.
     pub statsd_all_gauges: bool,
 }
 
@@ -273,10 +300,15 @@ pub fn parse_stats_push(spec: &str, opts: PushOptions) -> Result<PusherSpec, Pus
 /// Carbon's defaults as uWSGI's `carbon_post_init` computes them.
 #[derive(Clone, Debug, Default)]
 pub struct CarbonOptions<'a> {
+    /// `--carbon-freq` seconds.
     pub freq: u64,
+    /// `--carbon-id`.
     pub id: Option<&'a str>,
+    /// `--carbon-root`.
     pub root: Option<&'a str>,
+    /// `--carbon-no-workers`.
     pub no_workers: bool,
+    /// `--memory-report`.
     pub memory_report: bool,
     /// The first listening socket's name as uWSGI prints it (`127.0.0.1:3031`, `:3031`, a path).
     pub first_socket: Option<&'a str>,

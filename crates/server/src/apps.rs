@@ -7,7 +7,7 @@ use rwsgi_wsgi::{app, Apps};
 use crate::settings::Settings;
 
 /// Loads every app; the first failure (traceback already printed) stops the load.
-pub fn load_all(settings: &Settings) -> Result<Apps, String> {
+pub(crate) fn load_all(settings: &Settings) -> Result<Apps, String> {
     Python::attach(|py| {
         let mut apps = Apps {
             list: Vec::new(),

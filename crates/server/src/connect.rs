@@ -9,7 +9,7 @@ use rwsgi_config::Addr;
 
 /// Why the socket could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     /// The address did not parse.
     #[error("invalid address '{0}': {1}")]
     Addr(String, rwsgi_config::AddrError),
@@ -60,7 +60,7 @@ fn connect(addr: &Addr) -> io::Result<Box<dyn Read>> {
 }
 
 /// Connects to `target`, copies everything it sends to stdout.
-pub fn run(target: &str) -> Result<(), ConnectError> {
+pub(crate) fn run(target: &str) -> Result<(), ConnectError> {
     let addr = Addr::parse(target).map_err(|e| ConnectError::Addr(target.to_string(), e))?;
     let mut stream = connect(&addr).map_err(|e| ConnectError::Connect(target.to_string(), e))?;
     let mut data = Vec::new();

@@ -6,7 +6,7 @@
 /// True when the forwarded headers say https and none of them says otherwise. A value that is
 /// neither a clear yes nor a clear no (`https, http` from two proxies, `maybe`) cancels the
 /// claim: guessing the scheme wrong in either direction is worse than the socket's own.
-pub fn claims_https<'a>(vars: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
+pub(crate) fn claims_https<'a>(vars: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> bool {
     let mut https = false;
     for (key, value) in vars {
         let yes: &[u8] = match key {

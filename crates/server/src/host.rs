@@ -12,13 +12,13 @@ use rwsgi_config::{Host, HostFacts, PathKind};
 use rwsgi_os::{process, system, user};
 
 /// The real machine.
-pub struct OsHost {
+pub(crate) struct OsHost {
     facts: HostFacts,
 }
 
 impl OsHost {
     /// Reads the facts once (start-up is single-threaded).
-    pub fn new() -> OsHost {
+    pub(crate) fn new() -> OsHost {
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();

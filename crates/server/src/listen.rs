@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use rwsgi_config::Addr;
 use socket2::{Domain, SockAddr, Socket, Type};
 
-pub use rwsgi_config::Protocol;
+pub(crate) use rwsgi_config::Protocol;
 
 /// A bound, listening, non-blocking socket.
 #[derive(Debug)]
-pub struct Listener {
+pub(crate) struct Listener {
     /// The socket.
     pub fd: OwnedFd,
     /// Its protocol.
@@ -32,7 +32,7 @@ pub struct Listener {
 
 impl Listener {
     /// The raw fd.
-    pub fn raw(&self) -> RawFd {
+    pub(crate) fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
@@ -40,7 +40,7 @@ impl Listener {
 /// Why a socket could not be bound.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot bind {addr}: {source}")]
-pub struct BindError {
+pub(crate) struct BindError {
     /// The address.
     pub addr: String,
     /// The OS error.
@@ -49,7 +49,7 @@ pub struct BindError {
 }
 
 /// Resolves a TCP address (an empty host means all IPv4 interfaces, as uWSGI's `:port`).
-pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+pub(crate) fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     let host = if host.is_empty() { "0.0.0.0" } else { host };
     (host, port)
         .to_socket_addrs()?
@@ -59,19 +59,19 @@ pub fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
 
 /// Environment variable through which a reloading master hands its listening sockets to the
 /// master it execs: one `FD KEY` line per socket.
-pub const INHERIT_ENV: &str = "RWSGI_INHERITED_SOCKETS";
+pub(crate) const INHERIT_ENV: &str = "RWSGI_INHERITED_SOCKETS";
 
 /// Listening sockets inherited across a graceful reload (SIGHUP re-executes the master with
 /// its sockets still open, so clients queue instead of being refused).
 #[derive(Debug, Default)]
-pub struct Inherited {
+pub(crate) struct Inherited {
     fds: Vec<(String, OwnedFd)>,
 }
 
 impl Inherited {
     /// Takes over the sockets named in [`INHERIT_ENV`] (and removes the variable, so workers
     /// and later reloads do not see stale numbers).
-    pub fn from_env() -> Inherited {
+    pub(crate) fn from_env() -> Inherited {
         let Some(value) = std::env::var_os(INHERIT_ENV) else {
             return Inherited::default();
         };
@@ -99,13 +99,15 @@ impl Inherited {
     }
 
     /// The inherited socket for `key`, if any.
-    pub fn take(&mut self, key: &str) -> Option<Socket> {
+    pub(crate) fn take(&mut self, key: &str) -> Option<Socket> {
         let i = self.fds.iter().position(|(k, _)| k == key)?;
         Some(Socket::from(self.fds.swap_remove(i).1))
     }
 
     /// Builds the [`INHERIT_ENV`] value for `sockets` and makes them survive `exec`.
-    pub fn export<'a, 'fd>(sockets: impl Iterator<Item = (&'a str, BorrowedFd<'fd>)>) -> String {
+    pub(crate) fn export<'a, 'fd>(
+        sockets: impl Iterator<Item = (&'a str, BorrowedFd<'fd>)>,
+    ) -> String {
         let mut out = String::new();
         for (key, fd) in sockets {
             let _ = rwsgi_os::fd::set_cloexec(fd, false);
@@ -116,13 +118,13 @@ impl Inherited {
 }
 
 /// The key a socket is handed over under: protocol and address.
-pub fn inherit_key(kind: &str, name: &str) -> String {
+pub(crate) fn inherit_key(kind: &str, name: &str) -> String {
     format!("{kind}:{name}")
 }
 
 /// Binds `addr` (or adopts the socket a reloading master handed over) and listens. `chmod`
 /// applies to filesystem UNIX sockets.
-pub fn bind(
+pub(crate) fn bind(
     addr: &Addr,
     proto: Protocol,
     backlog: u32,
@@ -147,7 +149,7 @@ pub fn bind(
 }
 
 /// [`bind`], handing the socket over under `key` on reloads.
-pub fn bind_as(
+pub(crate) fn bind_as(
     key: &str,
     addr: &Addr,
     proto: Protocol,
@@ -239,7 +241,7 @@ fn bind_new(
 }
 
 /// A socket bound (and listening) on the Linux abstract name `name` (without the leading NUL).
-pub fn bind_abstract(name: &[u8]) -> io::Result<Socket> {
+pub(crate) fn bind_abstract(name: &[u8]) -> io::Result<Socket> {
     use std::os::linux::net::SocketAddrExt;
     let sa = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
     let listener = std::os::unix::net::UnixListener::bind_addr(&sa)?;

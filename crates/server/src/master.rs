@@ -36,7 +36,7 @@ const TOKEN_STATS: u64 = 1;
 
 /// A fatal start-up problem, reported by `main` with its message.
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
+pub(crate) enum StartError {
     /// A socket could not be bound.
     #[error(transparent)]
     Bind(#[from] listen::BindError),
@@ -147,7 +147,7 @@ struct PusherProc {
 }
 
 /// Runs the server until it is told to stop; returns the exit code.
-pub fn run(config: Config) -> Result<i32, StartError> {
+pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(mb) = config.limit_as {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }

@@ -5,7 +5,7 @@ use std::io;
 use rwsgi_os::user;
 
 /// Switches to `gid` then `uid` (names or numbers); group first, while we still may.
-pub fn drop_to(uid: Option<&str>, gid: Option<&str>) -> io::Result<()> {
+pub(crate) fn drop_to(uid: Option<&str>, gid: Option<&str>) -> io::Result<()> {
     if let Some(g) = gid {
         let gid = match g.parse() {
             Ok(n) => n,

@@ -8,7 +8,7 @@ use std::ffi::CString;
 
 /// How processes name themselves.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProcName {
+pub(crate) struct ProcName {
     /// `--procname-prefix` (`--procname-prefix-spaced` ends it with a space).
     pub prefix: String,
     /// `--auto-procname`: name each process after its role.
@@ -17,7 +17,7 @@ pub struct ProcName {
 
 /// What a process does, for its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// The master.
     Master,
     /// Worker N (1-based).
@@ -29,7 +29,7 @@ pub enum Role {
 impl ProcName {
     /// The name for `role`, or `None` when neither option is set (the process keeps the name
     /// of its binary, as without them in uWSGI).
-    pub fn for_role(&self, role: Role) -> Option<String> {
+    pub(crate) fn for_role(&self, role: Role) -> Option<String> {
         if !self.auto && self.prefix.is_empty() {
             return None;
         }
@@ -44,7 +44,7 @@ impl ProcName {
 
     /// Names the calling process (its main thread) for `role`; a failure is only logged,
     /// since a name is cosmetic.
-    pub fn apply(&self, role: Role) {
+    pub(crate) fn apply(&self, role: Role) {
         let Some(name) = self.for_role(role) else {
             return;
         };

@@ -12,7 +12,7 @@ use rwsgi_os::time::{local_time, unix_now};
 use rwsgi_wsgi::RequestVars;
 
 /// The parts of one log line.
-pub struct LogLine<'a> {
+pub(crate) struct LogLine<'a> {
     /// Worker process id.
     pub pid: u32,
     /// Worker id (1-based).
@@ -58,7 +58,7 @@ impl LogLine<'_> {
 
 /// Formats the time of day the way uWSGI's log lines do (asctime), cached per second.
 #[derive(Default)]
-pub struct Clock {
+pub(crate) struct Clock {
     second: u64,
     text: Vec<u8>,
 }
@@ -76,7 +76,12 @@ impl Clock {
 }
 
 /// Writes `line` to stderr in uWSGI's default format, or in `format` when one is set.
-pub fn write(line: &LogLine<'_>, format: Option<&LogFormat>, clock: &mut Clock, buf: &mut Vec<u8>) {
+pub(crate) fn write(
+    line: &LogLine<'_>,
+    format: Option<&LogFormat>,
+    clock: &mut Clock,
+    buf: &mut Vec<u8>,
+) {
     buf.clear();
     match format {
         Some(f) => f.render(line, buf),
@@ -128,7 +133,7 @@ fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
 /// switches, rerr, werr, ioerr, rss, vsz, rssM, vszM) plus `var.NAME` for any request var.
 /// Other names (uWSGI's app-set logvars) are left empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFormat {
+pub(crate) struct LogFormat {
     pieces: Vec<Piece>,
 }
 
@@ -169,7 +174,7 @@ enum Piece {
 
 impl LogFormat {
     /// Parses `format`; a `%(` without its `)` is kept as text. A newline ends each line.
-    pub fn parse(format: &str) -> LogFormat {
+    pub(crate) fn parse(format: &str) -> LogFormat {
         let mut pieces = Vec::new();
         let mut text = Vec::new();
         let mut rest = format;
@@ -191,7 +196,7 @@ impl LogFormat {
     }
 
     /// Appends one log line for `line`.
-    pub fn render(&self, line: &LogLine<'_>, buf: &mut Vec<u8>) {
+    pub(crate) fn render(&self, line: &LogLine<'_>, buf: &mut Vec<u8>) {
         let (rerr, werr) = (line.io_errors.0 as u8, line.io_errors.1 as u8);
         let (vsz, rss) = line.memory.unwrap_or((0, 0));
         for piece in &self.pieces {

@@ -11,7 +11,7 @@ use rwsgi_wsgi::AppSpec;
 
 /// Run-time settings shared (read-only) by the master and every worker.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// The master's own settings (workers never read them).
     pub master: MasterSettings,
     /// Worker processes.
@@ -70,7 +70,7 @@ pub struct Settings {
 
 /// What only the master reads: lifecycle policy and what it cleans up.
 #[derive(Debug, Clone)]
-pub struct MasterSettings {
+pub(crate) struct MasterSettings {
     /// `--master`: respawn a worker whatever made it exit (without it, only an expected exit).
     pub respawn_always: bool,
     /// `--need-app`: a worker whose lazy app failed to load ends the server.
@@ -93,7 +93,7 @@ pub struct MasterSettings {
 
 impl Settings {
     /// Derives the settings.
-    pub fn from_config(config: &Config) -> Settings {
+    pub(crate) fn from_config(config: &Config) -> Settings {
         let callable = config.callable.as_str();
         let mut apps = Vec::new();
         if let Some(module) = &config.module {
@@ -176,7 +176,7 @@ impl Settings {
     }
 
     /// The request count after which worker `wid` (1-based) is recycled; 0 = never.
-    pub fn max_requests_for(&self, wid: usize) -> u64 {
+    pub(crate) fn max_requests_for(&self, wid: usize) -> u64 {
         if self.max_requests == 0 {
             return 0;
         }

@@ -4,16 +4,16 @@
 
 use rwsgi_os::process;
 use rwsgi_os::signal::{self, Blocked, SignalNumber};
-pub use rwsgi_os::signal::{ignore, install, SignalPipe};
+pub(crate) use rwsgi_os::signal::{ignore, install, SignalPipe};
 
 /// The signals that stop or reload a child of the master.
-pub const STOP_SIGNALS: [SignalNumber; 4] =
+pub(crate) const STOP_SIGNALS: [SignalNumber; 4] =
     [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
 
 /// What every child of the master starts with, called once its own handlers are installed:
 /// the default SIGCHLD action (the master's handler is not theirs), SIGPIPE ignored (a client
 /// that went away is an error return), and [`STOP_SIGNALS`] unblocked (see [`ForkGuard`]).
-pub fn child_defaults() {
+pub(crate) fn child_defaults() {
     let _ = signal::default(libc::SIGCHLD);
     let _ = ignore(libc::SIGPIPE);
     signal::unblock(&STOP_SIGNALS);
@@ -23,13 +23,13 @@ pub fn child_defaults() {
 /// before the child installed its handlers waits for them (the child unblocks them in
 /// [`child_defaults`]) instead of going to the master's handler and being lost. Dropping the
 /// guard, in the master, restores its mask.
-pub struct ForkGuard {
+pub(crate) struct ForkGuard {
     _blocked: Blocked,
 }
 
 impl ForkGuard {
     /// Blocks [`STOP_SIGNALS`] until the guard is dropped.
-    pub fn new() -> ForkGuard {
+    pub(crate) fn new() -> ForkGuard {
         ForkGuard {
             _blocked: Blocked::new(&STOP_SIGNALS),
         }
@@ -38,7 +38,7 @@ impl ForkGuard {
 
 /// `--no-orphans`: this child gets SIGTERM (a graceful stop) when the master, its parent, dies.
 /// Exits at once if the master is already gone (it died between the fork and this call).
-pub fn stop_with_parent(parent: process::RawPid) {
+pub(crate) fn stop_with_parent(parent: process::RawPid) {
     let _ = process::set_parent_death_signal(rwsgi_os::Signal::TERM);
     if process::parent_pid() != parent {
         // Without the master's destructors, inherited across the fork.

@@ -51,7 +51,7 @@ struct Client {
 }
 
 /// The stats socket(s) and their clients.
-pub struct StatsServer {
+pub(crate) struct StatsServer {
     listeners: Vec<OwnedFd>,
     http: bool,
     clients: Vec<Option<Client>>,
@@ -63,7 +63,7 @@ impl StatsServer {
     /// Binds `addr`. An abstract `@name` is bound twice: as `\0name` (what uwsgitop, Python and
     /// socat connect to) and as `\0name\0` (what uWSGI binds, so clients written for it reach
     /// rwsgi too).
-    pub fn bind(
+    pub(crate) fn bind(
         addr: &Addr,
         http: bool,
         inherited: &mut Inherited,
@@ -107,7 +107,7 @@ impl StatsServer {
     }
 
     /// Watches the listeners on `poller`, with tokens from `base` up.
-    pub fn register(&mut self, poller: &Poller, base: u64) -> io::Result<()> {
+    pub(crate) fn register(&mut self, poller: &Poller, base: u64) -> io::Result<()> {
         self.base = base;
         for (i, l) in self.listeners.iter().enumerate() {
             poller.add(l, base + i as u64, READ)?;
@@ -116,7 +116,7 @@ impl StatsServer {
     }
 
     /// The listening sockets with their hand-over keys, for a reload.
-    pub fn inheritable(&self, addr: &Addr) -> Vec<(String, BorrowedFd<'_>)> {
+    pub(crate) fn inheritable(&self, addr: &Addr) -> Vec<(String, BorrowedFd<'_>)> {
         let abstract_addr = matches!(addr, Addr::Abstract(_));
         self.listeners
             .iter()
@@ -133,12 +133,17 @@ impl StatsServer {
     }
 
     /// True if `token` belongs to the stats server.
-    pub fn owns(&self, token: u64) -> bool {
+    pub(crate) fn owns(&self, token: u64) -> bool {
         token >= self.base && token < self.base + CLIENT_OFFSET + self.clients.len() as u64
     }
 
     /// Handles an event. `render` writes the current stats JSON into its argument.
-    pub fn on_event(&mut self, poller: &Poller, ev: Event, render: &mut dyn FnMut(&mut Vec<u8>)) {
+    pub(crate) fn on_event(
+        &mut self,
+        poller: &Poller,
+        ev: Event,
+        render: &mut dyn FnMut(&mut Vec<u8>),
+    ) {
         let idx = ev.token - self.base;
         if idx < CLIENT_OFFSET {
             self.accept(poller, idx as usize, render);
@@ -309,7 +314,7 @@ impl StatsServer {
     }
 
     /// Drops clients past their deadline.
-    pub fn expire(&mut self, poller: &Poller) {
+    pub(crate) fn expire(&mut self, poller: &Poller) {
         let now = Instant::now();
         for slot in 0..self.clients.len() {
             if self.clients[slot]

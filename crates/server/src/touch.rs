@@ -6,14 +6,14 @@ use std::time::SystemTime;
 
 /// Watched files and the modification time each had when last looked at.
 #[derive(Debug, Default)]
-pub struct TouchWatch {
+pub(crate) struct TouchWatch {
     files: Vec<(PathBuf, Option<SystemTime>)>,
 }
 
 impl TouchWatch {
     /// Starts watching `paths` from their current modification times (a missing file counts
     /// as touched once it appears).
-    pub fn new(paths: &[PathBuf]) -> TouchWatch {
+    pub(crate) fn new(paths: &[PathBuf]) -> TouchWatch {
         TouchWatch {
             files: paths.iter().map(|p| (p.clone(), mtime(p))).collect(),
         }
@@ -22,7 +22,7 @@ impl TouchWatch {
     /// The first watched file whose modification time changed since the last look, if any
     /// (every changed file's new time is remembered, so one touch reloads once). A file that
     /// cannot be read now is left alone: deleting it is not touching it.
-    pub fn touched(&mut self) -> Option<&Path> {
+    pub(crate) fn touched(&mut self) -> Option<&Path> {
         let mut first = None;
         for (i, (path, seen)) in self.files.iter_mut().enumerate() {
             let Some(now) = mtime(path) else { continue };

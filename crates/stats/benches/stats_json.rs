@@ -1,6 +1,9 @@
 //! Stats path benchmarks: snapshot + uWSGI JSON render for 8/64/256 workers x 4 cores, and the
 //! per-request scoreboard hot path.
 
+// criterion_group! generates the undocumented entry point.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rwsgi_stats::{
     render_uwsgi, AppInfo, Layout, MasterInfo, RenderOptions, Scoreboard, SocketInfo,

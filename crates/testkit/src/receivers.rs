@@ -18,11 +18,13 @@ pub use crate::wait::wait_for;
 
 /// A UDP listener on loopback collecting datagrams in a background thread.
 pub struct UdpReceiver {
+    /// Its loopback port.
     pub port: u16,
     got: Arc<Mutex<Vec<(Instant, String)>>>,
 }
 
 impl UdpReceiver {
+    /// Starts it on loopback (a port of its own) and waits until it listens.
     pub fn start() -> UdpReceiver {
         Self::start_on(0)
     }
@@ -88,12 +90,15 @@ pub fn statsd_map(push: &[String]) -> HashMap<String, (i64, String)> {
 /// Graphite's carbon-cache (twistd in the foreground) with its own config and whisper
 /// directory in a temp dir.
 pub struct CarbonCache {
+    /// Its loopback port.
     pub port: u16,
+    /// Its data directory.
     pub dir: PathBuf,
     child: Child,
 }
 
 impl CarbonCache {
+    /// Starts it on loopback (a port of its own) and waits until it listens.
     pub fn start(dir: &Path) -> CarbonCache {
         let port = free_tcp_port();
         Self::start_on(dir, port)
@@ -206,6 +211,7 @@ impl CarbonCache {
         out
     }
 
+    /// Stops it (by pid) and waits for it to exit.
     pub fn stop(&mut self) {
         crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -219,6 +225,7 @@ impl CarbonCache {
         let _ = self.child.wait();
     }
 
+    /// Everything it logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("carbon-cache.out")).unwrap_or_default()
     }
@@ -235,7 +242,9 @@ impl Drop for CarbonCache {
 /// nx-27017: a MongoDB wire-protocol server storing in SQLite (`pip install nx-27017`),
 /// run in the foreground on a loopback port with its database file in `dir`.
 pub struct MongoServer {
+    /// Its loopback port.
     pub port: u16,
+    /// Its data directory.
     pub dir: PathBuf,
     child: Child,
 }
@@ -244,6 +253,7 @@ const NX_MAIN: &str =
     "import sys; from nx_27017.nx_27017 import main; sys.argv[0] = 'nx-27017'; main()";
 
 impl MongoServer {
+    /// Starts it on loopback (a port of its own) and waits until it listens.
     pub fn start(dir: &Path) -> MongoServer {
         Self::start_on(dir, free_tcp_port())
     }
@@ -295,6 +305,7 @@ impl MongoServer {
         serde_json::from_slice(&out.stdout).expect("json from pymongo")
     }
 
+    /// Stops it (by pid) and waits for it to exit.
     pub fn stop(&mut self) {
         crate::process::kill(self.child.id() as i32, libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -320,11 +331,13 @@ impl Drop for MongoServer {
 /// A Zabbix trapper stand-in: parses sender requests (`ZBXD\x01`, u64 LE length, JSON),
 /// records them and answers `success` as a Zabbix server does.
 pub struct ZabbixReceiver {
+    /// Its loopback port.
     pub port: u16,
     got: Arc<Mutex<Vec<serde_json::Value>>>,
 }
 
 impl ZabbixReceiver {
+    /// Starts it on loopback (a port of its own) and waits until it listens.
     pub fn start() -> ZabbixReceiver {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -360,6 +373,7 @@ impl ZabbixReceiver {
         ZabbixReceiver { port, got }
     }
 
+    /// The requests it received, parsed.
     pub fn requests(&self) -> Vec<serde_json::Value> {
         self.got.lock().unwrap().clone()
     }

@@ -21,7 +21,7 @@ use crate::listen::Listener;
 use crate::settings::Settings;
 
 /// What every core of a worker shares.
-pub struct WorkerShared<'a> {
+pub(crate) struct WorkerShared<'a> {
     /// 1-based worker id.
     pub wid: usize,
     /// This process's pid.
@@ -62,7 +62,7 @@ fn install_stop_handlers() {
 }
 
 /// Runs worker `wid` in this (freshly forked) process; returns its exit code.
-pub fn run(
+pub(crate) fn run(
     wid: usize,
     listeners: &[Listener],
     scoreboard: &Scoreboard,
@@ -170,7 +170,7 @@ fn tune_malloc() {
 
 impl WorkerShared<'_> {
     /// Asks every core to wind down.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         if !self.stopping.swap(true, Ordering::Relaxed) {
             self.wake_fd.wake();
         }
