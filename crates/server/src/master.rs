@@ -13,6 +13,7 @@ use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
+use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
@@ -20,7 +21,7 @@ use rwsgi_wsgi::Apps;
 use crate::listen::{self, Listener, Proto};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
-use crate::stats_server::StatsServer;
+use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 
 /// Most apps a worker can report in the scoreboard.
@@ -33,6 +34,8 @@ const EXIT_NO_APP: i32 = 22;
 
 const TOKEN_SIGNALS: u64 = 0;
 const TOKEN_STATS: u64 = 1;
+/// Far above the stats server's client tokens (at most a few thousand from `TOKEN_STATS`).
+const TOKEN_METRICS: u64 = 1 << 32;
 
 /// A fatal start-up problem, reported by `main` with its message.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +106,8 @@ struct Master {
     apps: Option<Arc<Apps>>,
     workers: Vec<WorkerProc>,
     stats: Option<StatsServer>,
+    /// The `--metrics` listener (only `/metrics`).
+    metrics: Option<StatsServer>,
     poller: Poller,
     signals: SignalPipe,
     phase: Phase,
@@ -190,8 +195,21 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     }
     let mut stats = match &config.stats {
         Some(addr) => {
-            let s = StatsServer::bind(addr, config.stats_http, &mut inherited)?;
+            let mode = if config.stats_http {
+                Mode::Http
+            } else {
+                Mode::Raw
+            };
+            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
             eprintln!("stats server enabled on {addr}");
+            Some(s)
+        }
+        None => None,
+    };
+    let mut metrics = match &config.metrics {
+        Some(addr) => {
+            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
+            eprintln!("prometheus metrics enabled on {addr}/metrics");
             Some(s)
         }
         None => None,
@@ -244,6 +262,9 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     if let Some(s) = &mut stats {
         s.register(&poller, TOKEN_STATS).map_err(os("epoll"))?;
     }
+    if let Some(s) = &mut metrics {
+        s.register(&poller, TOKEN_METRICS).map_err(os("epoll"))?;
+    }
     let master_info = MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
@@ -283,6 +304,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         scoreboard,
         apps,
         stats,
+        metrics,
         poller,
         signals,
         phase: Phase::Running,
@@ -324,6 +346,7 @@ impl Master {
                 crate::signals::stop_with_parent(master);
             }
             self.stats = None;
+            self.metrics = None;
             let code = child(self);
             // Without running the master's destructors or atexit hooks, inherited across fork.
             process::exit_now(code);
@@ -394,17 +417,29 @@ impl Master {
                     for &sig in &signals {
                         self.on_signal(sig);
                     }
-                } else if let Some(stats) = self.stats.as_mut() {
-                    if stats.owns(ev.token) {
-                        let info = &self.master_info;
-                        let scoreboard = &self.scoreboard;
-                        let opts = RenderOptions {
-                            minified: self.config.stats_minified,
-                        };
-                        let mut render = |out: &mut Vec<u8>| {
-                            render_uwsgi(&scoreboard.snapshot(info), opts, out);
-                        };
-                        stats.on_event(&self.poller, ev, &mut render);
+                } else {
+                    let info = &self.master_info;
+                    let scoreboard = &self.scoreboard;
+                    let opts = RenderOptions {
+                        minified: self.config.stats_minified,
+                    };
+                    let cores = self.config.metrics_cores;
+                    let mut render = |what: Output, out: &mut Vec<u8>| match what {
+                        Output::Json => render_uwsgi(&scoreboard.snapshot(info), opts, out),
+                        Output::Metrics(format) => render_prometheus(
+                            &scoreboard.snapshot(info),
+                            MetricsOptions { format, cores },
+                            out,
+                        ),
+                    };
+                    for server in [self.stats.as_mut(), self.metrics.as_mut()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if server.owns(ev.token) {
+                            server.on_event(&self.poller, ev, &mut render);
+                            break;
+                        }
                     }
                 }
             }
@@ -604,8 +639,11 @@ impl Master {
                 }
             }
         }
-        if let Some(stats) = self.stats.as_mut() {
-            stats.expire(&self.poller);
+        for server in [self.stats.as_mut(), self.metrics.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            server.expire(&self.poller);
         }
         if self.phase == Phase::Running
             && self
@@ -708,6 +746,9 @@ impl Master {
         if let (Some(stats), Some(addr)) = (&self.stats, &self.config.stats) {
             sockets.extend(stats.inheritable(addr));
         }
+        if let (Some(metrics), Some(addr)) = (&self.metrics, &self.config.metrics) {
+            sockets.extend(metrics.inheritable(addr));
+        }
         let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
         // SAFETY: the master is single-threaded.
         unsafe { std::env::set_var(listen::INHERIT_ENV, value) };
@@ -726,8 +767,10 @@ impl Master {
                 let _ = std::fs::remove_file(path);
             }
         }
-        if let Some(rwsgi_config::Addr::Unix(path)) = &self.config.stats {
-            let _ = std::fs::remove_file(path);
+        for addr in [&self.config.stats, &self.config.metrics] {
+            if let Some(rwsgi_config::Addr::Unix(path)) = addr {
+                let _ = std::fs::remove_file(path);
+            }
         }
         if let Some(path) = &self.config.pidfile {
             let _ = std::fs::remove_file(path);
