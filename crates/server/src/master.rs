@@ -23,6 +23,7 @@ use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
+use rwsgi_os::net::UnixQueueProbe;
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -108,6 +109,9 @@ struct Master {
     stats: Option<StatsServer>,
     /// The `--metrics` listener (only `/metrics`).
     metrics: Option<StatsServer>,
+    /// Reads the UNIX listeners' queue depths (`None` without UNIX listeners, or when the
+    /// kernel has no sock_diag: their depth then reads 0, as in uWSGI).
+    unix_probe: Option<UnixQueueProbe>,
     poller: Poller,
     signals: SignalPipe,
     phase: Phase,
@@ -205,6 +209,13 @@ pub fn run(config: Config) -> Result<i32, StartError> {
             Some(s)
         }
         None => None,
+    };
+    let unix_probe = if listeners.iter().any(|l| !l.tcp) {
+        UnixQueueProbe::new()
+            .map_err(|e| eprintln!("cannot read UNIX listen queues (sock_diag): {e}"))
+            .ok()
+    } else {
+        None
     };
     let mut metrics = match &config.metrics {
         Some(addr) => {
@@ -305,6 +316,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         apps,
         stats,
         metrics,
+        unix_probe,
         poller,
         signals,
         phase: Phase::Running,
@@ -347,6 +359,7 @@ impl Master {
             }
             self.stats = None;
             self.metrics = None;
+            self.unix_probe = None;
             let code = child(self);
             // Without running the master's destructors or atexit hooks, inherited across fork.
             process::exit_now(code);
@@ -622,7 +635,7 @@ impl Master {
     fn tick(&mut self) {
         let now = Instant::now();
         // Every pass, so stats readers see queue depths at most one poll timeout old.
-        refresh_listen_queues(&self.scoreboard, &self.listeners);
+        refresh_listen_queues(&self.scoreboard, &self.listeners, self.unix_probe.as_mut());
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
@@ -795,10 +808,21 @@ fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Sc
 
 /// Reads each listening socket's accept-queue depth from the kernel into its scoreboard slot
 /// (`sockets[].queue`; `listen_queue` and `load` are their sum).
-fn refresh_listen_queues(scoreboard: &Scoreboard, listeners: &[Listener]) {
+fn refresh_listen_queues(
+    scoreboard: &Scoreboard,
+    listeners: &[Listener],
+    unix_probe: Option<&mut UnixQueueProbe>,
+) {
+    let mut unix_probe = unix_probe;
     for (i, l) in listeners.iter().enumerate() {
-        let depth = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
-        scoreboard.socket(i).set_queue(depth);
+        let depth = if l.tcp {
+            rwsgi_os::net::tcp_queue_depth(&l.fd)
+        } else {
+            unix_probe
+                .as_deref_mut()
+                .and_then(|p| p.queue_depth(&l.fd).ok())
+        };
+        scoreboard.socket(i).set_queue(depth.unwrap_or(0));
     }
 }
 

@@ -6,6 +6,7 @@
 mod http_bodies;
 mod http_conformance;
 mod nginx;
+mod prometheus;
 mod push;
 mod server;
 mod smoke;
