@@ -440,7 +440,7 @@ impl Master {
                     let mut render = |what: Output, out: &mut Vec<u8>| match what {
                         Output::Json => render_uwsgi(&scoreboard.snapshot(info), opts, out),
                         Output::Metrics(format) => render_prometheus(
-                            &scoreboard.snapshot(info),
+                            &scoreboard.snapshot_with_metrics(info),
                             MetricsOptions { format, cores },
                             out,
                         ),

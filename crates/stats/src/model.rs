@@ -79,7 +79,9 @@ pub struct WorkerStats {
     pub apps: Vec<AppStats>,
     /// Empty when the snapshot was taken without cores (`MasterInfo::include_cores`).
     pub cores: Vec<CoreStats>,
-    /// Cores inside a request now (counted even without `include_cores`).
+    /// Cores inside a request now (counted even without `include_cores`). This field,
+    /// `request_bytes`, `responses` and `apps[].latency` are read only by
+    /// [`Scoreboard::snapshot_with_metrics`](crate::Scoreboard::snapshot_with_metrics).
     pub busy_cores: u64,
     /// Bytes of request heads and declared bodies (rwsgi's own counter).
     pub request_bytes: u64,

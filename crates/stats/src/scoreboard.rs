@@ -80,6 +80,7 @@ pub const STATUS_MAX: u16 = 599;
 /// The code reported for a status outside `STATUS_MIN..=STATUS_MAX`.
 pub const STATUS_OTHER: u16 = 0;
 const STATUS_SLOTS: usize = (STATUS_MAX - STATUS_MIN) as usize + 2;
+const STATUS_SEEN_WORDS: usize = STATUS_SLOTS.div_ceil(64);
 /// Reserved u64 words in each response slot (pads it to a whole cache line).
 pub const RESPONSE_RESERVED_WORDS: usize = 2;
 /// Reserved u64 words in each latency slot.
@@ -284,6 +285,9 @@ pub struct AppSlot {
 #[repr(C, align(64))]
 pub struct ResponseSlot {
     request_bytes: AtomicU64,
+    /// One bit per entry of `codes` that was ever counted, so a reader loads these few words
+    /// and the counters of the codes seen instead of all of them (4 KB per core).
+    seen: [AtomicU64; STATUS_SEEN_WORDS],
     /// Index `code - STATUS_MIN`; the last one counts every other code.
     codes: [AtomicU64; STATUS_SLOTS],
     reserved: [AtomicU64; RESPONSE_RESERVED_WORDS],
@@ -594,10 +598,9 @@ impl CoreSlot {
         self.requests.load(Relaxed)
     }
 
-    /// Core `id`'s counters and, while it is in a request, the request's start and vars
-    /// (copied under the seqlock).
-    pub fn stats(&self, id: u64) -> CoreStats {
-        let mut cs = CoreStats {
+    /// Core `id`'s counters only: no request start, no vars.
+    pub fn counters(&self, id: u64) -> CoreStats {
+        CoreStats {
             id,
             requests: self.requests.load(Relaxed),
             write_errors: self.write_errors.load(Relaxed),
@@ -605,7 +608,13 @@ impl CoreSlot {
             in_request: self.in_request.load(Relaxed),
             vars: Vec::new(),
             request_start: None,
-        };
+        }
+    }
+
+    /// Core `id`'s counters and, while it is in a request, the request's start and vars
+    /// (copied under the seqlock).
+    pub fn stats(&self, id: u64) -> CoreStats {
+        let mut cs = self.counters(id);
         if cs.in_request == 0 {
             return cs;
         }
@@ -739,6 +748,15 @@ fn status_index(status: u16) -> usize {
     }
 }
 
+/// The status code counted at slot index `idx` ([`STATUS_OTHER`] for the last).
+fn status_of_index(idx: usize) -> u16 {
+    if idx + 1 >= STATUS_SLOTS {
+        STATUS_OTHER
+    } else {
+        STATUS_MIN + idx as u16
+    }
+}
+
 /// The bucket a request of `rt_us` microseconds falls in (the last one is `+Inf`).
 #[inline]
 pub fn latency_bucket(rt_us: u64) -> usize {
@@ -749,7 +767,14 @@ impl ResponseSlot {
     /// A response with `status` went out for a request of `request_bytes` bytes. Single writer.
     #[inline]
     pub fn record(&self, status: u16, request_bytes: u64) {
-        bump(&self.codes[status_index(status)]);
+        let idx = status_index(status);
+        bump(&self.codes[idx]);
+        // Single writer: a bit once set stays set, so a load and a rarely taken store.
+        let (word, bit) = (&self.seen[idx / 64], 1u64 << (idx % 64));
+        let seen = word.load(Relaxed);
+        if seen & bit == 0 {
+            word.store(seen | bit, Relaxed);
+        }
         let b = &self.request_bytes;
         b.store(b.load(Relaxed).wrapping_add(request_bytes), Relaxed);
     }
@@ -765,10 +790,24 @@ impl ResponseSlot {
         self.codes[status_index(status)].load(Relaxed)
     }
 
-    /// Adds this slot's non-zero counts into `into` (indexed like the slot).
-    fn add_codes_into(&self, into: &mut [u64; STATUS_SLOTS]) {
-        for (sum, c) in into.iter_mut().zip(&self.codes) {
-            *sum += c.load(Relaxed);
+    /// Adds the counts of the codes this slot has seen into `into`, which stays ordered like
+    /// the slot (codes up, the "other" code last).
+    fn add_codes_into(&self, into: &mut Vec<StatusCount>) {
+        for (w, word) in self.seen.iter().enumerate() {
+            let mut bits = word.load(Relaxed);
+            while bits != 0 {
+                let idx = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(count) = self.codes.get(idx).map(|c| c.load(Relaxed)) else {
+                    continue;
+                };
+                let code = status_of_index(idx);
+                let key = |s: &StatusCount| status_index(s.code);
+                match into.binary_search_by_key(&idx, key) {
+                    Ok(i) => into[i].count += count,
+                    Err(i) => into.insert(i, StatusCount { code, count }),
+                }
+            }
         }
     }
 }
@@ -1129,9 +1168,24 @@ impl Scoreboard {
     }
 
     /// Read every slot (relaxed loads; request vars under the seqlock) into a snapshot that
-    /// carries `master`'s static facts. Only loads: any number of readers may call it.
+    /// carries `master`'s static facts. Only loads: any number of readers may call it. Leaves
+    /// out what only the Prometheus metrics show (see
+    /// [`snapshot_with_metrics`](Self::snapshot_with_metrics)): the JSON and the pushers do
+    /// not pay for reading it.
     pub fn snapshot(&self, master: &MasterInfo) -> StatsSnapshot {
+        self.read_snapshot(master, false)
+    }
+
+    /// [`snapshot`](Self::snapshot) plus the response and latency slots and the busy cores
+    /// (`WorkerStats::{busy_cores, request_bytes, responses}`, `AppStats::latency`), less the
+    /// cores' request vars and start times (no metric shows them).
+    pub fn snapshot_with_metrics(&self, master: &MasterInfo) -> StatsSnapshot {
+        self.read_snapshot(master, true)
+    }
+
+    fn read_snapshot(&self, master: &MasterInfo, metrics: bool) -> StatsSnapshot {
         let layout = self.layout;
+        let metric_cores = if metrics { layout.cores } else { 0 };
         let napps = master.apps.len().min(layout.apps);
         let workers = (1..=layout.workers)
             .map(|wid| {
@@ -1139,7 +1193,7 @@ impl Scoreboard {
                 w.apps = (0..napps)
                     .map(|j| {
                         let mut app = self.app(wid, j).stats(j as u64);
-                        for c in 0..layout.cores {
+                        for c in 0..metric_cores {
                             if let Some(l) = self.try_latency(wid, c, j) {
                                 l.add_into(&mut app.latency);
                             }
@@ -1147,29 +1201,23 @@ impl Scoreboard {
                         app
                     })
                     .collect();
-                let mut codes = [0u64; STATUS_SLOTS];
-                for c in 0..layout.cores {
+                for c in 0..metric_cores {
                     let r = self.responses(wid, c);
-                    r.add_codes_into(&mut codes);
+                    r.add_codes_into(&mut w.responses);
                     w.request_bytes += r.request_bytes();
                     w.busy_cores += self.core(wid, c).in_request() as u64;
                 }
-                w.responses = codes
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &n)| n != 0)
-                    .map(|(i, &count)| StatusCount {
-                        code: if i == STATUS_SLOTS - 1 {
-                            STATUS_OTHER
-                        } else {
-                            STATUS_MIN + i as u16
-                        },
-                        count,
-                    })
-                    .collect();
                 if master.include_cores {
                     w.cores = (0..layout.cores)
-                        .map(|i| self.core(wid, i).stats(i as u64))
+                        .map(|i| {
+                            let core = self.core(wid, i);
+                            // The metrics show no request vars: skip their seqlock copies.
+                            if metrics {
+                                core.counters(i as u64)
+                            } else {
+                                core.stats(i as u64)
+                            }
+                        })
                         .collect();
                     w.status = if w.cores.iter().any(|c| c.in_request != 0) {
                         WorkerStatus::Busy
@@ -1506,7 +1554,12 @@ mod tests {
             include_cores: false,
             ..Default::default()
         };
-        let s = sb.snapshot(&info);
+        assert_eq!(
+            sb.snapshot(&info).workers[0].responses,
+            vec![],
+            "not read for JSON"
+        );
+        let s = sb.snapshot_with_metrics(&info);
         let w1 = &s.workers[0];
         let codes: Vec<(u16, u64)> = w1.responses.iter().map(|r| (r.code, r.count)).collect();
         assert_eq!(codes, vec![(200, 2), (404, 1), (STATUS_OTHER, 1)]);
