@@ -10,7 +10,9 @@
 
 use std::io::Write;
 
-use crate::model::{StatsSnapshot, WorkerStats, WorkerStatus};
+use crate::model::{
+    AppInfo, AppStats, CoreStats, Latency, StatsSnapshot, WorkerStats, WorkerStatus,
+};
 use crate::scoreboard::{LATENCY_BUCKETS_US, STATUS_OTHER};
 
 /// Which exposition format to write.
@@ -172,7 +174,6 @@ const WORKER_METRICS: &[WorkerMetric] = &[
     ("cores", Kind::Gauge, "Number of cores.", |w| {
         Value::Int(w.cores.len() as u64)
     }),
-    // rwsgi's own, per worker.
 ];
 
 /// One `uwsgi_socket_*` label set and its values.
@@ -279,52 +280,51 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
         }
     }
 
-    let app_metrics: [(&str, Kind, &str); 3] = [
+    type AppMetric = (
+        &'static str,
+        Kind,
+        &'static str,
+        fn(&AppStats, &AppInfo) -> u64,
+    );
+    let app_metrics: [AppMetric; 3] = [
         (
             "uwsgi_worker_app_startup_time_seconds",
             Kind::Gauge,
             "How long this app took to start.",
+            |_, info| info.startup_time,
         ),
         (
             "uwsgi_worker_app_requests_total",
             Kind::Counter,
             "Total number of requests.",
+            |app, _| app.requests,
         ),
         (
             "uwsgi_worker_app_exceptions_total",
             Kind::Counter,
             "Total number of exceptions.",
+            |app, _| app.exceptions,
         ),
     ];
     let mut app_id = itoa::Buffer::new();
-    for (i, (name, kind, help)) in app_metrics.into_iter().enumerate() {
+    for (name, kind, help, get) in app_metrics {
         w.family(name, kind, help);
         for (wk, id) in s.workers.iter().zip(&worker_ids) {
             for app in &wk.apps {
                 let info = s.app_info(app);
-                let value = match i {
-                    0 => info.startup_time,
-                    1 => app.requests,
-                    _ => app.exceptions,
-                };
                 let labels = [
                     ("worker_id", *id),
                     ("app_id", app_id.format(app.id)),
                     ("mountpoint", &info.mountpoint),
                     ("chdir", &info.chdir),
                 ];
-                w.sample(name, "", &labels, Value::Int(value));
+                w.sample(name, "", &labels, Value::Int(get(app, info)));
             }
         }
     }
 
     if opts.cores {
-        type CoreMetric = (
-            &'static str,
-            Kind,
-            &'static str,
-            fn(&crate::CoreStats) -> u64,
-        );
+        type CoreMetric = (&'static str, Kind, &'static str, fn(&CoreStats) -> u64);
         let core_metrics: [CoreMetric; 7] = [
             ("uwsgi_worker_core_busy", Kind::Gauge, "Is core busy", |c| {
                 c.in_request
@@ -410,7 +410,7 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
         if per_worker.peek().is_none() {
             continue;
         }
-        let mut total = crate::model::Latency::default();
+        let mut total = Latency::default();
         for a in per_worker {
             for (sum, b) in total.buckets.iter_mut().zip(&a.latency.buckets) {
                 *sum += b;
@@ -575,8 +575,7 @@ fn escape_label_value(out: &mut Vec<u8>, v: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AppInfo, AppStats, Latency, MasterInfo, SocketInfo, SocketStats};
-    use crate::model::{CoreStats, StatusCount};
+    use crate::model::{MasterInfo, SocketInfo, SocketStats, StatusCount};
 
     fn snapshot() -> StatsSnapshot {
         let app = |id, requests, fast, slow| AppStats {
