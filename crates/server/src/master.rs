@@ -220,7 +220,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
     let mut metrics = match &config.metrics {
         Some(addr) => {
             let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
-            eprintln!("prometheus metrics enabled on {addr}/metrics");
+            eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
             Some(s)
         }
         None => None,

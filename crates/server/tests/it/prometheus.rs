@@ -625,3 +625,57 @@ fn a_real_prometheus_scrapes_a_fleet_of_three() {
         "{alerts}"
     );
 }
+
+#[test]
+fn the_metrics_listener_is_handed_over_across_a_reload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("metrics.sock");
+    let server = Rwsgi::new()
+        .http()
+        .args(["--metrics", &path.display().to_string()])
+        .test_app("prom_app")
+        .master()
+        .processes(1)
+        .start();
+    wait_spawned(&server, 1);
+    let client = StatsAddr::Unix(path.clone());
+    let workers = |what: &str| {
+        eventually(WAIT, what, || {
+            let raw = stats_exchange(&client, b"GET /metrics HTTP/1.0\r\n\r\n")
+                .map_err(|e| e.to_string())?;
+            let r = parse_response(&raw);
+            match samples(&r.text()).get("uwsgi_workers") {
+                Some(&n) if r.status == 200 => Ok(n),
+                _ => Err(r.text()),
+            }
+        })
+    };
+    assert_eq!(workers("metrics before the reload"), 1.0);
+    let socket = listening_socket_inode(&path).expect("the metrics socket in /proc/net/unix");
+    server.signal(libc::SIGHUP);
+    server.wait_log(WAIT, |l| l.matches("spawned rwsgi worker").count() >= 2);
+    assert_eq!(workers("metrics after the reload"), 1.0);
+    assert_eq!(
+        listening_socket_inode(&path),
+        Some(socket),
+        "the same socket, inherited, not bound again:\n{}",
+        server.log()
+    );
+}
+
+/// The socket inode (not the file's) of the UNIX socket listening on `path`, from
+/// /proc/net/unix: a socket bound again gets a new one.
+fn listening_socket_inode(path: &Path) -> Option<u64> {
+    /// `__SO_ACCEPTCON` in the Flags column: a listening socket.
+    const ACCEPTCON: u32 = 0x10000;
+    let table = std::fs::read_to_string("/proc/net/unix").ok()?;
+    table.lines().skip(1).find_map(|line| {
+        // Num RefCount Protocol Flags Type St Inode Path
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let flags = u32::from_str_radix(cols.get(3)?, 16).ok()?;
+        let listening = flags & ACCEPTCON != 0;
+        (listening && Path::new(cols.get(7)?) == path)
+            .then(|| cols.get(6)?.parse().ok())
+            .flatten()
+    })
+}
