@@ -378,3 +378,31 @@ impl StatsServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route_of(mode: Mode, request: &[u8]) -> Option<Output> {
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut headers);
+        assert!(req.parse(request).expect("a valid request").is_complete());
+        route(mode, &req)
+    }
+
+    #[test]
+    fn metrics_on_their_path_json_elsewhere_or_404_on_a_metrics_listener() {
+        let text = Some(Output::Metrics(Format::Text));
+        let om = Some(Output::Metrics(Format::OpenMetrics));
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
+        assert_eq!(route_of(Mode::Http, &get("/metrics")), text);
+        assert_eq!(route_of(Mode::Http, &get("/metrics?x=1")), text);
+        assert_eq!(route_of(Mode::Http, &get("/")), Some(Output::Json));
+        assert_eq!(route_of(Mode::Http, &get("/metricsx")), Some(Output::Json));
+        assert_eq!(route_of(Mode::MetricsOnly, &get("/metrics")), text);
+        assert_eq!(route_of(Mode::MetricsOnly, &get("/")), None);
+        let scraper =
+            b"GET /metrics HTTP/1.1\r\nACCEPT: application/openmetrics-text;version=1.0.0\r\n\r\n";
+        assert_eq!(route_of(Mode::MetricsOnly, scraper), om);
+    }
+}

@@ -795,6 +795,26 @@ mod tests {
     }
 
     #[test]
+    fn label_values_are_escaped() {
+        let mut out = Vec::new();
+        escape_label_value(&mut out, "a\\b\"c\nd");
+        assert_eq!(out, br#"a\\b\"c\nd"#);
+        let mut s = snapshot();
+        s.master.apps[1].mountpoint = "/x\ny\\".into();
+        let mut out = Vec::new();
+        render_prometheus(&s, MetricsOptions::default(), &mut out);
+        let t = String::from_utf8(out).unwrap();
+        assert!(
+            t.contains(r#"rwsgi_request_duration_seconds_count{mountpoint="/x\ny\\"} 8"#),
+            "{t}"
+        );
+        assert!(
+            t.lines().all(|l| !l.starts_with('y')),
+            "no raw newline in a label"
+        );
+    }
+
+    #[test]
     fn accept_header_picks_the_format() {
         assert_eq!(
             Format::from_accept(b"application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),

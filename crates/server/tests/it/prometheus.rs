@@ -168,11 +168,14 @@ fn stats_http_serves_metrics_on_its_path_and_json_elsewhere() {
 }
 
 #[test]
-fn the_metrics_listener_serves_only_metrics_on_unix_and_abstract_sockets() {
+fn the_metrics_listener_serves_only_metrics_on_tcp_unix_and_abstract_sockets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("metrics.sock");
     let name = format!("rwsgi-metrics-test-{}", std::process::id());
+    // rwsgi binds --metrics itself here: the harness pre-binds only its own socket kinds.
+    let port = free_port();
     for (addr, client) in [
+        (format!("127.0.0.1:{port}"), StatsAddr::Tcp(port)),
         (path.display().to_string(), StatsAddr::Unix(path.clone())),
         (
             format!("@{name}"),
