@@ -108,9 +108,14 @@ fn stats_http_serves_metrics_on_its_path_and_json_elsewhere() {
         };
         assert_eq!(get(http, path).status, want, "{path}");
     }
+    // A request rwsgi refuses itself (no app call, no worker request) counts its status too.
+    let refused = parse_response(&raw_exchange(http, b"NOT HTTP\r\n\r\n").expect("send"));
+    assert!((400..500).contains(&refused.status), "{refused:?}");
+    let refused_series = format!(r#"rwsgi_responses_total{{code="{}"}}"#, refused.status);
     let s = wait_metrics(stats, "6 requests in uwsgi_worker_requests_total", |s| {
-        family_sum(s, "uwsgi_worker_requests_total") == 6.0
+        family_sum(s, "uwsgi_worker_requests_total") == 6.0 && s.contains_key(&refused_series)
     });
+    assert_eq!(s[&refused_series], 1.0);
     assert_eq!(s[r#"rwsgi_responses_total{code="200"}"#], 3.0);
     assert_eq!(s[r#"rwsgi_responses_total{code="404"}"#], 2.0);
     assert_eq!(s[r#"rwsgi_responses_total{code="500"}"#], 1.0);
