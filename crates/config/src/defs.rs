@@ -520,6 +520,16 @@ options! {
         field: stats_no_cores: bool = false,
         apply: |c, o| c.stats_no_cores = o.flag(),
     }
+    Metrics { name: "metrics", kind: Value, value: "ADDR",
+        help: "serve only Prometheus /metrics on ADDR (rwsgi; TCP, UNIX or @abstract)",
+        field: metrics: Option<Addr> = None,
+        apply: |c, o| c.metrics = Some(o.addr()?),
+    }
+    MetricsCores { name: "metrics-cores", kind: Flag, value: "",
+        help: "add the per-core uwsgi_worker_core_* series to /metrics (rwsgi)",
+        field: metrics_cores: bool = false,
+        apply: |c, o| c.metrics_cores = o.flag(),
+    }
     StatsNoMetrics { name: "stats-no-metrics", kind: Flag, value: "", noop: true,
         help: "accepted for compatibility: rwsgi's stats JSON has no uWSGI metrics section to omit",
     }

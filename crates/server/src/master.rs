@@ -13,6 +13,7 @@ use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
+use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
@@ -20,8 +21,9 @@ use rwsgi_wsgi::Apps;
 use crate::listen::{self, Listener};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
-use crate::stats_server::StatsServer;
+use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
+use rwsgi_os::net::UnixQueueProbe;
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -33,6 +35,8 @@ const EXIT_NO_APP: i32 = 22;
 
 const TOKEN_SIGNALS: u64 = 0;
 const TOKEN_STATS: u64 = 1;
+/// Far above the stats server's client tokens (at most a few thousand from `TOKEN_STATS`).
+const TOKEN_METRICS: u64 = 1 << 32;
 
 /// A fatal start-up problem, reported by `main` with its message.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +106,11 @@ struct Master {
     apps: Option<Arc<Apps>>,
     workers: Vec<WorkerProc>,
     stats: Option<StatsServer>,
+    /// The `--metrics` listener (only `/metrics`).
+    metrics: Option<StatsServer>,
+    /// Reads the UNIX listeners' queue depths (`None` without UNIX listeners, or when the
+    /// kernel has no sock_diag: their depth then reads 0, as in uWSGI).
+    unix_probe: Option<UnixQueueProbe>,
     poller: Poller,
     signals: SignalPipe,
     phase: Phase,
@@ -186,8 +195,28 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     }
     let mut stats = match &config.stats {
         Some(addr) => {
-            let s = StatsServer::bind(addr, config.stats_http, &mut inherited)?;
+            let mode = if config.stats_http {
+                Mode::Http
+            } else {
+                Mode::Raw
+            };
+            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
             eprintln!("stats server enabled on {addr}");
+            Some(s)
+        }
+        None => None,
+    };
+    let unix_probe = if listeners.iter().any(|l| !l.tcp) {
+        UnixQueueProbe::new()
+            .map_err(|e| eprintln!("cannot read UNIX listen queues (sock_diag): {e}"))
+            .ok()
+    } else {
+        None
+    };
+    let mut metrics = match &config.metrics {
+        Some(addr) => {
+            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
+            eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
             Some(s)
         }
         None => None,
@@ -240,6 +269,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(s) = &mut stats {
         s.register(&poller, TOKEN_STATS).map_err(os("epoll"))?;
     }
+    if let Some(s) = &mut metrics {
+        s.register(&poller, TOKEN_METRICS).map_err(os("epoll"))?;
+    }
     let master_info = MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
@@ -278,6 +310,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         scoreboard,
         apps,
         stats,
+        metrics,
+        unix_probe,
         poller,
         signals,
         phase: Phase::Running,
@@ -319,6 +353,8 @@ impl Master {
                 crate::signals::stop_with_parent(master);
             }
             self.stats = None;
+            self.metrics = None;
+            self.unix_probe = None;
             let code = child(self);
             // Without running the master's destructors or atexit hooks, inherited across fork.
             process::exit_now(code);
@@ -389,17 +425,29 @@ impl Master {
                     for &sig in &signals {
                         self.on_signal(sig);
                     }
-                } else if let Some(stats) = self.stats.as_mut() {
-                    if stats.owns(ev.token) {
-                        let info = &self.master_info;
-                        let scoreboard = &self.scoreboard;
-                        let opts = RenderOptions {
-                            minified: self.settings.master.stats_minified,
-                        };
-                        let mut render = |out: &mut Vec<u8>| {
-                            render_uwsgi(&scoreboard.snapshot(info), opts, out);
-                        };
-                        stats.on_event(&self.poller, ev, &mut render);
+                } else {
+                    let info = &self.master_info;
+                    let scoreboard = &self.scoreboard;
+                    let opts = RenderOptions {
+                        minified: self.settings.master.stats_minified,
+                    };
+                    let cores = self.settings.master.metrics_cores;
+                    let mut render = |what: Output, out: &mut Vec<u8>| match what {
+                        Output::Json => render_uwsgi(&scoreboard.snapshot(info), opts, out),
+                        Output::Metrics(format) => render_prometheus(
+                            &scoreboard.snapshot_with_metrics(info),
+                            MetricsOptions { format, cores },
+                            out,
+                        ),
+                    };
+                    for server in [self.stats.as_mut(), self.metrics.as_mut()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if server.owns(ev.token) {
+                            server.on_event(&self.poller, ev, &mut render);
+                            break;
+                        }
                     }
                 }
             }
@@ -584,7 +632,7 @@ impl Master {
     fn tick(&mut self) {
         let now = Instant::now();
         // Every pass, so stats readers see queue depths at most one poll timeout old.
-        refresh_listen_queues(&self.scoreboard, &self.listeners);
+        refresh_listen_queues(&self.scoreboard, &self.listeners, self.unix_probe.as_mut());
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
@@ -601,8 +649,11 @@ impl Master {
                 }
             }
         }
-        if let Some(stats) = self.stats.as_mut() {
-            stats.expire(&self.poller);
+        for server in [self.stats.as_mut(), self.metrics.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            server.expire(&self.poller);
         }
         if self.phase == Phase::Running
             && self
@@ -705,6 +756,9 @@ impl Master {
         if let (Some(stats), Some(addr)) = (&self.stats, &self.settings.master.stats_addr) {
             sockets.extend(stats.inheritable(addr));
         }
+        if let (Some(metrics), Some(addr)) = (&self.metrics, &self.settings.master.metrics_addr) {
+            sockets.extend(metrics.inheritable(addr));
+        }
         let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
         // SAFETY: the master is single-threaded.
         unsafe { std::env::set_var(listen::INHERIT_ENV, value) };
@@ -723,8 +777,13 @@ impl Master {
                 let _ = std::fs::remove_file(path);
             }
         }
-        if let Some(rwsgi_config::Addr::Unix(path)) = &self.settings.master.stats_addr {
-            let _ = std::fs::remove_file(path);
+        for addr in [
+            &self.settings.master.stats_addr,
+            &self.settings.master.metrics_addr,
+        ] {
+            if let Some(rwsgi_config::Addr::Unix(path)) = addr {
+                let _ = std::fs::remove_file(path);
+            }
         }
         if let Some(path) = &self.settings.master.pidfile {
             let _ = std::fs::remove_file(path);
@@ -749,10 +808,21 @@ fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Sc
 
 /// Reads each listening socket's accept-queue depth from the kernel into its scoreboard slot
 /// (`sockets[].queue`; `listen_queue` and `load` are their sum).
-fn refresh_listen_queues(scoreboard: &Scoreboard, listeners: &[Listener]) {
+fn refresh_listen_queues(
+    scoreboard: &Scoreboard,
+    listeners: &[Listener],
+    unix_probe: Option<&mut UnixQueueProbe>,
+) {
+    let mut unix_probe = unix_probe;
     for (i, l) in listeners.iter().enumerate() {
-        let depth = rwsgi_os::net::tcp_queue_depth(&l.fd).unwrap_or(0);
-        scoreboard.socket(i).set_queue(depth);
+        let depth = if l.tcp {
+            rwsgi_os::net::tcp_queue_depth(&l.fd)
+        } else {
+            unix_probe
+                .as_deref_mut()
+                .and_then(|p| p.queue_depth(&l.fd).ok())
+        };
+        scoreboard.socket(i).set_queue(depth.unwrap_or(0));
     }
 }
 

@@ -85,6 +85,10 @@ pub(crate) struct MasterSettings {
     pub stats_minified: bool,
     /// `--stats`: where the stats socket listens (handed over on reload, removed by vacuum).
     pub stats_addr: Option<rwsgi_config::Addr>,
+    /// `--metrics`: where the Prometheus-only listener listens.
+    pub metrics_addr: Option<rwsgi_config::Addr>,
+    /// `--metrics-cores`: per-core series in `/metrics`.
+    pub metrics_cores: bool,
     /// `--vacuum`: remove UNIX sockets and the pidfile on exit.
     pub vacuum: bool,
     /// `--pidfile`.
@@ -119,6 +123,8 @@ impl Settings {
                 evil_reload_on_rss_mb: config.evil_reload_on_rss,
                 stats_minified: config.stats_minified,
                 stats_addr: config.stats.clone(),
+                metrics_addr: config.metrics.clone(),
+                metrics_cores: config.metrics_cores,
                 vacuum: config.vacuum,
                 pidfile: config.pidfile.clone(),
             },

@@ -1,7 +1,9 @@
 //! The stats socket, served from the master's event loop without ever blocking it.
 //!
 //! Raw mode writes the JSON and closes, as uWSGI does; `--stats-http` first reads a request
-//! head and answers with HTTP/1.0 `200` (any path), `400` for a malformed request line. Every
+//! head and answers with HTTP/1.0 `200`: the Prometheus metrics for `GET /metrics`, the JSON
+//! for any other path; `400` for a malformed request line. A `--metrics` listener serves only
+//! `/metrics` (`404` elsewhere), for users who do not want the JSON exposed. Every
 //! socket is non-blocking; a client that does not read (or does not send its request) is
 //! dropped at its deadline, and the number of clients is bounded, so stats clients cost the
 //! master nothing but what they are owed.
@@ -21,6 +23,7 @@ use rwsgi_config::Addr;
 use rwsgi_os::fdio::{read_nb, writev_nb};
 use rwsgi_os::poller::{Event, Poller, READ, WRITE};
 use rwsgi_proto::httparse;
+use rwsgi_stats::prometheus::Format;
 
 use crate::listen::{self, BindError, Inherited, Protocol};
 
@@ -36,6 +39,47 @@ const BACKLOG: u32 = 1024;
 const CLIENT_OFFSET: u64 = 16;
 
 const HTTP_HEAD: &[u8] = b"HTTP/1.0 200 OK\r\nConnection: close\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\n\r\n";
+
+/// How a stats listener answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Write the JSON at once, no request read (uWSGI's stats socket).
+    Raw,
+    /// Read an HTTP request: `/metrics` gets the metrics, any other path the JSON.
+    Http,
+    /// Read an HTTP request: `/metrics` gets the metrics, any other path `404`.
+    MetricsOnly,
+}
+
+/// What a client is sent, rendered by the caller's `render`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// The uWSGI stats JSON.
+    Json,
+    /// The Prometheus metrics in this format.
+    Metrics(Format),
+}
+
+/// Writes the current stats as an [`Output`] into the buffer.
+pub(crate) type Render<'a> = dyn FnMut(Output, &mut Vec<u8>) + 'a;
+
+/// What an HTTP client asked for, from its parsed request.
+fn route(mode: Mode, req: &httparse::Request<'_, '_>) -> Option<Output> {
+    let path = req.path.unwrap_or("/");
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    if path == "/metrics" {
+        let accept = req
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("accept"))
+            .map_or(&b""[..], |h| h.value);
+        return Some(Output::Metrics(Format::from_accept(accept)));
+    }
+    match mode {
+        Mode::MetricsOnly => None,
+        Mode::Raw | Mode::Http => Some(Output::Json),
+    }
+}
 
 struct Client {
     fd: OwnedFd,
@@ -53,7 +97,9 @@ struct Client {
 /// The stats socket(s) and their clients.
 pub(crate) struct StatsServer {
     listeners: Vec<OwnedFd>,
-    http: bool,
+    mode: Mode,
+    /// The hand-over key prefix of the listeners (`stats`, `metrics`).
+    kind: &'static str,
     clients: Vec<Option<Client>>,
     free: Vec<usize>,
     base: u64,
@@ -62,10 +108,11 @@ pub(crate) struct StatsServer {
 impl StatsServer {
     /// Binds `addr`. An abstract `@name` is bound twice: as `\0name` (what uwsgitop, Python and
     /// socat connect to) and as `\0name\0` (what uWSGI binds, so clients written for it reach
-    /// rwsgi too).
+    /// rwsgi too). `kind` names the listener in the reload hand-over.
     pub(crate) fn bind(
         addr: &Addr,
-        http: bool,
+        mode: Mode,
+        kind: &'static str,
         inherited: &mut Inherited,
     ) -> Result<StatsServer, BindError> {
         let mut listeners = Vec::new();
@@ -79,7 +126,7 @@ impl StatsServer {
                 with_nul.push(0);
                 let mut sockets = Vec::new();
                 for (i, n) in [name, &with_nul].into_iter().enumerate() {
-                    let key = listen::inherit_key(&format!("stats{i}"), &addr.to_string());
+                    let key = listen::inherit_key(&format!("{kind}{i}"), &addr.to_string());
                     sockets.push(match inherited.take(&key) {
                         Some(s) => s,
                         None => listen::bind_abstract(n).map_err(err)?,
@@ -92,14 +139,15 @@ impl StatsServer {
                 }
             }
             _ => {
-                let key = listen::inherit_key("stats", &addr.to_string());
+                let key = listen::inherit_key(kind, &addr.to_string());
                 listeners
                     .push(listen::bind_as(&key, addr, Protocol::Http, BACKLOG, None, inherited)?.fd)
             }
         }
         Ok(StatsServer {
             listeners,
-            http,
+            mode,
+            kind,
             clients: Vec::new(),
             free: Vec::new(),
             base: 0,
@@ -123,9 +171,9 @@ impl StatsServer {
             .enumerate()
             .map(|(i, l)| {
                 let kind = if abstract_addr {
-                    format!("stats{i}")
+                    format!("{}{i}", self.kind)
                 } else {
-                    "stats".to_string()
+                    self.kind.to_string()
                 };
                 (listen::inherit_key(&kind, &addr.to_string()), l.as_fd())
             })
@@ -137,13 +185,8 @@ impl StatsServer {
         token >= self.base && token < self.base + CLIENT_OFFSET + self.clients.len() as u64
     }
 
-    /// Handles an event. `render` writes the current stats JSON into its argument.
-    pub(crate) fn on_event(
-        &mut self,
-        poller: &Poller,
-        ev: Event,
-        render: &mut dyn FnMut(&mut Vec<u8>),
-    ) {
+    /// Handles an event. `render` writes the current stats into its argument.
+    pub(crate) fn on_event(&mut self, poller: &Poller, ev: Event, render: &mut Render<'_>) {
         let idx = ev.token - self.base;
         if idx < CLIENT_OFFSET {
             self.accept(poller, idx as usize, render);
@@ -155,14 +198,14 @@ impl StatsServer {
         };
         if client.draining {
             self.drain(poller, slot);
-        } else if self.http && client.body.is_none() {
+        } else if self.mode != Mode::Raw && client.body.is_none() {
             self.read_request(poller, slot, render);
         } else {
             self.write(poller, slot);
         }
     }
 
-    fn accept(&mut self, poller: &Poller, listener: usize, render: &mut dyn FnMut(&mut Vec<u8>)) {
+    fn accept(&mut self, poller: &Poller, listener: usize, render: &mut Render<'_>) {
         // One rendering serves every client accepted in this batch.
         let mut json: Option<Rc<Vec<u8>>> = None;
         for _ in 0..256 {
@@ -181,10 +224,11 @@ impl StatsServer {
                 draining: false,
                 deadline: Instant::now() + CLIENT_DEADLINE,
             };
-            if !self.http {
+            let http = self.mode != Mode::Raw;
+            if !http {
                 let body = json.get_or_insert_with(|| {
                     let mut out = Vec::with_capacity(16 * 1024);
-                    render(&mut out);
+                    render(Output::Json, &mut out);
                     Rc::new(out)
                 });
                 client.body = Some(Rc::clone(body));
@@ -196,7 +240,7 @@ impl StatsServer {
                     self.clients.len() - 1
                 }
             };
-            let wants = if self.http { READ } else { WRITE };
+            let wants = if http { READ } else { WRITE };
             let token = self.base + CLIENT_OFFSET + slot as u64;
             let added = poller.add(&client.fd, token, wants);
             self.clients[slot] = Some(client);
@@ -204,7 +248,7 @@ impl StatsServer {
                 self.close(poller, slot);
                 continue;
             }
-            if self.http {
+            if http {
                 self.read_request(poller, slot, render);
             } else {
                 self.write(poller, slot);
@@ -212,7 +256,7 @@ impl StatsServer {
         }
     }
 
-    fn read_request(&mut self, poller: &Poller, slot: usize, render: &mut dyn FnMut(&mut Vec<u8>)) {
+    fn read_request(&mut self, poller: &Poller, slot: usize, render: &mut Render<'_>) {
         let Some(client) = self.clients.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -226,23 +270,31 @@ impl StatsServer {
         }
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
-        let status: Option<&[u8]> = match req.parse(&client.request) {
-            Ok(httparse::Status::Complete(_)) => None,
+        let status: Result<Output, &[u8]> = match req.parse(&client.request) {
+            Ok(httparse::Status::Complete(_)) => route(self.mode, &req)
+                .ok_or(b"HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n".as_slice()),
             Ok(httparse::Status::Partial) if client.request.len() < MAX_REQUEST => return,
             Ok(httparse::Status::Partial) => {
-                Some(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n")
+                Err(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n")
             }
-            Err(_) => Some(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n"),
+            Err(_) => Err(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n"),
         };
         match status {
-            Some(error) => {
+            Err(error) => {
                 client.head = error.to_vec();
                 client.body = Some(Rc::new(Vec::new()));
             }
-            None => {
-                client.head = HTTP_HEAD.to_vec();
+            Ok(output) => {
+                client.head = match output {
+                    Output::Json => HTTP_HEAD.to_vec(),
+                    Output::Metrics(format) => format!(
+                        "HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Type: {}\r\n\r\n",
+                        format.content_type()
+                    )
+                    .into_bytes(),
+                };
                 let mut out = Vec::with_capacity(16 * 1024);
-                render(&mut out);
+                render(output, &mut out);
                 client.body = Some(Rc::new(out));
             }
         }
@@ -324,5 +376,33 @@ impl StatsServer {
                 self.close(poller, slot);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route_of(mode: Mode, request: &[u8]) -> Option<Output> {
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut headers);
+        assert!(req.parse(request).expect("a valid request").is_complete());
+        route(mode, &req)
+    }
+
+    #[test]
+    fn metrics_on_their_path_json_elsewhere_or_404_on_a_metrics_listener() {
+        let text = Some(Output::Metrics(Format::Text));
+        let om = Some(Output::Metrics(Format::OpenMetrics));
+        let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes();
+        assert_eq!(route_of(Mode::Http, &get("/metrics")), text);
+        assert_eq!(route_of(Mode::Http, &get("/metrics?x=1")), text);
+        assert_eq!(route_of(Mode::Http, &get("/")), Some(Output::Json));
+        assert_eq!(route_of(Mode::Http, &get("/metricsx")), Some(Output::Json));
+        assert_eq!(route_of(Mode::MetricsOnly, &get("/metrics")), text);
+        assert_eq!(route_of(Mode::MetricsOnly, &get("/")), None);
+        let scraper =
+            b"GET /metrics HTTP/1.1\r\nACCEPT: application/openmetrics-text;version=1.0.0\r\n\r\n";
+        assert_eq!(route_of(Mode::MetricsOnly, scraper), om);
     }
 }

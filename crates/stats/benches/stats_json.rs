@@ -1,12 +1,13 @@
-//! Stats path benchmarks: snapshot + uWSGI JSON render for 8/64/256 workers x 4 cores, and the
-//! per-request scoreboard hot path.
+//! Stats path benchmarks: snapshot + uWSGI JSON render and snapshot + Prometheus render for
+//! 8/64/256 workers x 4 cores, and the per-request scoreboard hot path.
 
 // criterion_group! generates the undocumented entry point.
 #![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rwsgi_stats::{
-    render_uwsgi, AppInfo, Layout, MasterInfo, RenderOptions, Scoreboard, SocketInfo,
+    render_prometheus, render_uwsgi, AppInfo, Layout, MasterInfo, MetricsOptions, RenderOptions,
+    Scoreboard, SocketInfo,
 };
 
 const VARS: [(&str, &str); 15] = [
@@ -60,6 +61,11 @@ fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
             sb.worker(wid)
                 .request_done(80 + i as u64, 1_200, i % 50 == 0);
             sb.app(wid, 0).request_done(false);
+            sb.responses(wid, i % 4)
+                .record([200, 200, 200, 404, 500, 302][i % 6], 300);
+            sb.try_latency(wid, i % 4, 0)
+                .unwrap()
+                .observe(1_000 * (i as u64 % 40));
             c.end_request();
         }
         // A few cores busy, each with ~15 vars.
@@ -124,6 +130,14 @@ fn stats(c: &mut Criterion) {
                 })
             },
         );
+        g.bench_with_input(BenchmarkId::new("prometheus", workers), &workers, |b, _| {
+            b.iter(|| {
+                out.clear();
+                let snap = sb.snapshot_with_metrics(black_box(&master));
+                render_prometheus(&snap, MetricsOptions::default(), &mut out);
+                black_box(out.len())
+            })
+        });
         g.bench_with_input(
             BenchmarkId::new("snapshot_only", workers),
             &workers,
@@ -150,6 +164,24 @@ fn hot_path(c: &mut Criterion) {
             w.request_done(black_box(120), black_box(1_500), false);
             app.request_done(false);
             core.end_request();
+        })
+    });
+    let (responses, latency) = (sb.responses(2, 1), sb.try_latency(2, 1, 0).unwrap());
+    g.bench_function("begin15vars_done_end_with_metrics", |b| {
+        b.iter(|| {
+            core.begin_request(black_box(1_795_554_404), vars());
+            app.request_begin();
+            w.request_done(black_box(120), black_box(1_500), false);
+            app.request_done(false);
+            responses.record(black_box(200), black_box(300));
+            latency.observe(black_box(120));
+            core.end_request();
+        })
+    });
+    g.bench_function("response_and_latency", |b| {
+        b.iter(|| {
+            responses.record(black_box(200), black_box(300));
+            latency.observe(black_box(120));
         })
     });
     g.bench_function("begin_novars_done_end", |b| {

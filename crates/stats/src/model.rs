@@ -128,10 +128,46 @@ macro_rules! worker_stats {
             pub apps: Vec<AppStats>,
             /// Empty when the snapshot was taken without cores (`MasterInfo::include_cores`).
             pub cores: Vec<CoreStats>,
+            /// Cores inside a request now (counted even without `include_cores`). This field,
+            /// `request_bytes`, `responses` and `apps[].latency` are read only by
+            /// [`Scoreboard::snapshot_with_metrics`](crate::Scoreboard::snapshot_with_metrics).
+            pub busy_cores: u64,
+            /// Bytes of request heads and declared bodies (rwsgi's own counter).
+            pub request_bytes: u64,
+            /// Responses by status code, lowest code first and any code outside 100..=599
+            /// last, only codes seen (rwsgi's own counter).
+            pub responses: Vec<StatusCount>,
         }
     };
 }
 worker_counters!(worker_stats);
+
+/// How many responses went out with one status code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatusCount {
+    /// The code; [`STATUS_OTHER`](crate::scoreboard::STATUS_OTHER) for a code outside
+    /// 100..=599.
+    pub code: u16,
+    /// Responses sent with it.
+    pub count: u64,
+}
+
+/// A request-duration histogram: per-bucket counts (bounds in
+/// [`LATENCY_BUCKETS_US`](crate::scoreboard::LATENCY_BUCKETS_US), then `+Inf`) and the sum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// Requests per bucket, not cumulative.
+    pub buckets: [u64; crate::scoreboard::LATENCY_SLOTS],
+    /// Microseconds, summed over the requests counted.
+    pub sum_us: u64,
+}
+
+impl Latency {
+    /// Requests counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
 
 macro_rules! app_stats {
     ($($(#[$doc:meta])* $counter:ident,)*) => {
@@ -141,6 +177,8 @@ macro_rules! app_stats {
             /// The app's index in `MasterInfo::apps`.
             pub id: u64,
             $($(#[$doc])* pub $counter: u64,)*
+            /// How long the app's requests took on this worker (all cores).
+            pub latency: Latency,
         }
     };
 }

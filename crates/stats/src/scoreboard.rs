@@ -5,11 +5,14 @@
 //! them. The mapping holds a versioned [`Header`] (with the master's own counters,
 //! [`MasterSlot`]) followed by four arrays of fixed-size `#[repr(C)]` slots made only of
 //! atomics: one [`SocketSlot`] per listening socket, one [`WorkerSlot`] per worker, one
-//! [`CoreSlot`] per (worker, core) and one [`AppSlot`] per (worker, app).
+//! [`CoreSlot`] per (worker, core), one [`AppSlot`] per (worker, app), and for the Prometheus
+//! metrics one [`ResponseSlot`] per (worker, core) (status codes, request bytes) and one
+//! [`LatencySlot`] per (worker, core, app) (the request-duration histogram).
 //!
 //! Ownership rules (nothing enforces them at run time; they keep every hot-path method a couple
 //! of plain atomic operations):
-//! * a [`CoreSlot`] is written by exactly one thread (the worker core that owns it) — its counters
+//! * a [`CoreSlot`], and the [`ResponseSlot`] and [`LatencySlot`]s of the same core, are
+//!   written by exactly one thread (the worker core that owns it) — its counters
 //!   use load+store instead of locked read-modify-write and its request vars are published through
 //!   a seqlock with that single writer;
 //! * a [`WorkerSlot`] and its [`AppSlot`]s are written by the threads of one worker process
@@ -40,14 +43,15 @@ use rwsgi_os::mm::SharedMapping;
 use Ordering::{Acquire, Relaxed, Release};
 
 use crate::model::{
-    app_counters, core_counters, worker_counters, AppStats, CoreStats, MasterInfo, SocketStats,
-    StatsSnapshot, WorkerStats, WorkerStatus,
+    app_counters, core_counters, worker_counters, AppStats, CoreStats, Latency, MasterInfo,
+    SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
 };
 
 /// `b"RWSGISB\0"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RWSGISB\0");
-/// Bumped whenever a slot changes layout incompatibly (2: master counters and socket slots).
-pub const LAYOUT_VERSION: u32 = 2;
+/// Bumped whenever a slot changes layout incompatibly (2: master counters and socket slots;
+/// 3: response and latency slots).
+pub const LAYOUT_VERSION: u32 = 3;
 /// Bytes of request vars kept per core (longer environments are truncated).
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
@@ -61,6 +65,27 @@ pub const APP_RESERVED_WORDS: usize = 6;
 pub const MASTER_RESERVED_WORDS: usize = 7;
 /// Reserved u64 words in each socket slot.
 pub const SOCKET_RESERVED_WORDS: usize = 7;
+/// Upper bounds, in microseconds, of the request-latency histogram's buckets (Prometheus'
+/// default buckets, 5 ms to 10 s); a last bucket counts everything slower (`+Inf`).
+pub const LATENCY_BUCKETS_US: [u64; 11] = [
+    5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+    10_000_000,
+];
+/// Buckets kept per histogram: [`LATENCY_BUCKETS_US`] and `+Inf`.
+pub const LATENCY_SLOTS: usize = LATENCY_BUCKETS_US.len() + 1;
+/// The lowest status code counted on its own; codes from here to [`STATUS_MAX`] each have a
+/// counter, any other code counts as [`STATUS_OTHER`].
+pub const STATUS_MIN: u16 = 100;
+/// See [`STATUS_MIN`].
+pub const STATUS_MAX: u16 = 599;
+/// The code reported for a status outside `STATUS_MIN..=STATUS_MAX`.
+pub const STATUS_OTHER: u16 = 0;
+const STATUS_SLOTS: usize = (STATUS_MAX - STATUS_MIN) as usize + 2;
+const STATUS_SEEN_WORDS: usize = STATUS_SLOTS.div_ceil(64);
+/// Reserved u64 words in each response slot (pads it to a whole cache line).
+pub const RESPONSE_RESERVED_WORDS: usize = 2;
+/// Reserved u64 words in each latency slot.
+pub const LATENCY_RESERVED_WORDS: usize = 3;
 /// How many times a reader retries the seqlock before it reports an empty copy.
 pub const SEQLOCK_MAX_RETRIES: usize = 64;
 /// Upper bounds that keep the mapping size sane (uWSGI's own limits are in the same range).
@@ -83,6 +108,13 @@ pub struct Layout {
     pub apps: usize,
     /// Listening sockets whose queue the master measures.
     pub sockets: usize,
+}
+
+impl Layout {
+    /// Worker cores in all (one core slot and one response slot each).
+    fn total_cores(&self) -> Option<usize> {
+        self.workers.checked_mul(self.cores)
+    }
 }
 
 /// Errors creating or validating a scoreboard.
@@ -137,6 +169,10 @@ pub struct Header {
     pub app_slot_size: u32,
     /// `size_of::<SocketSlot>()`.
     pub socket_slot_size: u32,
+    /// `size_of::<ResponseSlot>()`.
+    pub response_slot_size: u32,
+    /// `size_of::<LatencySlot>()`.
+    pub latency_slot_size: u32,
     /// Byte offset of the socket array.
     pub sockets_offset: u64,
     /// Byte offset of the worker array.
@@ -145,6 +181,10 @@ pub struct Header {
     pub cores_offset: u64,
     /// Byte offset of the app array.
     pub apps_offset: u64,
+    /// Byte offset of the response array.
+    pub responses_offset: u64,
+    /// Byte offset of the latency array.
+    pub latencies_offset: u64,
     /// Total mapping size.
     pub total_size: u64,
     /// The master's own counters.
@@ -215,8 +255,7 @@ macro_rules! worker_slot {
                     id,
                     $($counter: self.$counter.load(Relaxed),)*
                     status: WorkerStatus::Idle,
-                    apps: Vec::new(),
-                    cores: Vec::new(),
+                    ..Default::default()
                 }
             }
         }
@@ -244,7 +283,7 @@ macro_rules! core_slot {
         impl CoreSlot {
             /// Core `id`'s counters; the in-flight request is filled in by
             /// [`CoreSlot::stats`].
-            fn counters(&self, id: u64) -> CoreStats {
+            pub fn counters(&self, id: u64) -> CoreStats {
                 CoreStats {
                     id,
                     $($counter: self.$counter.load(Relaxed),)*
@@ -273,6 +312,7 @@ macro_rules! app_slot {
                 AppStats {
                     id,
                     $($counter: self.$counter.load(Relaxed),)*
+                    latency: Latency::default(),
                 }
             }
         }
@@ -280,7 +320,31 @@ macro_rules! app_slot {
 }
 app_counters!(app_slot);
 
+/// Per-core response counters: one per status code, and the request bytes read. Single writer
+/// (the core), so its counters are a load and a store.
+#[repr(C, align(64))]
+pub struct ResponseSlot {
+    request_bytes: AtomicU64,
+    /// One bit per entry of `codes` that was ever counted, so a reader loads these few words
+    /// and the counters of the codes seen instead of all of them (4 KB per core).
+    seen: [AtomicU64; STATUS_SEEN_WORDS],
+    /// Index `code - STATUS_MIN`; the last one counts every other code.
+    codes: [AtomicU64; STATUS_SLOTS],
+    reserved: [AtomicU64; RESPONSE_RESERVED_WORDS],
+}
+
+/// One core's request-duration histogram for one app: per-bucket (not cumulative) counts and
+/// the sum of durations. Single writer (the core).
+#[repr(C, align(64))]
+pub struct LatencySlot {
+    buckets: [AtomicU64; LATENCY_SLOTS],
+    sum_us: AtomicU64,
+    reserved: [AtomicU64; LATENCY_RESERVED_WORDS],
+}
+
 const _: () = {
+    assert!(size_of::<ResponseSlot>() % 64 == 0);
+    assert!(size_of::<LatencySlot>() % 64 == 0);
     assert!(size_of::<WorkerSlot>() % 64 == 0);
     assert!(size_of::<CoreSlot>() % 64 == 0);
     assert!(size_of::<AppSlot>() % 64 == 0);
@@ -668,6 +732,98 @@ impl AppSlot {
     }
 }
 
+/// The slot index of `status`.
+#[inline]
+fn status_index(status: u16) -> usize {
+    if (STATUS_MIN..=STATUS_MAX).contains(&status) {
+        (status - STATUS_MIN) as usize
+    } else {
+        STATUS_SLOTS - 1
+    }
+}
+
+/// The status code counted at slot index `idx` ([`STATUS_OTHER`] for the last).
+fn status_of_index(idx: usize) -> u16 {
+    if idx + 1 >= STATUS_SLOTS {
+        STATUS_OTHER
+    } else {
+        STATUS_MIN + idx as u16
+    }
+}
+
+/// The bucket a request of `rt_us` microseconds falls in (the last one is `+Inf`).
+#[inline]
+pub fn latency_bucket(rt_us: u64) -> usize {
+    LATENCY_BUCKETS_US.partition_point(|&bound| bound < rt_us)
+}
+
+impl ResponseSlot {
+    /// A response with `status` went out for a request of `request_bytes` bytes. Single writer.
+    #[inline]
+    pub fn record(&self, status: u16, request_bytes: u64) {
+        let idx = status_index(status);
+        bump(&self.codes[idx]);
+        // Single writer: a bit once set stays set, so a load and a rarely taken store.
+        let (word, bit) = (&self.seen[idx / 64], 1u64 << (idx % 64));
+        let seen = word.load(Relaxed);
+        if seen & bit == 0 {
+            word.store(seen | bit, Relaxed);
+        }
+        let b = &self.request_bytes;
+        b.store(b.load(Relaxed).wrapping_add(request_bytes), Relaxed);
+    }
+
+    /// Request bytes read on this core.
+    pub fn request_bytes(&self) -> u64 {
+        self.request_bytes.load(Relaxed)
+    }
+
+    /// Responses sent with `status` (any code outside `STATUS_MIN..=STATUS_MAX` reads the
+    /// shared "other" counter).
+    pub fn count(&self, status: u16) -> u64 {
+        self.codes[status_index(status)].load(Relaxed)
+    }
+
+    /// Adds the counts of the codes this slot has seen into `into`, which stays ordered like
+    /// the slot (codes up, the "other" code last).
+    fn add_codes_into(&self, into: &mut Vec<StatusCount>) {
+        for (w, word) in self.seen.iter().enumerate() {
+            let mut bits = word.load(Relaxed);
+            while bits != 0 {
+                let idx = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(count) = self.codes.get(idx).map(|c| c.load(Relaxed)) else {
+                    continue;
+                };
+                let code = status_of_index(idx);
+                let key = |s: &StatusCount| status_index(s.code);
+                match into.binary_search_by_key(&idx, key) {
+                    Ok(i) => into[i].count += count,
+                    Err(i) => into.insert(i, StatusCount { code, count }),
+                }
+            }
+        }
+    }
+}
+
+impl LatencySlot {
+    /// A request took `rt_us` microseconds. Single writer.
+    #[inline]
+    pub fn observe(&self, rt_us: u64) {
+        bump(&self.buckets[latency_bucket(rt_us)]);
+        self.sum_us
+            .store(self.sum_us.load(Relaxed).wrapping_add(rt_us), Relaxed);
+    }
+
+    /// Adds this slot into `into`.
+    fn add_into(&self, into: &mut Latency) {
+        for (sum, b) in into.buckets.iter_mut().zip(&self.buckets) {
+            *sum += b.load(Relaxed);
+        }
+        into.sum_us += self.sum_us.load(Relaxed);
+    }
+}
+
 /// Owns the shared mapping. Create it in the master before forking; children inherit it.
 pub struct Scoreboard {
     mapping: SharedMapping,
@@ -676,6 +832,8 @@ pub struct Scoreboard {
     workers_offset: usize,
     cores_offset: usize,
     apps_offset: usize,
+    responses_offset: usize,
+    latencies_offset: usize,
 }
 
 // SAFETY: the mapping is only accessed through atomics (slots, the header's master slot) or
@@ -744,8 +902,7 @@ impl Scoreboard {
         )
         .ok_or_else(too_big)?;
         let apps_offset = layout
-            .workers
-            .checked_mul(layout.cores)
+            .total_cores()
             .and_then(|n| {
                 array_end(
                     cores_offset,
@@ -755,10 +912,33 @@ impl Scoreboard {
                 )
             })
             .ok_or_else(too_big)?;
-        let size = layout
+        let responses_offset = layout
             .workers
             .checked_mul(layout.apps)
-            .and_then(|n| array_end(apps_offset, n, size_of::<AppSlot>(), 4096))
+            .and_then(|n| {
+                array_end(
+                    apps_offset,
+                    n,
+                    size_of::<AppSlot>(),
+                    align_of::<ResponseSlot>(),
+                )
+            })
+            .ok_or_else(too_big)?;
+        let latencies_offset = layout
+            .total_cores()
+            .and_then(|n| {
+                array_end(
+                    responses_offset,
+                    n,
+                    size_of::<ResponseSlot>(),
+                    align_of::<LatencySlot>(),
+                )
+            })
+            .ok_or_else(too_big)?;
+        let size = layout
+            .total_cores()
+            .and_then(|n| n.checked_mul(layout.apps))
+            .and_then(|n| array_end(latencies_offset, n, size_of::<LatencySlot>(), 4096))
             .ok_or_else(too_big)?;
 
         let mapping =
@@ -776,10 +956,14 @@ impl Scoreboard {
             core_slot_size: size_of::<CoreSlot>() as u32,
             app_slot_size: size_of::<AppSlot>() as u32,
             socket_slot_size: size_of::<SocketSlot>() as u32,
+            response_slot_size: size_of::<ResponseSlot>() as u32,
+            latency_slot_size: size_of::<LatencySlot>() as u32,
             sockets_offset: sockets_offset as u64,
             workers_offset: workers_offset as u64,
             cores_offset: cores_offset as u64,
             apps_offset: apps_offset as u64,
+            responses_offset: responses_offset as u64,
+            latencies_offset: latencies_offset as u64,
             total_size: size as u64,
             master: MasterSlot {
                 listen_queue_errors: AtomicU64::new(0),
@@ -797,6 +981,8 @@ impl Scoreboard {
             workers_offset,
             cores_offset,
             apps_offset,
+            responses_offset,
+            latencies_offset,
         };
         sb.verify()?;
         Ok(sb)
@@ -829,6 +1015,8 @@ impl Scoreboard {
             || h.core_slot_size as usize != size_of::<CoreSlot>()
             || h.app_slot_size as usize != size_of::<AppSlot>()
             || h.socket_slot_size as usize != size_of::<SocketSlot>()
+            || h.response_slot_size as usize != size_of::<ResponseSlot>()
+            || h.latency_slot_size as usize != size_of::<LatencySlot>()
         {
             return Err(ScoreboardError::BadHeader("slot sizes"));
         }
@@ -908,6 +1096,34 @@ impl Scoreboard {
         Some(unsafe { self.slot(self.apps_offset, idx) })
     }
 
+    /// The response counters of core `core` (0-based) of worker `wid` (1-based). Panics when
+    /// out of range.
+    #[inline]
+    pub fn responses(&self, wid: usize, core: usize) -> &ResponseSlot {
+        assert!(
+            wid != 0 && wid <= self.layout.workers && core < self.layout.cores,
+            "core ({wid}, {core}) out of (1..={}, 0..{})",
+            self.layout.workers,
+            self.layout.cores
+        );
+        let idx = (wid - 1) * self.layout.cores + core;
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        unsafe { self.slot(self.responses_offset, idx) }
+    }
+
+    /// The latency histogram of app `app` on core `core` of worker `wid`, or `None` when out
+    /// of range (like [`try_app`](Self::try_app)).
+    #[inline]
+    pub fn try_latency(&self, wid: usize, core: usize, app: usize) -> Option<&LatencySlot> {
+        let l = &self.layout;
+        if wid == 0 || wid > l.workers || core >= l.cores || app >= l.apps {
+            return None;
+        }
+        let idx = ((wid - 1) * l.cores + core) * l.apps + app;
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        Some(unsafe { self.slot(self.latencies_offset, idx) })
+    }
+
     /// # Safety
     /// Slot `idx` of the `T` array at `offset` must lie inside the mapping, and `offset` must
     /// be one of the array offsets computed in `new` for `T`.
@@ -946,19 +1162,56 @@ impl Scoreboard {
     }
 
     /// Read every slot (relaxed loads; request vars under the seqlock) into a snapshot that
-    /// carries `master`'s static facts. Only loads: any number of readers may call it.
+    /// carries `master`'s static facts. Only loads: any number of readers may call it. Leaves
+    /// out what only the Prometheus metrics show (see
+    /// [`snapshot_with_metrics`](Self::snapshot_with_metrics)): the JSON and the pushers do
+    /// not pay for reading it.
     pub fn snapshot(&self, master: &MasterInfo) -> StatsSnapshot {
+        self.read_snapshot(master, false)
+    }
+
+    /// [`snapshot`](Self::snapshot) plus the response and latency slots and the busy cores
+    /// (`WorkerStats::{busy_cores, request_bytes, responses}`, `AppStats::latency`), less the
+    /// cores' request vars and start times (no metric shows them).
+    pub fn snapshot_with_metrics(&self, master: &MasterInfo) -> StatsSnapshot {
+        self.read_snapshot(master, true)
+    }
+
+    fn read_snapshot(&self, master: &MasterInfo, metrics: bool) -> StatsSnapshot {
         let layout = self.layout;
+        let metric_cores = if metrics { layout.cores } else { 0 };
         let napps = master.apps.len().min(layout.apps);
         let workers = (1..=layout.workers)
             .map(|wid| {
                 let mut w = self.worker(wid).stats(wid as u64);
                 w.apps = (0..napps)
-                    .map(|j| self.app(wid, j).stats(j as u64))
+                    .map(|j| {
+                        let mut app = self.app(wid, j).stats(j as u64);
+                        for c in 0..metric_cores {
+                            if let Some(l) = self.try_latency(wid, c, j) {
+                                l.add_into(&mut app.latency);
+                            }
+                        }
+                        app
+                    })
                     .collect();
+                for c in 0..metric_cores {
+                    let r = self.responses(wid, c);
+                    r.add_codes_into(&mut w.responses);
+                    w.request_bytes += r.request_bytes();
+                    w.busy_cores += self.core(wid, c).in_request() as u64;
+                }
                 if master.include_cores {
                     w.cores = (0..layout.cores)
-                        .map(|i| self.core(wid, i).stats(i as u64))
+                        .map(|i| {
+                            let core = self.core(wid, i);
+                            // The metrics show no request vars: skip their seqlock copies.
+                            if metrics {
+                                core.counters(i as u64)
+                            } else {
+                                core.stats(i as u64)
+                            }
+                        })
                         .collect();
                     w.status = if w.cores.iter().any(|c| c.in_request != 0) {
                         WorkerStatus::Busy
@@ -1266,6 +1519,57 @@ mod tests {
         });
         assert!(s.workers.iter().all(|w| w.cores.is_empty()));
         assert_eq!(s.workers[1].status, WorkerStatus::Busy);
+    }
+
+    #[test]
+    fn latency_buckets_are_upper_bounds() {
+        assert_eq!(latency_bucket(0), 0);
+        assert_eq!(latency_bucket(5_000), 0, "a bound is inclusive (le)");
+        assert_eq!(latency_bucket(5_001), 1);
+        assert_eq!(latency_bucket(10_000_000), LATENCY_SLOTS - 2);
+        assert_eq!(latency_bucket(10_000_001), LATENCY_SLOTS - 1, "+Inf");
+    }
+
+    #[test]
+    fn responses_and_latency_reach_the_snapshot_summed_over_cores() {
+        let sb = sb();
+        sb.responses(1, 0).record(200, 10);
+        sb.responses(1, 1).record(200, 5);
+        sb.responses(1, 1).record(404, 0);
+        sb.responses(1, 1).record(999, 0);
+        sb.responses(2, 0).record(500, 1);
+        sb.try_latency(1, 0, 0).unwrap().observe(3_000);
+        sb.try_latency(1, 1, 0).unwrap().observe(20_000_000);
+        assert!(sb.try_latency(1, 2, 0).is_none());
+        assert!(sb.try_latency(1, 0, 1).is_none());
+        sb.core(1, 1).begin_request(1, std::iter::empty());
+        let info = MasterInfo {
+            apps: vec![AppInfo::default()],
+            include_cores: false,
+            ..Default::default()
+        };
+        assert_eq!(
+            sb.snapshot(&info).workers[0].responses,
+            vec![],
+            "not read for JSON"
+        );
+        let s = sb.snapshot_with_metrics(&info);
+        let w1 = &s.workers[0];
+        let codes: Vec<(u16, u64)> = w1.responses.iter().map(|r| (r.code, r.count)).collect();
+        assert_eq!(codes, vec![(200, 2), (404, 1), (STATUS_OTHER, 1)]);
+        assert_eq!(w1.request_bytes, 15);
+        assert_eq!(w1.busy_cores, 1, "counted without include_cores");
+        let lat = w1.apps[0].latency;
+        assert_eq!((lat.buckets[0], lat.buckets[LATENCY_SLOTS - 1]), (1, 1));
+        assert_eq!((lat.count(), lat.sum_us), (2, 20_003_000));
+        assert_eq!(
+            s.workers[1].responses,
+            vec![StatusCount {
+                code: 500,
+                count: 1
+            }]
+        );
+        assert_eq!(sb.responses(1, 1).count(404), 1);
     }
 
     #[test]

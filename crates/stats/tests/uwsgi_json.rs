@@ -83,8 +83,10 @@ fn worker(
             id: 0,
             requests: app_requests,
             exceptions,
+            latency: Default::default(),
         }],
         cores,
+        ..Default::default()
     }
 }
 

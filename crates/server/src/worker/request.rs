@@ -65,6 +65,11 @@ impl Core<'_, '_> {
                     .scoreboard
                     .core(self.w.wid, self.id)
                     .add_read_errors(1);
+                let code = status.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+                self.w
+                    .scoreboard
+                    .responses(self.w.wid, self.id)
+                    .record(code, 0);
                 send_simple(conn, status);
                 Step::Close
             }
@@ -155,6 +160,12 @@ impl Core<'_, '_> {
             self.vars.set_forwarded_https(https);
         }
 
+        // What the request put on the wire: its head and the body it declared.
+        let request_bytes = head.head_len as u64
+            + match head.framing {
+                BodyFraming::Length(n) => n,
+                BodyFraming::Chunked | BodyFraming::None => 0,
+            };
         let core_slot = w.scoreboard.core(wid, self.id);
         let started_epoch = unix_now();
         core_slot.begin_request(started_epoch, self.vars.iter());
@@ -231,6 +242,16 @@ impl Core<'_, '_> {
         let rt = start.elapsed();
         let worker_slot = w.scoreboard.worker(wid);
         worker_slot.request_done(rt.as_micros() as u64, writer.tx, outcome.exception);
+        // The Prometheus counters: this core's own slots, plain relaxed stores.
+        w.scoreboard
+            .responses(wid, self.id)
+            .record(outcome.status, request_bytes);
+        if let Some(latency) = usize::try_from(app_id)
+            .ok()
+            .and_then(|app| w.scoreboard.try_latency(wid, self.id, app))
+        {
+            latency.observe(rt.as_micros() as u64);
+        }
         if outcome.read_error {
             core_slot.add_read_errors(1);
         }

@@ -7,6 +7,7 @@ mod config_corpus;
 mod http_bodies;
 mod http_conformance;
 mod nginx;
+mod prometheus;
 mod push;
 mod server;
 mod smoke;
