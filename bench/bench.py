@@ -82,6 +82,8 @@ def binary(env_name: str, default: str) -> str:
 
 BINARIES = {
     "rwsgi": binary("RWSGI", "rwsgi"),
+    # Scenario 8's baseline: another build of rwsgi (e.g. the last release), same options.
+    "rwsgi-base": binary("RWSGI_BASE", "rwsgi"),
     "uwsgi": binary("UWSGI", "uwsgi"),
     "granian": binary("GRANIAN", "granian"),
     "gunicorn": binary("GUNICORN", "gunicorn"),
@@ -387,6 +389,7 @@ STOP_SIGNALS = {
     # uWSGI 2.0 takes SIGTERM as "reload" unless --die-on-term: SIGINT stops it.
     "uwsgi": signal.SIGINT,
     "rwsgi": signal.SIGTERM,
+    "rwsgi-base": signal.SIGTERM,
     "granian": signal.SIGTERM,
     "gunicorn": signal.SIGTERM,
     "nginx": signal.SIGTERM,
@@ -395,7 +398,7 @@ STOP_SIGNALS = {
 
 def server_argv(spec: Spec, port: int, stats_port: int | None = None) -> list[str]:
     addr = f"{HOST}:{port}"
-    if spec.server in ("rwsgi", "uwsgi"):
+    if spec.server in ("rwsgi", "rwsgi-base", "uwsgi"):
         argv = [BINARIES[spec.server], spec.mode, addr, "--master"]
         argv += ["--processes", str(spec.processes), "--disable-logging"]
         argv += ["--chdir", APPS_DIR, "--module", spec.app]
@@ -403,7 +406,7 @@ def server_argv(spec: Spec, port: int, stats_port: int | None = None) -> list[st
             argv += ["--threads", str(spec.threads)]
         if stats_port:
             argv += ["--stats", f"{HOST}:{stats_port}"]
-        if spec.server == "rwsgi" and VENV:
+        if spec.server.startswith("rwsgi") and VENV:
             argv += ["--virtualenv", VENV]
         return argv + spec.extra
     if spec.server == "granian":
@@ -765,6 +768,26 @@ def scenario_1(logdir: str) -> tuple[list[dict], str]:
         Spec("uwsgi-http11-nocl", "uwsgi", "--http11-socket", "hello_nocl"),
         Spec("uwsgi-http-nocl", "uwsgi", "--http-socket", "hello_nocl"),
         Spec("granian-nocl", "granian", "--interface wsgi", "hello_nocl"),
+    ]
+    targets = start_targets(specs, logdir)
+    rows = [Row(s.key, targets[s.key]) for s in specs]
+    try:
+        run_rounds(rows)
+    finally:
+        stop_all()
+    return [row_record(r) for r in rows], throughput_table(rows)
+
+
+def scenario_8(logdir: str) -> tuple[list[dict], str]:
+    """Scenario 1's hello world for this rwsgi and a baseline build (RWSGI_BASE), beside uWSGI
+    and Granian, in the same alternating rounds: a change's cost in CPU per request."""
+    if not os.environ.get("RWSGI_BASE"):
+        raise BenchError("scenario 8 needs RWSGI_BASE=/path/to/a/baseline/rwsgi")
+    specs = [
+        Spec("rwsgi", "rwsgi", "--http-socket", "hello"),
+        Spec("rwsgi-base", "rwsgi-base", "--http-socket", "hello"),
+        Spec("uwsgi-http11", "uwsgi", "--http11-socket", "hello"),
+        Spec("granian", "granian", "--interface wsgi", "hello"),
     ]
     targets = start_targets(specs, logdir)
     rows = [Row(s.key, targets[s.key]) for s in specs]
@@ -1160,9 +1183,12 @@ SCENARIOS = {
     5: ("stats read latency on an idle server, by worker count", scenario_5),
     6: ("memory of the whole process tree after warm-up", scenario_6),
     7: ("cost of stats pushers whose targets are down", scenario_7),
+    8: ("hello world: this rwsgi against a baseline build (RWSGI_BASE)", scenario_8),
 }
 
 NOTES = {
+    8: ["rwsgi-base = the RWSGI_BASE binary (e.g. built from the previous release) with the same "
+        "options and app; the server CPU per request of the two rows is the change's cost."],
     1: [
         "hello = hello.py (sets Content-Length); hello_nocl = hello_nocl.py (no Content-Length, "
         "body yielded in two pieces by a generator, so the server must chunk or close).",
@@ -1242,7 +1268,7 @@ def loadavg() -> str:
 
 def estimate_minutes(chosen: list[int]) -> float:
     """A rough duration: wrk rows x rounds x (run + warm-up), plus start-up allowances."""
-    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4, 7: 2}
+    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4, 7: 2, 8: 4}
     seconds = sum(wrk_rows.get(n, 0) * ROUNDS * (SECONDS + WARMUP + 0.5) for n in chosen)
     seconds += 20 if any(n in wrk_rows for n in chosen) else 0
     if 5 in chosen:
@@ -1261,7 +1287,8 @@ def parse_scenarios(values: list[str]) -> list[int]:
                 if n not in SCENARIOS:
                     raise SystemExit(f"unknown scenario {n} (1-{len(SCENARIOS)})")
                 chosen.append(n)
-    return sorted(set(chosen)) or sorted(SCENARIOS)
+    # Scenario 8 compares two builds, so it runs only when asked for (with RWSGI_BASE).
+    return sorted(set(chosen)) or [n for n in sorted(SCENARIOS) if n != 8]
 
 
 def main() -> int:
