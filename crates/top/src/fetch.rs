@@ -125,13 +125,17 @@ pub enum FetchError {
 }
 
 /// A connected socket of either family.
-enum Stream {
+/// A connection to a stats socket of any family.
+pub enum Stream {
+    /// TCP.
     Tcp(TcpStream),
+    /// A filesystem or abstract UNIX socket.
     Unix(UnixStream),
 }
 
 impl Stream {
-    fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+    /// Sets the read and write timeouts.
+    pub fn set_timeouts(&self, t: Duration) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s
                 .set_read_timeout(Some(t))
@@ -164,7 +168,9 @@ impl Write for Stream {
     }
 }
 
-fn connect(addr: &Addr, timeout: Duration) -> io::Result<Stream> {
+/// Connects to a stats socket in uWSGI's address syntax: `:port` is reached on 127.0.0.1, and an
+/// abstract `@name` as `\0name`, then as uWSGI's `\0name\0` (also `--connect-and-read`'s rule).
+pub fn connect(addr: &Addr, timeout: Duration) -> io::Result<Stream> {
     match addr {
         Addr::Tcp { host, port } => {
             // `:port` listens on every interface; loopback is one of them.
