@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use crate::addr::Addr;
-use crate::defs::Config;
 use crate::error::{ConfigError, Origin};
 use crate::options::OptionSpec;
 
@@ -32,7 +31,7 @@ impl Protocol {
         self != Protocol::Uwsgi
     }
 
-    fn parse(s: &str) -> Option<Protocol> {
+    pub(crate) fn parse(s: &str) -> Option<Protocol> {
         match s.trim().to_ascii_lowercase().as_str() {
             "uwsgi" => Some(Protocol::Uwsgi),
             "http" => Some(Protocol::Http),
@@ -293,33 +292,6 @@ impl Occurrence<'_> {
 
     pub(crate) fn flag(&self) -> bool {
         flag_value(self.value)
-    }
-}
-
-impl Config {
-    /// Force `protocol` onto sockets added with plain `socket`.
-    pub(crate) fn force_protocol(&mut self, value: &str) {
-        if let Some(p) = Protocol::parse(value) {
-            for s in self.sockets.iter_mut().filter(|s| s.option == "socket") {
-                s.protocol = p;
-            }
-        }
-    }
-
-    /// Post-parse checks: a socket exists and an app is configured (unless
-    /// `need-app = false`). Numeric ranges are enforced while parsing.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.sockets.is_empty() {
-            return Err(ConfigError::NoSocket);
-        }
-        if self.need_app
-            && self.module.is_none()
-            && self.wsgi_file.is_none()
-            && self.mounts.is_empty()
-        {
-            return Err(ConfigError::NoApp);
-        }
-        Ok(())
     }
 }
 

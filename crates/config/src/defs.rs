@@ -664,3 +664,30 @@ options! {
         help: "print the version",
     }
 }
+
+impl Config {
+    /// Force `protocol` onto sockets added with plain `socket`.
+    pub(crate) fn force_protocol(&mut self, value: &str) {
+        if let Some(p) = Protocol::parse(value) {
+            for s in self.sockets.iter_mut().filter(|s| s.option == "socket") {
+                s.protocol = p;
+            }
+        }
+    }
+
+    /// Post-parse checks: a socket exists and an app is configured (unless
+    /// `need-app = false`). Numeric ranges are enforced while parsing.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sockets.is_empty() {
+            return Err(ConfigError::NoSocket);
+        }
+        if self.need_app
+            && self.module.is_none()
+            && self.wsgi_file.is_none()
+            && self.mounts.is_empty()
+        {
+            return Err(ConfigError::NoApp);
+        }
+        Ok(())
+    }
+}

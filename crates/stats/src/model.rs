@@ -152,12 +152,20 @@ pub struct StatusCount {
     pub count: u64,
 }
 
-/// A request-duration histogram: per-bucket counts (bounds in
-/// [`LATENCY_BUCKETS_US`](crate::scoreboard::LATENCY_BUCKETS_US), then `+Inf`) and the sum.
+/// Upper bounds, in microseconds, of the request-latency histogram's buckets (Prometheus'
+/// default buckets, 5 ms to 10 s); a last bucket counts everything slower (`+Inf`).
+pub const LATENCY_BUCKETS_US: [u64; 11] = [
+    5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
+    10_000_000,
+];
+/// Buckets kept per histogram: [`LATENCY_BUCKETS_US`] and `+Inf`.
+pub const LATENCY_SLOTS: usize = LATENCY_BUCKETS_US.len() + 1;
+/// A request-duration histogram: per-bucket counts (bounds in [`LATENCY_BUCKETS_US`], then
+/// `+Inf`) and the sum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Latency {
     /// Requests per bucket, not cumulative.
-    pub buckets: [u64; crate::scoreboard::LATENCY_SLOTS],
+    pub buckets: [u64; LATENCY_SLOTS],
     /// Microseconds, summed over the requests counted.
     pub sum_us: u64,
 }

@@ -65,14 +65,7 @@ pub const APP_RESERVED_WORDS: usize = 6;
 pub const MASTER_RESERVED_WORDS: usize = 7;
 /// Reserved u64 words in each socket slot.
 pub const SOCKET_RESERVED_WORDS: usize = 7;
-/// Upper bounds, in microseconds, of the request-latency histogram's buckets (Prometheus'
-/// default buckets, 5 ms to 10 s); a last bucket counts everything slower (`+Inf`).
-pub const LATENCY_BUCKETS_US: [u64; 11] = [
-    5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000, 5_000_000,
-    10_000_000,
-];
-/// Buckets kept per histogram: [`LATENCY_BUCKETS_US`] and `+Inf`.
-pub const LATENCY_SLOTS: usize = LATENCY_BUCKETS_US.len() + 1;
+pub use crate::model::{LATENCY_BUCKETS_US, LATENCY_SLOTS};
 /// The lowest status code counted on its own; codes from here to [`STATUS_MAX`] each have a
 /// counter, any other code counts as [`STATUS_OTHER`].
 pub const STATUS_MIN: u16 = 100;
