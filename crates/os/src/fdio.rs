@@ -9,7 +9,7 @@
 //! writer) cannot hold a borrow: the caller passes a descriptor it keeps open for the call.
 
 use std::io::{self, IoSlice};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
@@ -64,6 +64,21 @@ fn nonblocking(mut call: impl FnMut() -> rustix::io::Result<usize>) -> io::Resul
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// One `sendfile(2)` of up to `count` bytes of `file` from `*offset` to the socket `fd` (open
+/// for the call), advancing `*offset` by what was sent; `Ok(None)` on `EAGAIN`. The file's own
+/// position is left alone, so one open file can serve several transfers.
+pub fn sendfile_nb(
+    fd: RawFd,
+    file: impl AsFd,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<Option<usize>> {
+    let file = file.as_fd();
+    with_fd(fd, |fd| {
+        nonblocking(|| rustix::fs::sendfile(fd, file, Some(&mut *offset), count))
+    })
 }
 
 /// One `read(2)` from `fd` (open for the call); `Ok(None)` on `EAGAIN`.
@@ -196,5 +211,29 @@ mod tests {
         );
         let wait = wait_fd(-1, false, Duration::from_millis(1)).unwrap_err();
         assert_eq!(wait.raw_os_error(), ebadf);
+    }
+
+    #[test]
+    fn sendfile_sends_from_the_offset_and_advances_it() {
+        use std::io::{Read, Write};
+        let (a, mut b) = pair();
+        let mut file = tempfile_with(b"0123456789");
+        file.flush().unwrap();
+        let mut offset = 3;
+        let n = sendfile_nb(a.as_raw_fd(), &file, &mut offset, 4).unwrap();
+        assert_eq!((n, offset), (Some(4), 7));
+        let mut got = [0u8; 4];
+        b.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"3456");
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("rwsgi-os-sendfile-{}", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(bytes).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
     }
 }
