@@ -99,6 +99,10 @@ pub struct CoreStats {
     pub id: u64,
     /// Requests completed on this core.
     pub requests: u64,
+    /// Static files served (uWSGI's `static_requests`).
+    pub static_requests: u64,
+    /// Static transfers finished by the event loop (uWSGI's `offloaded_requests`).
+    pub offloaded_requests: u64,
     /// Write errors while sending responses.
     pub write_errors: u64,
     /// Read errors while reading requests.

@@ -52,7 +52,7 @@ const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
 pub const WORKER_RESERVED_WORDS: usize = 40;
 /// Reserved u64 words in each core slot.
-pub const CORE_RESERVED_WORDS: usize = 6;
+pub const CORE_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in the master slot.
@@ -226,6 +226,11 @@ pub struct CoreSlot {
     requests: AtomicU64,
     write_errors: AtomicU64,
     read_errors: AtomicU64,
+    /// Static files served (`--static-map`, `--check-static`).
+    static_requests: AtomicU64,
+    /// Static-file transfers the event loop finished after the request was done with (the
+    /// file did not go out at once: a large file or a slow client).
+    offloaded_requests: AtomicU64,
     reserved: [AtomicU64; CORE_RESERVED_WORDS],
     /// Records `[klen u16 LE][vlen u16 LE][key][value]`, packed, little-endian words.
     vars: [AtomicU64; VARS_WORDS],
@@ -521,6 +526,17 @@ impl CoreSlot {
             .store(self.read_errors.load(Relaxed).wrapping_add(n), Relaxed);
     }
 
+    /// A static file was served.
+    #[inline]
+    pub fn add_static_request(&self) {
+        bump(&self.static_requests);
+    }
+    /// A static file's transfer was handed to the event loop.
+    #[inline]
+    pub fn add_offloaded_request(&self) {
+        bump(&self.offloaded_requests);
+    }
+
     /// 1 while inside a request.
     pub fn in_request(&self) -> bool {
         self.in_request.load(Relaxed) != 0
@@ -540,6 +556,8 @@ impl CoreSlot {
         let mut cs = CoreStats {
             id,
             requests: self.requests.load(Relaxed),
+            static_requests: self.static_requests.load(Relaxed),
+            offloaded_requests: self.offloaded_requests.load(Relaxed),
             write_errors: self.write_errors.load(Relaxed),
             read_errors: self.read_errors.load(Relaxed),
             in_request: self.in_request.load(Relaxed),
@@ -1054,6 +1072,17 @@ mod tests {
         // The master slot lives in the header, before every slot array.
         assert_eq!(s.worker(1).requests(), 1);
         assert_eq!(s.socket(0).queue(), 0);
+    }
+
+    #[test]
+    fn static_and_offloaded_requests_are_counted_per_core() {
+        let s = sb();
+        s.core(1, 0).add_static_request();
+        s.core(1, 0).add_static_request();
+        s.core(1, 0).add_offloaded_request();
+        let c = s.core(1, 0).stats(0);
+        assert_eq!((c.static_requests, c.offloaded_requests), (2, 1));
+        assert_eq!(s.core(2, 0).stats(0).static_requests, 0);
     }
 
     #[test]
