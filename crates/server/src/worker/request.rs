@@ -42,6 +42,22 @@ impl Core<'_, '_> {
         };
         match parsed {
             Ok(Some(head)) => {
+                // Static files before the app (one branch when there are none); a request
+                // with a body always goes to the app.
+                if let Some(statics) = &self.w.settings.static_files {
+                    if head.framing == BodyFraming::None {
+                        let step = self.serve_static(
+                            statics,
+                            conn,
+                            head.head_len,
+                            head.keep_alive,
+                            head.dialect,
+                        );
+                        if let Some(step) = step {
+                            return step;
+                        }
+                    }
+                }
                 if let BodyFraming::Length(n) = head.framing {
                     if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
                         return Step::Pump;

@@ -9,6 +9,7 @@ mod nginx;
 mod push;
 mod server;
 mod smoke;
+mod static_files;
 mod stats_addr;
 mod stats_json;
 mod stats_uwsgitop;
