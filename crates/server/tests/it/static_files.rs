@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::{symlink, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rwsgi_proto::static_file::{http_date, parse_http_date};
@@ -59,6 +60,7 @@ impl Site {
     fn serve(&self, args: &[String]) -> Server {
         let mut rwsgi = Rwsgi::new()
             .http()
+            .uwsgi()
             .stats()
             .test_app("srv_app")
             .master()
@@ -541,4 +543,103 @@ fn a_slow_reader_of_a_large_file_does_not_block_the_server() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), SIZE);
     assert!(r.body == pattern(SIZE), "every byte, in order");
+}
+
+#[test]
+fn files_are_served_over_the_uwsgi_protocol_too() {
+    let site = Site::new();
+    let server = site.serve(&map("/static", &site.dir("static")));
+    let r = uwsgi_call(server.ports.uwsgi, "GET", "/static/app.css", "", &[], b"");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "body { color: red }\n")
+    );
+    assert_eq!(r.header("content-type"), Some("text/x-rwsgi-css"));
+    let range: &[u8] = b"bytes=1-3";
+    let r = uwsgi_call(
+        server.ports.uwsgi,
+        "GET",
+        "/static/data.bin",
+        "",
+        &[("HTTP_RANGE", range)],
+        b"",
+    );
+    assert_eq!((r.status, &r.body[..]), (206, &pattern(1000)[1..4]));
+    let r = uwsgi_call(
+        server.ports.uwsgi,
+        "GET",
+        "/static/../static-private/secret.txt",
+        "",
+        &[],
+        b"",
+    );
+    assert_eq!(r.text(), APP);
+}
+
+/// A real uWSGI 2.0.31, stopped with SIGINT by pid when dropped.
+struct Uwsgi {
+    child: std::process::Child,
+}
+
+impl Drop for Uwsgi {
+    fn drop(&mut self) {
+        stop_child(&mut self.child, libc::SIGINT);
+    }
+}
+
+/// The reference: uWSGI falls through to the app for a missing file and a directory without
+/// index as rwsgi does, but compares real paths as strings, so `%2e%2e` reaches a sibling
+/// directory whose name starts with the mapped one's. rwsgi answers that with the app.
+#[test]
+fn uwsgi_2_0_31_agrees_on_fall_through_and_leaks_the_sibling_that_rwsgi_protects() {
+    let site = Site::new();
+    let args = map("/static", &site.dir("static"));
+    let server = site.serve(&args);
+    let port = free_port();
+    let log = std::fs::File::create(site.path("uwsgi.log")).expect("log");
+    let child = Command::new(which("uwsgi"))
+        .args([
+            "--http-socket",
+            &format!("127.0.0.1:{port}"),
+            "--master",
+            "--processes",
+            "1",
+        ])
+        .args([
+            "--module",
+            "srv_app",
+            "--chdir",
+            &apps_dir().display().to_string(),
+        ])
+        .args(["--mimefile", &site.dir("mime.types")])
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn uwsgi");
+    let _uwsgi = Uwsgi { child };
+    eventually(Duration::from_secs(30), "uWSGI answering", || {
+        try_http(port, "GET", "/", &[], b"")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    for path in ["/static/app.css", "/static/nope.css", "/static/noindex/"] {
+        let (ours, theirs) = (
+            http(server.ports.http, "GET", path, &[]),
+            http(port, "GET", path, &[]),
+        );
+        assert_eq!(
+            (ours.status, ours.text()),
+            (theirs.status, theirs.text()),
+            "{path}"
+        );
+    }
+    let sibling = "/static/%2e%2e/static-private/secret.txt";
+    assert_eq!(
+        http(port, "GET", sibling, &[]).text(),
+        SECRET,
+        "uWSGI 2.0.31's known leak"
+    );
+    assert_eq!(http(server.ports.http, "GET", sibling, &[]).text(), APP);
 }
