@@ -9,7 +9,7 @@
 //! writer) cannot hold a borrow: the caller passes a descriptor it keeps open for the call.
 
 use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
@@ -66,18 +66,31 @@ fn nonblocking(mut call: impl FnMut() -> rustix::io::Result<usize>) -> io::Resul
     }
 }
 
-/// One `sendfile(2)` of up to `count` bytes of `file` from `*offset` to the socket `fd` (open
-/// for the call), advancing `*offset` by what was sent; `Ok(None)` on `EAGAIN`. The file's own
-/// position is left alone, so one open file can serve several transfers.
+/// One `sendfile(2)` of up to `count` bytes of `file` (open for the call) from `*offset` to
+/// the socket `fd` (open for the call), advancing `*offset` by what was sent; `Ok(None)` on
+/// `EAGAIN`. The file's own position is left alone, so one open file can serve several
+/// transfers.
 pub fn sendfile_nb(
     fd: RawFd,
-    file: impl AsFd,
+    file: RawFd,
     offset: &mut u64,
     count: usize,
 ) -> io::Result<Option<usize>> {
-    let file = file.as_fd();
+    with_fd(file, |file| {
+        with_fd(fd, |fd| {
+            nonblocking(|| rustix::fs::sendfile(fd, file, Some(&mut *offset), count))
+        })
+    })
+}
+
+/// The size of `fd` (open for the call) if it is a regular file, `None` for anything else
+/// (a pipe, a socket): what `sendfile(2)` can send from.
+pub fn regular_file_size(fd: RawFd) -> io::Result<Option<u64>> {
     with_fd(fd, |fd| {
-        nonblocking(|| rustix::fs::sendfile(fd, file, Some(&mut *offset), count))
+        let st = rustix::fs::fstat(fd)?;
+        let regular =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        Ok(regular.then_some(st.st_size as u64))
     })
 }
 
@@ -220,8 +233,10 @@ mod tests {
         let mut file = tempfile_with(b"0123456789");
         file.flush().unwrap();
         let mut offset = 3;
-        let n = sendfile_nb(a.as_raw_fd(), &file, &mut offset, 4).unwrap();
+        let n = sendfile_nb(a.as_raw_fd(), file.as_raw_fd(), &mut offset, 4).unwrap();
         assert_eq!((n, offset), (Some(4), 7));
+        assert_eq!(regular_file_size(file.as_raw_fd()).unwrap(), Some(10));
+        assert_eq!(regular_file_size(a.as_raw_fd()).unwrap(), None, "a socket");
         let mut got = [0u8; 4];
         b.read_exact(&mut got).unwrap();
         assert_eq!(&got, b"3456");

@@ -66,7 +66,7 @@ impl Transfer {
                 return Progress::Wait;
             }
             let count = self.left.min(budget) as usize;
-            match sendfile_nb(fd, file, &mut self.offset, count) {
+            match sendfile_nb(fd, file.as_raw_fd(), &mut self.offset, count) {
                 // The file shrank under us: the promised length can no longer be kept.
                 Ok(Some(0)) => return Progress::Failed,
                 Ok(Some(n)) => {

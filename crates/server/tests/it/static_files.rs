@@ -643,3 +643,37 @@ fn uwsgi_2_0_31_agrees_on_fall_through_and_leaks_the_sibling_that_rwsgi_protects
     );
     assert_eq!(http(server.ports.http, "GET", sibling, &[]).text(), APP);
 }
+
+/// `wsgi.file_wrapper` over a regular file goes out with sendfile(2): the length is known, so
+/// it is announced (no chunking), the app's read position is respected, and a file-like
+/// object without a descriptor is still read in blocks.
+#[test]
+fn file_wrapper_responses_use_sendfile_from_the_apps_position() {
+    let srv = WsgiServer::start(&conformance_app(), 1);
+    let data = pattern(200_000);
+    std::fs::write(srv.dir().join("payload.bin"), &data).unwrap();
+    let r = get(srv.http, "/file_wrapper?name=payload.bin");
+    assert_eq!(r.header("content-length"), Some("200000"));
+    assert_eq!(r.header("transfer-encoding"), None);
+    assert!(r.body == data);
+    let r = get(srv.http, "/file_wrapper_offset?name=payload.bin&skip=1000");
+    assert_eq!(r.header("content-length"), Some("199000"));
+    assert!(r.body == data[1000..]);
+    let r = http(srv.http, "HEAD", "/file_wrapper?name=payload.bin", &[]);
+    assert_eq!((r.status, r.body.len()), (200, 0));
+    assert_eq!(get(srv.http, "/file_wrapper_bytesio").text(), "from memory");
+    // Keep-alive stays in step after a sendfile body.
+    let mut s = TcpStream::connect(("127.0.0.1", srv.http)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"GET /file_wrapper_offset?name=payload.bin&skip=199990 HTTP/1.1\r\nHost: x\r\n\r\n\
+          GET /file_wrapper_bytesio HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let rs = split_responses(&raw);
+    assert_eq!(rs.len(), 2);
+    assert_eq!(rs[0].body, &data[199_990..]);
+    assert_eq!(rs[1].text(), "from memory");
+}
