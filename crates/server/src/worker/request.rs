@@ -311,14 +311,8 @@ impl Core<'_, '_> {
         conn.last_active = Instant::now();
         self.writer = writer;
 
-        let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let max_requests = w.settings.max_requests_for(wid);
-        if max_requests > 0 && served >= max_requests {
-            eprintln!(
-                "...The work of process {} is done (max requests reached: {served}). Seeya!",
-                w.pid
-            );
-            w.request_stop();
+        if w.count_served() {
+            // --max-requests reached: the worker winds down.
         } else if let Some(m) =
             usage.filter(|m| w.settings.reload_on_rss > 0 && m.rss > w.settings.reload_on_rss)
         {

@@ -196,6 +196,7 @@ impl Core<'_, '_> {
         }
         conn.served += 1;
         conn.last_active = Instant::now();
+        w.count_served();
         Some(match progress {
             Progress::Done => Step::Served(keep),
             Progress::Failed => Step::Close,

@@ -677,3 +677,20 @@ fn file_wrapper_responses_use_sendfile_from_the_apps_position() {
     assert_eq!(rs[0].body, &data[199_990..]);
     assert_eq!(rs[1].text(), "from memory");
 }
+
+#[test]
+fn static_requests_count_toward_max_requests() {
+    let site = Site::new();
+    let mut args = map("/static", &site.dir("static"));
+    args.extend(["--max-requests".into(), "3".into()]);
+    let server = site.serve(&args);
+    for _ in 0..3 {
+        assert_eq!(
+            http(server.ports.http, "GET", "/static/app.css", &[]).status,
+            200
+        );
+    }
+    server.wait_log(Duration::from_secs(10), |l| {
+        l.contains("max requests reached: 3")
+    });
+}
