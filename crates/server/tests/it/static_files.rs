@@ -302,6 +302,8 @@ fn skip_ext_and_expires_options() {
         "text/x-rwsgi-css=3600".into(),
         "--static-expires-uri".into(),
         r"\.bin$=600".into(),
+        "--static-expires".into(),
+        r"/sub/index\.html$=120".into(),
     ]);
     let server = site.serve(&args);
     let port = server.ports.http;
@@ -321,6 +323,50 @@ fn skip_ext_and_expires_options() {
     assert!(
         (before + 600..=after + 600).contains(&expires),
         "uri rule, from the request: {expires} not in {before}+600..={after}+600"
+    );
+
+    let before = unix_now();
+    let index = http(port, "GET", "/static/sub/index.html", &[]);
+    let after = unix_now();
+    let expires = parse_http_date(index.header("expires").expect("Expires").as_bytes()).unwrap();
+    assert!((before + 120..=after + 120).contains(&expires), "path rule");
+    assert_eq!(
+        http(port, "GET", "/static/noindex/", &[]).header("expires"),
+        None
+    );
+}
+
+#[test]
+fn gzip_all_and_gzip_dir_pick_the_precompressed_file() {
+    let site = Site::new();
+    site.write("static/a.css.gz", b"gz css");
+    site.write("other/app.css.gz", b"gz other");
+    let mut args = map("/static", &site.dir("static"));
+    args.extend(map("/other", &site.dir("other")));
+    args.extend(["--static-gzip-dir".into(), site.dir("other")]);
+    let server = site.serve(&args);
+    let gz = [("Accept-Encoding", "gzip")];
+    let port = server.ports.http;
+    assert_eq!(http(port, "GET", "/other/app.css", &gz).text(), "gz other");
+    site.write("static/app.css.gz", b"gz static");
+    assert_eq!(
+        http(port, "GET", "/static/app.css", &gz).text(),
+        "body { color: red }\n",
+        "not under a --static-gzip-dir"
+    );
+    drop(server);
+    let mut args = map("/static", &site.dir("static"));
+    args.push("--static-gzip-all".into());
+    let server = site.serve(&args);
+    let r = http(server.ports.http, "GET", "/static/app.css", &gz);
+    assert_eq!(
+        (r.text().as_str(), r.header("content-encoding")),
+        ("gz static", Some("gzip"))
+    );
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/x-rwsgi-css"),
+        "the original's type"
     );
 }
 
