@@ -112,6 +112,8 @@ pub struct Found {
     pub mime: Option<String>,
     /// `Content-Encoding` of the variant served (`br`, `gzip`).
     pub encoding: Option<&'static str>,
+    /// The mapped directory it was found under.
+    root: PathBuf,
 }
 
 /// What the head says about the body to send.
@@ -288,9 +290,22 @@ impl StaticFiles {
             meta,
             mime,
             encoding: None,
+            root: root.to_path_buf(),
         };
         self.pick_encoding(&mut found, req.accept_encoding);
         Some(found)
+    }
+
+    /// Checks the file actually opened for `found`: where the kernel says the descriptor
+    /// leads must pass the same test as the path did. A directory of the path swapped for a
+    /// symlink between the look-up and the open is caught here, so what is sent is always
+    /// what was checked.
+    pub fn opened_is_allowed(&self, found: &Found, file: &std::fs::File) -> bool {
+        use std::os::fd::AsRawFd;
+        match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
+            Ok(real) => self.allowed(&real, &found.root),
+            Err(_) => false,
+        }
     }
 
     /// Inside `root` or a `--static-safe` directory, compared by path components.

@@ -120,8 +120,13 @@ impl Core<'_, '_> {
         head.push(b' ');
         let plan = statics.render_head(&found, &req, started_epoch as i64, &mut head);
         let file = if plan.len > 0 {
-            // Gone between the look-up and now: the app gets the request, as for a missing file.
-            Some(File::open(&found.path).ok()?)
+            // Gone between the look-up and now: the app gets the request, as for a missing
+            // file; so does one whose path changed to lead outside meanwhile.
+            let file = File::open(&found.path).ok()?;
+            if !statics.opened_is_allowed(&found, &file) {
+                return None;
+            }
+            Some(file)
         } else {
             None
         };
