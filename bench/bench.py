@@ -471,10 +471,10 @@ def check_response(target: Target, post_bytes: int = 0) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def run_wrk(port: int, seconds: float, post_bytes: int = 0) -> dict:
+def run_wrk(port: int, seconds: float, post_bytes: int = 0, path: str = "/") -> dict:
     """One wrk run; returns report.lua's numbers plus ok_rps (responses < 400 per second)."""
     argv = [BINARIES["wrk"], f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s"]
-    argv += ["-s", WRK_SCRIPT, f"http://{HOST}:{port}/"]
+    argv += ["-s", WRK_SCRIPT, f"http://{HOST}:{port}{path}"]
     env = dict(os.environ, BENCH_POST_BYTES=str(post_bytes))
     try:
         out = subprocess.run(
@@ -537,6 +537,7 @@ class Row:
     target: Target
     post_bytes: int = 0
     poll_hz: float = 0  # scenario 4: stats reads a second during the run
+    path: str = "/"  # the URL path wrk requests (scenario 8: a static file)
     runs: list[dict] = field(default_factory=list)
 
     @property
@@ -548,10 +549,10 @@ def measure(row: Row) -> dict:
     """Warm-up run, then the measured run (with the stats poller alongside, if the row has one)."""
     row.target.main.check_alive()
     if WARMUP > 0:
-        run_wrk(row.target.port, WARMUP, row.post_bytes)
+        run_wrk(row.target.port, WARMUP, row.post_bytes, row.path)
     cpu0 = server_cpu(row.target)
     if not row.poll_hz:
-        result = run_wrk(row.target.port, SECONDS, row.post_bytes)
+        result = run_wrk(row.target.port, SECONDS, row.post_bytes, row.path)
         return with_server_cpu(result, row.target, cpu0)
     assert row.target.stats_port
     poller = StatsPoller(row.target.stats_port, row.poll_hz, SECONDS + 30)
@@ -667,6 +668,7 @@ def row_record(row: Row) -> dict:
         "extra": row.spec.extra,
         "post_bytes": row.post_bytes,
         "poll_hz": row.poll_hz,
+        "path": row.path,
         "argv": [s.argv for s in row.target.servers],
         "runs": row.runs,
         "summary": summarize_row(row),
@@ -778,11 +780,11 @@ def scenario_1(logdir: str) -> tuple[list[dict], str]:
     return [row_record(r) for r in rows], throughput_table(rows)
 
 
-def scenario_8(logdir: str) -> tuple[list[dict], str]:
+def scenario_9(logdir: str) -> tuple[list[dict], str]:
     """Scenario 1's hello world for this rwsgi and a baseline build (RWSGI_BASE), beside uWSGI
     and Granian, in the same alternating rounds: a change's cost in CPU per request."""
     if not os.environ.get("RWSGI_BASE"):
-        raise BenchError("scenario 8 needs RWSGI_BASE=/path/to/a/baseline/rwsgi")
+        raise BenchError("scenario 9 needs RWSGI_BASE=/path/to/a/baseline/rwsgi")
     specs = [
         Spec("rwsgi", "rwsgi", "--http-socket", "hello"),
         Spec("rwsgi-base", "rwsgi-base", "--http-socket", "hello"),
@@ -1175,6 +1177,139 @@ def scenario_7(logdir: str) -> tuple[list[dict], str]:
     return records, table
 
 
+STATIC_FILES = {"4k.bin": 4096, "1m.bin": 1 << 20}  # scenario 8
+
+NGINX_STATIC_CONF = """\
+daemon off;
+{user}worker_processes {processes};
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    sendfile on;
+    tcp_nopush on;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen {host}:{port};
+        location /static/ {{ alias {docroot}/; }}
+        location / {{ return 200 "Hello World"; }}
+    }}
+}}
+"""
+
+
+def fetch_path(port: int, path: str, timeout: float = 30) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def scenario_8(logdir: str) -> tuple[list[dict], str]:
+    """Static files: a 4 KiB and a 1 MiB file, rwsgi vs uWSGI, Granian and nginx."""
+    docroot = tempfile.mkdtemp(prefix="static-", dir=logdir)
+    contents = {}
+    for name, size in STATIC_FILES.items():
+        contents[name] = os.urandom(size)
+        with open(os.path.join(docroot, name), "wb") as f:
+            f.write(contents[name])
+    static_map = ["--static-map", f"/static={docroot}"]
+    specs = [
+        Spec("rwsgi", "rwsgi", "--http-socket", "hello", extra=static_map),
+        Spec("uwsgi-http11", "uwsgi", "--http11-socket", "hello",
+             extra=static_map + ["--offload-threads", str(PROCESSES)]),
+        Spec("uwsgi-http", "uwsgi", "--http-socket", "hello",
+             extra=static_map + ["--offload-threads", str(PROCESSES)]),
+        Spec("granian", "granian", "--interface wsgi", "hello",
+             extra=["--static-path-route", "/static", "--static-path-mount", docroot]),
+    ]
+    targets = start_targets(specs, logdir)
+    nginx_dir = tempfile.mkdtemp(prefix="nginx-static-", dir=logdir)
+    conf = os.path.join(nginx_dir, "nginx.conf")
+    nginx_port = free_port()
+    with open(conf, "w") as f:
+        # As root, nginx's workers would drop to nobody, who cannot read the private temp dir.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        f.write(NGINX_STATIC_CONF.format(user=user, processes=PROCESSES, tmp=nginx_dir, host=HOST,
+                                         port=nginx_port, docroot=docroot))
+    nginx = Server("nginx-static", [BINARIES["nginx"], "-p", nginx_dir, "-c", conf,
+                                    "-e", os.path.join(nginx_dir, "nginx-stderr.log")],
+                   STOP_SIGNALS["nginx"], logdir)
+    nginx_spec = Spec("nginx", "nginx", "sendfile on", "static", processes=PROCESSES)
+    targets["nginx"] = Target(nginx_spec, nginx_port, [nginx])
+    rows = []
+    try:
+        try:
+            nginx.start()
+            wait_http_ready(nginx_port, [nginx])
+        except BenchError as e:
+            targets["nginx"].error = str(e)
+        for key, target in targets.items():
+            for name in STATIC_FILES:
+                path = f"/static/{name}"
+                row = Row(f"{key} {name}", target, path=path)
+                if not target.error:
+                    try:
+                        status, body = fetch_path(target.port, path)
+                        if status != 200 or body != contents[name]:
+                            target.error = f"{path}: status {status}, {len(body)} bytes"
+                    except (OSError, http.client.HTTPException) as e:
+                        target.error = f"{path}: {e}"
+                    if target.error:
+                        log(f"  {key}: FAILED: {target.error}")
+                rows.append(row)
+        run_rounds(rows)
+    finally:
+        stop_all()
+    return [row_record(r) for r in rows], static_table(rows, docroot)
+
+
+def static_table(rows: list[Row], docroot: str) -> str:
+    """Per file: req/s, MiB/s, and ratios to the faster of uWSGI and Granian and to nginx."""
+    recs = [row_record(r) for r in rows]
+    for rec in recs:  # the temporary docroot's path would make every label a line long
+        rec["label"] = rec["label"].replace(docroot, "DIR")
+
+    def median_of(rec):
+        return rec["summary"].get("rps_median") if rec else None
+
+    lines = []
+    for rec in recs:
+        s = rec["summary"]
+        if "rps_median" not in s:
+            lines.append([rec["label"], rec["path"], "FAILED", "", "", "", "", "", s.get("error", "")[:90]])
+            continue
+        same = [r for r in recs if r["path"] == rec["path"] and median_of(r)]
+        rivals = [median_of(r) for r in same if r["server"] in ("uwsgi", "granian")]
+        nginx = [median_of(r) for r in same if r["server"] == "nginx"]
+        size = STATIC_FILES[rec["path"].rsplit("/", 1)[-1]]
+        lines.append([
+            rec["label"],
+            rec["path"],
+            f"{s['rps_median']:,.0f}",
+            f"{s['rps_median'] * size / (1 << 20):,.0f}",
+            ratio(s["rps_median"], max(rivals, default=None)),
+            ratio(s["rps_median"], nginx[0] if nginx else None),
+            f"{s['p99_ms']:.2f}" if s["requests"] else "—",
+            f"{s['server_cpu_us_per_req']:.1f}",
+            errors_cell(s["errors"]) + (f"; FAILED: {s['error'][:60]}" if s.get("error") else ""),
+        ])
+    return markdown_table(
+        ["server / mode", "file", "req/s (median)", "MiB/s", "vs faster of uWSGI/Granian",
+         "vs nginx", "p99 ms", "server CPU µs/req", "errors: non-2xx / socket"],
+        lines,
+    )
+
+
 SCENARIOS = {
     1: ("hello world over HTTP, 2 processes", scenario_1),
     2: ("hello world through nginx uwsgi_pass -> --socket", scenario_2),
@@ -1183,11 +1318,12 @@ SCENARIOS = {
     5: ("stats read latency on an idle server, by worker count", scenario_5),
     6: ("memory of the whole process tree after warm-up", scenario_6),
     7: ("cost of stats pushers whose targets are down", scenario_7),
-    8: ("hello world: this rwsgi against a baseline build (RWSGI_BASE)", scenario_8),
+    8: ("static files (4 KiB, 1 MiB): static-map vs uWSGI offload, Granian, nginx", scenario_8),
+    9: ("hello world: this rwsgi against a baseline build (RWSGI_BASE)", scenario_9),
 }
 
 NOTES = {
-    8: ["rwsgi-base = the RWSGI_BASE binary (e.g. built from the previous release) with the same "
+    9: ["rwsgi-base = the RWSGI_BASE binary (e.g. built from the previous release) with the same "
         "options and app; the server CPU per request of the two rows is the change's cost."],
     1: [
         "hello = hello.py (sets Content-Length); hello_nocl = hello_nocl.py (no Content-Length, "
@@ -1226,6 +1362,13 @@ NOTES = {
         "all descendants. RSS sums count shared pages once per process; PSS splits them.",
         "rwsgi and uWSGI load the app in the master before forking (no --lazy-apps); Granian "
         "loads it in each worker."],
+    8: ["Files of random bytes under a temporary docroot, requested by wrk on kept-alive "
+        "connections; every server also runs bench/apps/hello.py, which the static requests never "
+        "reach. rwsgi: --static-map (sendfile from the worker's event loop); uWSGI: --static-map "
+        "--offload-threads N; Granian: --static-path-route/--static-path-mount; nginx: "
+        "worker_processes N, sendfile on, tcp_nopush on (the physical reference).",
+        "Targets (issue 14): rwsgi >= 1.5x the faster of uWSGI and Granian on both files, "
+        ">= 0.7x nginx."],
     7: ["file (every second) plus statsd, socket, zabbix, mongodb and carbon pushing every second "
         "to loopback ports nothing listens on (retrying with backoff); cost = 1 - with/without "
         "(of the medians, and of each round's two runs). The pushers run in their own process, "
@@ -1268,7 +1411,7 @@ def loadavg() -> str:
 
 def estimate_minutes(chosen: list[int]) -> float:
     """A rough duration: wrk rows x rounds x (run + warm-up), plus start-up allowances."""
-    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4, 7: 2, 8: 4}
+    wrk_rows = {1: 13, 2: 2, 3: 8, 4: 4, 7: 2, 8: 10, 9: 4}
     seconds = sum(wrk_rows.get(n, 0) * ROUNDS * (SECONDS + WARMUP + 0.5) for n in chosen)
     seconds += 20 if any(n in wrk_rows for n in chosen) else 0
     if 5 in chosen:
@@ -1287,8 +1430,8 @@ def parse_scenarios(values: list[str]) -> list[int]:
                 if n not in SCENARIOS:
                     raise SystemExit(f"unknown scenario {n} (1-{len(SCENARIOS)})")
                 chosen.append(n)
-    # Scenario 8 compares two builds, so it runs only when asked for (with RWSGI_BASE).
-    return sorted(set(chosen)) or [n for n in sorted(SCENARIOS) if n != 8]
+    # Scenario 9 compares two builds, so it runs only when asked for (with RWSGI_BASE).
+    return sorted(set(chosen)) or [n for n in sorted(SCENARIOS) if n != 9]
 
 
 def main() -> int:

@@ -4,6 +4,7 @@
 #   bench/run.sh                         # every scenario, 3 rounds of 10 s runs
 #   bench/run.sh --scenario 1            # a subset (repeatable, or 1,3)
 #   BENCH_SECONDS=2 BENCH_ROUNDS=1 BENCH_WARMUP=1 bench/run.sh   # a quick smoke run
+#   bench/run.sh --scenario 8            # static files (4 KiB, 1 MiB) vs uWSGI, Granian, nginx
 #   bench/run.sh --list                  # the scenarios; --help for every setting
 #
 # Installs what is missing (wrk and nginx-light from apt; uWSGI, Granian and Gunicorn from PyPI

@@ -70,6 +70,44 @@ impl Mount {
     }
 }
 
+/// A `static-map /prefix=target` (or `static-map2`) entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMap {
+    /// The URL prefix (matched as a plain string prefix of PATH_INFO, as uWSGI does).
+    pub prefix: String,
+    /// The directory (or single file) it maps to, as written.
+    pub target: PathBuf,
+    /// `static-map2`: the whole PATH_INFO is appended to `target`, not just what follows
+    /// the prefix.
+    pub whole_uri: bool,
+}
+
+/// `--file-serve-mode`: who sends a static file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileServeMode {
+    /// rwsgi sends the file itself (sendfile).
+    #[default]
+    Raw,
+    /// An `X-Accel-Redirect: PATH` header for nginx to send it.
+    XAccelRedirect,
+    /// An `X-Sendfile: PATH` header for Apache / lighttpd to send it.
+    XSendfile,
+}
+
+impl FileServeMode {
+    /// uWSGI's spellings.
+    pub fn parse(s: &str) -> Option<FileServeMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "x-sendfile" | "xsendfile" | "apache" | "apache2" | "lighttpd" => {
+                Some(FileServeMode::XSendfile)
+            }
+            "x-accel-redirect" | "xaccelredirect" | "nginx" => Some(FileServeMode::XAccelRedirect),
+            "raw" | "default" => Some(FileServeMode::Raw),
+            _ => None,
+        }
+    }
+}
+
 /// What the master does on a signal (uWSGI's master functions, named in `unix_signal` hooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalAction {
@@ -250,6 +288,38 @@ impl Occurrence<'_> {
     pub(crate) fn protocol(&self) -> Result<Protocol, ConfigError> {
         let v = self.required()?;
         Protocol::parse(v).ok_or_else(|| self.invalid(v, "expected uwsgi, http or http11"))
+    }
+
+    /// `/PREFIX=TARGET` of `static-map` / `static-map2`.
+    pub(crate) fn static_map(&self, whole_uri: bool) -> Result<StaticMap, ConfigError> {
+        let v = self.required()?;
+        match v.split_once('=') {
+            Some((p, t)) if !p.trim().is_empty() && !t.trim().is_empty() => Ok(StaticMap {
+                prefix: p.trim().to_string(),
+                target: PathBuf::from(t.trim()),
+                whole_uri,
+            }),
+            _ => Err(self.invalid(v, "expected /PREFIX=DIR")),
+        }
+    }
+
+    /// `KEY=SECS` of the `static-expires*` options (the key is a MIME type or a regex).
+    pub(crate) fn key_secs(&self) -> Result<(String, u64), ConfigError> {
+        let v = self.required()?;
+        match v.rsplit_once('=') {
+            Some((k, n)) if !k.trim().is_empty() => match n.trim().parse() {
+                Ok(secs) => Ok((k.trim().to_string(), secs)),
+                Err(_) => Err(self.invalid(v, "expected KEY=SECONDS")),
+            },
+            _ => Err(self.invalid(v, "expected KEY=SECONDS")),
+        }
+    }
+
+    /// `--file-serve-mode`.
+    pub(crate) fn file_serve_mode(&self) -> Result<FileServeMode, ConfigError> {
+        let v = self.required()?;
+        FileServeMode::parse(v)
+            .ok_or_else(|| self.invalid(v, "expected x-sendfile, x-accel-redirect or raw"))
     }
 
     pub(crate) fn path(&self) -> Result<PathBuf, ConfigError> {

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use crate::addr::Addr;
 use crate::config::{
-    is_builtin_plugin, normalize_plugin, Mount, Occurrence, Protocol, SignalHook, SocketSpec,
-    BUILTIN_PLUGINS,
+    is_builtin_plugin, normalize_plugin, FileServeMode, Mount, Occurrence, Protocol, SignalHook,
+    SocketSpec, StaticMap, BUILTIN_PLUGINS,
 };
 use crate::error::ConfigError;
 use crate::forwarded::TrustedPeers;
@@ -456,6 +456,103 @@ options! {
         help: "load plugins (comma separated); rwsgi has python and the stats pushers built in",
         field: plugins: Vec<String> = Vec::new(),
         apply: |c, o| plugins(c, o)?,
+    }
+    // --- static files
+    StaticMap { name: "static-map", kind: Multi, value: "/PREFIX=DIR",
+        help: "serve files under DIR (or the file DIR) for paths starting with /PREFIX, before the app \
+         (what follows the prefix is appended to DIR; longest prefix first; a missing file goes to the app)",
+        field: static_maps: Vec<StaticMap> = Vec::new(),
+        apply: |c, o| c.static_maps.push(o.static_map(false)?),
+    }
+    StaticMap2 { name: "static-map2", kind: Multi, value: "/PREFIX=DIR",
+        help: "like --static-map, but the whole path (prefix included) is appended to DIR",
+        apply: |c, o| c.static_maps.push(o.static_map(true)?),
+    }
+    CheckStatic { name: "check-static", aliases: ["static-check"], kind: Multi, value: "DIR",
+        help: "serve a file from DIR when the request path names one, before the app",
+        field: check_static: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.check_static.push(o.path()?),
+    }
+    StaticIndex { name: "static-index", kind: Multi, value: "NAME",
+        help: "for a request naming a directory, serve its file NAME (repeatable, tried in order)",
+        field: static_index: Vec<String> = Vec::new(),
+        apply: |c, o| c.static_index.push(o.string()?),
+    }
+    StaticSafe { name: "static-safe", kind: Multi, value: "DIR",
+        help: "a directory outside the mapped ones that symlinks in them may point into",
+        field: static_safe: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.static_safe.push(o.path()?),
+    }
+    StaticSkipExt { name: "static-skip-ext", kind: Multi, value: "EXT",
+        help: "never serve files ending with EXT (the request goes to the app)",
+        field: static_skip_ext: Vec<String> = Vec::new(),
+        apply: |c, o| c.static_skip_ext.push(o.string()?),
+    }
+    Mimefile { name: "mimefile", aliases: ["mime-file"], kind: Multi, value: "PATH",
+        help: "read MIME types from PATH (default /etc/mime.types; a built-in table when it is missing)",
+        field: mimefiles: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.mimefiles.push(o.path()?),
+    }
+    StaticExpiresType { name: "static-expires-type", kind: Multi, value: "TYPE=SECS",
+        help: "an Expires header SECS after the request for static files of MIME type TYPE",
+        field: static_expires_type: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires_type.push(o.key_secs()?),
+    }
+    StaticExpiresTypeMtime { name: "static-expires-type-mtime", kind: Multi, value: "TYPE=SECS",
+        help: "an Expires header SECS after the file's mtime for static files of MIME type TYPE",
+        field: static_expires_type_mtime: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires_type_mtime.push(o.key_secs()?),
+    }
+    StaticExpires { name: "static-expires", kind: Multi, value: "REGEX=SECS",
+        help: "an Expires header SECS after the request for static files whose path matches REGEX",
+        field: static_expires: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires.push(o.key_secs()?),
+    }
+    StaticExpiresMtime { name: "static-expires-mtime", kind: Multi, value: "REGEX=SECS",
+        help: "an Expires header SECS after the mtime for static files whose path matches REGEX",
+        field: static_expires_mtime: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires_mtime.push(o.key_secs()?),
+    }
+    StaticExpiresUri { name: "static-expires-uri", kind: Multi, value: "REGEX=SECS",
+        help: "an Expires header SECS after the request for static files whose REQUEST_URI matches REGEX",
+        field: static_expires_uri: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires_uri.push(o.key_secs()?),
+    }
+    StaticExpiresUriMtime { name: "static-expires-uri-mtime", kind: Multi, value: "REGEX=SECS",
+        help: "an Expires header SECS after the mtime for static files whose REQUEST_URI matches REGEX",
+        field: static_expires_uri_mtime: Vec<(String, u64)> = Vec::new(),
+        apply: |c, o| c.static_expires_uri_mtime.push(o.key_secs()?),
+    }
+    StaticGzipAll { name: "static-gzip-all", kind: Flag, value: "",
+        help: "serve FILE.br / FILE.gz instead of FILE when it exists and the client accepts br / gzip",
+        field: static_gzip_all: bool = false,
+        apply: |c, o| c.static_gzip_all = o.flag(),
+    }
+    StaticGzipDir { name: "static-gzip-dir", aliases: ["static-gzip-prefix"], kind: Multi, value: "DIR",
+        help: "as --static-gzip-all, for files whose path starts with DIR",
+        field: static_gzip_dirs: Vec<String> = Vec::new(),
+        apply: |c, o| c.static_gzip_dirs.push(o.string()?),
+    }
+    StaticGzipExt { name: "static-gzip-ext", aliases: ["static-gzip-suffix"], kind: Multi, value: "EXT",
+        help: "as --static-gzip-all, for files whose name ends with EXT",
+        field: static_gzip_exts: Vec<String> = Vec::new(),
+        apply: |c, o| c.static_gzip_exts.push(o.string()?),
+    }
+    FileServeMode { name: "file-serve-mode", aliases: ["fileserve-mode"], kind: Value, value: "MODE",
+        help: "x-accel-redirect (nginx) or x-sendfile (Apache): answer a static file with that header \
+         naming it instead of sending it (default: send it)",
+        field: file_serve_mode: FileServeMode = FileServeMode::Raw,
+        apply: |c, o| c.file_serve_mode = o.file_serve_mode()?,
+    }
+    OffloadThreads { name: "offload-threads", kind: Value, value: "N",
+        help: "accepted for compatibility: static files always go out with sendfile(2) from each \
+         core's event loop, never holding a Python thread; a slow client's transfer is offloaded there",
+        field: offload_threads: u64 = 0,
+        apply: |c, o| c.offload_threads = o.number()?,
+    }
+    StaticOffloadToThread { name: "static-offload-to-thread", kind: Value, value: "N",
+        help: "accepted for compatibility (see --offload-threads)",
+        apply: |c, o| c.offload_threads = c.offload_threads.max(o.number()?),
     }
     // --- logging
     DisableLogging { name: "disable-logging", short: 'L', kind: Flag, value: "",

@@ -610,6 +610,10 @@ fn error_cases_name_the_option() {
         (with(&["--socket", "127.0.0.1:http"]), "command line: invalid value '127.0.0.1:http' for option 'socket': invalid port 'http'"),
         (with(&["--stats", "::1:80"]), "command line: invalid value '::1:80' for option 'stats': IPv6 addresses must be written in brackets, e.g. [::1]:3031"),
         (with(&["--chmod-socket=rw"]), "command line: invalid value 'rw' for option 'chmod-socket': expected an octal mode such as 660"),
+        (with(&["--static-map", "/static"]), "command line: invalid value '/static' for option 'static-map': expected /PREFIX=DIR"),
+        (with(&["--static-map2", "=dir"]), "command line: invalid value '=dir' for option 'static-map2': expected /PREFIX=DIR"),
+        (with(&["--static-expires-type", "text/css=soon"]), "command line: invalid value 'text/css=soon' for option 'static-expires-type': expected KEY=SECONDS"),
+        (with(&["--file-serve-mode", "ftp"]), "command line: invalid value 'ftp' for option 'file-serve-mode': expected x-sendfile, x-accel-redirect or raw"),
         (with(&["--processes"]), "command line: option 'processes' requires a value"),
         (with(&["-p"]), "command line: option '-p' requires a value"),
         (with(&["--mount", "/x"]), "command line: invalid value '/x' for option 'mount': expected /PREFIX=APP"),
@@ -872,4 +876,47 @@ fn post_buffering_and_forwarded_allow_ips() {
     );
     let e = err(&["-s", ":1", "-w", "m", "--post-buffering", "lots"], &[]);
     assert!(e.contains("post-buffering"), "{e}");
+}
+
+#[test]
+fn static_file_options_accumulate_in_order() {
+    let c = serve(
+        &[
+            "--socket",
+            ":1",
+            "--module",
+            "m",
+            "--static-map",
+            "/static=/srv/static",
+            "--static-map2",
+            "/media=/srv",
+            "--static-check",
+            "/var/www",
+            "--static-index",
+            "index.html",
+            "--static-expires-uri",
+            r"\.css$=3600",
+            "--file-serve-mode",
+            "nginx",
+            "--offload-threads",
+            "4",
+            "--static-gzip-all",
+        ],
+        &[],
+    );
+    let maps: Vec<(&str, &str, bool)> = c
+        .static_maps
+        .iter()
+        .map(|m| (m.prefix.as_str(), m.target.to_str().unwrap(), m.whole_uri))
+        .collect();
+    assert_eq!(
+        maps,
+        [("/static", "/srv/static", false), ("/media", "/srv", true)]
+    );
+    assert_eq!(c.check_static, [PathBuf::from("/var/www")]);
+    assert_eq!(c.static_index, ["index.html"]);
+    assert_eq!(c.static_expires_uri, [(r"\.css$".to_string(), 3600)]);
+    assert_eq!(c.file_serve_mode, FileServeMode::XAccelRedirect);
+    assert_eq!(c.offload_threads, 4);
+    assert!(c.static_gzip_all);
 }

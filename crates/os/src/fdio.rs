@@ -66,6 +66,34 @@ fn nonblocking(mut call: impl FnMut() -> rustix::io::Result<usize>) -> io::Resul
     }
 }
 
+/// One `sendfile(2)` of up to `count` bytes of `file` (open for the call) from `*offset` to
+/// the socket `fd` (open for the call), advancing `*offset` by what was sent; `Ok(None)` on
+/// `EAGAIN`. The file's own position is left alone, so one open file can serve several
+/// transfers.
+pub fn sendfile_nb(
+    fd: RawFd,
+    file: RawFd,
+    offset: &mut u64,
+    count: usize,
+) -> io::Result<Option<usize>> {
+    with_fd(file, |file| {
+        with_fd(fd, |fd| {
+            nonblocking(|| rustix::fs::sendfile(fd, file, Some(&mut *offset), count))
+        })
+    })
+}
+
+/// The size of `fd` (open for the call) if it is a regular file, `None` for anything else
+/// (a pipe, a socket): what `sendfile(2)` can send from.
+pub fn regular_file_size(fd: RawFd) -> io::Result<Option<u64>> {
+    with_fd(fd, |fd| {
+        let st = rustix::fs::fstat(fd)?;
+        let regular =
+            rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile;
+        Ok(regular.then_some(st.st_size as u64))
+    })
+}
+
 /// One `read(2)` from `fd` (open for the call); `Ok(None)` on `EAGAIN`.
 pub fn read_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
     with_fd(fd, |fd| nonblocking(|| rustix::io::read(fd, &mut *buf)))
@@ -196,5 +224,31 @@ mod tests {
         );
         let wait = wait_fd(-1, false, Duration::from_millis(1)).unwrap_err();
         assert_eq!(wait.raw_os_error(), ebadf);
+    }
+
+    #[test]
+    fn sendfile_sends_from_the_offset_and_advances_it() {
+        use std::io::{Read, Write};
+        let (a, mut b) = pair();
+        let mut file = tempfile_with(b"0123456789");
+        file.flush().unwrap();
+        let mut offset = 3;
+        let n = sendfile_nb(a.as_raw_fd(), file.as_raw_fd(), &mut offset, 4).unwrap();
+        assert_eq!((n, offset), (Some(4), 7));
+        assert_eq!(regular_file_size(file.as_raw_fd()).unwrap(), Some(10));
+        assert_eq!(regular_file_size(a.as_raw_fd()).unwrap(), None, "a socket");
+        let mut got = [0u8; 4];
+        b.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"3456");
+    }
+
+    fn tempfile_with(bytes: &[u8]) -> std::fs::File {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!("rwsgi-os-sendfile-{}", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(bytes).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
     }
 }

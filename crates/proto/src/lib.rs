@@ -4,6 +4,7 @@
 //! * [`uwsgi`] — the uwsgi binary protocol spoken by nginx `uwsgi_pass`.
 //! * [`http`] — HTTP/1.x request heads (for `--http-socket`), chunked request
 //!   bodies, CGI environ key mapping, percent decoding and status parsing.
+//! * [`static_file`] — static-file path mapping (traversal-safe), byte ranges, HTTP dates.
 //!
 //! Everything here sits on the server's per-request hot path and is fed
 //! untrusted bytes, so no function panics on any input; malformed input is
@@ -14,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod http;
+pub mod static_file;
 pub mod uwsgi;
 
 /// Re-exported so dependents name exactly the `httparse` version whose

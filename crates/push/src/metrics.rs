@@ -17,7 +17,7 @@
 //! | `worker.N.total_tx` | counter | tx |
 //! | `worker.N.rss_size`, `worker.N.vsz_size` | gauge | rss, vsz |
 //! | `worker.N.running_time` | counter | running_time (µs) |
-//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot); routed, static and offloaded are 0 (rwsgi has no router, static files or offloading) |
+//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot); routed is 0 (rwsgi has no router) |
 //! | `core.total_tx`, `core.total_running_time` | counter | sums |
 //! | `core.total_rss`, `core.total_vsz`, `core.avg_response_time` | gauge | sums / mean |
 //! | `socket.N.listen_queue` | gauge | the socket's queue |
@@ -152,10 +152,18 @@ pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
             );
             // rwsgi has no internal router: uWSGI's metric, always 0
             m(&mut out, format!("{p}.routed_requests"), Counter, 0);
-            // rwsgi has no static file serving: uWSGI's metric, always 0
-            m(&mut out, format!("{p}.static_requests"), Counter, 0);
-            // rwsgi has no offloading: uWSGI's metric, always 0
-            m(&mut out, format!("{p}.offloaded_requests"), Counter, 0);
+            m(
+                &mut out,
+                format!("{p}.static_requests"),
+                Counter,
+                c.static_requests,
+            );
+            m(
+                &mut out,
+                format!("{p}.offloaded_requests"),
+                Counter,
+                c.offloaded_requests,
+            );
             m(&mut out, format!("{p}.read_errors"), Counter, c.read_errors);
         }
     }

@@ -12,6 +12,7 @@ mod procname;
 mod reqlog;
 mod settings;
 mod signals;
+mod static_files;
 mod stats_server;
 mod touch;
 mod worker;

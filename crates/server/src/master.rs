@@ -62,6 +62,9 @@ pub(crate) enum StartError {
     /// The scoreboard could not be created.
     #[error(transparent)]
     Scoreboard(#[from] rwsgi_stats::scoreboard::ScoreboardError),
+    /// A static-file option is wrong.
+    #[error(transparent)]
+    Static(#[from] crate::static_files::StaticConfigError),
     /// A `--stats-push` / `--carbon` option is wrong.
     #[error(transparent)]
     Push(#[from] rwsgi_push::PushError),
@@ -160,7 +163,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(mb) = config.limit_as {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
-    let settings = Settings::from_config(&config);
+    let mut settings = Settings::from_config(&config);
+    settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
     let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {

@@ -66,6 +66,10 @@ pub(crate) struct Settings {
     /// `--post-buffering-bufsize`: bytes asked of one `read(2)` while a body is spooled to
     /// its file (uWSGI: 8192 by default, never less than `--post-buffering`).
     pub post_buffering_bufsize: usize,
+    /// `--static-map*` / `--check-static` and their companions; `None` when no file is
+    /// mapped. Set by the master at start-up ([`crate::static_files::StaticFiles::from_config`]
+    /// resolves the directories and reads the mime file).
+    pub static_files: Option<Arc<crate::static_files::StaticFiles>>,
 }
 
 /// What only the master reads: lifecycle policy and what it cleans up.
@@ -178,6 +182,7 @@ impl Settings {
             forwarded_allow: config.forwarded_allow_ips.clone(),
             post_buffering: config.post_buffering,
             post_buffering_bufsize: post_buffering_bufsize(config),
+            static_files: None,
         }
     }
 

@@ -197,11 +197,11 @@ fn core(w: &mut Writer<'_>, c: &CoreStats) {
     w.comma();
     w.kv_u64("requests", c.requests);
     w.comma();
-    w.kv_u64("static_requests", 0);
+    w.kv_u64("static_requests", c.static_requests);
     w.comma();
     w.kv_u64("routed_requests", 0);
     w.comma();
-    w.kv_u64("offloaded_requests", 0);
+    w.kv_u64("offloaded_requests", c.offloaded_requests);
     w.comma();
     w.kv_u64("write_errors", c.write_errors);
     w.comma();

@@ -96,6 +96,11 @@ macro_rules! core_counters {
             write_errors,
             /// Read errors while reading requests.
             read_errors,
+            /// Static files served (uWSGI's `static_requests`: `--static-map`, `--check-static`).
+            static_requests,
+            /// Static transfers the event loop finished after the request was done with (uWSGI's
+            /// `offloaded_requests`: a large file or a slow client).
+            offloaded_requests,
         }
     };
 }

@@ -58,7 +58,7 @@ const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
 pub const WORKER_RESERVED_WORDS: usize = 40;
 /// Reserved u64 words in each core slot.
-pub const CORE_RESERVED_WORDS: usize = 6;
+pub const CORE_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in the master slot.
@@ -593,6 +593,17 @@ impl CoreSlot {
     pub fn add_read_errors(&self, n: u64) {
         self.read_errors
             .store(self.read_errors.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    /// A static file was served.
+    #[inline]
+    pub fn add_static_request(&self) {
+        bump(&self.static_requests);
+    }
+    /// A static file's transfer was handed to the event loop.
+    #[inline]
+    pub fn add_offloaded_request(&self) {
+        bump(&self.offloaded_requests);
     }
 
     /// 1 while inside a request.
@@ -1300,6 +1311,17 @@ mod tests {
         // The master slot lives in the header, before every slot array.
         assert_eq!(s.worker(1).requests(), 1);
         assert_eq!(s.socket(0).queue(), 0);
+    }
+
+    #[test]
+    fn static_and_offloaded_requests_are_counted_per_core() {
+        let s = sb();
+        s.core(1, 0).add_static_request();
+        s.core(1, 0).add_static_request();
+        s.core(1, 0).add_offloaded_request();
+        let c = s.core(1, 0).stats(0);
+        assert_eq!((c.static_requests, c.offloaded_requests), (2, 1));
+        assert_eq!(s.core(2, 0).stats(0).static_requests, 0);
     }
 
     #[test]

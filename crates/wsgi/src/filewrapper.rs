@@ -1,6 +1,21 @@
 //! `wsgi.file_wrapper`: an iterable over a file-like object, read in blocks.
 
+use std::os::fd::RawFd;
+
 use pyo3::prelude::*;
+
+impl FileWrapper {
+    /// `(fd, position, bytes left)` when the wrapped object is a regular file (it has a
+    /// `fileno()`, and `tell()` says where the app left it), so the server can send it with
+    /// `sendfile(2)`; `None` for anything else (`BytesIO`, a pipe), which is read in blocks.
+    pub(crate) fn regular_file(&self, py: Python<'_>) -> Option<(RawFd, u64, u64)> {
+        let f = self.filelike.bind(py);
+        let fd: RawFd = f.call_method0("fileno").ok()?.extract().ok()?;
+        let size = rwsgi_os::fdio::regular_file_size(fd).ok()??;
+        let pos: u64 = f.call_method0("tell").ok()?.extract().ok()?;
+        Some((fd, pos, size.saturating_sub(pos)))
+    }
+}
 
 /// `wsgi.file_wrapper(filelike, blksize=8192)`.
 #[pyclass(module = "rwsgi", name = "FileWrapper")]

@@ -195,6 +195,25 @@ fn send_iterable(
             Ok(())
         });
     }
+    if let Ok(wrapper) = iterable.cast::<crate::filewrapper::FileWrapper>() {
+        // A regular file goes out with sendfile(2), never copied through Python.
+        if let Some((fd, offset, len)) = wrapper.borrow().regular_file(py) {
+            let sent = srr.with_writer(|w| {
+                if !w.headers_set() {
+                    return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                        "the app returned without calling start_response()",
+                    ));
+                }
+                match w.send_file(py, fd, offset, len) {
+                    Ok(sent) => Ok(sent),
+                    Err(e) => w.write_failed(e).map(|()| true),
+                }
+            })?;
+            if sent {
+                return Ok(());
+            }
+        }
+    }
     for item in iterable.try_iter()? {
         let item = item?;
         let b = item.cast::<PyBytes>().map_err(|_| not_bytes(&item))?;

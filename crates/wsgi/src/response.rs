@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
 use crate::input::{BodyOnWire, LINGER_MAX_BYTES};
-use rwsgi_os::fdio::{send_more_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
+use rwsgi_os::fdio::{send_more_nb, sendfile_nb, wait_fd, writev_nb, DEFAULT_SOCKET_TIMEOUT};
 
 /// The wire dialect of the response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +33,8 @@ pub enum Dialect {
 const ZERO_COPY_MIN: usize = 16 * 1024;
 /// Buffered output is flushed once it grows past this.
 const FLUSH_AT: usize = 64 * 1024;
+/// Most bytes one `sendfile(2)` of a `wsgi.file_wrapper` body is asked for.
+const SENDFILE_MAX: u64 = 4 << 20;
 
 /// Everything the writer needs to know about one response.
 #[derive(Debug)]
@@ -354,6 +356,65 @@ impl Writer {
             self.flush(py)?;
         }
         Ok(())
+    }
+
+    /// Sends `len` bytes of `file` (open for the call) from `offset` as the rest of the body,
+    /// with `sendfile(2)` (`wsgi.file_wrapper` over a regular file): no copy through Python or
+    /// user space. The head goes first, announcing the length when the app set none. False
+    /// (nothing sent) when the body is chunked already: the caller then sends it as blocks.
+    pub fn send_file(
+        &mut self,
+        py: Python<'_>,
+        file: RawFd,
+        mut offset: u64,
+        len: u64,
+    ) -> io::Result<bool> {
+        if self.chunked {
+            return Ok(false);
+        }
+        if !self.headers_sent {
+            self.push_head(Some(self.body_sent.saturating_add(len)));
+            if self.chunked {
+                return Ok(false);
+            }
+        }
+        self.flush(py)?;
+        if !self.body_allowed() {
+            return Ok(true);
+        }
+        let mut left = match self.content_length {
+            // Never more than announced (the extra bytes would corrupt the next response).
+            Some(limit) => len.min(limit.saturating_sub(self.body_sent)),
+            None => len,
+        };
+        while left > 0 {
+            if self.write_error {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client gone"));
+            }
+            let count = left.min(SENDFILE_MAX) as usize;
+            match sendfile_nb(self.fd, file, &mut offset, count) {
+                // The file is shorter than it was: finish() sees the body fall short.
+                Ok(Some(0)) => break,
+                Ok(Some(n)) => {
+                    left -= n as u64;
+                    self.tx += n as u64;
+                    self.body_sent += n as u64;
+                }
+                Ok(None) => {
+                    let fd = self.fd;
+                    let timeout = self.options.timeout;
+                    if let Err(e) = py.detach(|| wait_fd(fd, true, timeout)) {
+                        self.write_error = true;
+                        return Err(e);
+                    }
+                }
+                Err(e) => {
+                    self.write_error = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(true)
     }
 
     /// Ends the response: sends the head if nothing was sent, the last chunk, and flushes.

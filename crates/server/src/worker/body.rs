@@ -123,6 +123,9 @@ impl Core<'_, '_> {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return Pump::Wait;
         };
+        if conn.sending.is_some() {
+            return self.pump_transfer(slot);
+        }
         if let Some(linger) = conn.linger.take() {
             return match linger_more(conn.fd.as_raw_fd(), linger) {
                 LingerStep::Resume(buf) => {

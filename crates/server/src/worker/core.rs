@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use rwsgi_os::fdio::read_append;
-use rwsgi_os::poller::{Poller, EXCLUSIVE, READ};
+use rwsgi_os::poller::{Poller, EXCLUSIVE, READ, WRITE};
 use rwsgi_wsgi::{BodyOnWire, EnvironTemplate, RequestVars, ServerFlags, Writer};
 
 use super::body::{Buffering, Linger, Pump};
+use super::static_send::Transfer;
 use super::WorkerShared;
 use crate::reqlog::Clock;
 
@@ -40,6 +41,9 @@ pub(super) struct Conn {
     pub spooled: Option<std::fs::File>,
     /// The response is out; the rest of the request body is being drained or discarded.
     pub linger: Option<Box<Linger>>,
+    /// A static file's response is going out (`--static-map`); the connection is watched
+    /// for writability meanwhile.
+    pub sending: Option<Box<Transfer>>,
 }
 
 /// What happened to a connection after some of its bytes were handled.
@@ -135,7 +139,7 @@ impl<'w, 'a> Core<'w, 'a> {
         })
     }
 
-    fn conn_base(&self) -> u64 {
+    pub(super) fn conn_base(&self) -> u64 {
         self.w.listeners.len() as u64 + 1
     }
 
@@ -216,6 +220,7 @@ impl<'w, 'a> Core<'w, 'a> {
                 Some(c) => {
                     c.buf.is_empty()
                         && c.linger.is_none()
+                        && c.sending.is_none()
                         && (c.served > 0 || now.duration_since(c.accepted) > FRESH_CONN_GRACE)
                 }
                 None => false,
@@ -234,6 +239,10 @@ impl<'w, 'a> Core<'w, 'a> {
             let stale = self.conns[slot].as_ref().is_some_and(|c| {
                 if let Some(linger) = &c.linger {
                     return linger.expired(now);
+                }
+                if c.sending.is_some() {
+                    // A reader that takes nothing for the response timeout is given up on.
+                    return now.duration_since(c.last_active) > self.w.settings.response.timeout;
                 }
                 let limit = if c.buf.is_empty() {
                     KEEPALIVE_IDLE
@@ -275,6 +284,7 @@ impl<'w, 'a> Core<'w, 'a> {
             buffering: None,
             spooled: None,
             linger: None,
+            sending: None,
         };
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -293,7 +303,15 @@ impl<'w, 'a> Core<'w, 'a> {
             None => true,
             Some(conn) => {
                 conn.registered = true;
-                if self.poller.add(&conn.fd, token, READ).is_err() {
+                // A static transfer the socket could not take at once waits for writability.
+                let interest = match conn.sending.as_mut() {
+                    Some(t) => {
+                        t.mark_watching_write();
+                        WRITE
+                    }
+                    None => READ,
+                };
+                if self.poller.add(&conn.fd, token, interest).is_err() {
                     self.close(slot);
                 }
                 false

@@ -7,6 +7,7 @@
 mod body;
 mod core;
 mod request;
+mod static_send;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -169,6 +170,22 @@ fn tune_malloc() {
 }
 
 impl WorkerShared<'_> {
+    /// Counts a served request (app or static file); true when that reached `--max-requests`
+    /// and the worker now winds down.
+    pub(crate) fn count_served(&self) -> bool {
+        let served = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        let max_requests = self.settings.max_requests_for(self.wid);
+        if max_requests > 0 && served >= max_requests {
+            eprintln!(
+                "...The work of process {} is done (max requests reached: {served}). Seeya!",
+                self.pid
+            );
+            self.request_stop();
+            return true;
+        }
+        false
+    }
+
     /// Asks every core to wind down.
     pub(crate) fn request_stop(&self) {
         if !self.stopping.swap(true, Ordering::Relaxed) {

@@ -42,6 +42,22 @@ impl Core<'_, '_> {
         };
         match parsed {
             Ok(Some(head)) => {
+                // Static files before the app (one branch when there are none); a request
+                // with a body always goes to the app.
+                if let Some(statics) = &self.w.settings.static_files {
+                    if head.framing == BodyFraming::None {
+                        let step = self.serve_static(
+                            statics,
+                            conn,
+                            head.head_len,
+                            head.keep_alive,
+                            head.dialect,
+                        );
+                        if let Some(step) = step {
+                            return step;
+                        }
+                    }
+                }
                 if let BodyFraming::Length(n) = head.framing {
                     if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
                         return Step::Pump;
@@ -312,14 +328,8 @@ impl Core<'_, '_> {
         conn.last_active = Instant::now();
         self.writer = writer;
 
-        let served = w.served.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        let max_requests = w.settings.max_requests_for(wid);
-        if max_requests > 0 && served >= max_requests {
-            eprintln!(
-                "...The work of process {} is done (max requests reached: {served}). Seeya!",
-                w.pid
-            );
-            w.request_stop();
+        if w.count_served() {
+            // --max-requests reached: the worker winds down.
         } else if let Some(m) =
             usage.filter(|m| w.settings.reload_on_rss > 0 && m.rss > w.settings.reload_on_rss)
         {

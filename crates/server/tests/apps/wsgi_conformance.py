@@ -239,6 +239,16 @@ def application(environ, start_response):
         f = open(os.path.join(test_dir(), q["name"]), "rb")
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f, 4096)
+    if mode == "file_wrapper_offset":
+        # The app read a prefix itself: the rest of the file is the body.
+        f = open(os.path.join(test_dir(), q["name"]), "rb")
+        f.read(int(q.get("skip", "0")))
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return environ["wsgi.file_wrapper"](f, 4096)
+    if mode == "file_wrapper_bytesio":
+        import io
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"from memory"), 4)
     if mode == "close_normal":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return Closing(tag, [b"c1,", b"c2"])

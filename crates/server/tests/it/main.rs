@@ -11,6 +11,7 @@ mod prometheus;
 mod push;
 mod server;
 mod smoke;
+mod static_files;
 mod stats_addr;
 mod stats_json;
 mod stats_uwsgitop;
