@@ -177,134 +177,34 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(dir) = &config.chdir {
         std::env::set_current_dir(dir).map_err(os("chdir"))?;
     }
-    let mut inherited = listen::Inherited::from_env();
-    let mut listeners = Vec::new();
-    for spec in &config.sockets {
-        let proto = spec.protocol;
-        let l = listen::bind(
-            &spec.addr,
-            proto,
-            config.listen,
-            config.chmod_socket,
-            &mut inherited,
-        )?;
-        eprintln!(
-            "{} socket {} bound to {} fd {}",
-            proto.name(),
-            listeners.len(),
-            l.name,
-            l.raw()
-        );
-        listeners.push(l);
-    }
-    let mut stats = match &config.stats {
-        Some(addr) => {
-            let mode = if config.stats_http {
-                Mode::Http
-            } else {
-                Mode::Raw
-            };
-            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
-            eprintln!("stats server enabled on {addr}");
-            Some(s)
-        }
-        None => None,
-    };
-    let unix_probe = if listeners.iter().any(|l| !l.tcp) {
-        UnixQueueProbe::new()
-            .map_err(|e| eprintln!("cannot read UNIX listen queues (sock_diag): {e}"))
-            .ok()
-    } else {
-        None
-    };
-    let mut metrics = match &config.metrics {
-        Some(addr) => {
-            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
-            eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
-            Some(s)
-        }
-        None => None,
-    };
-    // Sockets of a reload that this configuration no longer names are closed here.
-    drop(inherited);
+    let sockets = bind_sockets(&config)?;
     crate::privileges::drop_to(config.uid.as_deref(), config.gid.as_deref())
         .map_err(os("uid/gid"))?;
     if let Some(path) = &config.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
     }
-
-    interp::initialize(&PythonOptions {
-        home: config.home.clone(),
-        pythonpath: config
-            .pythonpath
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
-    })?;
-    let apps = if settings.lazy_apps {
-        None
-    } else {
-        let apps = crate::apps::load_all(&settings).map_err(StartError::App)?;
-        if apps.list.is_empty() && config.need_app {
-            return Err(StartError::App("no app configured".into()));
-        }
-        Some(Arc::new(apps))
-    };
-    if let (false, Some(dir)) = (settings.lazy_apps, &settings.chdir2) {
-        // After loading, so the apps were found relative to --chdir; workers inherit it.
-        std::env::set_current_dir(dir).map_err(os("chdir2"))?;
-    }
-
+    let apps = load_python_apps(&config, &settings)?;
     let scoreboard = Scoreboard::new(Layout {
         workers: settings.processes,
         cores: settings.threads,
         apps: settings.apps.len().clamp(1, MAX_APPS),
-        sockets: listeners.len(),
+        sockets: sockets.listeners.len(),
     })?;
-    let poller = Poller::new().map_err(os("epoll"))?;
     let signal_actions = signal_actions(&config.signal_hooks);
-    let mut handled: Vec<libc::c_int> = signal_actions.iter().map(|&(s, _)| s).collect();
-    handled.push(libc::SIGCHLD);
-    let signals = SignalPipe::install(&handled).map_err(os("signals"))?;
-    crate::signals::ignore(libc::SIGPIPE).map_err(os("signals"))?;
-    poller
-        .add(signals.fd(), TOKEN_SIGNALS, READ)
-        .map_err(os("epoll"))?;
+    let (poller, signals) = event_sources(&signal_actions)?;
+    let Sockets {
+        listeners,
+        mut stats,
+        mut metrics,
+        unix_probe,
+    } = sockets;
     if let Some(s) = &mut stats {
         s.register(&poller, TOKEN_STATS).map_err(os("epoll"))?;
     }
     if let Some(s) = &mut metrics {
         s.register(&poller, TOKEN_METRICS).map_err(os("epoll"))?;
     }
-    let master_info = MasterInfo {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        pid: u64::from(std::process::id()),
-        uid: u64::from(process::real_ids().0),
-        gid: u64::from(process::real_ids().1),
-        cwd: std::env::current_dir()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        locks: uwsgi_default_locks(),
-        sockets: listeners
-            .iter()
-            .map(|l| SocketInfo {
-                name: l.name.clone(),
-                proto: l.proto.name().to_string(),
-                max_queue: u64::from(l.backlog),
-            })
-            .collect(),
-        apps: settings
-            .apps
-            .iter()
-            .map(|a| AppInfo {
-                modifier1: 0,
-                mountpoint: a.mountpoint.clone(),
-                startup_time: 0,
-                chdir: settings.chdir.clone(),
-            })
-            .collect(),
-        include_cores: !config.stats_no_cores,
-    };
+    let master_info = master_info(&settings, &listeners, !config.stats_no_cores);
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
     let mut master = Master {
@@ -342,6 +242,148 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         master.spawn(wid)?;
     }
     Ok(master.event_loop())
+}
+
+/// Every socket the master listens on, bound (or adopted from a reloading master).
+struct Sockets {
+    listeners: Vec<Listener>,
+    stats: Option<StatsServer>,
+    metrics: Option<StatsServer>,
+    /// Reads UNIX listen-queue depths, when any listener is a UNIX socket.
+    unix_probe: Option<UnixQueueProbe>,
+}
+
+/// Binds the app sockets, the stats socket and the metrics socket. Sockets a reloading master
+/// handed over that this configuration no longer names are closed.
+fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
+    let mut inherited = listen::Inherited::from_env();
+    let mut listeners = Vec::new();
+    for spec in &config.sockets {
+        let proto = spec.protocol;
+        let l = listen::bind(
+            &spec.addr,
+            proto,
+            config.listen,
+            config.chmod_socket,
+            &mut inherited,
+        )?;
+        eprintln!(
+            "{} socket {} bound to {} fd {}",
+            proto.name(),
+            listeners.len(),
+            l.name,
+            l.raw()
+        );
+        listeners.push(l);
+    }
+    let stats = match &config.stats {
+        Some(addr) => {
+            let mode = if config.stats_http {
+                Mode::Http
+            } else {
+                Mode::Raw
+            };
+            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
+            eprintln!("stats server enabled on {addr}");
+            Some(s)
+        }
+        None => None,
+    };
+    let unix_probe = if listeners.iter().any(|l| !l.tcp) {
+        UnixQueueProbe::new()
+            .map_err(|e| eprintln!("cannot read UNIX listen queues (sock_diag): {e}"))
+            .ok()
+    } else {
+        None
+    };
+    let metrics = match &config.metrics {
+        Some(addr) => {
+            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
+            eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
+            Some(s)
+        }
+        None => None,
+    };
+    Ok(Sockets {
+        listeners,
+        stats,
+        metrics,
+        unix_probe,
+    })
+}
+
+/// Starts Python and, unless `--lazy-apps`, loads the apps here, before any fork (then
+/// `--chdir2`, which workers inherit).
+fn load_python_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<Apps>>, StartError> {
+    interp::initialize(&PythonOptions {
+        home: config.home.clone(),
+        pythonpath: config
+            .pythonpath
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
+    })?;
+    if settings.lazy_apps {
+        return Ok(None);
+    }
+    let apps = crate::apps::load_all(settings).map_err(StartError::App)?;
+    if apps.list.is_empty() && config.need_app {
+        return Err(StartError::App("no app configured".into()));
+    }
+    if let Some(dir) = &settings.chdir2 {
+        // After loading, so the apps were found relative to --chdir; workers inherit it.
+        std::env::set_current_dir(dir).map_err(os("chdir2"))?;
+    }
+    Ok(Some(Arc::new(apps)))
+}
+
+/// The master's epoll instance with its signal pipe registered (SIGCHLD and every signal of
+/// `actions`; SIGPIPE ignored).
+fn event_sources(
+    actions: &[(libc::c_int, SignalAction)],
+) -> Result<(Poller, SignalPipe), StartError> {
+    let poller = Poller::new().map_err(os("epoll"))?;
+    let mut handled: Vec<libc::c_int> = actions.iter().map(|&(s, _)| s).collect();
+    handled.push(libc::SIGCHLD);
+    let signals = SignalPipe::install(&handled).map_err(os("signals"))?;
+    crate::signals::ignore(libc::SIGPIPE).map_err(os("signals"))?;
+    poller
+        .add(signals.fd(), TOKEN_SIGNALS, READ)
+        .map_err(os("epoll"))?;
+    Ok((poller, signals))
+}
+
+/// What the stats report about the master itself, fixed at start-up.
+fn master_info(settings: &Settings, listeners: &[Listener], include_cores: bool) -> MasterInfo {
+    MasterInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        pid: u64::from(std::process::id()),
+        uid: u64::from(process::real_ids().0),
+        gid: u64::from(process::real_ids().1),
+        cwd: std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        locks: uwsgi_default_locks(),
+        sockets: listeners
+            .iter()
+            .map(|l| SocketInfo {
+                name: l.name.clone(),
+                proto: l.proto.name().to_string(),
+                max_queue: u64::from(l.backlog),
+            })
+            .collect(),
+        apps: settings
+            .apps
+            .iter()
+            .map(|a| AppInfo {
+                modifier1: 0,
+                mountpoint: a.mountpoint.clone(),
+                startup_time: 0,
+                chdir: settings.chdir.clone(),
+            })
+            .collect(),
+        include_cores,
+    }
 }
 
 impl Master {
