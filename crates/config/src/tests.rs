@@ -873,3 +873,47 @@ fn post_buffering_and_forwarded_allow_ips() {
     let e = err(&["-s", ":1", "-w", "m", "--post-buffering", "lots"], &[]);
     assert!(e.contains("post-buffering"), "{e}");
 }
+
+#[test]
+fn exported_options_keep_every_occurrence_as_written_for_uwsgi_opt() {
+    let c = serve(
+        &[
+            "-M",
+            "--workers",
+            "2",
+            "--ini",
+            "app.ini",
+            "--locks=3",
+            "-s",
+            ":3031",
+            "--module",
+            "app",
+        ],
+        &[(
+            "app.ini",
+            "[uwsgi]\nenv = A=1\nenv = B=%(myvar)\nmyvar = two\nenable-threads = true\n",
+        )],
+    );
+    let got: Vec<(&str, Option<&str>)> = c
+        .exported
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("master", None),
+            ("workers", Some("2")),
+            ("ini", Some("app.ini")),
+            ("env", Some("A=1")),
+            ("env", Some("B=two")),
+            ("myvar", Some("two")),
+            ("enable-threads", Some("true")),
+            ("locks", Some("3")),
+            ("socket", Some(":3031")),
+            ("module", Some("app")),
+        ]
+    );
+    assert_eq!(c.locks, 3);
+}

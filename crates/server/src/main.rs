@@ -14,6 +14,7 @@ mod settings;
 mod signals;
 mod stats_server;
 mod touch;
+mod umod;
 mod worker;
 
 use std::process::ExitCode;

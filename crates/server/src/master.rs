@@ -61,6 +61,9 @@ pub enum StartError {
     /// A `--stats-push` / `--carbon` option is wrong.
     #[error(transparent)]
     Push(#[from] rwsgi_push::PushError),
+    /// The `uwsgi` Python module could not be set up.
+    #[error(transparent)]
+    UwsgiModule(#[from] crate::umod::UmodError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -98,7 +101,7 @@ struct WorkerProc {
 struct Master {
     settings: Settings,
     listeners: Vec<Listener>,
-    scoreboard: Scoreboard,
+    scoreboard: Arc<Scoreboard>,
     apps: Option<Arc<Apps>>,
     workers: Vec<WorkerProc>,
     stats: Option<StatsServer>,
@@ -208,6 +211,14 @@ pub fn run(config: Config) -> Result<i32, StartError> {
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
     })?;
+    // Before the apps load: the uwsgi module they may import reads it.
+    let scoreboard = Arc::new(Scoreboard::new(Layout {
+        workers: settings.processes,
+        cores: settings.threads,
+        apps: settings.apps.len().clamp(1, MAX_APPS),
+        sockets: listeners.len(),
+    })?);
+    crate::umod::install(&config, &settings, scoreboard.clone())?;
     let apps = if settings.lazy_apps {
         None
     } else {
@@ -222,12 +233,6 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         std::env::set_current_dir(dir).map_err(os("chdir2"))?;
     }
 
-    let scoreboard = Scoreboard::new(Layout {
-        workers: settings.processes,
-        cores: settings.threads,
-        apps: settings.apps.len().clamp(1, MAX_APPS),
-        sockets: listeners.len(),
-    })?;
     let poller = Poller::new().map_err(os("epoll"))?;
     let signal_actions = signal_actions(&config.signal_hooks);
     let mut handled: Vec<libc::c_int> = signal_actions.iter().map(|&(s, _)| s).collect();

@@ -14,6 +14,7 @@ mod stats_addr;
 mod stats_json;
 mod stats_uwsgitop;
 mod uwsgi_compat;
+mod uwsgi_module;
 mod wsgi_apps;
 mod wsgi_environ;
 mod wsgi_errors;
