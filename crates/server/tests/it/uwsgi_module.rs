@@ -318,3 +318,44 @@ fn uwsgis_own_uwsgidecorators_from_pypi_runs_postfork_in_every_worker() {
     assert_eq!(r["locked_inside"], true);
     assert_eq!(r["locked_after"], Value::Null);
 }
+
+#[test]
+fn opentelemetry_set_up_in_postfork_exports_spans_from_every_worker() {
+    let (server, markers_dir) = start("otel_app", &[]);
+    let port = server.ports.http;
+    // One request parks worker A's only core; the second must go to worker B.
+    let first = std::thread::spawn(move || try_http(port, "GET", "/wait", &[], b""));
+    wait_for(WAIT, "the first request waiting", || {
+        !markers(&markers_dir, "waiting").is_empty()
+    });
+    let second = std::thread::spawn(move || try_http(port, "GET", "/wait", &[], b""));
+    wait_for(WAIT, "both requests waiting", || {
+        markers(&markers_dir, "waiting").len() == 2
+    });
+    std::fs::write(markers_dir.join("go"), b"").expect("go");
+    for t in [first, second] {
+        let r = t.join().expect("thread").expect("GET /wait");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "traced");
+    }
+    let pids = worker_pids(&server);
+    // Each worker's BatchSpanProcessor thread (started in @postfork) exported its span.
+    let spans = eventually(WAIT, "spans from both workers", || {
+        let spans = markers(&markers_dir, "spans");
+        if spans.len() == 2 {
+            Ok(spans)
+        } else {
+            Err(format!("{spans:?}\n{}", server.log()))
+        }
+    });
+    for (i, pid) in pids.iter().enumerate() {
+        let text = spans
+            .get(pid)
+            .unwrap_or_else(|| panic!("no spans from worker pid {pid}: {spans:?}"));
+        let span: Value = serde_json::from_str(text.lines().next().expect("a span")).expect("json");
+        assert_eq!(span["name"], "request");
+        assert_eq!(span["worker_id"], i as u64 + 1);
+        assert_eq!(span["exported_by_pid"].as_u64(), Some(*pid));
+        assert_ne!(span["exported_in_thread"], "MainThread", "{span}");
+    }
+}
