@@ -149,6 +149,18 @@ struct PusherProc {
     respawn_at: Option<Instant>,
 }
 
+/// The stats' `locks` names as uWSGI lists them: a user lock per `uwsgi.lock(n)` number
+/// (`user 0` and one more per `--locks`), then its internal locks.
+fn lock_names(user_locks: u32) -> Vec<String> {
+    let mut names: Vec<String> = (0..=user_locks).map(|i| format!("user {i}")).collect();
+    names.extend(
+        uwsgi_default_locks()
+            .into_iter()
+            .filter(|n| !n.starts_with("user ")),
+    );
+    names
+}
+
 /// Runs the server until it is told to stop; returns the exit code.
 pub fn run(config: Config) -> Result<i32, StartError> {
     if let Some(mb) = config.limit_as {
@@ -253,7 +265,7 @@ pub fn run(config: Config) -> Result<i32, StartError> {
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        locks: uwsgi_default_locks(),
+        locks: lock_names(config.locks),
         sockets: listeners
             .iter()
             .map(|l| SocketInfo {

@@ -208,6 +208,15 @@ fn a_lock_held_by_one_worker_blocks_another() {
     assert_eq!(hold["taken_while_held"], false, "{hold}");
     assert_eq!(take["release_seen"], true, "{take}");
 
+    // The stats list the user locks as uWSGI does, before its internal ones.
+    let names: Vec<String> = stats(server.ports.stats)["locks"]
+        .as_array()
+        .expect("locks")
+        .iter()
+        .flat_map(|l| l.as_object().expect("lock").keys().cloned())
+        .collect();
+    assert_eq!(names[..3], ["user 0", "user 1", "signal"], "{names:?}");
+
     // Out of range: lock 0 and --locks 1 exist, 99 does not.
     assert_eq!(
         get_json(&server, "/bad-lock")["error"],

@@ -161,7 +161,9 @@ pub fn install(py: Python<'_>, ctx: ServerContext) -> Result<(), ModuleError> {
     m.add("SPOOL_RETRY", -1)?;
     m.add("SPOOL_OK", -2)?;
     m.add("SPOOL_IGNORE", 0)?;
-    m.add("has_threads", ctx.cores > 1)?;
+    // Python threads always run under rwsgi (the GIL is released whenever a core waits), as
+    // under uWSGI with --enable-threads.
+    m.add("has_threads", 1)?;
     let modules = py.import("sys")?.getattr("modules")?;
     modules.set_item("uwsgi", &m)?;
     let decorators = PyModule::from_code(
