@@ -917,3 +917,32 @@ fn exported_options_keep_every_occurrence_as_written_for_uwsgi_opt() {
     );
     assert_eq!(c.locks, 3);
 }
+
+#[test]
+fn exported_options_from_the_environment_use_the_option_s_name() {
+    let envs = [
+        ("UWSGI_SOCKET", ":3031"),
+        ("UWSGI_MODULE", "welcome"),
+        ("UWSGI_MASTER", "1"),
+        ("PATH", "/bin"),
+    ];
+    let Ok(Command::Serve(c)) = run(&["-p", "3"], &[], &envs) else {
+        panic!("expected Serve");
+    };
+    let mut got: Vec<(&str, Option<&str>)> = c
+        .exported
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("master", Some("1")),
+            ("module", Some("welcome")),
+            ("processes", Some("3")),
+            ("socket", Some(":3031")),
+        ]
+    );
+}

@@ -8,13 +8,19 @@ use pyo3::prelude::*;
 use rwsgi_config::Config;
 use rwsgi_os::shlock::SharedLocks;
 use rwsgi_stats::scoreboard::Scoreboard;
-use rwsgi_wsgi::uwsgi_module::{self, ModuleError, ServerContext, ServerView, WorkerInfo};
+use rwsgi_wsgi::uwsgi_module::{
+    self, ModuleError, ServerContext, ServerView, WorkerAppInfo, WorkerInfo,
+};
 
 use crate::settings::Settings;
 
 /// The scoreboard, read for the module (relaxed loads only, like the stats server).
 struct ScoreboardView {
     scoreboard: Arc<Scoreboard>,
+    /// The configured apps' mount points, in load order (= their scoreboard app ids).
+    mountpoints: Vec<String>,
+    /// `--chdir`, as the stats show it.
+    chdir: String,
 }
 
 impl ServerView for ScoreboardView {
@@ -42,6 +48,22 @@ impl ServerView for ScoreboardView {
                     respawn_count: s.respawn_count,
                     tx: s.tx,
                     avg_rt: s.avg_rt,
+                    apps: self
+                        .mountpoints
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, mountpoint)| {
+                            let a = self.scoreboard.try_app(wid, j)?.stats(j as u64);
+                            Some(WorkerAppInfo {
+                                id: a.id,
+                                mountpoint: mountpoint.clone(),
+                                startup_time: 0,
+                                requests: a.requests,
+                                exceptions: a.exceptions,
+                                chdir: self.chdir.clone(),
+                            })
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -77,7 +99,11 @@ pub fn install(
         started_on: rwsgi_os::time::unix_now(),
         server_version: env!("CARGO_PKG_VERSION").to_string(),
         locks,
-        view: Box::new(ScoreboardView { scoreboard }),
+        view: Box::new(ScoreboardView {
+            scoreboard,
+            mountpoints: settings.apps.iter().map(|a| a.mountpoint.clone()).collect(),
+            chdir: settings.chdir.clone(),
+        }),
     };
     Python::attach(|py| uwsgi_module::install(py, ctx))?;
     Ok(())

@@ -86,7 +86,16 @@ def application(environ, start_response):
             started_on=uwsgi.started_on,
             total_requests=uwsgi.total_requests(),
             workers=[
-                {"id": w["id"], "pid": w["pid"], "status": w["status"].decode(), "requests": w["requests"]}
+                {
+                    "id": w["id"],
+                    "pid": w["pid"],
+                    "status": w["status"].decode(),
+                    "requests": w["requests"],
+                    "apps": [
+                        {"id": a["id"], "mountpoint": a["mountpoint"].decode(), "requests": a["requests"]}
+                        for a in w["apps"]
+                    ],
+                }
                 for w in uwsgi.workers()
             ],
             opt=opt_json(),

@@ -146,6 +146,20 @@ fn module_facts_opt_and_postfork_over_two_workers() {
         .map(|w| w["requests"].as_u64().unwrap())
         .sum();
     assert_eq!(info["total_requests"].as_u64(), Some(sum));
+    // Each worker's one app: an app counts a request when it is called, a worker when it
+    // ends, so only this worker's app already counts the request in flight.
+    for w in workers {
+        let apps = w["apps"].as_array().expect("apps");
+        assert_eq!(apps.len(), 1, "{w}");
+        assert_eq!(apps[0]["id"], 0);
+        assert_eq!(apps[0]["mountpoint"], "");
+        let in_flight = u64::from(w["id"].as_u64() == Some(wid));
+        assert_eq!(
+            apps[0]["requests"].as_u64(),
+            w["requests"].as_u64().map(|n| n + in_flight),
+            "{w}"
+        );
+    }
     // request_id(): the requests this (only) core finished before this one.
     assert_eq!(info["request_id"], workers[wid as usize - 1]["requests"]);
 

@@ -52,6 +52,25 @@ pub struct WorkerInfo {
     pub tx: u64,
     /// Average response time, microseconds.
     pub avg_rt: u64,
+    /// Its apps, in load order.
+    pub apps: Vec<WorkerAppInfo>,
+}
+
+/// One app of one worker, as `uwsgi.workers()[i]["apps"]` shows it (uWSGI's keys).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerAppInfo {
+    /// The app's index.
+    pub id: u64,
+    /// Its mount point (`""` for the default app).
+    pub mountpoint: String,
+    /// Unix seconds it was loaded (0 when the master does not know).
+    pub startup_time: u64,
+    /// Requests it served in this worker.
+    pub requests: u64,
+    /// Requests whose call raised.
+    pub exceptions: u64,
+    /// The directory it was loaded in (`""` when unset).
+    pub chdir: String,
 }
 
 /// What the module reads from the server while the app runs.
@@ -305,7 +324,19 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
         d.set_item("respawn_count", w.respawn_count)?;
         d.set_item("tx", w.tx)?;
         d.set_item("avg_rt", w.avg_rt)?;
-        d.set_item("apps", PyTuple::empty(py))?;
+        let mut apps = Vec::with_capacity(w.apps.len());
+        for a in &w.apps {
+            let ad = PyDict::new(py);
+            ad.set_item("id", a.id)?;
+            ad.set_item("modifier1", 0)?;
+            ad.set_item("mountpoint", PyBytes::new(py, a.mountpoint.as_bytes()))?;
+            ad.set_item("startup_time", a.startup_time)?;
+            ad.set_item("requests", a.requests)?;
+            ad.set_item("exceptions", a.exceptions)?;
+            ad.set_item("chdir", PyBytes::new(py, a.chdir.as_bytes()))?;
+            apps.push(ad);
+        }
+        d.set_item("apps", PyTuple::new(py, apps)?)?;
         dicts.push(d);
     }
     PyTuple::new(py, dicts)
