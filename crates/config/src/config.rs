@@ -420,3 +420,21 @@ mod tests {
         assert!(!m("pkg.app:application").is_file());
     }
 }
+
+/// Every option occurrence in order, as written: (name, value after placeholders; `None` for
+/// a bare command-line flag), unknown ones (placeholders) included. uWSGI's "exported
+/// options", which its Python module shows as `uwsgi.opt`.
+///
+/// How options were spelled is not part of what a configuration means: two configurations
+/// that differ only here compare equal (an ini file and the same command line are the same
+/// configuration).
+#[derive(Debug, Clone, Default)]
+pub struct ExportedOptions(pub Vec<(String, Option<String>)>);
+
+impl PartialEq for ExportedOptions {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ExportedOptions {}

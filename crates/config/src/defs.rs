@@ -93,12 +93,14 @@ macro_rules! options {
                 #[doc = concat!("`--", $name, "`: ", $help)]
                 pub $field: $ty,
             )?)*
+            /// Every option occurrence as written, for `uwsgi.opt`.
+            pub exported: crate::config::ExportedOptions,
         }
 
         impl Default for Config {
             /// uWSGI's defaults (with `need-app` on).
             fn default() -> Self {
-                Config { $($($field: $default,)?)* }
+                Config { $($($field: $default,)?)* exported: Default::default() }
             }
         }
 
@@ -344,6 +346,11 @@ options! {
          grace_them_all' (graceful reload): what the master does on signal N",
         field: signal_hooks: Vec<SignalHook> = Vec::new(),
         apply: |c, o| c.signal_hooks.push(o.signal_hook()?),
+    }
+    Locks { name: "locks", kind: Value, value: "N",
+        help: "create N user locks (uwsgi.lock(1..N), shared by every worker) beside lock 0",
+        field: locks: u32 = 0,
+        apply: |c, o| c.locks = o.ranged(0, 1024)? as u32,
     }
     NoOrphans { name: "no-orphans", kind: Flag, value: "",
         help: "workers (and the pusher process) stop when the master dies instead of living on",

@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::config::ExportedOptions;
 use crate::config::{flag_value, Occurrence};
 use crate::defs::Config;
 use crate::error::{ConfigError, Origin, Warning};
@@ -904,7 +905,23 @@ impl Parser<'_> {
                 message,
             });
         }
-        let mut cfg = Config::default();
+        let mut cfg = Config {
+            exported: ExportedOptions(
+                self.entries
+                    .iter()
+                    .zip(&resolved)
+                    .map(|(e, v)| (exported_name(e).to_string(), v.clone()))
+                    .collect(),
+            ),
+            ..Config::default()
+        };
+        cfg.exported = ExportedOptions(
+            self.entries
+                .iter()
+                .zip(&resolved)
+                .map(|(e, v)| (exported_name(e).to_string(), v.clone()))
+                .collect(),
+        );
         let mut protocol = None;
         for (e, v) in self.entries.iter().zip(&resolved) {
             let Some(spec) = e.spec else { continue };
@@ -955,5 +972,15 @@ impl logic::Facts for GatheredFacts<'_, '_> {
     }
     fn hostname(&self) -> &str {
         &self.parser.host.facts().hostname
+    }
+}
+
+/// The name `uwsgi.opt` shows an occurrence under: as written in a file or as a long option,
+/// the long name for a short option or an environment variable (as uWSGI's getopt does).
+fn exported_name(e: &Entry) -> &str {
+    match e.spec {
+        Some(spec) if e.written.starts_with('-') || matches!(e.origin, Origin::Env(_)) => spec.name,
+        _ if matches!(e.origin, Origin::Env(_)) => &e.key,
+        _ => e.written.trim_start_matches('-'),
     }
 }

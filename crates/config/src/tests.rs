@@ -920,3 +920,76 @@ fn static_file_options_accumulate_in_order() {
     assert_eq!(c.offload_threads, 4);
     assert!(c.static_gzip_all);
 }
+
+#[test]
+fn exported_options_keep_every_occurrence_as_written_for_uwsgi_opt() {
+    let c = serve(
+        &[
+            "-M",
+            "--workers",
+            "2",
+            "--ini",
+            "app.ini",
+            "--locks=3",
+            "-s",
+            ":3031",
+            "--module",
+            "app",
+        ],
+        &[(
+            "app.ini",
+            "[uwsgi]\nenv = A=1\nenv = B=%(myvar)\nmyvar = two\nenable-threads = true\n",
+        )],
+    );
+    let got: Vec<(&str, Option<&str>)> = c
+        .exported
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("master", None),
+            ("workers", Some("2")),
+            ("ini", Some("app.ini")),
+            ("env", Some("A=1")),
+            ("env", Some("B=two")),
+            ("myvar", Some("two")),
+            ("enable-threads", Some("true")),
+            ("locks", Some("3")),
+            ("socket", Some(":3031")),
+            ("module", Some("app")),
+        ]
+    );
+    assert_eq!(c.locks, 3);
+}
+
+#[test]
+fn exported_options_from_the_environment_use_the_option_s_name() {
+    let envs = [
+        ("UWSGI_SOCKET", ":3031"),
+        ("UWSGI_MODULE", "welcome"),
+        ("UWSGI_MASTER", "1"),
+        ("PATH", "/bin"),
+    ];
+    let Ok(Command::Serve(c)) = run(&["-p", "3"], &[], &envs) else {
+        panic!("expected Serve");
+    };
+    let mut got: Vec<(&str, Option<&str>)> = c
+        .exported
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("master", Some("1")),
+            ("module", Some("welcome")),
+            ("processes", Some("3")),
+            ("socket", Some(":3031")),
+        ]
+    );
+}

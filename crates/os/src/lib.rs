@@ -37,6 +37,7 @@ pub mod mm;
 pub mod net;
 pub mod poller;
 pub mod process;
+pub mod shlock;
 pub mod signal;
 pub mod system;
 pub mod time;

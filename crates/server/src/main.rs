@@ -15,6 +15,7 @@ mod signals;
 mod static_files;
 mod stats_server;
 mod touch;
+mod umod;
 mod worker;
 
 use std::process::ExitCode;

@@ -68,6 +68,9 @@ pub(crate) enum StartError {
     /// A `--stats-push` / `--carbon` option is wrong.
     #[error(transparent)]
     Push(#[from] rwsgi_push::PushError),
+    /// The `uwsgi` Python module could not be set up.
+    #[error(transparent)]
+    UwsgiModule(#[from] crate::umod::UmodError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -105,7 +108,7 @@ struct WorkerProc {
 struct Master {
     settings: Settings,
     listeners: Vec<Listener>,
-    scoreboard: Scoreboard,
+    scoreboard: Arc<Scoreboard>,
     apps: Option<Arc<Apps>>,
     workers: Vec<WorkerProc>,
     stats: Option<StatsServer>,
@@ -158,6 +161,18 @@ struct PusherProc {
     respawn_at: Option<Instant>,
 }
 
+/// The stats' `locks` names as uWSGI lists them: a user lock per `uwsgi.lock(n)` number
+/// (`user 0` and one more per `--locks`), then its internal locks.
+fn lock_names(user_locks: u32) -> Vec<String> {
+    let mut names: Vec<String> = (0..=user_locks).map(|i| format!("user {i}")).collect();
+    names.extend(
+        uwsgi_default_locks()
+            .into_iter()
+            .filter(|n| !n.starts_with("user ")),
+    );
+    names
+}
+
 /// Runs the server until it is told to stop; returns the exit code.
 pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(mb) = config.limit_as {
@@ -183,13 +198,16 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(path) = &config.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
     }
-    let apps = load_python_apps(&config, &settings)?;
-    let scoreboard = Scoreboard::new(Layout {
+    start_python(&config)?;
+    // Before the apps load: the uwsgi module they may import reads it.
+    let scoreboard = Arc::new(Scoreboard::new(Layout {
         workers: settings.processes,
         cores: settings.threads,
         apps: settings.apps.len().clamp(1, MAX_APPS),
         sockets: sockets.listeners.len(),
-    })?;
+    })?);
+    crate::umod::install(&config, &settings, scoreboard.clone())?;
+    let apps = load_apps(&config, &settings)?;
     let signal_actions = signal_actions(&config.signal_hooks);
     let (poller, signals) = event_sources(&signal_actions)?;
     let Sockets {
@@ -204,7 +222,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(s) = &mut metrics {
         s.register(&poller, TOKEN_METRICS).map_err(os("epoll"))?;
     }
-    let master_info = master_info(&settings, &listeners, !config.stats_no_cores);
+    let master_info = master_info(&settings, &listeners, &config);
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
     let mut master = Master {
@@ -312,9 +330,8 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
     })
 }
 
-/// Starts Python and, unless `--lazy-apps`, loads the apps here, before any fork (then
-/// `--chdir2`, which workers inherit).
-fn load_python_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<Apps>>, StartError> {
+/// Starts the embedded interpreter (`--home`, `--pythonpath`).
+fn start_python(config: &Config) -> Result<(), StartError> {
     interp::initialize(&PythonOptions {
         home: config.home.clone(),
         pythonpath: config
@@ -323,6 +340,12 @@ fn load_python_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<A
             .map(|p| p.to_string_lossy().into_owned())
             .collect(),
     })?;
+    Ok(())
+}
+
+/// Unless `--lazy-apps`, loads the apps here, before any fork (then `--chdir2`, which workers
+/// inherit).
+fn load_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<Apps>>, StartError> {
     if settings.lazy_apps {
         return Ok(None);
     }
@@ -354,7 +377,7 @@ fn event_sources(
 }
 
 /// What the stats report about the master itself, fixed at start-up.
-fn master_info(settings: &Settings, listeners: &[Listener], include_cores: bool) -> MasterInfo {
+fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> MasterInfo {
     MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
@@ -363,7 +386,7 @@ fn master_info(settings: &Settings, listeners: &[Listener], include_cores: bool)
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        locks: uwsgi_default_locks(),
+        locks: lock_names(config.locks),
         sockets: listeners
             .iter()
             .map(|l| SocketInfo {
@@ -382,7 +405,7 @@ fn master_info(settings: &Settings, listeners: &[Listener], include_cores: bool)
                 chdir: settings.chdir.clone(),
             })
             .collect(),
-        include_cores,
+        include_cores: !config.stats_no_cores,
     }
 }
 

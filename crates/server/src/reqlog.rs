@@ -9,7 +9,7 @@ use std::io::Write;
 
 use rwsgi_os::fdio::write_stderr;
 use rwsgi_os::time::{local_time, unix_now};
-use rwsgi_wsgi::RequestVars;
+use rwsgi_wsgi::{uwsgi_module, RequestVars};
 
 /// The parts of one log line.
 pub(crate) struct LogLine<'a> {
@@ -131,7 +131,8 @@ fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
 /// names (uri, method, user, addr, host, proto, uagent, referer, status, micros, msecs, secs,
 /// time, ctime, ltime, epoch, size, hsize, rsize, cl, headers, pid, wid, core, vars, pktsize,
 /// switches, rerr, werr, ioerr, rss, vsz, rssM, vszM) plus `var.NAME` for any request var.
-/// Other names (uWSGI's app-set logvars) are left empty.
+/// Any other name is a log var the app sets with `uwsgi.set_logvar()`, `-` when it set none
+/// (as uWSGI prints).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogFormat {
     pieces: Vec<Piece>,
@@ -169,7 +170,8 @@ enum Piece {
     Vsz,
     RssMb,
     VszMb,
-    Nothing,
+    /// A `uwsgi.set_logvar()` name.
+    LogVar(Vec<u8>),
 }
 
 impl LogFormat {
@@ -239,7 +241,9 @@ impl LogFormat {
                 Piece::Vsz => write!(buf, "{vsz}"),
                 Piece::RssMb => write!(buf, "{}", rss >> 20),
                 Piece::VszMb => write!(buf, "{}", vsz >> 20),
-                Piece::Nothing => Ok(()),
+                Piece::LogVar(name) => {
+                    uwsgi_module::with_logvar(name, |v| buf.write_all(v.unwrap_or(b"-")))
+                }
             };
         }
     }
@@ -285,7 +289,7 @@ impl Piece {
             "vsz" => Piece::Vsz,
             "rssM" => Piece::RssMb,
             "vszM" => Piece::VszMb,
-            _ => Piece::Nothing,
+            other => Piece::LogVar(other.as_bytes().to_vec()),
         }
     }
 }
@@ -330,7 +334,7 @@ mod tests {
     }
 
     #[test]
-    fn log_format_renders_uwsgi_variables_request_vars_and_leaves_unknown_ones_empty() {
+    fn log_format_renders_uwsgi_variables_request_vars_and_unset_logvars_as_a_dash() {
         let f = LogFormat::parse(
             "%(addr) %(method) %(uri) %(proto) %(status) %(host) \"%(uagent)\" [%(var.HTTP_X_REQUEST_ID)] \
              %(msecs)/%(micros) size=%(size) hsize=%(hsize) rsize=%(rsize) headers=%(headers) cl=%(cl) \
@@ -343,7 +347,7 @@ mod tests {
             String::from_utf8(buf).unwrap(),
             "127.0.0.1 POST /a?b=1 HTTP/1.1 201 example.test \"curl/8\" [abc] 2/2500 size=150 \
              hsize=100 rsize=50 headers=3 cl=42 pid=77 wid=2 core=1 ioerr=1 werr=1 \
-             time=1700000000 x=| %(\n"
+             time=1700000000 x=-| %(\n"
         );
     }
 
@@ -364,5 +368,19 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn log_format_shows_the_logvars_the_app_set_until_the_request_ends() {
+        let f = LogFormat::parse("tenant=%(tenant) other=%(other)");
+        let v = vars();
+        uwsgi_module::store_logvar(b"tenant", b"bob");
+        let mut buf = Vec::new();
+        f.render(&line(&v), &mut buf);
+        assert_eq!(buf, b"tenant=bob other=-\n");
+        uwsgi_module::end_request();
+        buf.clear();
+        f.render(&line(&v), &mut buf);
+        assert_eq!(buf, b"tenant=- other=-\n");
     }
 }

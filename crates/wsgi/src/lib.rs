@@ -10,6 +10,7 @@ pub mod filewrapper;
 pub mod input;
 pub mod interp;
 pub mod response;
+pub mod uwsgi_module;
 pub mod vars;
 
 use pyo3::prelude::*;

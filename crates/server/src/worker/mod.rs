@@ -80,6 +80,8 @@ pub(crate) fn run(
     let wake = WAKE_FD.get_or_init(|| wake);
     install_stop_handlers();
     tune_malloc();
+    // Before a lazy app loads: it may ask uwsgi.worker_id().
+    rwsgi_wsgi::uwsgi_module::enter_worker(wid);
 
     let apps = match preloaded {
         Some(apps) => apps,
@@ -92,6 +94,10 @@ pub(crate) fn run(
         },
     };
     after_apps_loaded(wid, settings);
+    // uWSGI's post-fork hook (where @postfork functions run): once per worker, after the fork
+    // and the apps, before the first request.
+    Python::attach(rwsgi_wsgi::uwsgi_module::run_post_fork_hook);
+    rwsgi_wsgi::uwsgi_module::set_ready();
     let shared = WorkerShared {
         wid,
         pid: std::process::id(),

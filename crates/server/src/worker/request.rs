@@ -185,6 +185,7 @@ impl Core<'_, '_> {
         let core_slot = w.scoreboard.core(wid, self.id);
         let started_epoch = unix_now();
         core_slot.begin_request(started_epoch, self.vars.iter());
+        rwsgi_wsgi::uwsgi_module::begin_request(fd, core_slot.requests());
 
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
@@ -309,6 +310,7 @@ impl Core<'_, '_> {
             let format = w.settings.log_format.as_ref();
             reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
         }
+        rwsgi_wsgi::uwsgi_module::end_request();
 
         // Hand the buffers back to the connection; skip what the app left of the body: what
         // has arrived now, and the rest by the event loop after the response (lingering).

@@ -17,6 +17,7 @@ mod stats_json;
 mod stats_uwsgitop;
 mod top;
 mod uwsgi_compat;
+mod uwsgi_module;
 mod wsgi_apps;
 mod wsgi_environ;
 mod wsgi_errors;

@@ -1,0 +1,490 @@
+//! The built-in `uwsgi` Python module (uWSGI 2.0's API, as apps and libraries use it) and
+//! rwsgi's `uwsgidecorators`, both put in `sys.modules` before any app is imported, so
+//! `import uwsgi` and `from uwsgidecorators import postfork` work with nothing installed (and
+//! win over a `uwsgidecorators` left in site-packages). Outside rwsgi `import uwsgi` still
+//! fails, which is how apps detect the server.
+//!
+//! The module keeps no state of its own: the server hands it a [`ServerContext`] once (in the
+//! master, before the app loads), tells it which worker a process is ([`enter_worker`]), and
+//! per request which connection a core serves ([`begin_request`] / [`end_request`]). Request
+//! state (`set_logvar`, `request_id`, `connection_fd`) is per core: cores are threads, so it
+//! lives in thread-locals, and nothing is allocated unless the app asks.
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use rwsgi_os::shlock::SharedLocks;
+
+/// The uWSGI release whose Python API this module implements (libraries compare
+/// `uwsgi.version_info` against it).
+pub const UWSGI_API_VERSION: (u8, u8, u8, u8) = (2, 0, 31, 0);
+
+/// One worker as `uwsgi.workers()` shows it (uWSGI's keys).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerInfo {
+    /// 1-based worker id.
+    pub id: u64,
+    /// Its pid (0 before its first spawn).
+    pub pid: u64,
+    /// Requests since the first spawn.
+    pub requests: u64,
+    /// Requests since the current process was spawned.
+    pub delta_requests: u64,
+    /// Requests whose app raised.
+    pub exceptions: u64,
+    /// `idle`, `busy`, ...
+    pub status: String,
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// Virtual memory, bytes.
+    pub vsz: u64,
+    /// Microseconds spent in requests.
+    pub running_time: u64,
+    /// Unix seconds of the last spawn.
+    pub last_spawn: u64,
+    /// Spawns of this id.
+    pub respawn_count: u64,
+    /// Bytes sent.
+    pub tx: u64,
+    /// Average response time, microseconds.
+    pub avg_rt: u64,
+    /// Its apps, in load order.
+    pub apps: Vec<WorkerAppInfo>,
+}
+
+/// One app of one worker, as `uwsgi.workers()[i]["apps"]` shows it (uWSGI's keys).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerAppInfo {
+    /// The app's index.
+    pub id: u64,
+    /// Its mount point (`""` for the default app).
+    pub mountpoint: String,
+    /// Unix seconds it was loaded (0 when the master does not know).
+    pub startup_time: u64,
+    /// Requests it served in this worker.
+    pub requests: u64,
+    /// Requests whose call raised.
+    pub exceptions: u64,
+    /// The directory it was loaded in (`""` when unset).
+    pub chdir: String,
+}
+
+/// What the module reads from the server while the app runs.
+pub trait ServerView: Send + Sync {
+    /// Requests served by every worker (`uwsgi.total_requests()`).
+    fn total_requests(&self) -> u64;
+    /// Every worker (`uwsgi.workers()`).
+    fn workers(&self) -> Vec<WorkerInfo>;
+}
+
+/// The server's facts the module shows, handed over once by [`install`].
+pub struct ServerContext {
+    /// Every option occurrence as written (`uwsgi.opt`).
+    pub opt: Vec<(String, Option<String>)>,
+    /// `--processes` (`uwsgi.numproc`).
+    pub numproc: usize,
+    /// Cores per worker, `--threads` (`uwsgi.cores`).
+    pub cores: usize,
+    /// The master's pid.
+    pub masterpid: u32,
+    /// The machine's host name.
+    pub hostname: String,
+    /// Unix seconds the server started.
+    pub started_on: u64,
+    /// rwsgi's own version (`uwsgi.rwsgi_version`).
+    pub server_version: String,
+    /// The user locks: lock 0 and `--locks N` more, shared by every worker.
+    pub locks: SharedLocks,
+    /// Live counters.
+    pub view: Box<dyn ServerView>,
+}
+
+static CONTEXT: OnceLock<ServerContext> = OnceLock::new();
+/// 0 in the master; set once in each worker after the fork.
+static WORKER_ID: AtomicUsize = AtomicUsize::new(0);
+/// True once this process serves requests (`uwsgi.ready()`).
+static READY: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    /// The connection fd and `request_id()` of the request this core is serving.
+    static REQUEST: Cell<(i32, u64)> = const { Cell::new((-1, 0)) };
+    /// `set_logvar()` pairs of this core's current request.
+    static LOGVARS: RefCell<Vec<(Vec<u8>, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Why the module could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum ModuleError {
+    /// Installed twice in one process.
+    #[error("the uwsgi module is already installed")]
+    AlreadyInstalled,
+    /// Building the module failed.
+    #[error("cannot build the uwsgi module: {0}")]
+    Python(#[from] PyErr),
+}
+
+const DECORATORS_SOURCE: &std::ffi::CStr = {
+    match std::ffi::CStr::from_bytes_with_nul(
+        concat!(include_str!("uwsgidecorators.py"), "\0").as_bytes(),
+    ) {
+        Ok(s) => s,
+        Err(_) => panic!("uwsgidecorators.py contains a NUL"),
+    }
+};
+
+/// Builds `uwsgi` and `uwsgidecorators` and puts them in `sys.modules` (the master, before the
+/// apps load; workers inherit them across the fork).
+pub fn install(py: Python<'_>, ctx: ServerContext) -> Result<(), ModuleError> {
+    let ctx = {
+        let mut slot = Some(ctx);
+        let stored = CONTEXT.get_or_init(|| slot.take().expect("taken once"));
+        if slot.is_some() {
+            return Err(ModuleError::AlreadyInstalled);
+        }
+        stored
+    };
+    let m = PyModule::new(py, "uwsgi")?;
+    m.add_function(wrap_pyfunction!(worker_id, &m)?)?;
+    m.add_function(wrap_pyfunction!(masterpid, &m)?)?;
+    m.add_function(wrap_pyfunction!(mule_id, &m)?)?;
+    m.add_function(wrap_pyfunction!(total_requests, &m)?)?;
+    m.add_function(wrap_pyfunction!(workers, &m)?)?;
+    m.add_function(wrap_pyfunction!(reload, &m)?)?;
+    m.add_function(wrap_pyfunction!(stop, &m)?)?;
+    m.add_function(wrap_pyfunction!(log, &m)?)?;
+    m.add_function(wrap_pyfunction!(set_logvar, &m)?)?;
+    m.add_function(wrap_pyfunction!(get_logvar, &m)?)?;
+    m.add_function(wrap_pyfunction!(request_id, &m)?)?;
+    m.add_function(wrap_pyfunction!(connection_fd, &m)?)?;
+    m.add_function(wrap_pyfunction!(ready, &m)?)?;
+    m.add_function(wrap_pyfunction!(lock, &m)?)?;
+    m.add_function(wrap_pyfunction!(unlock, &m)?)?;
+    m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
+    m.add_function(wrap_pyfunction!(setprocname, &m)?)?;
+    m.add_function(wrap_pyfunction!(i_am_the_spooler, &m)?)?;
+    m.add("opt", opt_dict(py, &ctx.opt)?)?;
+    m.add("numproc", ctx.numproc)?;
+    m.add("cores", ctx.cores)?;
+    m.add("hostname", PyBytes::new(py, ctx.hostname.as_bytes()))?;
+    m.add("started_on", ctx.started_on)?;
+    let (major, minor, rev, sub) = UWSGI_API_VERSION;
+    let version = format!("{major}.{minor}.{rev}");
+    m.add("version", PyBytes::new(py, version.as_bytes()))?;
+    m.add("version_info", (major, minor, rev, sub, ""))?;
+    m.add("rwsgi_version", ctx.server_version.as_str())?;
+    // uWSGI's spooler return codes, which uwsgidecorators refers to.
+    m.add("SPOOL_RETRY", -1)?;
+    m.add("SPOOL_OK", -2)?;
+    m.add("SPOOL_IGNORE", 0)?;
+    // Python threads always run under rwsgi (the GIL is released whenever a core waits), as
+    // under uWSGI with --enable-threads.
+    m.add("has_threads", 1)?;
+    let modules = py.import("sys")?.getattr("modules")?;
+    modules.set_item("uwsgi", &m)?;
+    let decorators = PyModule::from_code(
+        py,
+        DECORATORS_SOURCE,
+        c"uwsgidecorators.py",
+        c"uwsgidecorators",
+    )?;
+    modules.set_item("uwsgidecorators", decorators)?;
+    Ok(())
+}
+
+/// `uwsgi.opt`: a repeated option becomes a list, a bare flag `True`, a value bytes.
+fn opt_dict<'py>(
+    py: Python<'py>,
+    opt: &[(String, Option<String>)],
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in opt {
+        let value: Bound<'py, PyAny> = match value {
+            Some(v) => PyBytes::new(py, v.as_bytes()).into_any(),
+            None => pyo3::types::PyBool::new(py, true).to_owned().into_any(),
+        };
+        match dict.get_item(key)? {
+            None => dict.set_item(key, value)?,
+            Some(old) => match old.cast::<PyList>() {
+                Ok(list) => list.append(value)?,
+                Err(_) => dict.set_item(key, PyList::new(py, [old, value])?)?,
+            },
+        }
+    }
+    Ok(dict)
+}
+
+/// Marks this process as worker `wid` (after the fork).
+pub fn enter_worker(wid: usize) {
+    WORKER_ID.store(wid, Relaxed);
+}
+
+/// Marks this process as serving (`uwsgi.ready()` turns true).
+pub fn set_ready() {
+    READY.store(true, Relaxed);
+}
+
+/// Calls `uwsgi.post_fork_hook` when the app (or a `uwsgidecorators`) set one: each worker
+/// once, after the fork and its apps' loading, before it serves. An exception is printed.
+pub fn run_post_fork_hook(py: Python<'_>) {
+    let hook = py
+        .import("sys")
+        .and_then(|s| s.getattr("modules"))
+        .and_then(|m| m.get_item("uwsgi"))
+        .and_then(|u| u.getattr("post_fork_hook"));
+    if let Ok(hook) = hook {
+        if let Err(e) = hook.call0() {
+            e.print(py);
+        }
+    }
+}
+
+/// The core on this thread starts serving a request on `fd`, the core's `request_id`-th.
+#[inline]
+pub fn begin_request(fd: i32, request_id: u64) {
+    REQUEST.with(|r| r.set((fd, request_id)));
+}
+
+/// The core on this thread is done with its request (after it was logged): its log vars go.
+#[inline]
+pub fn end_request() {
+    REQUEST.with(|r| r.set((-1, r.get().1)));
+    LOGVARS.with(|l| {
+        // try_borrow: an app thread cannot hold it here, but a panic must not come from it.
+        if let Ok(mut l) = l.try_borrow_mut() {
+            if !l.is_empty() {
+                l.clear();
+            }
+        }
+    });
+}
+
+/// Calls `f` with the value the current request's app gave log var `name`, if any.
+pub fn with_logvar<R>(name: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    LOGVARS.with(|l| match l.try_borrow() {
+        Ok(l) => f(l
+            .iter()
+            .find(|(k, _)| k.as_slice() == name)
+            .map(|(_, v)| v.as_slice())),
+        Err(_) => f(None),
+    })
+}
+
+fn context() -> PyResult<&'static ServerContext> {
+    CONTEXT
+        .get()
+        .ok_or_else(|| PyRuntimeError::new_err("the uwsgi module has no server"))
+}
+
+/// The 1-based id of this worker, 0 in the master.
+#[pyfunction]
+fn worker_id() -> usize {
+    WORKER_ID.load(Relaxed)
+}
+
+/// The master's pid.
+#[pyfunction]
+fn masterpid() -> PyResult<u32> {
+    Ok(context()?.masterpid)
+}
+
+/// 0: rwsgi has no mules.
+#[pyfunction]
+fn mule_id() -> u32 {
+    0
+}
+
+/// Requests served by every worker.
+#[pyfunction]
+fn total_requests() -> PyResult<u64> {
+    Ok(context()?.view.total_requests())
+}
+
+/// The workers as dicts (uWSGI's keys), in a tuple.
+#[pyfunction]
+fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
+    let rows = context()?.view.workers();
+    let mut dicts = Vec::with_capacity(rows.len());
+    for w in rows {
+        let d = PyDict::new(py);
+        d.set_item("id", w.id)?;
+        d.set_item("pid", w.pid)?;
+        d.set_item("requests", w.requests)?;
+        d.set_item("delta_requests", w.delta_requests)?;
+        d.set_item("signals", 0)?;
+        d.set_item("exceptions", w.exceptions)?;
+        d.set_item("status", PyBytes::new(py, w.status.as_bytes()))?;
+        d.set_item("rss", w.rss)?;
+        d.set_item("vsz", w.vsz)?;
+        d.set_item("running_time", w.running_time)?;
+        d.set_item("last_spawn", w.last_spawn)?;
+        d.set_item("respawn_count", w.respawn_count)?;
+        d.set_item("tx", w.tx)?;
+        d.set_item("avg_rt", w.avg_rt)?;
+        let mut apps = Vec::with_capacity(w.apps.len());
+        for a in &w.apps {
+            let ad = PyDict::new(py);
+            ad.set_item("id", a.id)?;
+            ad.set_item("modifier1", 0)?;
+            ad.set_item("mountpoint", PyBytes::new(py, a.mountpoint.as_bytes()))?;
+            ad.set_item("startup_time", a.startup_time)?;
+            ad.set_item("requests", a.requests)?;
+            ad.set_item("exceptions", a.exceptions)?;
+            ad.set_item("chdir", PyBytes::new(py, a.chdir.as_bytes()))?;
+            apps.push(ad);
+        }
+        d.set_item("apps", PyTuple::new(py, apps)?)?;
+        dicts.push(d);
+    }
+    PyTuple::new(py, dicts)
+}
+
+/// Signals the master: `True` when it was told, `None` when it could not be.
+fn signal_master(py: Python<'_>, sig: rwsgi_os::Signal) -> PyResult<Py<PyAny>> {
+    let pid = context()?.masterpid;
+    Ok(match rwsgi_os::process::kill(pid as i32, sig) {
+        Ok(()) => pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind(),
+        Err(e) => {
+            eprintln!("uwsgi: signalling the master: {e}");
+            py.None()
+        }
+    })
+}
+
+/// Gracefully reloads the server (SIGHUP to the master).
+#[pyfunction]
+fn reload(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    signal_master(py, rwsgi_os::Signal::HUP)
+}
+
+/// Gracefully stops the server (SIGQUIT to the master, as uWSGI sends).
+#[pyfunction]
+fn stop(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    signal_master(py, rwsgi_os::Signal::QUIT)
+}
+
+/// Writes `msg` and a newline to the server's log.
+#[pyfunction]
+fn log(msg: &str) -> bool {
+    use std::io::Write;
+    let mut line = Vec::with_capacity(msg.len() + 1);
+    line.extend_from_slice(msg.as_bytes());
+    line.push(b'\n');
+    let _ = std::io::stderr().lock().write_all(&line);
+    true
+}
+
+/// Sets log var `key` of the request this core serves (what `uwsgi.set_logvar()` does).
+pub fn store_logvar(key: &[u8], value: &[u8]) {
+    LOGVARS.with(|l| {
+        if let Ok(mut l) = l.try_borrow_mut() {
+            match l.iter_mut().find(|(k, _)| k.as_slice() == key) {
+                Some((_, v)) => *v = value.to_vec(),
+                None => l.push((key.to_vec(), value.to_vec())),
+            }
+        }
+    });
+}
+
+/// Sets a log var of the current request, shown by `%(key)` in `--log-format`.
+#[pyfunction]
+fn set_logvar(key: &str, value: &str) {
+    store_logvar(key.as_bytes(), value.as_bytes());
+}
+
+/// A log var of the current request (bytes), `None` when unset.
+#[pyfunction]
+fn get_logvar<'py>(py: Python<'py>, key: &str) -> Option<Bound<'py, PyBytes>> {
+    with_logvar(key.as_bytes(), |v| v.map(|v| PyBytes::new(py, v)))
+}
+
+/// The number of requests this core finished before the current one (uWSGI's request id).
+#[pyfunction]
+fn request_id() -> u64 {
+    REQUEST.with(|r| r.get().1)
+}
+
+/// The socket of the current request (-1 outside one).
+#[pyfunction]
+fn connection_fd() -> i32 {
+    REQUEST.with(|r| r.get().0)
+}
+
+/// `True` once this process serves requests, else `None`.
+#[pyfunction]
+fn ready(py: Python<'_>) -> Py<PyAny> {
+    if READY.load(Relaxed) {
+        pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind()
+    } else {
+        py.None()
+    }
+}
+
+fn lock_index(n: i64) -> PyResult<(usize, &'static SharedLocks)> {
+    let locks = &context()?.locks;
+    usize::try_from(n)
+        .ok()
+        .filter(|&n| n < locks.count())
+        .map(|n| (n, locks))
+        .ok_or_else(|| PyValueError::new_err("Invalid lock number"))
+}
+
+/// Takes user lock `n` (0 by default), shared by every worker, waiting without the GIL.
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn lock(py: Python<'_>, n: i64) -> PyResult<()> {
+    let (n, locks) = lock_index(n)?;
+    py.detach(|| locks.lock(n));
+    Ok(())
+}
+
+/// Releases user lock `n` (0 by default).
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn unlock(n: i64) -> PyResult<()> {
+    let (n, locks) = lock_index(n)?;
+    locks.unlock(n);
+    Ok(())
+}
+
+/// `True` when user lock `n` is held, else `None`.
+#[pyfunction]
+#[pyo3(signature = (n = 0))]
+fn is_locked(py: Python<'_>, n: i64) -> PyResult<Py<PyAny>> {
+    let (n, locks) = lock_index(n)?;
+    Ok(if locks.is_locked(n) {
+        pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind()
+    } else {
+        py.None()
+    })
+}
+
+/// Names the calling thread (the process, from its main thread) as `ps`/`top` show it; the
+/// kernel keeps 15 bytes.
+#[pyfunction]
+fn setprocname(name: &str) {
+    let bytes: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+    if let Ok(name) = std::ffi::CString::new(bytes) {
+        if let Err(e) = rwsgi_os::process::set_name(&name) {
+            eprintln!("uwsgi.setprocname: {e}");
+        }
+    }
+}
+
+/// `None`: rwsgi has no spooler.
+#[pyfunction]
+fn i_am_the_spooler() -> Option<bool> {
+    None
+}
