@@ -771,6 +771,11 @@ def scenario_1(logdir: str) -> tuple[list[dict], str]:
         Spec("uwsgi-http-nocl", "uwsgi", "--http-socket", "hello_nocl"),
         Spec("granian-nocl", "granian", "--interface wsgi", "hello_nocl"),
     ]
+    return throughput_rounds(specs, logdir)
+
+
+def throughput_rounds(specs: list[Spec], logdir: str) -> tuple[list[dict], str]:
+    """Starts every spec, runs the alternating rounds, stops them: one throughput table."""
     targets = start_targets(specs, logdir)
     rows = [Row(s.key, targets[s.key]) for s in specs]
     try:
@@ -791,13 +796,7 @@ def scenario_9(logdir: str) -> tuple[list[dict], str]:
         Spec("uwsgi-http11", "uwsgi", "--http11-socket", "hello"),
         Spec("granian", "granian", "--interface wsgi", "hello"),
     ]
-    targets = start_targets(specs, logdir)
-    rows = [Row(s.key, targets[s.key]) for s in specs]
-    try:
-        run_rounds(rows)
-    finally:
-        stop_all()
-    return [row_record(r) for r in rows], throughput_table(rows)
+    return throughput_rounds(specs, logdir)
 
 
 NGINX_CONF = """\
