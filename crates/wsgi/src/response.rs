@@ -125,6 +125,20 @@ impl Default for ResponseOptions {
 }
 
 impl Writer {
+    /// Waits (GIL released) until the client can take more, within the socket timeout; a
+    /// client that does not is a failed write.
+    fn wait_writable(&mut self, py: Python<'_>) -> io::Result<()> {
+        let (fd, timeout) = (self.fd, self.options.timeout);
+        py.detach(|| wait_fd(fd, true, timeout))
+            .map_err(|e| self.failed(e))
+    }
+
+    /// Marks the response as failed by a write error and hands the error on.
+    fn failed(&mut self, e: io::Error) -> io::Error {
+        self.write_error = true;
+        e
+    }
+
     /// Applies the server's response settings (before [`Writer::reset`]: they decide whether
     /// the connection may be kept).
     pub fn set_options(&mut self, options: &ResponseOptions) {
@@ -400,18 +414,8 @@ impl Writer {
                     self.tx += n as u64;
                     self.body_sent += n as u64;
                 }
-                Ok(None) => {
-                    let fd = self.fd;
-                    let timeout = self.options.timeout;
-                    if let Err(e) = py.detach(|| wait_fd(fd, true, timeout)) {
-                        self.write_error = true;
-                        return Err(e);
-                    }
-                }
-                Err(e) => {
-                    self.write_error = true;
-                    return Err(e);
-                }
+                Ok(None) => self.wait_writable(py)?,
+                Err(e) => return Err(self.failed(e)),
             }
         }
         Ok(true)
@@ -496,18 +500,8 @@ impl Writer {
                         a = &a[n..];
                     }
                 }
-                Ok(None) => {
-                    let fd = self.fd;
-                    let timeout = self.options.timeout;
-                    if let Err(e) = py.detach(|| wait_fd(fd, true, timeout)) {
-                        self.write_error = true;
-                        return Err(e);
-                    }
-                }
-                Err(e) => {
-                    self.write_error = true;
-                    return Err(e);
-                }
+                Ok(None) => self.wait_writable(py)?,
+                Err(e) => return Err(self.failed(e)),
             }
         }
         Ok(())
