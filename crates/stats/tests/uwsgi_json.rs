@@ -487,14 +487,25 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_strings_round_trip(cwd in ".*", var in ".*", name in "\\PC*", minified in any::<bool>()) {
+    fn arbitrary_strings_round_trip(
+        cwd in ".*",
+        var in ".*",
+        name in "\\PC*",
+        mountpoint in ".*",
+        chdir in ".*",
+        minified in any::<bool>(),
+    ) {
         let mut s = busy_snapshot();
         s.master.cwd = cwd.clone();
         s.master.sockets[0].name = name.clone();
+        s.master.apps[0].mountpoint = mountpoint.clone();
+        s.master.apps[0].chdir = chdir.clone();
         s.workers[1].cores[0].vars = vec![var.clone()];
         let v: Value = serde_json::from_slice(&render(&s, minified, false)).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(v["cwd"].as_str().unwrap(), cwd.as_str());
         prop_assert_eq!(v["sockets"][0]["name"].as_str().unwrap(), name.as_str());
+        prop_assert_eq!(v["workers"][0]["apps"][0]["mountpoint"].as_str().unwrap(), mountpoint.as_str());
+        prop_assert_eq!(v["workers"][0]["apps"][0]["chdir"].as_str().unwrap(), chdir.as_str());
         prop_assert_eq!(v["workers"][1]["cores"][0]["vars"][0].as_str().unwrap(), var.as_str());
     }
 }
