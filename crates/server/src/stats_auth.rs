@@ -36,8 +36,8 @@ pub(crate) enum AuthFileError {
     },
 }
 
-/// The accepted credentials.
-#[derive(Debug, Default)]
+/// The accepted credentials (their `Debug` shows how many, never what they are).
+#[derive(Default)]
 pub(crate) struct Credentials {
     /// Bearer tokens.
     tokens: Vec<Vec<u8>>,
@@ -45,13 +45,31 @@ pub(crate) struct Credentials {
     basic: Vec<Vec<u8>>,
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("tokens", &self.tokens.len())
+            .field("basic", &self.basic.len())
+            .finish()
+    }
+}
+
 impl Credentials {
-    /// Reads the credentials file.
+    /// Reads the credentials file (and warns when others may read it too).
     pub(crate) fn load(path: &Path) -> Result<Credentials, AuthFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                eprintln!(
+                    "WARNING: --stats-http-auth: {} is readable by other users (chmod 600 it)",
+                    path.display()
+                );
+            }
+        }
         let credentials = Credentials::parse(&text);
         if credentials.tokens.is_empty() && credentials.basic.is_empty() {
             return Err(AuthFileError::Empty {
@@ -165,6 +183,16 @@ mod tests {
         assert!(!c.accepts(Some(&basic("s3cr3t-token"))));
         assert!(!c.accepts(Some(b"Bearer prom:pa:ss word")));
         assert!(!c.accepts(None), "no header");
+    }
+
+    #[test]
+    fn debug_output_hides_the_credentials() {
+        let shown = format!("{:?}", Credentials::parse(FILE));
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("pa:ss"),
+            "{shown}"
+        );
+        assert!(shown.contains("tokens: 2"), "{shown}");
     }
 
     #[test]

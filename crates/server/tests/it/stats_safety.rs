@@ -313,6 +313,8 @@ fn http_stats_and_metrics_require_the_configured_credentials() {
     let (dir, path) = workdir();
     let auth = path.join("stats-auth");
     std::fs::write(&auth, "# scrapers\ns3cr3t-token\nprom:pass word\n").expect("auth file");
+    // Readable by everyone: the server says so.
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     let metrics_port = free_port();
     let metrics = format!("127.0.0.1:{metrics_port}");
     let auth_arg = auth.display().to_string();
@@ -329,6 +331,11 @@ fn http_stats_and_metrics_require_the_configured_credentials() {
         ],
     );
     let stats_port = server.ports.stats;
+    let log = server.log();
+    assert!(
+        log.contains("is readable by other users (chmod 600 it)"),
+        "{log}"
+    );
     let basic = |up: &str| {
         format!(
             "Basic {}",
