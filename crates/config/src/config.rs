@@ -108,6 +108,30 @@ impl FileServeMode {
     }
 }
 
+/// `--stats-vars`: what the stats show of a busy core's request vars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatsVars {
+    /// Every var, values of credentials and cookies replaced (rwsgi's default).
+    #[default]
+    Redacted,
+    /// Every var as the request carried it (uWSGI's output: unsafe to expose).
+    Full,
+    /// No vars (empty lists).
+    Off,
+}
+
+impl StatsVars {
+    /// `full`, `redacted` or `off`.
+    pub fn parse(s: &str) -> Option<StatsVars> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "redacted" => Some(StatsVars::Redacted),
+            "full" => Some(StatsVars::Full),
+            "off" => Some(StatsVars::Off),
+            _ => None,
+        }
+    }
+}
+
 /// What the master does on a signal (uWSGI's master functions, named in `unix_signal` hooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalAction {
@@ -320,6 +344,12 @@ impl Occurrence<'_> {
         let v = self.required()?;
         FileServeMode::parse(v)
             .ok_or_else(|| self.invalid(v, "expected x-sendfile, x-accel-redirect or raw"))
+    }
+
+    /// `--stats-vars`.
+    pub(crate) fn stats_vars(&self) -> Result<StatsVars, ConfigError> {
+        let v = self.required()?;
+        StatsVars::parse(v).ok_or_else(|| self.invalid(v, "expected redacted, full or off"))
     }
 
     pub(crate) fn path(&self) -> Result<PathBuf, ConfigError> {

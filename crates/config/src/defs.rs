@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use crate::addr::Addr;
 use crate::config::{
     is_builtin_plugin, normalize_plugin, FileServeMode, Mount, Occurrence, Protocol, SignalHook,
-    SocketSpec, StaticMap, BUILTIN_PLUGINS,
+    SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
 use crate::error::ConfigError;
 use crate::forwarded::TrustedPeers;
@@ -624,6 +624,31 @@ options! {
         field: stats_no_cores: bool = false,
         apply: |c, o| c.stats_no_cores = o.flag(),
     }
+    StatsChmod { name: "stats-chmod", kind: Value, value: "MODE",
+        help: "octal mode of UNIX stats and --metrics sockets (rwsgi; default --chmod-socket, else 600)",
+        field: stats_chmod: Option<u32> = None,
+        apply: |c, o| c.stats_chmod = Some(chmod_mode(o)?),
+    }
+    StatsVars { name: "stats-vars", kind: Value, value: "MODE",
+        help: "request vars in the stats: redacted (default), full (uWSGI's raw output: leaks cookies and credentials) or off (rwsgi)",
+        field: stats_vars: StatsVars = StatsVars::Redacted,
+        apply: |c, o| c.stats_vars = o.stats_vars()?,
+    }
+    StatsRedact { name: "stats-redact", kind: Multi, value: "NAME",
+        help: "also redact this header (X-Api-Key) or request var (HTTP_X_API_KEY) in the stats (rwsgi)",
+        field: stats_redact: Vec<String> = Vec::new(),
+        apply: |c, o| c.stats_redact.push(o.string()?),
+    }
+    StatsHttpAuth { name: "stats-http-auth", kind: Value, value: "FILE",
+        help: "require a bearer token or user:password from FILE on HTTP stats and /metrics (rwsgi)",
+        field: stats_http_auth: Option<PathBuf> = None,
+        apply: |c, o| c.stats_http_auth = Some(o.path()?),
+    }
+    StatsMaxClients { name: "stats-max-clients", kind: Value, value: "N",
+        help: "stats clients served at once; more wait in the listen queue (rwsgi; default 1024)",
+        field: stats_max_clients: usize = 1024,
+        apply: |c, o| c.stats_max_clients = o.ranged(1, 1 << 20)? as usize,
+    }
     Metrics { name: "metrics", kind: Value, value: "ADDR",
         help: "serve only Prometheus /metrics on ADDR (rwsgi; TCP, UNIX or @abstract)",
         field: metrics: Option<Addr> = None,
@@ -779,8 +804,8 @@ impl Config {
         }
     }
 
-    /// Post-parse checks: a socket exists and an app is configured (unless
-    /// `need-app = false`). Numeric ranges are enforced while parsing.
+    /// Post-parse checks: a socket exists, an app is configured (unless `need-app = false`),
+    /// and `--stats-http-auth` does not meet a raw stats socket. Numeric ranges are enforced while parsing.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.sockets.is_empty() {
             return Err(ConfigError::NoSocket);
@@ -791,6 +816,9 @@ impl Config {
             && self.mounts.is_empty()
         {
             return Err(ConfigError::NoApp);
+        }
+        if self.stats_http_auth.is_some() && self.stats.is_some() && !self.stats_http {
+            return Err(ConfigError::RawStatsAuth);
         }
         Ok(())
     }

@@ -168,6 +168,12 @@ pub enum ConfigError {
         "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"
     )]
     NoApp,
+    /// `--stats-http-auth` with a raw `--stats` socket, which reads no request and so cannot
+    /// check credentials.
+    #[error(
+        "--stats-http-auth needs --stats-http: a raw stats socket reads no request, so it cannot check credentials"
+    )]
+    RawStatsAuth,
 }
 
 /// Something start-up should report without refusing the configuration (uWSGI starts in

@@ -716,6 +716,57 @@ fn chmod_socket_forms() {
 }
 
 #[test]
+fn stats_safety_options() {
+    let base = [
+        "--socket",
+        "/tmp/s.sock",
+        "--module",
+        "m",
+        "--stats",
+        "/tmp/st.sock",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let c = serve(&with(&[]), &[]);
+    assert_eq!(
+        (c.stats_vars, c.stats_chmod, c.stats_max_clients),
+        (crate::StatsVars::Redacted, None, 1024)
+    );
+    let c = serve(
+        &with(&[
+            "--stats-vars=FULL",
+            "--stats-chmod",
+            "640",
+            "--stats-redact",
+            "X-Api-Key",
+            "--stats-redact=HTTP_X_B",
+            "--stats-max-clients",
+            "5",
+        ]),
+        &[],
+    );
+    assert_eq!(c.stats_vars, crate::StatsVars::Full);
+    assert_eq!(c.stats_chmod, Some(0o640));
+    assert_eq!(c.stats_redact, vec!["X-Api-Key", "HTTP_X_B"]);
+    assert_eq!(c.stats_max_clients, 5);
+    assert_eq!(
+        serve(&with(&["--stats-vars", "off"]), &[]).stats_vars,
+        crate::StatsVars::Off
+    );
+    assert!(err(&with(&["--stats-vars", "some"]), &[]).contains("expected redacted, full or off"));
+    assert!(err(&with(&["--stats-max-clients", "0"]), &[]).contains("stats-max-clients"));
+    // Credentials need a request to travel in: a raw stats socket has none.
+    let auth = ["--stats-http-auth", "/etc/auth"];
+    assert!(err(&with(&auth), &[]).contains("--stats-http-auth needs --stats-http"));
+    let c = serve(
+        &with(&["--stats-http-auth", "/etc/auth", "--stats-http"]),
+        &[],
+    );
+    assert_eq!(c.stats_http_auth, Some("/etc/auth".into()));
+}
+
+#[test]
 fn protocol_forces_plain_sockets_only() {
     let c = serve(
         &[

@@ -13,6 +13,7 @@ mod reqlog;
 mod settings;
 mod signals;
 mod static_files;
+mod stats_auth;
 mod stats_server;
 mod touch;
 mod umod;

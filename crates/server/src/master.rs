@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rwsgi_config::StatsVars;
 use rwsgi_config::{Config, SignalAction, SignalHook};
 use rwsgi_os::poller::{Poller, READ};
 use rwsgi_os::process::{self, RawPid};
@@ -15,6 +16,7 @@ use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
 use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
+use rwsgi_stats::VarsPolicy;
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
@@ -71,6 +73,9 @@ pub(crate) enum StartError {
     /// The `uwsgi` Python module could not be set up.
     #[error(transparent)]
     UwsgiModule(#[from] crate::umod::UmodError),
+    /// The `--stats-http-auth` file cannot be used.
+    #[error(transparent)]
+    StatsAuth(#[from] crate::stats_auth::AuthFileError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -294,18 +299,23 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
         );
         listeners.push(l);
     }
-    let stats = match &config.stats {
-        Some(addr) => {
+    let access = if config.stats.is_some() || config.metrics.is_some() {
+        Some(crate::stats_server::Access::from_config(config)?)
+    } else {
+        None
+    };
+    let stats = match (&config.stats, &access) {
+        (Some(addr), Some(access)) => {
             let mode = if config.stats_http {
                 Mode::Http
             } else {
                 Mode::Raw
             };
-            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
+            let s = StatsServer::bind(addr, mode, "stats", access.clone(), &mut inherited)?;
             eprintln!("stats server enabled on {addr}");
             Some(s)
         }
-        None => None,
+        _ => None,
     };
     let unix_probe = if listeners.iter().any(|l| !l.tcp) {
         UnixQueueProbe::new()
@@ -314,13 +324,13 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
     } else {
         None
     };
-    let metrics = match &config.metrics {
-        Some(addr) => {
-            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
+    let metrics = match (&config.metrics, access) {
+        (Some(addr), Some(access)) => {
+            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", access, &mut inherited)?;
             eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
             Some(s)
         }
-        None => None,
+        _ => None,
     };
     Ok(Sockets {
         listeners,
@@ -406,6 +416,11 @@ fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> 
             })
             .collect(),
         include_cores: !config.stats_no_cores,
+        vars: match config.stats_vars {
+            StatsVars::Redacted => VarsPolicy::redacted(&config.stats_redact),
+            StatsVars::Full => VarsPolicy::Full,
+            StatsVars::Off => VarsPolicy::Off,
+        },
     }
 }
 

@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::redact::VarsPolicy;
+
 /// Everything the stats server reports, as uWSGI 2.0 structures it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -207,8 +209,9 @@ macro_rules! core_stats {
             $($(#[$doc])* pub $counter: u64,)*
             /// 1 while inside a request.
             pub in_request: u64,
-            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends
-            /// the trailing `""` uWSGI emits after a non-empty list.
+            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8), as `MasterInfo::vars`
+            /// allows. The uWSGI renderer appends the trailing `""` uWSGI emits after a
+            /// non-empty list.
             pub vars: Vec<String>,
             /// Unix seconds; `Some` only while in a request (rendered as
             /// `req_info.request_start`).
@@ -253,6 +256,8 @@ pub struct MasterInfo {
     /// Report cores (with their request vars). `false` for `--stats-no-cores`: snapshots then
     /// skip the seqlock copies and the JSON has no `cores` key.
     pub include_cores: bool,
+    /// What the cores show of their request vars (redacted by default).
+    pub vars: VarsPolicy,
 }
 
 /// The lock list uWSGI 2.0 registers by default, in its order.
@@ -277,6 +282,7 @@ impl Default for MasterInfo {
             sockets: Vec::new(),
             apps: Vec::new(),
             include_cores: true,
+            vars: VarsPolicy::default(),
         }
     }
 }

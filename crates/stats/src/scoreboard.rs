@@ -46,6 +46,7 @@ use crate::model::{
     app_counters, core_counters, worker_counters, AppStats, CoreStats, Latency, MasterInfo,
     SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
 };
+use crate::redact::VarsPolicy;
 
 /// `b"RWSGISB\0"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RWSGISB\0");
@@ -649,8 +650,8 @@ impl CoreSlot {
     }
 
     /// Core `id`'s counters and, while it is in a request, the request's start and vars
-    /// (copied under the seqlock).
-    pub fn stats(&self, id: u64) -> CoreStats {
+    /// (copied under the seqlock, shown as `vars` allows).
+    pub fn stats(&self, id: u64, vars: &VarsPolicy) -> CoreStats {
         let mut cs = self.counters(id);
         if cs.in_request == 0 {
             return cs;
@@ -661,13 +662,7 @@ impl CoreSlot {
                 cs.request_start = Some(r.request_start);
                 cs.vars = r
                     .vars()
-                    .map(|(key, val)| {
-                        let mut s = String::with_capacity(key.len() + val.len() + 1);
-                        push_lossy(&mut s, key);
-                        s.push('=');
-                        push_lossy(&mut s, val);
-                        s
-                    })
+                    .filter_map(|(key, val)| vars.line(key, val))
                     .collect();
             }
             // The request ended between the two reads.
@@ -736,13 +731,6 @@ impl CoreSlot {
     #[inline]
     fn write_end(&self, odd: u64) {
         self.seq.store(odd.wrapping_add(1), Release);
-    }
-}
-
-fn push_lossy(out: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => out.push_str(s),
-        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
     }
 }
 
@@ -1242,7 +1230,7 @@ impl Scoreboard {
                             if metrics {
                                 core.counters(i as u64)
                             } else {
-                                core.stats(i as u64)
+                                core.stats(i as u64, &master.vars)
                             }
                         })
                         .collect();
@@ -1348,9 +1336,9 @@ mod tests {
         s.core(1, 0).add_static_request();
         s.core(1, 0).add_static_request();
         s.core(1, 0).add_offloaded_request();
-        let c = s.core(1, 0).stats(0);
+        let c = s.core(1, 0).stats(0, &VarsPolicy::Full);
         assert_eq!((c.static_requests, c.offloaded_requests), (2, 1));
-        assert_eq!(s.core(2, 0).stats(0).static_requests, 0);
+        assert_eq!(s.core(2, 0).stats(0, &VarsPolicy::Full).static_requests, 0);
     }
 
     #[test]
@@ -1545,7 +1533,7 @@ mod tests {
         c.add_write_errors(3);
         c.add_read_errors(4);
         c.end_request();
-        let k = c.stats(0);
+        let k = c.stats(0, &VarsPolicy::Full);
         assert_eq!((k.requests, k.write_errors, k.read_errors), (1, 3, 4));
         assert_eq!((k.in_request, k.request_start), (0, None));
     }

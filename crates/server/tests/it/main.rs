@@ -14,6 +14,7 @@ mod smoke;
 mod static_files;
 mod stats_addr;
 mod stats_json;
+mod stats_safety;
 mod stats_uwsgitop;
 mod top;
 mod uwsgi_compat;
