@@ -250,7 +250,7 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         apps: vec![AppInfo::default()],
         ..Default::default()
     });
-    // rwsgi has no cheaper subsystem yet: the renderer's "cheap" is set by hand.
+    // the renderer alone: a cheap status as the scoreboard reports a cheaped worker
     snap.workers[2].status = WorkerStatus::Cheap;
     snap
 }
