@@ -349,3 +349,58 @@ fn an_unknown_algorithm_is_refused_naming_it() {
         "{out}"
     );
 }
+
+#[test]
+fn prometheus_reports_the_cheap_workers() {
+    let server = start(&["--processes", "3", "--cheaper", "1", "--stats-http"]);
+    let port = server.ports.stats;
+    let text = eventually(
+        Duration::from_secs(20),
+        "uwsgi_worker_cheap per worker",
+        || {
+            let r = try_http(port, "GET", "/metrics", &[], b"").map_err(|e| e.to_string())?;
+            let text = r.text();
+            let line = |id: &str, v: &str| {
+                text.lines().any(|l| {
+                    l.starts_with("uwsgi_worker_cheap{")
+                        && l.contains(&format!("worker_id=\"{id}\""))
+                        && l.ends_with(&format!(" {v}"))
+                })
+            };
+            if line("1", "0") && line("2", "1") && line("3", "1") {
+                Ok(text)
+            } else {
+                Err(format!("{text}\n{}", server.log()))
+            }
+        },
+    );
+    assert!(text.contains("uwsgi_worker_idle{"), "{text}");
+}
+
+#[test]
+fn a_graceful_reload_starts_again_from_cheaper_initial() {
+    let server = start(&[
+        "--processes",
+        "3",
+        "--cheaper",
+        "1",
+        "--cheaper-initial",
+        "2",
+    ]);
+    let before = wait_at_rest(&server, 2, Duration::from_secs(20));
+    server.signal(libc::SIGHUP);
+    // new pids, the same shape
+    let after = wait_stats(
+        &server,
+        server.ports.stats,
+        Duration::from_secs(30),
+        "reloaded",
+        |s| {
+            at_rest(s, 2)
+                && s["pid"] == before["pid"]
+                && worker_pids(s)[..2] != worker_pids(&before)[..2]
+        },
+    );
+    assert_eq!(worker_pids(&after)[2], 0);
+    assert_eq!(get(server.ports.http, "/").status, 200);
+}
