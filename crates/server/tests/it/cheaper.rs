@@ -404,3 +404,36 @@ fn a_graceful_reload_starts_again_from_cheaper_initial() {
     assert_eq!(worker_pids(&after)[2], 0);
     assert_eq!(get(server.ports.http, "/").status, 200);
 }
+
+#[test]
+fn with_lazy_apps_a_spawned_worker_loads_the_app_itself() {
+    let server = start(&[
+        "--processes",
+        "3",
+        "--cheaper",
+        "1",
+        "--lazy-apps",
+        "--cheaper-algo",
+        "spare2",
+        "--cheaper-idle",
+        "1",
+        "--cheaper-step",
+        "2",
+    ]);
+    wait_at_rest(&server, 1, Duration::from_secs(20));
+    let load = Load::start(server.ports.http, 6);
+    rises_step_by_step(&server, 3, 2);
+    let s = stats(server.ports.stats);
+    assert!(load.finish(&server) > 0);
+    let log = server.log();
+    for pid in worker_pids(&s).into_iter().filter(|&p| p > 0) {
+        assert!(
+            log.contains(&format!("ready in process {pid}\n")),
+            "worker {pid}:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains(&format!("ready in process {}\n", server.pid())),
+        "{log}"
+    );
+}
