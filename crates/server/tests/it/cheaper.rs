@@ -158,9 +158,9 @@ fn rises_step_by_step(server: &Server, processes: usize, step: usize) -> Vec<usi
 }
 
 /// The whole story for one algorithm: rest, rise under load, fall back, no failure.
-fn scales_up_and_back(algo_args: &[&str], clients: usize, step: usize) {
+fn scales_up_and_back(algo: &str, algo_args: &[&str], clients: usize, step: usize) {
     let processes = 4;
-    let mut args = vec!["--processes", "4", "--cheaper", "1"];
+    let mut args = vec!["--processes", "4", "--cheaper", "1", "--cheaper-algo", algo];
     args.extend_from_slice(algo_args);
     let server = start(&args);
     wait_at_rest(&server, 1, Duration::from_secs(20));
@@ -183,29 +183,25 @@ fn scales_up_and_back(algo_args: &[&str], clients: usize, step: usize) {
     assert!(served_by_cheap > 0, "{s}");
     assert_eq!(sum_workers(&s, "requests"), served, "{s}");
     let log = server.log();
+    for decision in ["spawning", "cheaping worker"] {
+        let line = format!("cheaper mode ({algo}): {decision}");
+        assert!(log.contains(&line), "no '{line}' in:\n{log}");
+    }
     assert!(log.contains("cheaped."), "{log}");
+    // every worker was forked from the master's loaded app: it loaded once
+    assert_eq!(log.matches("ready in process").count(), 1, "{log}");
 }
 
 #[test]
 fn spare_scales_with_busy_workers() {
-    scales_up_and_back(
-        &["--cheaper-algo", "spare", "--cheaper-overload", "1"],
-        8,
-        1,
-    );
+    scales_up_and_back("spare", &["--cheaper-overload", "1"], 8, 1);
 }
 
 #[test]
 fn spare2_scales_with_idle_workers() {
     scales_up_and_back(
-        &[
-            "--cheaper-algo",
-            "spare2",
-            "--cheaper-idle",
-            "1",
-            "--cheaper-step",
-            "2",
-        ],
+        "spare2",
+        &["--cheaper-idle", "1", "--cheaper-step", "2"],
         8,
         2,
     );
@@ -213,19 +209,14 @@ fn spare2_scales_with_idle_workers() {
 
 #[test]
 fn backlog_scales_with_the_listen_queue() {
-    scales_up_and_back(
-        &["--cheaper-algo", "backlog", "--cheaper-overload", "2"],
-        12,
-        1,
-    );
+    scales_up_and_back("backlog", &["--cheaper-overload", "2"], 12, 1);
 }
 
 #[test]
 fn busyness_scales_with_time_spent_in_requests() {
     scales_up_and_back(
+        "busyness",
         &[
-            "--cheaper-algo",
-            "busyness",
             "--cheaper-overload",
             "1",
             "--cheaper-busyness-multiplier",
