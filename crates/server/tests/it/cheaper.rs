@@ -428,3 +428,81 @@ fn with_lazy_apps_a_spawned_worker_loads_the_app_itself() {
         "{log}"
     );
 }
+
+/// Per worker: status, whether it has a pid, accepting.
+fn shape(s: &Value) -> Vec<(String, bool, u64)> {
+    s["workers"]
+        .as_array()
+        .map(|ws| {
+            ws.iter()
+                .map(|w| {
+                    let status = w["status"].as_str().unwrap_or_default().to_string();
+                    let has_pid = w["pid"].as_u64().unwrap_or(0) > 0;
+                    (status, has_pid, w["accepting"].as_u64().unwrap_or(9))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn cheap_workers_look_as_real_uwsgi_reports_them() {
+    let args = [
+        "--processes",
+        "3",
+        "--cheaper",
+        "1",
+        "--cheaper-initial",
+        "2",
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (http, stats_port) = (free_port(), free_port());
+    let log = std::fs::File::create(dir.path().join("uwsgi.log")).expect("log");
+    let child = std::process::Command::new(which("uwsgi"))
+        .args(["--http-socket", &format!("127.0.0.1:{http}")])
+        .args(["--stats", &format!("127.0.0.1:{stats_port}")])
+        .args([
+            "--module",
+            "srv_app",
+            "--chdir",
+            &apps_dir().display().to_string(),
+        ])
+        .arg("--master")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("dup"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn uwsgi");
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // uWSGI 2.0 reloads on SIGTERM: SIGINT stops it
+            stop_child(&mut self.0, libc::SIGINT);
+        }
+    }
+    let _uwsgi = Stop(child);
+    let want = [
+        ("idle".to_string(), true, 1),
+        ("idle".to_string(), true, 1),
+        ("cheap".to_string(), false, 0),
+    ];
+    let uwsgi = eventually(
+        Duration::from_secs(30),
+        "uWSGI at rest",
+        || match try_stats(stats_port) {
+            Ok(s) if shape(&s) == want => Ok(s),
+            Ok(s) => Err(s.to_string()),
+            Err(e) => Err(e),
+        },
+    );
+    let server = start(&args);
+    let rwsgi = wait_stats(
+        &server,
+        server.ports.stats,
+        Duration::from_secs(20),
+        "rest",
+        |s| shape(s) == want,
+    );
+    assert_eq!(shape(&rwsgi), shape(&uwsgi));
+}
