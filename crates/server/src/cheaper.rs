@@ -493,14 +493,15 @@ fn set_next_cheap_time(
             log.push(format!(
                 "[busyness] {} emergency worker(s) running, using {} seconds cheaper timer",
                 st.emergency_workers,
-                s.overload * b.backlog_multiplier
+                s.overload.saturating_mul(b.backlog_multiplier)
             ));
         }
         b.backlog_multiplier
     } else {
         st.cheap_multi
     };
-    st.next_cheap = now + s.overload * multi * US;
+    // saturating: the multipliers are the user's numbers, however large
+    st.next_cheap = now.saturating_add(s.overload.saturating_mul(multi).saturating_mul(US));
 }
 
 fn decrease_multi(st: &mut BusynessState, log: &mut Vec<String>) {
@@ -569,7 +570,7 @@ pub(crate) fn busyness(
         for (i, w) in view.workers.iter().enumerate() {
             if w.active() {
                 let spent = w.running_time_us.saturating_sub(st.last_values[i]);
-                let mut percent = (spent * 100 / t).min(100);
+                let mut percent = (spent.saturating_mul(100) / t).min(100);
                 if spent == 0 && st.was_busy[i] > 0 {
                     // requests longer than the interval: busy, though none completed
                     if b.verbose {
@@ -613,7 +614,7 @@ pub(crate) fn busyness(
                     .last_cheaped
                     .is_some_and(|at| (now - at) / s.overload / US <= st.cheap_multi);
                 if too_soon {
-                    st.cheap_multi += b.penalty;
+                    st.cheap_multi = st.cheap_multi.saturating_add(b.penalty);
                     log.push(format!(
                         "[busyness] worker(s) respawned to fast, increasing cheaper multiplier to {} (+{})",
                         st.cheap_multi, b.penalty
@@ -686,7 +687,7 @@ pub(crate) fn busyness(
                     s.overload, st.tolerance_counter
                 ));
             }
-            st.next_cheap += t;
+            st.next_cheap = st.next_cheap.saturating_add(t);
         }
         return 0;
     }
@@ -1161,6 +1162,19 @@ mod tests {
         // an empty queue stops the clock
         sim.second(US, 0);
         assert!((0..5).all(|_| sim.second(US, 1).decision == Decision::None));
+    }
+
+    #[test]
+    fn busyness_with_huge_multipliers_saturates_instead_of_overflowing() {
+        let mut s = busyness_settings(u64::MAX);
+        s.busyness.penalty = u64::MAX;
+        s.busyness.backlog_multiplier = u64::MAX;
+        let mut sim = Sim::new(s, "ii..");
+        for spent in [0, US, 0, 300_000, 300_000, 300_000, 0] {
+            sim.second(spent, 50);
+        }
+        // the cheap timer is at the end of time: nothing was cheaped
+        assert_eq!(sim.active(), 4);
     }
 
     #[test]

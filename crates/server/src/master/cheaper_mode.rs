@@ -11,7 +11,7 @@ use rwsgi_os::poller::READ;
 use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 
-use super::{Master, StartError};
+use super::{Master, Phase, StartError};
 use crate::cheaper::{Cheaper, CheaperSettings, Decision, IdleWatch, View, WorkerView};
 
 /// Tokens of the listening sockets while the master watches them in cheap mode (far above the
@@ -229,6 +229,9 @@ impl Master {
         self.cheaper.sleeping = false;
         for l in &self.listeners {
             let _ = self.poller.delete(&l.fd);
+        }
+        if self.phase != Phase::Running {
+            return; // shutting down or reloading: the connection waits for the next server
         }
         let needed = self
             .cheaper
