@@ -79,8 +79,13 @@ impl Master {
                 .as_ref()
                 .map_or(processes, |c| c.settings().initial)
         };
+        let count = if initial == processes {
+            format!("{processes}")
+        } else {
+            format!("{initial} of {processes}")
+        };
         eprintln!(
-            "spawning {initial} of {processes} worker(s) with {} core(s) each (master pid {})",
+            "spawning {count} worker(s) with {} core(s) each (master pid {})",
             self.settings.threads,
             std::process::id()
         );
