@@ -2,6 +2,7 @@
 //! with uWSGI's stats server.
 
 mod apps;
+mod cheaper;
 mod connect;
 mod forwarded;
 mod host;

@@ -27,6 +27,9 @@ use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 use rwsgi_os::net::UnixQueueProbe;
 
+mod cheaper_mode;
+use cheaper_mode::{CheaperMode, TOKEN_WAKE};
+
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
 /// A worker that dies sooner than this after its spawn is respawned only after this delay,
@@ -108,6 +111,8 @@ struct WorkerProc {
     stopping_since: Option<Instant>,
     /// Respawn no earlier than this.
     respawn_at: Option<Instant>,
+    /// Cheaped: the cheaper subsystem stopped it (or is stopping it); not respawned.
+    cheap: bool,
 }
 
 struct Master {
@@ -139,6 +144,8 @@ struct Master {
     touch_reload: TouchWatch,
     /// What each handled signal (other than SIGCHLD) makes the master do.
     signal_actions: Vec<(libc::c_int, SignalAction)>,
+    /// The cheaper subsystem, `--idle` and cheap mode.
+    cheaper: CheaperMode,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -184,6 +191,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
     let mut settings = Settings::from_config(&config);
+    // uWSGI's cheaper options imply its master: a stopped worker is someone's to start again.
+    settings.master.respawn_always |= CheaperMode::enabled(&config);
     settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
     let push_config = rwsgi_push::parse_config(&config)?;
@@ -230,6 +239,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let master_info = master_info(&settings, &listeners, &config);
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
+    let (cheaper, cheaper_log) = CheaperMode::new(&config);
+    for line in cheaper_log {
+        eprintln!("{line}");
+    }
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
         settings,
@@ -248,6 +261,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         start_dir,
         touch_reload,
         signal_actions,
+        cheaper,
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -255,15 +269,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
             respawn_at: Some(Instant::now()),
         }),
     };
-    eprintln!(
-        "spawning {} worker(s) with {} core(s) each (master pid {})",
-        master.settings.processes,
-        master.settings.threads,
-        std::process::id()
-    );
-    for wid in 1..=master.settings.processes {
-        master.spawn(wid)?;
-    }
+    master.spawn_initial()?;
     Ok(master.event_loop())
 }
 
@@ -458,11 +464,13 @@ impl Master {
             )
         })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
+        self.scoreboard.worker(wid).set_cheap(false);
         self.workers[wid - 1] = WorkerProc {
             pid,
             spawned: Some(Instant::now()),
             stopping_since: None,
             respawn_at: None,
+            cheap: false,
         };
         eprintln!(
             "spawned rwsgi worker {wid} (pid: {pid}, cores: {})",
@@ -503,7 +511,9 @@ impl Master {
             };
             for i in 0..n {
                 let ev = self.poller.event(i);
-                if ev.token == TOKEN_SIGNALS {
+                if ev.token >= TOKEN_WAKE {
+                    self.wake_from_cheap_mode();
+                } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
                     for &sig in &signals {
@@ -551,16 +561,19 @@ impl Master {
             .map(|&(_, a)| a);
         match action {
             Some(SignalAction::GracefulReload) => self.begin_reload(),
-            Some(SignalAction::GracefulShutdown) => {
-                eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
-                self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
-                for wid in 1..=self.workers.len() {
-                    self.stop_worker(wid, Signal::TERM);
-                }
-                self.stop_pusher();
-            }
+            Some(SignalAction::GracefulShutdown) => self.begin_shutdown(&format!("signal {sig}")),
             None => {} // SIGCHLD: reaped after the batch
         }
+    }
+
+    /// Graceful shutdown: workers finish their requests, then everything exits.
+    fn begin_shutdown(&mut self, why: &str) {
+        eprintln!("...shutting down ({why}): waiting for the workers to finish...");
+        self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
+        for wid in 1..=self.workers.len() {
+            self.stop_worker(wid, Signal::TERM);
+        }
+        self.stop_pusher();
     }
 
     /// uWSGI's graceful reload: workers finish what they are doing, then the master
@@ -688,6 +701,10 @@ impl Master {
                 self.begin_fatal_shutdown();
                 continue;
             }
+            if self.workers[idx].cheap {
+                eprintln!("rwsgi worker {wid} cheaped.");
+                continue;
+            }
             if matches!(self.phase, Phase::Running)
                 && (self.settings.master.respawn_always || expected)
             {
@@ -722,6 +739,9 @@ impl Master {
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
+            }
+            if self.phase == Phase::Running {
+                self.cheaper_cycle();
             }
             if self.phase == Phase::Running {
                 if let Some(path) = self.touch_reload.touched() {

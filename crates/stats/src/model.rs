@@ -83,6 +83,9 @@ macro_rules! worker_counters {
             tx,
             /// Microseconds, uWSGI's running `(avg + rt) / 2`.
             avg_rt,
+            /// 1 while the cheaper subsystem keeps this worker stopped (or is stopping it):
+            /// its status is then `cheap`.
+            cheap,
         }
     };
 }
@@ -319,8 +322,9 @@ impl StatsSnapshot {
     }
 }
 
-/// Worker status as uWSGI reports it. rwsgi's scoreboard produces `Idle` and `Busy`; the other
-/// states belong to uWSGI features rwsgi does not have (yet) and are kept for the renderers.
+/// Worker status as uWSGI reports it. rwsgi's scoreboard produces `Idle`, `Busy` and `Cheap`;
+/// the other states belong to uWSGI features rwsgi does not have (yet) and are kept for the
+/// renderers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WorkerStatus {
     /// `"idle"`

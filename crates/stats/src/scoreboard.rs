@@ -57,7 +57,7 @@ pub const LAYOUT_VERSION: u32 = 3;
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
-pub const WORKER_RESERVED_WORDS: usize = 40;
+pub const WORKER_RESERVED_WORDS: usize = 39;
 /// Reserved u64 words in each core slot.
 pub const CORE_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each app slot.
@@ -414,6 +414,11 @@ impl WorkerSlot {
     pub fn on_exit(&self) {
         self.pid.store(0, Relaxed);
         self.accepting.store(0, Relaxed);
+    }
+
+    /// Master: the cheaper subsystem stopped (or is stopping) this worker, or spawns it again.
+    pub fn set_cheap(&self, cheap: bool) {
+        self.cheap.store(cheap as u64, Relaxed);
     }
 
     /// Master killed the worker for harakiri.
@@ -1173,9 +1178,13 @@ impl Scoreboard {
         }
     }
 
-    /// Status of worker `wid` as uWSGI would report it: busy while any core is in a request.
+    /// Status of worker `wid` as uWSGI would report it: cheap while the cheaper subsystem keeps
+    /// it stopped (even while it finishes its last requests), else busy while any core is in a
+    /// request.
     pub fn worker_status(&self, wid: usize) -> WorkerStatus {
-        if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
+        if self.worker(wid).cheap.load(Relaxed) != 0 {
+            WorkerStatus::Cheap
+        } else if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
             WorkerStatus::Busy
         } else {
             WorkerStatus::Idle
@@ -1234,7 +1243,9 @@ impl Scoreboard {
                             }
                         })
                         .collect();
-                    w.status = if w.cores.iter().any(|c| c.in_request != 0) {
+                    w.status = if w.cheap != 0 {
+                        WorkerStatus::Cheap
+                    } else if w.cores.iter().any(|c| c.in_request != 0) {
                         WorkerStatus::Busy
                     } else {
                         WorkerStatus::Idle
@@ -1476,6 +1487,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_cheap_worker_reads_cheap_with_its_counters_kept() {
+        let s = sb();
+        s.prepare_spawn(1, 10);
+        s.worker(1).set_pid(42);
+        s.worker(1).request_done(5, 100, false);
+        s.worker(1).set_cheap(true);
+        // cheap wins over busy: a cheaped worker finishing its last request is cheap
+        s.core(1, 0).begin_request(1, std::iter::empty());
+        assert_eq!(s.worker_status(1), WorkerStatus::Cheap);
+        s.on_exit(1);
+        for snap in [
+            s.snapshot(&MasterInfo::default()),
+            s.snapshot(&MasterInfo {
+                include_cores: false,
+                ..Default::default()
+            }),
+        ] {
+            let w = &snap.workers[0];
+            assert_eq!(w.status, WorkerStatus::Cheap);
+            assert_eq!((w.pid, w.accepting, w.requests, w.tx), (0, 0, 1, 100));
+            assert_eq!(snap.workers[1].status, WorkerStatus::Idle);
+        }
+        s.worker(1).set_cheap(false);
+        assert_eq!(s.worker_status(1), WorkerStatus::Idle);
     }
 
     #[test]

@@ -255,7 +255,7 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         vars: VarsPolicy::Full,
         ..Default::default()
     });
-    // rwsgi has no cheaper subsystem yet: the renderer's "cheap" is set by hand.
+    // the renderer alone: a cheap status as the scoreboard reports a cheaped worker
     snap.workers[2].status = WorkerStatus::Cheap;
     snap
 }

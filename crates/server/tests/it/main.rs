@@ -3,6 +3,7 @@
 //! (`tests/stats_load.rs` stays a binary of its own: its load tests run one at a time and
 //! should not share the machine with the rest.)
 
+mod cheaper;
 mod config_corpus;
 mod http_bodies;
 mod http_conformance;
