@@ -36,6 +36,27 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Most bytes one `sendfile(2)` of a `wsgi.file_wrapper` body is asked for.
 const SENDFILE_MAX: u64 = 4 << 20;
 
+/// Where a response is: before `start_response`, with its head recorded, or with the head on
+/// the wire (and the body's coding chosen then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `start_response` was not called yet.
+    Unstarted,
+    /// Status and headers are recorded; nothing went out.
+    HeadersSet,
+    /// The head went out; the body follows in this coding.
+    HeadSent(Coding),
+}
+
+/// How the body goes on the wire after the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    /// As it is: delimited by `Content-Length` or by the connection's close.
+    Identity,
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
 /// Everything the writer needs to know about one response.
 #[derive(Debug)]
 pub struct Writer {
@@ -47,17 +68,13 @@ pub struct Writer {
     /// The connection is closed right after this response if it is not kept alive, and no
     /// request bytes are left unread: the last write may wait for the FIN (see `finish`).
     fin_follows: bool,
-    /// The write in progress is the response's last before the FIN.
-    last_write: bool,
     head_only: bool,
     out: Vec<u8>,
     status: Vec<u8>,
     status_code: u16,
     header_block: Vec<u8>,
     content_length: Option<u64>,
-    headers_set: bool,
-    headers_sent: bool,
-    chunked: bool,
+    phase: Phase,
     body_sent: u64,
     /// Bytes put on the wire (head and body), for the scoreboard's `tx`.
     pub tx: u64,
@@ -78,16 +95,13 @@ impl Default for Writer {
             protocol: b"HTTP/1.1".to_vec(),
             keep_alive: false,
             fin_follows: false,
-            last_write: false,
             head_only: false,
             out: Vec::new(),
             status: Vec::new(),
             status_code: 0,
             header_block: Vec::new(),
             content_length: None,
-            headers_set: false,
-            headers_sent: false,
-            chunked: false,
+            phase: Phase::Unstarted,
             body_sent: 0,
             tx: 0,
             write_error: false,
@@ -176,16 +190,13 @@ impl Writer {
         self.protocol.extend_from_slice(protocol);
         self.keep_alive = keep_alive && dialect != Dialect::Uwsgi && !self.options.always_close;
         self.fin_follows = fin_follows;
-        self.last_write = false;
         self.head_only = head_only;
         self.out.clear();
         self.status.clear();
         self.status_code = 0;
         self.header_block.clear();
         self.content_length = None;
-        self.headers_set = false;
-        self.headers_sent = false;
-        self.chunked = false;
+        self.phase = Phase::Unstarted;
         self.body_sent = 0;
         self.tx = 0;
         self.write_error = false;
@@ -219,7 +230,12 @@ impl Writer {
 
     /// True once the status line went out.
     pub fn headers_sent(&self) -> bool {
-        self.headers_sent
+        matches!(self.phase, Phase::HeadSent(_))
+    }
+
+    /// True while the body goes out chunked.
+    fn chunked(&self) -> bool {
+        self.phase == Phase::HeadSent(Coding::Chunked)
     }
 
     /// Whether the connection may carry another request after this response.
@@ -262,7 +278,7 @@ impl Writer {
             self.header_block.extend_from_slice(value);
             self.header_block.extend_from_slice(b"\r\n");
         }
-        self.headers_set = true;
+        self.phase = Phase::HeadersSet;
         Ok(())
     }
 
@@ -276,6 +292,7 @@ impl Writer {
     /// Serialises the head into `out`. `total` is the full body length when it is known now
     /// (a response that ends here, or a list whose items are all at hand).
     fn push_head(&mut self, total: Option<u64>) {
+        let mut coding = Coding::Identity;
         if self
             .body_on_wire
             .as_ref()
@@ -291,7 +308,7 @@ impl Writer {
                     .extend_from_slice(itoa_buf(n, &mut [0u8; 20]));
                 self.header_block.extend_from_slice(b"\r\n");
             } else if self.keep_alive && self.dialect == (Dialect::Http { http11: true }) {
-                self.chunked = true;
+                coding = Coding::Chunked;
                 self.header_block
                     .extend_from_slice(b"Transfer-Encoding: chunked\r\n");
             } else {
@@ -323,7 +340,7 @@ impl Writer {
         // Every line ends with CRLF: the status line and the blank line are not headers.
         let lines = head.iter().filter(|&&b| b == b'\n').count();
         self.head = (lines.saturating_sub(2), head.len());
-        self.headers_sent = true;
+        self.phase = Phase::HeadSent(coding);
     }
 
     /// Sends (or buffers) body bytes, sending the head first. `flush` writes through now;
@@ -335,7 +352,7 @@ impl Writer {
         flush: bool,
         total: Option<u64>,
     ) -> io::Result<()> {
-        if !self.headers_sent {
+        if !self.headers_sent() {
             self.push_head(total);
         }
         let mut data = data;
@@ -349,21 +366,21 @@ impl Writer {
             }
         }
         self.body_sent += data.len() as u64;
-        if self.chunked && !data.is_empty() {
+        if self.chunked() && !data.is_empty() {
             let mut hex = [0u8; 16];
             self.out.extend_from_slice(hex_buf(data.len(), &mut hex));
             self.out.extend_from_slice(b"\r\n");
         }
         if data.len() >= ZERO_COPY_MIN {
             let out = std::mem::take(&mut self.out);
-            let r = self.write_all2(py, &out, data);
+            let r = self.write_all2(py, &out, data, false);
             self.out = out;
             self.out.clear();
             r?;
         } else {
             self.out.extend_from_slice(data);
         }
-        if self.chunked && !data.is_empty() {
+        if self.chunked() && !data.is_empty() {
             self.out.extend_from_slice(b"\r\n");
         }
         if flush || self.out.len() >= FLUSH_AT {
@@ -383,12 +400,12 @@ impl Writer {
         mut offset: u64,
         len: u64,
     ) -> io::Result<bool> {
-        if self.chunked {
+        if self.chunked() {
             return Ok(false);
         }
-        if !self.headers_sent {
+        if !self.headers_sent() {
             self.push_head(Some(self.body_sent.saturating_add(len)));
-            if self.chunked {
+            if self.chunked() {
                 return Ok(false);
             }
         }
@@ -423,10 +440,10 @@ impl Writer {
 
     /// Ends the response: sends the head if nothing was sent, the last chunk, and flushes.
     pub fn finish(&mut self, py: Python<'_>) -> io::Result<()> {
-        if !self.headers_sent {
+        if !self.headers_sent() {
             self.push_head(Some(0));
         }
-        if self.chunked {
+        if self.chunked() {
             self.out.extend_from_slice(b"0\r\n\r\n");
         }
         if let Some(n) = self.content_length {
@@ -439,18 +456,15 @@ impl Writer {
         // close(2) sends them and the FIN in one segment. The peer (nginx behind uwsgi_pass,
         // which closes after every response) then wakes once for data and EOF, and loopback
         // carries one packet less per request.
-        self.last_write = self.fin_follows && !self.keep_alive;
-        let r = self.flush(py);
-        self.last_write = false;
-        r
+        let last = self.fin_follows && !self.keep_alive;
+        self.flush_out(py, last)
     }
 
     /// Writes a canned error response (no app headers were sent yet).
     pub fn send_error(&mut self, py: Python<'_>, status: &[u8], body: &[u8]) -> io::Result<()> {
         self.header_block.clear();
         self.out.clear();
-        self.headers_sent = false;
-        self.chunked = false;
+        self.phase = Phase::HeadersSet;
         self.status.clear();
         self.status.extend_from_slice(status);
         self.status_code = rwsgi_proto::http::status_code(status).unwrap_or(500);
@@ -464,17 +478,29 @@ impl Writer {
 
     /// Writes out the buffered bytes.
     pub fn flush(&mut self, py: Python<'_>) -> io::Result<()> {
+        self.flush_out(py, false)
+    }
+
+    /// Writes out the buffered bytes; `last`: they are the last before the FIN.
+    fn flush_out(&mut self, py: Python<'_>, last: bool) -> io::Result<()> {
         if self.out.is_empty() {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        let r = self.write_all2(py, &out, &[]);
+        let r = self.write_all2(py, &out, &[], last);
         self.out = out;
         self.out.clear();
         r
     }
 
-    fn write_all2(&mut self, py: Python<'_>, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    /// Writes `a` then `b`; `last`: with MSG_MORE, as the last bytes before the FIN.
+    fn write_all2(
+        &mut self,
+        py: Python<'_>,
+        mut a: &[u8],
+        mut b: &[u8],
+        last: bool,
+    ) -> io::Result<()> {
         if self.write_error {
             return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client gone"));
         }
@@ -485,7 +511,7 @@ impl Writer {
             ));
         }
         while !a.is_empty() || !b.is_empty() {
-            let sent = if self.last_write {
+            let sent = if last {
                 send_more_nb(self.fd, a, b)
             } else {
                 writev_nb(self.fd, a, b)
@@ -643,7 +669,7 @@ impl StartResponse {
             .cast::<PyBytes>()
             .map_err(|_| PyTypeError::new_err("write() argument must be bytes"))?;
         self.with_writer(|w| {
-            if !w.headers_set {
+            if !w.headers_set() {
                 return Err(PyAssertionError::new_err(
                     "write() called before start_response()",
                 ));
@@ -659,6 +685,6 @@ impl StartResponse {
 impl Writer {
     /// True once `start_response` was called.
     pub fn headers_set(&self) -> bool {
-        self.headers_set
+        self.phase != Phase::Unstarted
     }
 }

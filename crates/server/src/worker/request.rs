@@ -2,15 +2,16 @@
 //! call it, account for it in the scoreboard and log it.
 
 use std::os::fd::AsRawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use rwsgi_os::fdio::writev_nb;
 use rwsgi_os::time::unix_now;
 use rwsgi_proto::http;
 use rwsgi_proto::{httparse, uwsgi};
+use rwsgi_stats::procfs::MemUsage;
 use rwsgi_wsgi::vars::HttpConn;
-use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect};
+use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect, Outcome, Writer};
 
 use super::body::Linger;
 use super::core::{Conn, Core, Step};
@@ -31,6 +32,17 @@ struct Head {
     keep_alive: bool,
     head_only: bool,
     expect_continue: bool,
+}
+
+impl Head {
+    /// What the request put on the wire: its head and the body it declared.
+    fn request_bytes(&self) -> u64 {
+        self.head_len as u64
+            + match self.framing {
+                BodyFraming::Length(n) => n,
+                BodyFraming::Chunked | BodyFraming::None => 0,
+            }
+    }
 }
 
 impl Core<'_, '_> {
@@ -151,16 +163,43 @@ impl Core<'_, '_> {
         }))
     }
 
+    /// Runs one parsed request through its app, in order: route, mark the core busy, set up
+    /// the body and the writer, call the app, account, log, and hand the connection back.
     fn dispatch(&mut self, py: Python<'_>, conn: &mut Conn, head: Head) -> Step {
         let start = Instant::now();
         let w = self.w;
-        let wid = w.wid;
         let fd = conn.fd.as_raw_fd();
+        let selected = self.route(conn);
 
-        // Route to an app (and split SCRIPT_NAME off PATH_INFO for --manage-script-name).
+        let core_slot = w.scoreboard.core(w.wid, self.id);
+        let started_epoch = unix_now();
+        core_slot.begin_request(started_epoch, self.vars.iter());
+        rwsgi_wsgi::uwsgi_module::begin_request(fd, core_slot.requests());
+
+        // A body --post-buffering spooled is read from its file; the socket has no more of it.
+        let spooled = conn.spooled.take();
+        let (body, writer) = self.body_and_writer(conn, &head, spooled.as_ref());
+        let (outcome, body, writer, app_id) = self.call(py, selected, body, writer);
+
+        let rt = start.elapsed();
+        let usage = self.account(&outcome, &writer, app_id, rt, head.request_bytes());
+        if !w.settings.disable_logging {
+            self.log(&outcome, &writer, app_id, rt, started_epoch, usage);
+        }
+        rwsgi_wsgi::uwsgi_module::end_request();
+
+        let step = Self::hand_back(conn, body, &writer, spooled.is_some());
+        self.writer = writer;
+        self.after_request(usage);
+        step
+    }
+
+    /// Picks the app for the request (splitting `SCRIPT_NAME` off `PATH_INFO` for
+    /// `--manage-script-name`), and applies a trusted peer's forwarded headers.
+    fn route(&mut self, conn: &Conn) -> Option<(usize, Option<usize>)> {
         let script_name = self.vars.get(b"SCRIPT_NAME").unwrap_or(b"");
         let path_info = self.vars.get(b"PATH_INFO").unwrap_or(b"");
-        let selected = w.apps.select(script_name, path_info);
+        let selected = self.w.apps.select(script_name, path_info);
         if let Some((_, Some(prefix))) = selected {
             self.scratch.clear();
             self.scratch.extend_from_slice(path_info);
@@ -169,29 +208,27 @@ impl Core<'_, '_> {
             self.vars.set(b"SCRIPT_NAME", &mount);
             self.vars.set(b"PATH_INFO", &rest);
         }
-
         // Only a trusted peer's forwarded headers are looked at (--forwarded-allow-ips).
         if conn.trusted_proxy {
             let https = crate::forwarded::claims_https(self.vars.iter());
             self.vars.set_forwarded_https(https);
         }
+        selected
+    }
 
-        // What the request put on the wire: its head and the body it declared.
-        let request_bytes = head.head_len as u64
-            + match head.framing {
-                BodyFraming::Length(n) => n,
-                BodyFraming::Chunked | BodyFraming::None => 0,
-            };
-        let core_slot = w.scoreboard.core(wid, self.id);
-        let started_epoch = unix_now();
-        core_slot.begin_request(started_epoch, self.vars.iter());
-        rwsgi_wsgi::uwsgi_module::begin_request(fd, core_slot.requests());
-
+    /// The request body (from the bytes read so far, the socket, or the spooled file) and
+    /// this core's writer set up for the response; sends `100 Continue` when asked.
+    fn body_and_writer(
+        &mut self,
+        conn: &mut Conn,
+        head: &Head,
+        spooled: Option<&std::fs::File>,
+    ) -> (Body, Writer) {
+        let w = self.w;
+        let fd = conn.fd.as_raw_fd();
         let buf = std::mem::take(&mut conn.buf);
         let body_buffered = buf.len() - head.head_len;
-        // A body --post-buffering spooled is read from its file; the socket has no more of it.
-        let spooled = conn.spooled.take();
-        let body_fd = spooled.as_ref().map_or(fd, AsRawFd::as_raw_fd);
+        let body_fd = spooled.map_or(fd, AsRawFd::as_raw_fd);
         let mut body = Body::new(body_fd, buf, head.head_len, head.framing);
         let needs_body = spooled.is_none()
             && match head.framing {
@@ -221,10 +258,22 @@ impl Core<'_, '_> {
         if head.expect_continue && needs_body {
             let _ = writev_nb(fd, b"HTTP/1.1 100 Continue\r\n\r\n", &[]);
         }
+        (body, writer)
+    }
 
-        let (outcome, mut body, writer, app_id) = match selected {
+    /// Calls the selected app (counted in its slot), or answers 500 when no app is mounted
+    /// there. Hands back the outcome, body, writer and the app's id (-1 for none).
+    fn call(
+        &self,
+        py: Python<'_>,
+        selected: Option<(usize, Option<usize>)>,
+        body: Body,
+        writer: Writer,
+    ) -> (Outcome, Body, Writer, i64) {
+        let w = self.w;
+        match selected {
             Some((app_id, _)) => {
-                let app_slot = w.scoreboard.try_app(wid, app_id);
+                let app_slot = w.scoreboard.try_app(w.wid, app_id);
                 if let Some(a) = app_slot {
                     a.request_begin();
                 }
@@ -248,17 +297,29 @@ impl Core<'_, '_> {
                     b"500 Internal Server Error",
                     b"no python application found",
                 );
-                let outcome = rwsgi_wsgi::Outcome {
+                let outcome = Outcome {
                     status: 500,
                     ..Default::default()
                 };
-                (outcome, std::mem::take(&mut body), writer, -1)
+                (outcome, body, writer, -1)
             }
-        };
+        }
+    }
 
-        let rt = start.elapsed();
+    /// Counts the finished request in the scoreboard (worker, core, responses, latency) and
+    /// marks the core idle. Returns the worker's memory when an option needs it.
+    fn account(
+        &self,
+        outcome: &Outcome,
+        writer: &Writer,
+        app_id: i64,
+        rt: Duration,
+        request_bytes: u64,
+    ) -> Option<MemUsage> {
+        let w = self.w;
+        let (wid, micros) = (w.wid, rt.as_micros() as u64);
         let worker_slot = w.scoreboard.worker(wid);
-        worker_slot.request_done(rt.as_micros() as u64, writer.tx, outcome.exception);
+        worker_slot.request_done(micros, writer.tx, outcome.exception);
         // The Prometheus counters: this core's own slots, plain relaxed stores.
         w.scoreboard
             .responses(wid, self.id)
@@ -267,8 +328,9 @@ impl Core<'_, '_> {
             .ok()
             .and_then(|app| w.scoreboard.try_latency(wid, self.id, app))
         {
-            latency.observe(rt.as_micros() as u64);
+            latency.observe(micros);
         }
+        let core_slot = w.scoreboard.core(wid, self.id);
         if outcome.read_error {
             core_slot.add_read_errors(1);
         }
@@ -282,39 +344,52 @@ impl Core<'_, '_> {
         } else {
             None
         };
-        let memory = if w.settings.memory_report {
+        if w.settings.memory_report {
             if let Some(m) = &usage {
                 worker_slot.set_memory(m.rss, m.vsz);
             }
-            usage.map(|m| (m.vsz, m.rss))
-        } else {
-            None
-        };
-        if !w.settings.disable_logging {
-            let line = LogLine {
-                pid: w.pid,
-                wid,
-                app: app_id,
-                worker_requests: worker_slot.requests(),
-                request: &self.vars,
-                tx: writer.tx,
-                head: writer.head_stats(),
-                micros: rt.as_micros() as u64,
-                started: started_epoch,
-                protocol: writer.protocol(),
-                status: outcome.status,
-                core: self.id,
-                io_errors: (outcome.read_error, outcome.write_error),
-                memory,
-            };
-            let format = w.settings.log_format.as_ref();
-            reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
         }
-        rwsgi_wsgi::uwsgi_module::end_request();
+        usage
+    }
 
-        // Hand the buffers back to the connection; skip what the app left of the body: what
-        // has arrived now, and the rest by the event loop after the response (lingering).
-        let off_the_wire = spooled.is_some() || body.is_complete() || body.drain_ready(DRAIN_LIMIT);
+    /// Writes the request's log line.
+    fn log(
+        &mut self,
+        outcome: &Outcome,
+        writer: &Writer,
+        app_id: i64,
+        rt: Duration,
+        started_epoch: u64,
+        usage: Option<MemUsage>,
+    ) {
+        let w = self.w;
+        let line = LogLine {
+            pid: w.pid,
+            wid: w.wid,
+            app: app_id,
+            worker_requests: w.scoreboard.worker(w.wid).requests(),
+            request: &self.vars,
+            tx: writer.tx,
+            head: writer.head_stats(),
+            micros: rt.as_micros() as u64,
+            started: started_epoch,
+            protocol: writer.protocol(),
+            status: outcome.status,
+            core: self.id,
+            io_errors: (outcome.read_error, outcome.write_error),
+            memory: usage
+                .filter(|_| w.settings.memory_report)
+                .map(|m| (m.vsz, m.rss)),
+        };
+        let format = w.settings.log_format.as_ref();
+        reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
+    }
+
+    /// Hands the buffers back to the connection and says what comes next: skips what the app
+    /// left of the body, what has arrived now, and the rest by the event loop after the
+    /// response (lingering).
+    fn hand_back(conn: &mut Conn, mut body: Body, writer: &Writer, spooled: bool) -> Step {
+        let off_the_wire = spooled || body.is_complete() || body.drain_ready(DRAIN_LIMIT);
         let step = if off_the_wire {
             let (mut buf, pos) = body.into_buffer();
             buf.drain(..pos.min(buf.len()));
@@ -328,8 +403,12 @@ impl Core<'_, '_> {
         };
         conn.served += 1;
         conn.last_active = Instant::now();
-        self.writer = writer;
+        step
+    }
 
+    /// The worker's limits after a request: `--max-requests` and `--reload-on-rss`.
+    fn after_request(&self, usage: Option<MemUsage>) {
+        let w = self.w;
         if w.count_served() {
             // --max-requests reached: the worker winds down.
         } else if let Some(m) =
@@ -343,7 +422,6 @@ impl Core<'_, '_> {
             );
             w.request_stop();
         }
-        step
     }
 }
 
