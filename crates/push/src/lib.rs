@@ -97,6 +97,7 @@ pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushErr
         root: config.carbon_root.as_deref(),
         no_workers: config.carbon_no_workers,
         memory_report: config.memory_report,
+        use_metrics: config.carbon_use_metrics,
         first_socket: first_socket.as_deref(),
     };
     for c in &config.carbon {

@@ -6,6 +6,7 @@
 mod config_corpus;
 mod http_bodies;
 mod http_conformance;
+mod metrics;
 mod nginx;
 mod prometheus;
 mod push;
