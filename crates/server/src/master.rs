@@ -13,14 +13,13 @@ use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, MetricsInfo, SocketInfo};
-
-use crate::metrics::{MetricsAccess, MetricsCollector};
 use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
 use crate::listen::{self, Listener};
+use crate::metrics::{MetricsAccess, MetricsCollector};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};

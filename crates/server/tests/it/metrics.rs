@@ -358,3 +358,46 @@ fn metric_options_are_refused_with_their_reason() {
         assert!(log.contains(want), "{args:?}: {log}");
     }
 }
+
+#[test]
+fn carbon_use_metrics_sends_uwsgis_metric_names_to_a_real_carbon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cc = rwsgi_testkit::receivers::CarbonCache::start(dir.path());
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .test_app("metrics_app")
+        .master()
+        .processes(2)
+        .args([
+            "--metric",
+            "app.hits",
+            "--carbon",
+            &format!("127.0.0.1:{}", cc.port),
+            "--carbon-freq",
+            "1",
+            "--carbon-id",
+            "web",
+            "--carbon-use-metrics",
+        ])
+        .start();
+    wait_workers_ready(&server, server.ports.stats, 2);
+    for _ in 0..3 {
+        assert_eq!(call(&server, "/inc")["result"], true);
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+    let base = format!("uwsgi.{}.web", host.trim_end());
+    let hits = format!("{base}.app.hits");
+    wait_for(WAIT, "app.hits = 3 in whisper", || {
+        cc.fetch(&hits).last().map(|p| p.1) == Some(3.0)
+    });
+    let names = cc.metrics();
+    assert!(
+        names.contains(&format!("{base}.worker.0.requests")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.ends_with(".busyness")),
+        "none of carbon's own lines: {names:?}"
+    );
+}
