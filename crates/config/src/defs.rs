@@ -792,8 +792,35 @@ options! {
         field: metrics_cores: bool = false,
         apply: |c, o| c.metrics_cores = o.flag(),
     }
-    StatsNoMetrics { name: "stats-no-metrics", kind: Flag, value: "", noop: true,
-        help: "accepted for compatibility: rwsgi's stats JSON has no uWSGI metrics section to omit",
+    StatsNoMetrics { name: "stats-no-metrics", kind: Flag, value: "",
+        help: "do not include metrics in stats output",
+        field: stats_no_metrics: bool = false,
+        apply: |c, o| c.stats_no_metrics = o.flag(),
+    }
+    EnableMetrics { name: "enable-metrics", kind: Flag, value: "",
+        help: "enable metrics subsystem",
+        field: enable_metrics: bool = false,
+        apply: |c, o| c.enable_metrics = o.flag(),
+    }
+    // raw key=value specs, parsed by rwsgi_stats::metrics (they need the built-in names)
+    Metric { name: "metric", kind: Multi, value: "SPEC",
+        help: "add a custom metric (name=N,type=counter|gauge|absolute,oid=O,initial_value=V,collector=C,...)",
+        field: metric: Vec<String> = Vec::new(),
+        apply: |c, o| c.metric.push(o.string()?),
+    }
+    MetricsDir { name: "metrics-dir", aliases: ["metric-dir"], kind: Value, value: "DIR",
+        help: "export metrics as text files to the specified directory",
+        field: metrics_dir: Option<PathBuf> = None,
+        apply: |c, o| c.metrics_dir = Some(o.path()?),
+    }
+    MetricsDirRestore { name: "metrics-dir-restore", aliases: ["metric-dir-restore"], kind: Flag, value: "",
+        help: "not supported: restoring metrics from --metrics-dir",
+        apply: |_c, o| return Err(o.invalid("", "rwsgi does not restore metrics: uWSGI reads a file back only as the base its collectors add to, and rwsgi computes its built-in metrics from the scoreboard instead")),
+    }
+    MetricsNoCores { name: "metrics-no-cores", kind: Flag, value: "",
+        help: "disable generation of cores-related metrics",
+        field: metrics_no_cores: bool = false,
+        apply: |c, o| c.metrics_no_cores = o.flag(),
     }
     // raw `pusher:args`, parsed by the rwsgi-push crate
     StatsPush { name: "stats-push", kind: Multi, value: "PUSHER:ARGS",
@@ -830,6 +857,11 @@ options! {
         help: "do not push per-worker metrics to carbon",
         field: carbon_no_workers: bool = false,
         apply: |c, o| c.carbon_no_workers = o.flag(),
+    }
+    CarbonUseMetrics { name: "carbon-use-metrics", kind: Flag, value: "",
+        help: "push the metrics subsystem's values to carbon instead of its own lines",
+        field: carbon_use_metrics: bool = false,
+        apply: |c, o| c.carbon_use_metrics = o.flag(),
     }
     StatsdNoWorkers { name: "statsd-no-workers", kind: Flag, value: "",
         help: "do not push per-worker metrics to statsd",

@@ -164,7 +164,6 @@ mod tests {
                 "thunder-lock",
                 "ignore-write-errors",
                 "ignore-sigpipe",
-                "stats-no-metrics"
             ]
         );
     }

@@ -367,6 +367,7 @@ statsd-all-gauges = true
         logto: Some("/var/log/app.log".into()),
         stats_http: true,
         stats_no_cores: true,
+        stats_no_metrics: true,
         stats_pusher_default_freq: 7,
         carbon: vec!["127.0.0.1:2003".into(), "127.0.0.1:2004".into()],
         carbon_freq: 10,

@@ -11,11 +11,13 @@
 //! | `--stats-push statsd:H:P[,PREFIX]` | one UDP datagram per metric of uWSGI's metric subsystem, named `PREFIX.NAME` (default prefix `uwsgi`): counters as the increase since the last push (`|c`), gauges as values (`|g`). `--statsd-all-gauges`: every metric as an absolute `|g`; `--statsd-no-workers`: no `worker.*` metrics. |
 //! | `--stats-push socket:H:P[,PREFIX]` | one UDP datagram per metric, `PREFIX.NAME TYPE VALUE` (uWSGI's numeric type, absolute value). |
 //! | `--stats-push zabbix:[H:P][,PREFIX]` | one Zabbix sender request per push (default `127.0.0.1:10051`), item keys `PREFIX.NAME`, host = the machine's host name. |
-//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots replaced by `_`), `--carbon-no-workers`. |
+//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots replaced by `_`), `--carbon-no-workers`; `--carbon-use-metrics`: instead of those lines, `ROOT.HOSTNAME.ID.NAME VALUE TIMESTAMP` for every metric of uWSGI's metric subsystem. |
 //!
 //! `statsd`, `socket` and `zabbix` push every `--stats-pusher-default-freq` seconds (default 3);
 //! `file` and `mongodb` take `freq=N`. Every pusher pushes once right at start, then on its
-//! period. See [`metrics`] for the metric names and types.
+//! period. The metric pushers send uWSGI's built-in metrics and then the custom `--metric`
+//! ones (names, types and OIDs: [`rwsgi_stats::metrics`]); the JSON pushers' documents carry
+//! the `metrics` object as the stats socket's do.
 //!
 //! A failing pusher logs one line (stderr) at its first failure and one when it recovers;
 //! in between it retries with exponential backoff (1 s doubling up to [`MAX_BACKOFF`]), each
@@ -97,6 +99,7 @@ pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushErr
         root: config.carbon_root.as_deref(),
         no_workers: config.carbon_no_workers,
         memory_report: config.memory_report,
+        use_metrics: config.carbon_use_metrics,
         first_socket: first_socket.as_deref(),
     };
     for c in &config.carbon {

@@ -1,189 +1,11 @@
-//! uWSGI's metric subsystem, computed from a [`StatsSnapshot`], and the wire formats of the
-//! metric pushers (pure: no I/O).
-//!
-//! The names, order and types are those uWSGI 2.0.21 registers in `core/metrics.c` (seen in
-//! `shared/reference/uwsgi-2.0.21-push-file-head.txt`):
-//!
-//! | name | uWSGI type | from |
-//! |---|---|---|
-//! | `core.routed_signals`, `core.unrouted_signals` | counter | 0 (rwsgi routes no uWSGI signals) |
-//! | `core.busy_workers`, `core.idle_workers` | gauge | worker statuses |
-//! | `core.overloaded` | counter | `listen_queue_errors` |
-//! | `worker.N.requests` | counter | requests (N = 0 is the sum of all workers) |
-//! | `worker.N.delta_requests` | absolute | delta_requests |
-//! | `worker.N.failed_requests` | counter | exceptions |
-//! | `worker.N.respawns` | counter | respawn_count |
-//! | `worker.N.avg_response_time` | gauge | avg_rt (µs; worker 0: mean of the workers that served) |
-//! | `worker.N.total_tx` | counter | tx |
-//! | `worker.N.rss_size`, `worker.N.vsz_size` | gauge | rss, vsz |
-//! | `worker.N.running_time` | counter | running_time (µs) |
-//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | the core's counters (N ≥ 1, when cores are in the snapshot); routed is 0 (rwsgi has no router) |
-//! | `core.total_tx`, `core.total_running_time` | counter | sums |
-//! | `core.total_rss`, `core.total_vsz`, `core.avg_response_time` | gauge | sums / mean |
-//! | `socket.N.listen_queue` | gauge | the socket's queue |
-//! | `rss_size`, `vsz_size` | alias (3) | = core.total_rss / core.total_vsz |
-//!
-//! uWSGI's per-core `exceptions` is not reported: rwsgi counts exceptions per worker only
-//! (`worker.N.failed_requests`), and a made-up zero would lie.
+//! The wire formats of the metric pushers (pure: no I/O), from the metric list of uWSGI's
+//! metrics subsystem ([`rwsgi_stats::metrics`]: the built-in names, types and OIDs, then the
+//! custom `--metric`s).
 
 use std::collections::HashMap;
 
+pub use rwsgi_stats::metrics::{uwsgi_metrics, Metric, MetricType};
 use rwsgi_stats::model::{StatsSnapshot, WorkerStatus};
-
-/// uWSGI's metric types (`UWSGI_METRIC_*`), with their numeric values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MetricType {
-    /// Grows; pushers that want deltas send the difference.
-    Counter = 0,
-    /// A level that goes up and down.
-    Gauge = 1,
-    /// A counter sent as its absolute value.
-    Absolute = 2,
-    /// Another metric's value under a second name.
-    Alias = 3,
-}
-
-/// One metric value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Metric {
-    /// uWSGI's dotted name (`worker.1.requests`).
-    pub name: String,
-    /// Its type.
-    pub kind: MetricType,
-    /// Its value.
-    pub value: u64,
-}
-
-fn m(out: &mut Vec<Metric>, name: String, kind: MetricType, value: u64) {
-    out.push(Metric { name, kind, value });
-}
-
-fn mean(values: impl Iterator<Item = u64>) -> u64 {
-    let (sum, n) = values.fold((0u64, 0u64), |(s, n), v| (s.saturating_add(v), n + 1));
-    sum.checked_div(n).unwrap_or(0)
-}
-
-/// The metric set uWSGI's metric subsystem exports, in uWSGI's order.
-pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
-    use MetricType::*;
-    let ws = &snap.workers;
-    let mut out = Vec::with_capacity(16 + ws.len() * 20);
-    let busy = ws
-        .iter()
-        .filter(|w| matches!(w.status, WorkerStatus::Busy | WorkerStatus::Sig(_)))
-        .count() as u64;
-    let idle = ws
-        .iter()
-        .filter(|w| matches!(w.status, WorkerStatus::Idle | WorkerStatus::Pause))
-        .count() as u64;
-    m(&mut out, "core.routed_signals".into(), Counter, 0);
-    m(&mut out, "core.unrouted_signals".into(), Counter, 0);
-    m(&mut out, "core.busy_workers".into(), Gauge, busy);
-    m(&mut out, "core.idle_workers".into(), Gauge, idle);
-    m(
-        &mut out,
-        "core.overloaded".into(),
-        Counter,
-        snap.listen_queue_errors,
-    );
-
-    let sum = |f: fn(&rwsgi_stats::model::WorkerStats) -> u64| -> u64 {
-        ws.iter().map(f).fold(0u64, u64::saturating_add)
-    };
-    let total_tx = sum(|w| w.tx);
-    let total_rss = sum(|w| w.rss);
-    let total_vsz = sum(|w| w.vsz);
-    let total_rt = sum(|w| w.running_time);
-    let avg_rt = mean(ws.iter().filter(|w| w.requests > 0).map(|w| w.avg_rt));
-
-    // worker 0: the whole server, as uWSGI's `uwsgi.workers[0]`
-    let w0 = [
-        sum(|w| w.requests),
-        sum(|w| w.delta_requests),
-        sum(|w| w.exceptions),
-        sum(|w| w.respawn_count),
-        avg_rt,
-        total_tx,
-        total_rss,
-        total_vsz,
-        total_rt,
-    ];
-    let per_worker = |out: &mut Vec<Metric>, id: u64, v: [u64; 9]| {
-        let names = [
-            ("requests", Counter),
-            ("delta_requests", Absolute),
-            ("failed_requests", Counter),
-            ("respawns", Counter),
-            ("avg_response_time", Gauge),
-            ("total_tx", Counter),
-            ("rss_size", Gauge),
-            ("vsz_size", Gauge),
-            ("running_time", Counter),
-        ];
-        for ((n, k), val) in names.iter().zip(v) {
-            m(out, format!("worker.{id}.{n}"), *k, val);
-        }
-    };
-    per_worker(&mut out, 0, w0);
-    for w in ws {
-        per_worker(
-            &mut out,
-            w.id,
-            [
-                w.requests,
-                w.delta_requests,
-                w.exceptions,
-                w.respawn_count,
-                w.avg_rt,
-                w.tx,
-                w.rss,
-                w.vsz,
-                w.running_time,
-            ],
-        );
-        for c in &w.cores {
-            let p = format!("worker.{}.core.{}", w.id, c.id);
-            m(&mut out, format!("{p}.requests"), Counter, c.requests);
-            m(
-                &mut out,
-                format!("{p}.write_errors"),
-                Counter,
-                c.write_errors,
-            );
-            // rwsgi has no internal router: uWSGI's metric, always 0
-            m(&mut out, format!("{p}.routed_requests"), Counter, 0);
-            m(
-                &mut out,
-                format!("{p}.static_requests"),
-                Counter,
-                c.static_requests,
-            );
-            m(
-                &mut out,
-                format!("{p}.offloaded_requests"),
-                Counter,
-                c.offloaded_requests,
-            );
-            m(&mut out, format!("{p}.read_errors"), Counter, c.read_errors);
-        }
-    }
-    m(&mut out, "core.total_tx".into(), Counter, total_tx);
-    m(&mut out, "core.total_rss".into(), Gauge, total_rss);
-    m(&mut out, "core.total_vsz".into(), Gauge, total_vsz);
-    m(&mut out, "core.avg_response_time".into(), Gauge, avg_rt);
-    m(
-        &mut out,
-        "core.total_running_time".into(),
-        Counter,
-        total_rt,
-    );
-    for (i, (_, queue)) in snap.sockets().enumerate() {
-        m(&mut out, format!("socket.{i}.listen_queue"), Gauge, queue);
-    }
-    m(&mut out, "rss_size".into(), Alias, total_rss);
-    m(&mut out, "vsz_size".into(), Alias, total_vsz);
-    out
-}
 
 fn full_name(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {
@@ -199,18 +21,18 @@ pub struct StatsdDatagram {
     /// The JSON document sent.
     pub payload: String,
     /// `(metric name, absolute counter value)` for counters sent as deltas.
-    pub commit: Option<(String, u64)>,
+    pub commit: Option<(String, i64)>,
 }
 
 /// What a statsd pusher remembers between pushes: the counter values last delivered.
 #[derive(Clone, Debug, Default)]
 pub struct StatsdState {
-    last: HashMap<String, u64>,
+    last: HashMap<String, i64>,
 }
 
 impl StatsdState {
     /// Records that `value` of counter `name` reached statsd.
-    pub fn commit(&mut self, name: String, value: u64) {
+    pub fn commit(&mut self, name: String, value: i64) {
         self.last.insert(name, value);
     }
 
@@ -218,8 +40,8 @@ impl StatsdState {
     /// time counts from zero: every counter starts at 0 with the scoreboard, so the first
     /// push carries what was served before it (a pusher process respawned after a crash
     /// therefore re-sends the totals once). A counter that went down (a fresh scoreboard)
-    /// counts from zero again.
-    pub fn delta(&self, name: &str, value: u64) -> u64 {
+    /// counts from zero again (so does a custom counter an app decremented).
+    pub fn delta(&self, name: &str, value: i64) -> i64 {
         match self.last.get(name) {
             Some(&last) if value >= last => value - last,
             _ => value,
@@ -342,6 +164,9 @@ pub struct CarbonFormat<'a> {
     pub no_workers: bool,
     /// `--memory-report`: also the workers' rss and vsz.
     pub memory_report: bool,
+    /// `--carbon-use-metrics`: only `ROOT HOST.ID.NAME VALUE TS` for every metric of the
+    /// metrics subsystem (built-in and custom), as uWSGI does then.
+    pub use_metrics: bool,
     /// The push period, used for the first push's busyness window.
     pub freq_us: u64,
 }
@@ -367,6 +192,16 @@ pub fn carbon_lines(
         _ => fmt.freq_us.max(1),
     };
     let mut out = String::with_capacity(256 + snap.workers.len() * 256);
+    if fmt.use_metrics {
+        for m in uwsgi_metrics(snap) {
+            let _ = writeln!(out, "{base}.{} {} {now_unix}", m.name, m.value);
+        }
+        let next = CarbonState {
+            last_at_us: Some(now_us),
+            ..state.clone()
+        };
+        return (out, next);
+    }
     let mut line = |name: &str, v: u64| {
         let _ = writeln!(out, "{base}.{name} {v} {now_unix}");
     };
@@ -633,11 +468,13 @@ mod tests {
             Metric {
                 name: "worker.1.requests".into(),
                 kind: MetricType::Counter,
+                oid: "3.1.1".into(),
                 value: 12,
             },
             Metric {
                 name: "core.busy_workers".into(),
                 kind: MetricType::Gauge,
+                oid: "5.3".into(),
                 value: 0,
             },
         ];
@@ -683,6 +520,7 @@ mod tests {
             id: "127_0_0_1:3031",
             no_workers: false,
             memory_report: false,
+            use_metrics: false,
             freq_us: 1_000_000,
         };
         let (text, st) = carbon_lines(&s, &f, &CarbonState::default(), 1700000000, 5_000_000);
@@ -736,11 +574,38 @@ mod tests {
             id: "i",
             no_workers: false,
             memory_report: false,
+            use_metrics: false,
             freq_us: 1,
         };
         let (text, _) = carbon_lines(&s, &f, &CarbonState::default(), 1, 1);
         assert!(text.contains("uwsgi.h.i.active_workers 1 1\n"));
         assert!(text.contains("uwsgi.h.i.worker2.avg_rt 0 1\n"));
         assert!(text.contains("uwsgi.h.i.avg_rt 200 1\n"));
+    }
+
+    #[test]
+    fn carbon_use_metrics_sends_the_metric_list_only() {
+        let mut s = snap(&[3, 4]);
+        s.master.metrics = Some(rwsgi_stats::model::MetricsInfo {
+            custom: vec![rwsgi_stats::metrics::parse_metric_spec("app.jobs").unwrap()],
+            ..Default::default()
+        });
+        s.metric_values = vec![-2];
+        let f = CarbonFormat {
+            root: "uwsgi.",
+            hostname: "h",
+            id: "i",
+            no_workers: false,
+            memory_report: false,
+            use_metrics: true,
+            freq_us: 1,
+        };
+        let (text, _) = carbon_lines(&s, &f, &CarbonState::default(), 9, 1);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), uwsgi_metrics(&s).len());
+        assert_eq!(lines[0], "uwsgi.h.i.core.routed_signals 0 9");
+        assert!(lines.contains(&"uwsgi.h.i.worker.0.requests 7 9"));
+        assert_eq!(lines.last(), Some(&"uwsgi.h.i.app.jobs -2 9"));
+        assert!(!text.contains("busyness"), "none of carbon's own lines");
     }
 }

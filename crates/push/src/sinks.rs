@@ -164,7 +164,14 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
 /// The stats JSON as one line.
 pub(crate) fn render_minified(job: &Job) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
-    render_uwsgi(&job.snap, RenderOptions { minified: true }, &mut out);
+    render_uwsgi(
+        &job.snap,
+        RenderOptions {
+            minified: true,
+            rwsgi_keys: true,
+        },
+        &mut out,
+    );
     out
 }
 
@@ -340,6 +347,7 @@ impl Latest for CarbonSink {
             id: &self.spec.id,
             no_workers: self.spec.no_workers,
             memory_report: self.spec.memory_report,
+            use_metrics: self.spec.use_metrics,
             freq_us: self.freq_us,
         };
         let (text, next) =

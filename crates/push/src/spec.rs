@@ -140,6 +140,8 @@ pub struct CarbonSpec {
     pub no_workers: bool,
     /// `--memory-report`: uWSGI sends rss/vsz only then.
     pub memory_report: bool,
+    /// `--carbon-use-metrics`: send the metric list instead of carbon's own lines.
+    pub use_metrics: bool,
 }
 
 fn err(spec: &str, msg: impl Into<String>) -> PushError {
@@ -310,6 +312,8 @@ pub struct CarbonOptions<'a> {
     pub no_workers: bool,
     /// `--memory-report`.
     pub memory_report: bool,
+    /// `--carbon-use-metrics`.
+    pub use_metrics: bool,
     /// The first listening socket's name as uWSGI prints it (`127.0.0.1:3031`, `:3031`, a path).
     pub first_socket: Option<&'a str>,
 }
@@ -357,6 +361,7 @@ pub fn parse_carbon(value: &str, o: &CarbonOptions<'_>) -> Result<PusherSpec, Pu
                 .unwrap_or_else(|| default_carbon_id(o.first_socket)),
             no_workers: o.no_workers,
             memory_report: o.memory_report,
+            use_metrics: o.use_metrics,
         }),
     })
 }
@@ -581,13 +586,14 @@ mod tests {
             root: Some("prod"),
             no_workers: true,
             memory_report: true,
+            use_metrics: true,
             first_socket: None,
         };
         let PusherKind::Carbon(c) = parse_carbon("graphite:2003", &o).unwrap().kind else {
             panic!()
         };
         assert_eq!((c.id.as_str(), c.root.as_str()), ("myapp", "prod."));
-        assert!(c.no_workers && c.memory_report);
+        assert!(c.no_workers && c.memory_report && c.use_metrics);
         assert!(parse_carbon("graphite", &o)
             .unwrap_err()
             .to_string()

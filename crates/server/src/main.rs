@@ -8,6 +8,7 @@ mod forwarded;
 mod host;
 mod listen;
 mod master;
+mod metrics;
 mod privileges;
 mod procname;
 mod reqlog;

@@ -13,7 +13,7 @@ use rwsgi_os::process::{self, RawPid};
 use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
-use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
+use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, MetricsInfo, SocketInfo};
 use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
 use rwsgi_stats::VarsPolicy;
@@ -21,6 +21,7 @@ use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
 use crate::listen::{self, Listener};
+use crate::metrics::{MetricsAccess, MetricsCollector};
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
@@ -79,6 +80,9 @@ pub(crate) enum StartError {
     /// The `--stats-http-auth` file cannot be used.
     #[error(transparent)]
     StatsAuth(#[from] crate::stats_auth::AuthFileError),
+    /// A metrics option (`--metric`, `--metrics-dir`) is wrong.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -146,6 +150,8 @@ struct Master {
     signal_actions: Vec<(libc::c_int, SignalAction)>,
     /// The cheaper subsystem, `--idle` and cheap mode.
     cheaper: CheaperMode,
+    /// Metric collectors and `--metrics-dir` files, when there are any.
+    metric_collector: Option<MetricsCollector>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -213,14 +219,22 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
     }
     start_python(&config)?;
+    let nsockets = sockets.listeners.len();
+    let metrics_info =
+        crate::metrics::metrics_info(&config, settings.processes, settings.threads, nsockets)?;
     // Before the apps load: the uwsgi module they may import reads it.
     let scoreboard = Arc::new(Scoreboard::new(Layout {
         workers: settings.processes,
         cores: settings.threads,
         apps: settings.apps.len().clamp(1, MAX_APPS),
-        sockets: sockets.listeners.len(),
+        sockets: nsockets,
+        metrics: metrics_info.as_ref().map_or(0, |m| m.custom.len()),
     })?);
-    crate::umod::install(&config, &settings, scoreboard.clone())?;
+    if let Some(info) = &metrics_info {
+        crate::metrics::init_slots(info, &scoreboard);
+    }
+    let metrics_access = MetricsAccess::new(metrics_info.clone(), nsockets);
+    crate::umod::install(&config, &settings, scoreboard.clone(), metrics_access)?;
     let apps = load_apps(&config, &settings)?;
     let signal_actions = signal_actions(&config.signal_hooks);
     let (poller, signals) = event_sources(&signal_actions)?;
@@ -236,7 +250,16 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(s) = &mut metrics {
         s.register(&poller, TOKEN_METRICS).map_err(os("epoll"))?;
     }
-    let master_info = master_info(&settings, &listeners, &config);
+    let master_info = master_info(&settings, &listeners, &config, metrics_info);
+    let metric_collector = match &master_info.metrics {
+        Some(info) => MetricsCollector::new(
+            info,
+            config.metrics_dir.as_deref(),
+            &scoreboard,
+            &master_info,
+        )?,
+        None => None,
+    };
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
     let (cheaper, cheaper_log) = CheaperMode::new(&config);
@@ -262,6 +285,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_reload,
         signal_actions,
         cheaper,
+        metric_collector,
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -393,7 +417,17 @@ fn event_sources(
 }
 
 /// What the stats report about the master itself, fixed at start-up.
-fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> MasterInfo {
+fn master_info(
+    settings: &Settings,
+    listeners: &[Listener],
+    config: &Config,
+    metrics: Option<MetricsInfo>,
+) -> MasterInfo {
+    let mut locks = lock_names(config.locks);
+    if metrics.is_some() {
+        // uWSGI's metrics rwlock, listed last
+        locks.push("metrics".into());
+    }
     MasterInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         pid: u64::from(std::process::id()),
@@ -402,7 +436,7 @@ fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> 
         cwd: std::env::current_dir()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
-        locks: lock_names(config.locks),
+        locks,
         sockets: listeners
             .iter()
             .map(|l| SocketInfo {
@@ -427,6 +461,7 @@ fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> 
             StatsVars::Full => VarsPolicy::Full,
             StatsVars::Off => VarsPolicy::Off,
         },
+        metrics,
     }
 }
 
@@ -524,10 +559,11 @@ impl Master {
                     let scoreboard = &self.scoreboard;
                     let opts = RenderOptions {
                         minified: self.settings.master.stats_minified,
+                        rwsgi_keys: true,
                     };
                     let cores = self.settings.master.metrics_cores;
                     let mut render = |what: Output, out: &mut Vec<u8>| match what {
-                        Output::Json => render_uwsgi(&scoreboard.snapshot(info), opts, out),
+                        Output::Json => render_uwsgi(&scoreboard.snapshot_full(info), opts, out),
                         Output::Metrics(format) => render_prometheus(
                             &scoreboard.snapshot_with_metrics(info),
                             MetricsOptions { format, cores },
@@ -737,6 +773,9 @@ impl Master {
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
+            if let Some(c) = &mut self.metric_collector {
+                c.tick(now, &self.scoreboard, &self.master_info);
+            }
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
@@ -906,7 +945,7 @@ extern "C" fn on_pusher_stop(_: libc::c_int) {
 fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Scoreboard) -> i32 {
     let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
-    rwsgi_push::run(config, &mut || scoreboard.snapshot(info), &PUSHER_STOP);
+    rwsgi_push::run(config, &mut || scoreboard.snapshot_full(info), &PUSHER_STOP);
     0
 }
 

@@ -7,10 +7,13 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use rwsgi_config::Config;
 use rwsgi_os::shlock::SharedLocks;
+use rwsgi_stats::metrics::MetricOp;
 use rwsgi_stats::scoreboard::Scoreboard;
 use rwsgi_wsgi::uwsgi_module::{
-    self, ModuleError, ServerContext, ServerView, WorkerAppInfo, WorkerInfo,
+    self, MetricUpdate, ModuleError, ServerContext, ServerView, WorkerAppInfo, WorkerInfo,
 };
+
+use crate::metrics::MetricsAccess;
 
 use crate::settings::Settings;
 
@@ -21,6 +24,8 @@ struct ScoreboardView {
     mountpoints: Vec<String>,
     /// `--chdir`, as the stats show it.
     chdir: String,
+    /// The metrics `uwsgi.metric_*` reach.
+    metrics: MetricsAccess,
 }
 
 impl ServerView for ScoreboardView {
@@ -68,6 +73,23 @@ impl ServerView for ScoreboardView {
             })
             .collect()
     }
+
+    fn metric_get(&self, name: &str) -> i64 {
+        self.metrics.get(&self.scoreboard, name)
+    }
+
+    fn metric_update(&self, name: &str, update: MetricUpdate, n: i64) -> bool {
+        let op = match update {
+            MetricUpdate::Set => MetricOp::Set,
+            MetricUpdate::Inc => MetricOp::Inc,
+            MetricUpdate::Dec => MetricOp::Dec,
+            MetricUpdate::Mul => MetricOp::Mul,
+            MetricUpdate::Div => MetricOp::Div,
+            MetricUpdate::SetMax => MetricOp::SetMax,
+            MetricUpdate::SetMin => MetricOp::SetMin,
+        };
+        self.metrics.update(&self.scoreboard, name, op, n)
+    }
 }
 
 /// Why the module could not be set up.
@@ -87,6 +109,7 @@ pub(crate) fn install(
     config: &Config,
     settings: &Settings,
     scoreboard: Arc<Scoreboard>,
+    metrics: MetricsAccess,
 ) -> Result<(), UmodError> {
     // Lock 0 always exists; --locks N adds 1..=N.
     let locks = SharedLocks::new(config.locks as usize + 1)?;
@@ -103,6 +126,7 @@ pub(crate) fn install(
             scoreboard,
             mountpoints: settings.apps.iter().map(|a| a.mountpoint.clone()).collect(),
             chdir: settings.chdir.clone(),
+            metrics,
         }),
     };
     Python::attach(|py| uwsgi_module::install(py, ctx))?;

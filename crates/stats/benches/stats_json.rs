@@ -47,6 +47,7 @@ fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
         cores: 4,
         apps: 1,
         sockets: 2,
+        metrics: 0,
     })
     .unwrap();
     for wid in 1..=workers {
@@ -114,7 +115,14 @@ fn stats(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 let snap = sb.snapshot(black_box(&master));
-                render_uwsgi(&snap, RenderOptions { minified: true }, &mut out);
+                render_uwsgi(
+                    &snap,
+                    RenderOptions {
+                        minified: true,
+                        ..Default::default()
+                    },
+                    &mut out,
+                );
                 black_box(out.len())
             })
         });
@@ -153,6 +161,7 @@ fn hot_path(c: &mut Criterion) {
         cores: 4,
         apps: 1,
         sockets: 0,
+        metrics: 0,
     })
     .unwrap();
     let (w, core, app) = (sb.worker(2), sb.core(2, 1), sb.app(2, 0));

@@ -7,8 +7,27 @@
 //! Unlike uWSGI, every string is escaped so the output is always valid JSON (uWSGI only escapes
 //! `\t \n \r " \\` in vars and nothing elsewhere).
 
+use crate::metrics::uwsgi_metrics;
 use crate::model::WorkerStatus;
 use crate::model::{AppInfo, AppStats, CoreStats, SocketInfo, StatsSnapshot, WorkerStats};
+use crate::scoreboard::{LATENCY_BUCKETS_US, STATUS_OTHER, STATUS_OTHER_NAME};
+
+/// The top-level key of what rwsgi adds to uWSGI's document (uWSGI's clients ignore keys they
+/// do not know): `{"latency": {...}, "responses": {...}}`, the same histogram and status
+/// counts `/metrics` shows.
+pub const RWSGI_KEY: &str = "rwsgi";
+/// Under [`RWSGI_KEY`]: the request-duration histogram of every app on every worker:
+/// `count`, `sum_us`, [`P50_KEY`], [`P99_KEY`] (µs, estimated from the buckets; `null`
+/// before the first request), `le_us` (the buckets' upper bounds) and `buckets` (requests per
+/// bucket, not cumulative, one more than `le_us`: the last is `+Inf`).
+pub const LATENCY_KEY: &str = "latency";
+/// The median request duration in µs, under [`LATENCY_KEY`].
+pub const P50_KEY: &str = "p50";
+/// The 99th-percentile request duration in µs, under [`LATENCY_KEY`].
+pub const P99_KEY: &str = "p99";
+/// Under [`RWSGI_KEY`]: responses by status code (`{"200": n, ...}`; codes outside 100..=599
+/// count as `"other"`).
+pub const RESPONSES_KEY: &str = "responses";
 
 /// Renderer switches. (Whether cores are reported is a fact of the snapshot,
 /// `MasterInfo::include_cores`, so the snapshot and its rendering cannot disagree.)
@@ -16,6 +35,10 @@ use crate::model::{AppInfo, AppStats, CoreStats, SocketInfo, StatsSnapshot, Work
 pub struct RenderOptions {
     /// `--stats-minified`: no whitespace at all.
     pub minified: bool,
+    /// Add rwsgi's own top-level key ([`RWSGI_KEY`]) after uWSGI's; without it the document
+    /// is exactly uWSGI's. (Its numbers come from the response and latency slots, which only
+    /// [`Scoreboard::snapshot_full`](crate::Scoreboard::snapshot_full) reads.)
+    pub rwsgi_keys: bool,
 }
 
 /// Append the uWSGI stats document for `snap` to `out`. Keys for uWSGI features rwsgi does
@@ -64,6 +87,13 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
     w.list_close();
     w.comma();
 
+    if let Some(info) = &master.metrics {
+        if !info.hide_from_stats {
+            metrics(&mut w, snap);
+            w.comma();
+        }
+    }
+
     w.key("sockets");
     w.list_open();
     for (i, (info, queue)) in snap.sockets().enumerate() {
@@ -84,6 +114,79 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
         worker(&mut w, snap, wk, cores);
     }
     w.list_close();
+    if opts.rwsgi_keys {
+        w.comma();
+        rwsgi(&mut w, snap);
+    }
+    w.obj_close();
+}
+
+/// uWSGI's `metrics` object: `{"NAME": {"type": T, "oid": "O", "value": V}, ...}`.
+fn metrics(w: &mut Writer<'_>, snap: &StatsSnapshot) {
+    w.key("metrics");
+    w.obj_open();
+    for (i, m) in uwsgi_metrics(snap).iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        // Names are [0-9A-Za-z._-] (checked when parsed), so they need no escaping.
+        w.key(&m.name);
+        w.obj_open();
+        w.kv_u64("type", m.kind as u64);
+        w.comma();
+        w.kv_str("oid", &m.oid);
+        w.comma();
+        w.key("value");
+        w.out
+            .extend_from_slice(itoa::Buffer::new().format(m.value).as_bytes());
+        w.obj_close();
+    }
+    w.obj_close();
+}
+
+/// rwsgi's own key ([`RWSGI_KEY`]).
+fn rwsgi(w: &mut Writer<'_>, snap: &StatsSnapshot) {
+    let lat = snap.latency_total();
+    w.key(RWSGI_KEY);
+    w.obj_open();
+    w.key(LATENCY_KEY);
+    w.obj_open();
+    w.kv_u64("count", lat.count());
+    w.comma();
+    w.kv_u64("sum_us", lat.sum_us);
+    w.comma();
+    for (key, q) in [(P50_KEY, 0.5), (P99_KEY, 0.99)] {
+        w.key(key);
+        match lat.quantile_us(q) {
+            Some(us) => w
+                .out
+                .extend_from_slice(itoa::Buffer::new().format(us).as_bytes()),
+            None => w.out.extend_from_slice(b"null"),
+        }
+        w.comma();
+    }
+    w.key("le_us");
+    w.inline_list(&LATENCY_BUCKETS_US);
+    w.comma();
+    w.key("buckets");
+    w.inline_list(&lat.buckets);
+    w.obj_close();
+    w.comma();
+    w.key(RESPONSES_KEY);
+    w.obj_open();
+    let mut code_buf = itoa::Buffer::new();
+    for (i, (code, count)) in snap.responses_by_code().into_iter().enumerate() {
+        if i > 0 {
+            w.comma();
+        }
+        let code = if code == STATUS_OTHER {
+            STATUS_OTHER_NAME
+        } else {
+            code_buf.format(code)
+        };
+        w.kv_u64(code, count);
+    }
+    w.obj_close();
     w.obj_close();
 }
 
@@ -309,6 +412,19 @@ impl Writer<'_> {
         self.key(k);
         let mut b = itoa::Buffer::new();
         self.out.extend_from_slice(b.format(v).as_bytes());
+    }
+
+    /// `[1,2,3]` on one line.
+    fn inline_list(&mut self, values: &[u64]) {
+        self.out.push(b'[');
+        let mut b = itoa::Buffer::new();
+        for (i, v) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(b.format(*v).as_bytes());
+        }
+        self.out.push(b']');
     }
 
     #[inline]

@@ -6,10 +6,13 @@
 //! * [`model`] — [`StatsSnapshot`], the one type every renderer consumes;
 //! * [`json`] — uWSGI 2.0's stats JSON, byte for byte;
 //! * [`prometheus`] — the Prometheus text format and OpenMetrics, with uwsgi_exporter's names;
+//! * [`metrics`] — uWSGI's metrics subsystem: `--metric` specs, `uwsgi.metric_*` operations,
+//!   collectors, the metric list;
 //! * [`procfs`] — rss/vsz of a pid;
 //! * [`redact`] — what a snapshot shows of request vars (redaction, `--stats-vars`).
 
 pub mod json;
+pub mod metrics;
 pub mod model;
 pub mod procfs;
 pub mod prometheus;
@@ -18,12 +21,12 @@ pub mod scoreboard;
 
 pub use json::{render_uwsgi, render_uwsgi_vec, RenderOptions};
 pub use model::{
-    uwsgi_default_locks, AppInfo, AppStats, CoreStats, Latency, MasterInfo, SocketInfo,
-    SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
+    uwsgi_default_locks, AppInfo, AppStats, CoreStats, Latency, MasterInfo, MetricsInfo,
+    SocketInfo, SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
 };
 pub use prometheus::{render_prometheus, Format, MetricsOptions};
 pub use redact::VarsPolicy;
 pub use scoreboard::{
-    AppSlot, CoreRequest, CoreSlot, LatencySlot, Layout, MasterSlot, ResponseSlot, Scoreboard,
-    ScoreboardError, SocketSlot, WorkerSlot,
+    AppSlot, CoreRequest, CoreSlot, LatencySlot, Layout, MasterSlot, MetricSlot, ResponseSlot,
+    Scoreboard, ScoreboardError, SocketSlot, WorkerSlot,
 };

@@ -24,6 +24,9 @@ pub struct StatsSnapshot {
     pub sockets: Vec<SocketStats>,
     /// Every worker, id 1 first.
     pub workers: Vec<WorkerStats>,
+    /// The custom metrics' values, in the order of `master.metrics.custom` (empty without
+    /// metrics).
+    pub metric_values: Vec<i64>,
 }
 
 /// The changing part of one listening socket.
@@ -185,6 +188,39 @@ impl Latency {
     pub fn count(&self) -> u64 {
         self.buckets.iter().sum()
     }
+
+    /// Adds `other` into this histogram.
+    pub fn add(&mut self, other: &Latency) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.sum_us += other.sum_us;
+    }
+
+    /// The `q` quantile (0..=1) in microseconds, estimated from the buckets as Prometheus'
+    /// `histogram_quantile` does: linear inside the bucket the rank falls in (the first
+    /// bucket starts at 0), and the highest finite bound when it falls in `+Inf`. `None`
+    /// without requests.
+    pub fn quantile_us(&self, q: f64) -> Option<u64> {
+        let count = self.count();
+        if count == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = q * count as f64;
+        let mut below = 0u64;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            if n > 0 && (below + n) as f64 >= rank {
+                let Some(&upper) = LATENCY_BUCKETS_US.get(i) else {
+                    return LATENCY_BUCKETS_US.last().copied();
+                };
+                let lower = if i == 0 { 0 } else { LATENCY_BUCKETS_US[i - 1] };
+                let within = ((rank - below as f64) / n as f64).clamp(0.0, 1.0);
+                return Some(lower + ((upper - lower) as f64 * within).round() as u64);
+            }
+            below += n;
+        }
+        LATENCY_BUCKETS_US.last().copied()
+    }
 }
 
 macro_rules! app_stats {
@@ -261,6 +297,20 @@ pub struct MasterInfo {
     pub include_cores: bool,
     /// What the cores show of their request vars (redacted by default).
     pub vars: VarsPolicy,
+    /// uWSGI's metrics subsystem, when enabled (`--enable-metrics`, `--metric`,
+    /// `--stats-push`, ...): the stats JSON then has a `metrics` object.
+    pub metrics: Option<MetricsInfo>,
+}
+
+/// The metrics subsystem's static facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsInfo {
+    /// The `--metric` definitions, in order (their values are in the scoreboard).
+    pub custom: Vec<crate::metrics::MetricSpec>,
+    /// `--metrics-no-cores`: no `worker.N.core.M.*` metrics.
+    pub no_cores: bool,
+    /// `--stats-no-metrics`: the stats JSON leaves the `metrics` object out.
+    pub hide_from_stats: bool,
 }
 
 /// The lock list uWSGI 2.0 registers by default, in its order.
@@ -286,6 +336,7 @@ impl Default for MasterInfo {
             apps: Vec::new(),
             include_cores: true,
             vars: VarsPolicy::default(),
+            metrics: None,
         }
     }
 }
@@ -311,6 +362,30 @@ impl StatsSnapshot {
     /// Connections waiting in all accept queues (uWSGI's `listen_queue`, and rwsgi's `load`).
     pub fn listen_queue(&self) -> u64 {
         self.sockets().map(|(_, queue)| queue).sum()
+    }
+
+    /// Responses by status code over every worker, lowest code first (the "other" code,
+    /// [`STATUS_OTHER`](crate::scoreboard::STATUS_OTHER), sorts as 0).
+    pub fn responses_by_code(&self) -> Vec<(u16, u64)> {
+        let mut codes: Vec<(u16, u64)> = Vec::new();
+        for wk in &self.workers {
+            for r in &wk.responses {
+                match codes.binary_search_by_key(&r.code, |&(c, _)| c) {
+                    Ok(i) => codes[i].1 += r.count,
+                    Err(i) => codes.insert(i, (r.code, r.count)),
+                }
+            }
+        }
+        codes
+    }
+
+    /// The request-duration histogram of every app on every worker.
+    pub fn latency_total(&self) -> Latency {
+        let mut total = Latency::default();
+        for a in self.workers.iter().flat_map(|w| &w.apps) {
+            total.add(&a.latency);
+        }
+        total
     }
 
     /// The static facts of the app `stats` counts for.
@@ -384,6 +459,30 @@ mod tests {
         );
         s.sockets.push(SocketStats { queue: 4 });
         assert_eq!(s.listen_queue(), 7);
+    }
+
+    #[test]
+    fn quantiles_interpolate_inside_buckets() {
+        let mut l = Latency::default();
+        assert_eq!(l.quantile_us(0.5), None, "no requests, no quantile");
+        // 10 requests <= 5 ms, 10 in (5, 10] ms
+        l.buckets[0] = 10;
+        l.buckets[1] = 10;
+        assert_eq!(l.quantile_us(0.5), Some(5_000));
+        assert_eq!(l.quantile_us(0.25), Some(2_500));
+        assert_eq!(l.quantile_us(0.75), Some(7_500));
+        assert_eq!(l.quantile_us(0.99), Some(9_900));
+        assert_eq!(l.quantile_us(1.0), Some(10_000));
+        assert_eq!(l.quantile_us(1.5), None);
+        // one very slow request: p99 in +Inf reads the highest finite bound
+        let mut slow = Latency::default();
+        slow.buckets[0] = 1;
+        slow.buckets[LATENCY_SLOTS - 1] = 99;
+        assert_eq!(slow.quantile_us(0.99), Some(10_000_000));
+        assert_eq!(slow.quantile_us(0.005), Some(2_500));
+        let mut sum = l;
+        sum.add(&slow);
+        assert_eq!((sum.count(), sum.buckets[0]), (120, 11));
     }
 
     #[test]

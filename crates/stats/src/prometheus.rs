@@ -10,10 +10,11 @@
 
 use std::io::Write;
 
+use crate::metrics::uwsgi_metrics;
 use crate::model::{
     AppInfo, AppStats, CoreStats, Latency, StatsSnapshot, WorkerStats, WorkerStatus,
 };
-use crate::scoreboard::{LATENCY_BUCKETS_US, STATUS_OTHER};
+use crate::scoreboard::{LATENCY_BUCKETS_US, STATUS_OTHER, STATUS_OTHER_NAME};
 
 /// Which exposition format to write.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,6 +68,8 @@ enum Kind {
 /// A number as the exporter reports it.
 enum Value {
     Int(u64),
+    /// A uWSGI metric (signed).
+    Signed(i64),
     /// Microseconds, reported in seconds.
     Micros(u64),
 }
@@ -437,15 +440,7 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
         w.sample(histogram, "_count", &labels, Value::Int(cumulative));
     }
 
-    let mut codes: Vec<(u16, u64)> = Vec::new();
-    for wk in &s.workers {
-        for r in &wk.responses {
-            match codes.binary_search_by_key(&r.code, |&(c, _)| c) {
-                Ok(i) => codes[i].1 += r.count,
-                Err(i) => codes.insert(i, (r.code, r.count)),
-            }
-        }
-    }
+    let codes = s.responses_by_code();
     w.family(
         "rwsgi_responses_total",
         Kind::Counter,
@@ -454,7 +449,7 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
     let mut code_buf = itoa::Buffer::new();
     for (code, count) in codes {
         let code = if code == STATUS_OTHER {
-            "other"
+            STATUS_OTHER_NAME
         } else {
             code_buf.format(code)
         };
@@ -487,6 +482,27 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
     for (name, help, value) in totals {
         w.family(name, Kind::Counter, help);
         w.sample(name, "", &[], Value::Int(value));
+    }
+
+    // The custom --metric values (the built-in ones are the exporter's series above), one
+    // family: their names are uWSGI's dotted ones, any type, and may go down (metric_dec).
+    if let Some(info) = s.master.metrics.as_ref().filter(|m| !m.custom.is_empty()) {
+        w.family(
+            "rwsgi_metric",
+            Kind::Gauge,
+            "A custom uWSGI metric (--metric), by its name.",
+        );
+        // The custom metrics come last in uWSGI's list.
+        let all = uwsgi_metrics(s);
+        let custom = &all[all.len().saturating_sub(info.custom.len())..];
+        for m in custom {
+            w.sample(
+                "rwsgi_metric",
+                "",
+                &[("name", &m.name)],
+                Value::Signed(m.value),
+            );
+        }
     }
 
     w.family(
@@ -552,6 +568,7 @@ impl Out<'_> {
         o.push(b' ');
         match value {
             Value::Int(n) => o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            Value::Signed(n) => o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
             Value::Micros(us) => {
                 let _ = write!(o, "{}", us as f64 / 1e6);
             }
@@ -660,6 +677,13 @@ mod tests {
                         ..Default::default()
                     },
                 ],
+                metrics: Some(crate::model::MetricsInfo {
+                    custom: ["jobs.done", "name=queue.depth,type=gauge"]
+                        .iter()
+                        .map(|m| crate::metrics::parse_metric_spec(m).unwrap())
+                        .collect(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
             listen_queue_errors: 2,
@@ -669,6 +693,7 @@ mod tests {
                 SocketStats { queue: 1 },
             ],
             workers: vec![worker(1), worker(2)],
+            metric_values: vec![5, -2],
         }
     }
 
@@ -731,6 +756,8 @@ mod tests {
             "rwsgi_response_bytes_total 2000",
             r#"rwsgi_worker_busy_cores{worker_id="1"} 1"#,
             "rwsgi_harakiri_total 0",
+            r#"rwsgi_metric{name="jobs.done"} 5"#,
+            r#"rwsgi_metric{name="queue.depth"} -2"#,
             r#"rwsgi_build_info{version="0.1.0"} 1"#,
         ] {
             assert!(l.contains(&want), "missing {want:?} in\n{t}");

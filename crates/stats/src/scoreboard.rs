@@ -7,7 +7,8 @@
 //! atomics: one [`SocketSlot`] per listening socket, one [`WorkerSlot`] per worker, one
 //! [`CoreSlot`] per (worker, core), one [`AppSlot`] per (worker, app), and for the Prometheus
 //! metrics one [`ResponseSlot`] per (worker, core) (status codes, request bytes) and one
-//! [`LatencySlot`] per (worker, core, app) (the request-duration histogram).
+//! [`LatencySlot`] per (worker, core, app) (the request-duration histogram), and one
+//! [`MetricSlot`] per custom `--metric` (none without them).
 //!
 //! Ownership rules (nothing enforces them at run time; they keep every hot-path method a couple
 //! of plain atomic operations):
@@ -18,6 +19,8 @@
 //! * a [`WorkerSlot`] and its [`AppSlot`]s are written by the threads of one worker process
 //!   (read-modify-writes are atomic, `fetch_add`), plus the master around spawn/exit;
 //! * the [`MasterSlot`] and the [`SocketSlot`]s are written by the master only;
+//! * a [`MetricSlot`] is written by any worker thread (`uwsgi.metric_*`) and by the master
+//!   (initial value, collectors) with one atomic read-modify-write each, never a lock;
 //! * readers use relaxed loads (the JSON they build is a statistic, not a consistent cut),
 //!   except for the request vars, which are copied under the seqlock. Reading has no side
 //!   effect: [`Scoreboard::snapshot`] only loads.
@@ -36,12 +39,13 @@
 use std::fmt;
 use std::hint::spin_loop;
 use std::mem::{align_of, size_of};
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
 
 use rwsgi_os::mm::SharedMapping;
 
 use Ordering::{Acquire, Relaxed, Release};
 
+use crate::metrics::{apply_op, MetricOp};
 use crate::model::{
     app_counters, core_counters, worker_counters, AppStats, CoreStats, Latency, MasterInfo,
     SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
@@ -51,8 +55,8 @@ use crate::redact::VarsPolicy;
 /// `b"RWSGISB\0"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RWSGISB\0");
 /// Bumped whenever a slot changes layout incompatibly (2: master counters and socket slots;
-/// 3: response and latency slots).
-pub const LAYOUT_VERSION: u32 = 3;
+/// 3: response and latency slots; 4: metric slots).
+pub const LAYOUT_VERSION: u32 = 4;
 /// Bytes of request vars kept per core (longer environments are truncated).
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
@@ -74,6 +78,8 @@ pub const STATUS_MIN: u16 = 100;
 pub const STATUS_MAX: u16 = 599;
 /// The code reported for a status outside `STATUS_MIN..=STATUS_MAX`.
 pub const STATUS_OTHER: u16 = 0;
+/// How the renderers name [`STATUS_OTHER`] (the JSON's key, the Prometheus `code` label).
+pub const STATUS_OTHER_NAME: &str = "other";
 const STATUS_SLOTS: usize = (STATUS_MAX - STATUS_MIN) as usize + 2;
 const STATUS_SEEN_WORDS: usize = STATUS_SLOTS.div_ceil(64);
 /// Reserved u64 words in each response slot (pads it to a whole cache line).
@@ -90,6 +96,11 @@ pub const MAX_CORES: usize = 65_536;
 pub const MAX_APPS: usize = 1_024;
 /// See [`MAX_WORKERS`].
 pub const MAX_SOCKETS: usize = 1_024;
+/// See [`MAX_WORKERS`].
+pub const MAX_METRICS: usize = 65_536;
+/// Reserved u64 words in each metric slot (one metric per cache line: workers updating
+/// different metrics do not share a line).
+pub const METRIC_RESERVED_WORDS: usize = 7;
 
 /// Shape of a scoreboard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +113,8 @@ pub struct Layout {
     pub apps: usize,
     /// Listening sockets whose queue the master measures.
     pub sockets: usize,
+    /// Custom `--metric`s.
+    pub metrics: usize,
 }
 
 impl Layout {
@@ -155,6 +168,10 @@ pub struct Header {
     pub apps: u32,
     /// Listening sockets.
     pub sockets: u32,
+    /// Custom metrics.
+    pub metrics: u32,
+    /// `size_of::<MetricSlot>()`.
+    pub metric_slot_size: u32,
     /// `size_of::<WorkerSlot>()`.
     pub worker_slot_size: u32,
     /// `size_of::<CoreSlot>()`.
@@ -179,6 +196,8 @@ pub struct Header {
     pub responses_offset: u64,
     /// Byte offset of the latency array.
     pub latencies_offset: u64,
+    /// Byte offset of the metric array.
+    pub metrics_offset: u64,
     /// Total mapping size.
     pub total_size: u64,
     /// The master's own counters.
@@ -336,7 +355,56 @@ pub struct LatencySlot {
     reserved: [AtomicU64; LATENCY_RESERVED_WORDS],
 }
 
+/// One custom metric's value (uWSGI's `int64_t *value` in its shared array).
+#[repr(C, align(64))]
+pub struct MetricSlot {
+    value: AtomicI64,
+    reserved: [AtomicU64; METRIC_RESERVED_WORDS],
+}
+
+impl MetricSlot {
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> i64 {
+        self.value.load(Relaxed)
+    }
+
+    /// Sets the value (the master's initial value and collectors).
+    #[inline]
+    pub fn set(&self, v: i64) {
+        self.value.store(v, Relaxed);
+    }
+
+    /// `uwsgi.metric_*`: applies `op` with `n` atomically (`initial` is the metric's initial
+    /// value, which [`MetricOp::SetMin`] compares with). Set, inc, dec and set_max are one
+    /// atomic instruction; mul, div and set_min a compare-and-swap loop. `false` when
+    /// refused (division by zero); a set_max/set_min that changes nothing is accepted.
+    #[inline]
+    pub fn update(&self, op: MetricOp, n: i64, initial: i64) -> bool {
+        let v = &self.value;
+        match op {
+            MetricOp::Set => v.store(n, Relaxed),
+            MetricOp::Inc => {
+                v.fetch_add(n, Relaxed);
+            }
+            MetricOp::Dec => {
+                v.fetch_sub(n, Relaxed);
+            }
+            MetricOp::SetMax => {
+                v.fetch_max(n, Relaxed);
+            }
+            MetricOp::Div if n == 0 => return false,
+            MetricOp::Mul | MetricOp::Div | MetricOp::SetMin => {
+                // Err only means "unchanged": the update is done either way.
+                let _ = v.fetch_update(Relaxed, Relaxed, |cur| apply_op(op, cur, n, initial));
+            }
+        }
+        true
+    }
+}
+
 const _: () = {
+    assert!(size_of::<MetricSlot>() == 64);
     assert!(size_of::<ResponseSlot>() % 64 == 0);
     assert!(size_of::<LatencySlot>() % 64 == 0);
     assert!(size_of::<WorkerSlot>() % 64 == 0);
@@ -860,6 +928,7 @@ pub struct Scoreboard {
     apps_offset: usize,
     responses_offset: usize,
     latencies_offset: usize,
+    metrics_offset: usize,
 }
 
 // SAFETY: the mapping is only accessed through atomics (slots, the header's master slot) or
@@ -911,6 +980,9 @@ impl Scoreboard {
         if layout.sockets > MAX_SOCKETS {
             return Err(bad("too many sockets"));
         }
+        if layout.metrics > MAX_METRICS {
+            return Err(bad("too many metrics"));
+        }
         let too_big = || bad("mapping size overflows");
         let sockets_offset = size_of::<Header>();
         let workers_offset = array_end(
@@ -961,11 +1033,25 @@ impl Scoreboard {
                 )
             })
             .ok_or_else(too_big)?;
-        let size = layout
+        let metrics_offset = layout
             .total_cores()
             .and_then(|n| n.checked_mul(layout.apps))
-            .and_then(|n| array_end(latencies_offset, n, size_of::<LatencySlot>(), 4096))
+            .and_then(|n| {
+                array_end(
+                    latencies_offset,
+                    n,
+                    size_of::<LatencySlot>(),
+                    align_of::<MetricSlot>(),
+                )
+            })
             .ok_or_else(too_big)?;
+        let size = array_end(
+            metrics_offset,
+            layout.metrics,
+            size_of::<MetricSlot>(),
+            4096,
+        )
+        .ok_or_else(too_big)?;
 
         let mapping =
             SharedMapping::new(size).map_err(|source| ScoreboardError::Mmap { size, source })?;
@@ -978,6 +1064,8 @@ impl Scoreboard {
             cores: layout.cores as u32,
             apps: layout.apps as u32,
             sockets: layout.sockets as u32,
+            metrics: layout.metrics as u32,
+            metric_slot_size: size_of::<MetricSlot>() as u32,
             worker_slot_size: size_of::<WorkerSlot>() as u32,
             core_slot_size: size_of::<CoreSlot>() as u32,
             app_slot_size: size_of::<AppSlot>() as u32,
@@ -990,6 +1078,7 @@ impl Scoreboard {
             apps_offset: apps_offset as u64,
             responses_offset: responses_offset as u64,
             latencies_offset: latencies_offset as u64,
+            metrics_offset: metrics_offset as u64,
             total_size: size as u64,
             master: MasterSlot {
                 listen_queue_errors: AtomicU64::new(0),
@@ -1009,6 +1098,7 @@ impl Scoreboard {
             apps_offset,
             responses_offset,
             latencies_offset,
+            metrics_offset,
         };
         sb.verify()?;
         Ok(sb)
@@ -1043,6 +1133,7 @@ impl Scoreboard {
             || h.socket_slot_size as usize != size_of::<SocketSlot>()
             || h.response_slot_size as usize != size_of::<ResponseSlot>()
             || h.latency_slot_size as usize != size_of::<LatencySlot>()
+            || h.metric_slot_size as usize != size_of::<MetricSlot>()
         {
             return Err(ScoreboardError::BadHeader("slot sizes"));
         }
@@ -1050,6 +1141,7 @@ impl Scoreboard {
             || h.cores as usize != self.layout.cores
             || h.apps as usize != self.layout.apps
             || h.sockets as usize != self.layout.sockets
+            || h.metrics as usize != self.layout.metrics
         {
             return Err(ScoreboardError::BadHeader("layout"));
         }
@@ -1150,6 +1242,16 @@ impl Scoreboard {
         Some(unsafe { self.slot(self.latencies_offset, idx) })
     }
 
+    /// Custom metric `idx` (0-based, in `--metric` order), or `None` when out of range.
+    #[inline]
+    pub fn try_metric(&self, idx: usize) -> Option<&MetricSlot> {
+        if idx >= self.layout.metrics {
+            return None;
+        }
+        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
+        Some(unsafe { self.slot(self.metrics_offset, idx) })
+    }
+
     /// # Safety
     /// Slot `idx` of the `T` array at `offset` must lie inside the mapping, and `offset` must
     /// be one of the array offsets computed in `new` for `T`.
@@ -1197,17 +1299,24 @@ impl Scoreboard {
     /// [`snapshot_with_metrics`](Self::snapshot_with_metrics)): the JSON and the pushers do
     /// not pay for reading it.
     pub fn snapshot(&self, master: &MasterInfo) -> StatsSnapshot {
-        self.read_snapshot(master, false)
+        self.read_snapshot(master, true, false)
+    }
+
+    /// Everything: [`snapshot`](Self::snapshot) plus what
+    /// [`snapshot_with_metrics`](Self::snapshot_with_metrics) adds (the stats JSON shows the
+    /// latency histogram and status counts under its `rwsgi` key).
+    pub fn snapshot_full(&self, master: &MasterInfo) -> StatsSnapshot {
+        self.read_snapshot(master, true, true)
     }
 
     /// [`snapshot`](Self::snapshot) plus the response and latency slots and the busy cores
     /// (`WorkerStats::{busy_cores, request_bytes, responses}`, `AppStats::latency`), less the
     /// cores' request vars and start times (no metric shows them).
     pub fn snapshot_with_metrics(&self, master: &MasterInfo) -> StatsSnapshot {
-        self.read_snapshot(master, true)
+        self.read_snapshot(master, false, true)
     }
 
-    fn read_snapshot(&self, master: &MasterInfo, metrics: bool) -> StatsSnapshot {
+    fn read_snapshot(&self, master: &MasterInfo, vars: bool, metrics: bool) -> StatsSnapshot {
         let layout = self.layout;
         let metric_cores = if metrics { layout.cores } else { 0 };
         let napps = master.apps.len().min(layout.apps);
@@ -1236,10 +1345,10 @@ impl Scoreboard {
                         .map(|i| {
                             let core = self.core(wid, i);
                             // The metrics show no request vars: skip their seqlock copies.
-                            if metrics {
-                                core.counters(i as u64)
-                            } else {
+                            if vars {
                                 core.stats(i as u64, &master.vars)
+                            } else {
+                                core.counters(i as u64)
                             }
                         })
                         .collect();
@@ -1265,6 +1374,9 @@ impl Scoreboard {
                 })
                 .collect(),
             workers,
+            metric_values: (0..layout.metrics)
+                .filter_map(|i| self.try_metric(i).map(MetricSlot::get))
+                .collect(),
         }
     }
 }
@@ -1280,6 +1392,7 @@ mod tests {
             cores: 2,
             apps: 1,
             sockets: 2,
+            metrics: 0,
         })
         .unwrap()
     }
@@ -1290,6 +1403,7 @@ mod tests {
             cores,
             apps,
             sockets: 0,
+            metrics: 0,
         }
     }
 
@@ -1299,6 +1413,7 @@ mod tests {
         assert!(Scoreboard::new(layout(1, 0, 1)).is_err());
         assert!(Scoreboard::new(Layout {
             sockets: MAX_SOCKETS + 1,
+            metrics: 0,
             ..layout(1, 1, 1)
         })
         .is_err());
@@ -1595,6 +1710,7 @@ mod tests {
             cores: 2,
             apps: 2,
             sockets: 1,
+            metrics: 0,
         })
         .unwrap();
         for wid in 1..=2 {
@@ -1696,6 +1812,64 @@ mod tests {
     }
 
     #[test]
+    fn metric_slots_are_shared_atomics() {
+        let sb = Scoreboard::new(Layout {
+            metrics: 3,
+            ..layout(1, 1, 1)
+        })
+        .unwrap();
+        assert_eq!(sb.header().metrics, 3);
+        assert!(sb.try_metric(3).is_none());
+        let m = sb.try_metric(1).unwrap();
+        m.set(10);
+        assert!(m.update(MetricOp::Mul, 3, 0));
+        assert!(m.update(MetricOp::Dec, 40, 0));
+        assert_eq!(m.get(), -10);
+        assert!(
+            !m.update(MetricOp::Div, 0, 0),
+            "division by zero is refused"
+        );
+        assert!(m.update(MetricOp::SetMax, 5, 0));
+        assert!(m.update(MetricOp::SetMin, 2, 0));
+        assert_eq!(m.get(), 2);
+        // several threads, no lock: every increment lands
+        let inc = sb.try_metric(0).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10_000 {
+                        inc.update(MetricOp::Inc, 1, 0);
+                    }
+                });
+            }
+        });
+        let info = MasterInfo {
+            apps: vec![AppInfo::default()],
+            ..Default::default()
+        };
+        assert_eq!(sb.snapshot(&info).metric_values, vec![40_000, 2, 0]);
+        assert_eq!(sb.snapshot_with_metrics(&info).metric_values.len(), 3);
+    }
+
+    #[test]
+    fn full_snapshot_has_vars_and_metrics() {
+        let sb = sb();
+        sb.responses(1, 0).record(200, 1);
+        sb.core(1, 0)
+            .begin_request(5, [(&b"PATH_INFO"[..], &b"/x"[..])]);
+        let info = MasterInfo {
+            apps: vec![AppInfo::default()],
+            ..Default::default()
+        };
+        let s = sb.snapshot_full(&info);
+        assert_eq!(s.workers[0].cores[0].vars, vec!["PATH_INFO=/x".to_string()]);
+        assert_eq!(s.workers[0].responses.len(), 1);
+        assert_eq!(s.workers[0].busy_cores, 1);
+        let m = sb.snapshot_with_metrics(&info);
+        assert!(m.workers[0].cores[0].vars.is_empty());
+    }
+
+    #[test]
     fn send_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Scoreboard>();
@@ -1704,5 +1878,6 @@ mod tests {
         assert_send_sync::<AppSlot>();
         assert_send_sync::<SocketSlot>();
         assert_send_sync::<MasterSlot>();
+        assert_send_sync::<MetricSlot>();
     }
 }

@@ -15,6 +15,7 @@ fn forked_child_writes_parent_reads() {
         cores: 2,
         apps: 1,
         sockets: 0,
+        metrics: 0,
     })
     .unwrap();
     sb.prepare_spawn(2, 1_700_000_000);
@@ -117,6 +118,7 @@ fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
             cores: 1,
             apps: 0,
             sockets: 0,
+            metrics: 0,
         })
         .unwrap(),
     );
@@ -198,6 +200,7 @@ fn worker_counters_from_many_core_threads() {
             cores: 4,
             apps: 1,
             sockets: 0,
+            metrics: 0,
         })
         .unwrap(),
     );

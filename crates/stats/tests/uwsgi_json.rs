@@ -2,16 +2,22 @@
 //! /work/shared/reference/).
 
 use proptest::prelude::*;
+use rwsgi_stats::json::{LATENCY_KEY, P50_KEY, P99_KEY, RWSGI_KEY};
+use rwsgi_stats::metrics::{parse_metric_spec, MetricOp};
+use rwsgi_stats::scoreboard::{LATENCY_BUCKETS_US, LATENCY_SLOTS};
 use rwsgi_stats::{
     render_uwsgi_vec, uwsgi_default_locks, AppInfo, AppStats, CoreStats, Layout, MasterInfo,
-    RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, VarsPolicy, WorkerStats,
-    WorkerStatus,
+    MetricsInfo, RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, VarsPolicy,
+    WorkerStats, WorkerStatus,
 };
 use serde_json::Value;
 
 const BUSY: &str = include_str!("reference/uwsgi-2.0.31-busy.json");
 const IDLE: &str = include_str!("reference/uwsgi-2.0.31-idle.json");
 const KEYS: &str = include_str!("reference/keys.json");
+/// uWSGI 2.0.21's file pusher output (metrics enabled by --stats-push): 1 worker, 1 core,
+/// 1 socket.
+const PUSH_HEAD: &str = include_str!("reference/uwsgi-2.0.21-push-file-head.txt");
 
 const BUSY_VARS: [&str; 12] = [
     "REQUEST_METHOD=GET",
@@ -109,6 +115,7 @@ fn busy_snapshot() -> StatsSnapshot {
             include_cores: true,
             // uWSGI shows every var as it is.
             vars: VarsPolicy::Full,
+            metrics: None,
         },
         listen_queue_errors: 0,
         sockets: vec![SocketStats { queue: 0 }, SocketStats { queue: 0 }],
@@ -138,6 +145,7 @@ fn busy_snapshot() -> StatsSnapshot {
                 vec![core(0, 15, true), core(1, 15, false)],
             ),
         ],
+        metric_values: Vec::new(),
     }
 }
 
@@ -145,9 +153,21 @@ fn render(s: &StatsSnapshot, minified: bool, no_cores: bool) -> Vec<u8> {
     if no_cores {
         let mut s = s.clone();
         s.master.include_cores = false;
-        return render_uwsgi_vec(&s, RenderOptions { minified });
+        return render_uwsgi_vec(
+            &s,
+            RenderOptions {
+                minified,
+                ..Default::default()
+            },
+        );
     }
-    render_uwsgi_vec(s, RenderOptions { minified })
+    render_uwsgi_vec(
+        s,
+        RenderOptions {
+            minified,
+            ..Default::default()
+        },
+    )
 }
 
 fn parse(b: &[u8]) -> Value {
@@ -219,6 +239,7 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         cores: 2,
         apps: 1,
         sockets: 2,
+        metrics: 0,
     })
     .unwrap();
     for wid in 1..=3 {
@@ -418,7 +439,7 @@ proptest! {
             0..20),
         minified in any::<bool>(),
     ) {
-        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0 }).unwrap();
+        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0, metrics: 0 }).unwrap();
         sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
         let snap = sb.snapshot(&MasterInfo {
             apps: vec![AppInfo::default()],
@@ -460,7 +481,7 @@ proptest! {
             0..12),
         minified in any::<bool>(),
     ) {
-        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0 }).unwrap();
+        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0, metrics: 0 }).unwrap();
         sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
         let snap = sb.snapshot(&MasterInfo {
             apps: vec![AppInfo::default()],
@@ -508,4 +529,184 @@ proptest! {
         prop_assert_eq!(v["workers"][0]["apps"][0]["chdir"].as_str().unwrap(), chdir.as_str());
         prop_assert_eq!(v["workers"][1]["cores"][0]["vars"][0].as_str().unwrap(), var.as_str());
     }
+}
+
+/// The metric names of a pretty-printed document, in order (`\t\t"NAME":\t\t{` lines).
+fn metric_names(doc: &str) -> Vec<String> {
+    let start = doc.find("\t\"metrics\":\t{").expect("a metrics object");
+    let end = start + doc[start..].find("\n\t},").expect("its end");
+    doc[start..end]
+        .lines()
+        .filter_map(|l| l.strip_prefix("\t\t\"")?.strip_suffix("\":\t\t{"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn metrics_object_matches_uwsgi_push_capture() {
+    let theirs_text = {
+        let mut it = serde_json::Deserializer::from_str(PUSH_HEAD).into_iter::<Value>();
+        it.next().unwrap().unwrap();
+        &PUSH_HEAD[..it.byte_offset()]
+    };
+    let theirs: Value = serde_json::from_str(theirs_text).unwrap();
+    let sb = Scoreboard::new(Layout {
+        workers: 1,
+        cores: 1,
+        apps: 1,
+        sockets: 1,
+        metrics: 0,
+    })
+    .unwrap();
+    sb.prepare_spawn(1, 1);
+    let mut locks = uwsgi_default_locks();
+    locks.push("metrics".into());
+    let info = MasterInfo {
+        version: "2.0.21-debian".into(),
+        locks,
+        sockets: vec![socket("127.0.0.1:9541", "uwsgi")],
+        apps: vec![AppInfo::default()],
+        metrics: Some(MetricsInfo::default()),
+        ..Default::default()
+    };
+    let ours_text = String::from_utf8(render(&sb.snapshot(&info), false, false)).unwrap();
+    let ours = parse(ours_text.as_bytes());
+    // Where uWSGI puts it: after the locks, before the sockets.
+    let pos = |t: &str, k: &str| t.find(&format!("\n\t\"{k}\":")).unwrap();
+    assert!(pos(&ours_text, "locks") < pos(&ours_text, "metrics"));
+    assert!(pos(&ours_text, "metrics") < pos(&ours_text, "sockets"));
+    assert_eq!(ours["locks"], theirs["locks"]);
+    // Every name in uWSGI's order, less the per-core exceptions rwsgi does not count.
+    let want: Vec<String> = metric_names(theirs_text)
+        .into_iter()
+        .filter(|n| !(n.contains(".core.") && n.ends_with(".exceptions")))
+        .collect();
+    assert_eq!(metric_names(&ours_text), want);
+    assert_eq!(want.len(), 37);
+    for name in &want {
+        let (o, t) = (&ours["metrics"][name], &theirs["metrics"][name]);
+        assert_eq!(o["type"], t["type"], "{name}");
+        assert_eq!(o["oid"], t["oid"], "{name}");
+        assert_eq!(type_name(&o["value"]), "int", "{name}");
+        assert_eq!(
+            o.as_object().unwrap().keys().collect::<Vec<_>>(),
+            t.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(ours["metrics"]["worker.1.respawns"]["value"], 1);
+    // --stats-no-metrics leaves the object out.
+    let mut hidden = info.clone();
+    hidden.metrics = Some(MetricsInfo {
+        hide_from_stats: true,
+        ..Default::default()
+    });
+    assert!(parse(&render(&sb.snapshot(&hidden), false, false))
+        .get("metrics")
+        .is_none());
+}
+
+#[test]
+fn custom_metrics_in_the_stats_with_signed_values() {
+    let sb = Scoreboard::new(Layout {
+        workers: 1,
+        cores: 1,
+        apps: 1,
+        sockets: 0,
+        metrics: 2,
+    })
+    .unwrap();
+    sb.try_metric(0).unwrap().update(MetricOp::Inc, 41, 0);
+    sb.try_metric(1).unwrap().update(MetricOp::Dec, 3, 0);
+    let custom = vec![
+        parse_metric_spec("name=app.jobs,oid=100.1").unwrap(),
+        parse_metric_spec("name=app.level,type=gauge").unwrap(),
+    ];
+    let info = MasterInfo {
+        apps: vec![AppInfo::default()],
+        metrics: Some(MetricsInfo {
+            custom,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    for minified in [false, true] {
+        let v = parse(&render(&sb.snapshot(&info), minified, false));
+        assert_eq!(
+            v["metrics"]["app.jobs"],
+            serde_json::json!({"type": 0, "oid": "100.1", "value": 41})
+        );
+        assert_eq!(
+            v["metrics"]["app.level"],
+            serde_json::json!({"type": 1, "oid": "", "value": -3})
+        );
+    }
+}
+
+#[test]
+fn rwsgi_key_is_the_only_addition() {
+    let theirs: Value = serde_json::from_str(BUSY).unwrap();
+    for minified in [false, true] {
+        let out = render_uwsgi_vec(
+            &busy_snapshot(),
+            RenderOptions {
+                minified,
+                rwsgi_keys: true,
+            },
+        );
+        let mut ours = parse(&out);
+        let extra = ours.as_object_mut().unwrap().remove(RWSGI_KEY).unwrap();
+        assert_eq!(ours, theirs, "uWSGI's keys as they were");
+        assert_eq!(
+            extra,
+            serde_json::json!({
+                "latency": {"count": 0, "sum_us": 0, "p50": null, "p99": null,
+                            "le_us": LATENCY_BUCKETS_US, "buckets": ([0u64; LATENCY_SLOTS])},
+                "responses": {}
+            })
+        );
+    }
+}
+
+#[test]
+fn rwsgi_key_from_the_scoreboard() {
+    let sb = Scoreboard::new(Layout {
+        workers: 2,
+        cores: 2,
+        apps: 1,
+        sockets: 0,
+        metrics: 0,
+    })
+    .unwrap();
+    // 100 requests: 98 fast (<= 5 ms), 2 between 0.5 and 1 s
+    for i in 0..100u64 {
+        let (wid, core) = (1 + (i % 2) as usize, (i / 2 % 2) as usize);
+        let rt = if i < 98 { 1_000 } else { 600_000 };
+        sb.try_latency(wid, core, 0).unwrap().observe(rt);
+        sb.responses(wid, core)
+            .record(if i < 95 { 200 } else { 404 }, 0);
+    }
+    sb.responses(1, 0).record(1000, 0);
+    let info = MasterInfo {
+        apps: vec![AppInfo::default()],
+        ..Default::default()
+    };
+    let v = parse(&render_uwsgi_vec(
+        &sb.snapshot_full(&info),
+        RenderOptions {
+            minified: false,
+            rwsgi_keys: true,
+        },
+    ));
+    let l = &v[RWSGI_KEY][LATENCY_KEY];
+    assert_eq!(l["count"], 100);
+    assert_eq!(l["sum_us"], 98 * 1_000 + 2 * 600_000);
+    assert_eq!(l["buckets"][0], 98);
+    assert_eq!(l["buckets"][7], 2, "the (0.5 s, 1 s] bucket");
+    // p50: rank 50 of 98 in [0, 5 ms]; p99: rank 99, the 1st of 2 in (0.5 s, 1 s]
+    assert_eq!(l[P50_KEY], 2_551);
+    assert_eq!(l[P99_KEY], 750_000);
+    assert_eq!(
+        v[RWSGI_KEY]["responses"],
+        serde_json::json!({"200": 95, "404": 5, "other": 1})
+    );
 }

@@ -4,6 +4,7 @@
 //! read as 0, a missing list as empty, a missing string as empty. Only a document that is not
 //! JSON, or not a JSON object, is refused ([`ModelError`]). Nothing here can panic on input.
 
+use rwsgi_stats::json::{LATENCY_KEY, P50_KEY, P99_KEY, RWSGI_KEY};
 use serde_json::Value;
 
 /// Why a document could not be read at all.
@@ -105,14 +106,15 @@ pub struct Latency {
 }
 
 impl Latency {
-    /// The hook for the latency histogram: a top-level `"latency": {"p50": US, "p99": US}`
-    /// object, in microseconds. Neither rwsgi nor uWSGI exports one yet; until a server does,
-    /// the header shows no latency (it never makes one up).
+    /// The quantiles rwsgi's stats JSON carries (`"rwsgi": {"latency": {"p50": US, "p99": US,
+    /// ...}}`, the keys named once in [`rwsgi_stats::json`]), in microseconds. uWSGI exports
+    /// none, and rwsgi has none before the first request (`null`): the header then shows no
+    /// latency (it never makes one up).
     pub fn from_document(doc: &Value) -> Option<Latency> {
-        let l = doc.get("latency")?;
+        let l = doc.get(RWSGI_KEY)?.get(LATENCY_KEY)?;
         Some(Latency {
-            p50_us: l.get("p50").and_then(number)?,
-            p99_us: l.get("p99").and_then(number)?,
+            p50_us: l.get(P50_KEY).and_then(number)?,
+            p99_us: l.get(P99_KEY).and_then(number)?,
         })
     }
 }
@@ -435,7 +437,7 @@ mod tests {
 
     #[test]
     fn latency_only_when_exported() {
-        let doc = r#"{"latency":{"p50":1200,"p99":98000},"workers":[]}"#;
+        let doc = r#"{"rwsgi":{"latency":{"p50":1200,"p99":98000}},"workers":[]}"#;
         let s = ServerStats::parse(doc.as_bytes()).unwrap();
         assert_eq!(
             s.latency,
@@ -444,10 +446,23 @@ mod tests {
                 p99_us: 98000
             })
         );
-        let partial = r#"{"latency":{"p50":1200}}"#;
+        let partial = r#"{"rwsgi":{"latency":{"p50":1200}}}"#;
         assert_eq!(
             ServerStats::parse(partial.as_bytes()).unwrap().latency,
             None
+        );
+        let before_any_request = r#"{"rwsgi":{"latency":{"p50":null,"p99":null}}}"#;
+        assert_eq!(
+            ServerStats::parse(before_any_request.as_bytes())
+                .unwrap()
+                .latency,
+            None
+        );
+        let top_level = r#"{"latency":{"p50":1200,"p99":98000}}"#;
+        assert_eq!(
+            ServerStats::parse(top_level.as_bytes()).unwrap().latency,
+            None,
+            "only rwsgi's key"
         );
     }
 }

@@ -33,6 +33,11 @@ fn json_type(v: &Value) -> &'static str {
 
 /// `obj` has exactly the keys of `spec` (less `omit`), each of the listed JSON type.
 fn check_object(what: &str, obj: &Value, spec: &Value, omit: &[&str]) {
+    check_object_with(what, obj, spec, omit, &[]);
+}
+
+/// [`check_object`] that also allows the keys of `extra` (name, JSON type), and no others.
+fn check_object_with(what: &str, obj: &Value, spec: &Value, omit: &[&str], extra: &[(&str, &str)]) {
     let obj = obj
         .as_object()
         .unwrap_or_else(|| panic!("{what} is not an object: {obj}"));
@@ -52,7 +57,45 @@ fn check_object(what: &str, obj: &Value, spec: &Value, omit: &[&str]) {
         );
     }
     for key in obj.keys() {
+        if let Some((_, ty)) = extra.iter().find(|(k, _)| k == key) {
+            assert_eq!(json_type(&obj[key]), *ty, "{what}.{key}: {}", obj[key]);
+            continue;
+        }
         assert!(spec.contains_key(key), "{what}: key {key:?} is not uWSGI's");
+    }
+}
+
+/// rwsgi's one documented addition to the top level (README, "The stats JSON"): `rwsgi`,
+/// with exactly these keys.
+fn check_rwsgi_key(doc: &Value) {
+    let r = doc["rwsgi"].as_object().expect("the rwsgi key");
+    let keys: Vec<&str> = r.keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let lat = r["latency"].as_object().expect("rwsgi.latency");
+    let mut lat_keys: Vec<&str> = lat.keys().map(String::as_str).collect();
+    lat_keys.sort_unstable();
+    assert_eq!(
+        lat_keys,
+        ["buckets", "count", "le_us", "p50", "p99", "sum_us"]
+    );
+    let buckets = lat["buckets"].as_array().expect("buckets");
+    assert_eq!(
+        buckets.len(),
+        lat["le_us"].as_array().expect("le_us").len() + 1
+    );
+    let count: u64 = buckets.iter().map(|b| b.as_u64().expect("a count")).sum();
+    assert_eq!(lat["count"], count);
+    for q in ["p50", "p99"] {
+        assert!(
+            lat[q].is_u64() || (count == 0 && lat[q].is_null()),
+            "{q}: {}",
+            lat[q]
+        );
+    }
+    let responses = r["responses"].as_object().expect("rwsgi.responses");
+    for (code, n) in responses {
+        assert!(code == "other" || code.parse::<u16>().is_ok(), "{code}");
+        assert!(n.is_u64(), "{code}: {n}");
     }
 }
 
@@ -60,7 +103,8 @@ fn check_object(what: &str, obj: &Value, spec: &Value, omit: &[&str]) {
 /// `cores`).
 fn check_reference(doc: &Value, no_cores: bool) {
     let keys = reference_keys();
-    check_object("top level", doc, &keys["top"], &[]);
+    check_object_with("top level", doc, &keys["top"], &[], &[("rwsgi", "dict")]);
+    check_rwsgi_key(doc);
     let omit: &[&str] = if no_cores { &["cores"] } else { &[] };
     let locks = doc["locks"].as_array().expect("locks");
     assert!(!locks.is_empty(), "no locks");
@@ -322,6 +366,35 @@ fn request_counters_tx_and_times_move() {
         }
     }
     assert!(served >= 1);
+}
+
+#[test]
+fn rwsgi_key_counts_status_codes_and_latency() {
+    let f = Fixture::start(&[]);
+    for _ in 0..3 {
+        assert_eq!(get(f.http, "/boom").status, 500);
+    }
+    for _ in 0..4 {
+        assert_eq!(get(f.http, "/").status, 200);
+    }
+    // (the fixture's readiness probes are 200s too)
+    let v = eventually(Duration::from_secs(30), "the responses in rwsgi", || {
+        let v = stats(f.stats);
+        let r = &v["rwsgi"]["responses"];
+        let ok = r["200"].as_u64().unwrap_or(0);
+        let count = v["rwsgi"]["latency"]["count"].as_u64().unwrap_or(0);
+        if r["500"] == 3 && ok >= 4 && count == ok + 3 {
+            Ok(v)
+        } else {
+            Err(v["rwsgi"].to_string())
+        }
+    });
+    check_rwsgi_key(&v);
+    let lat = &v["rwsgi"]["latency"];
+    let (p50, p99) = (lat["p50"].as_u64().unwrap(), lat["p99"].as_u64().unwrap());
+    assert!(p50 <= p99, "{lat}");
+    assert_eq!(lat["count"], sum_nested(&v, "apps", "requests"));
+    assert!(lat["sum_us"].as_u64().unwrap() > 0);
 }
 
 #[test]

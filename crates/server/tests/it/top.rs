@@ -491,3 +491,30 @@ fn top_live_view_of_two_servers_in_tmux() {
         "the view is gone from the screen: {s}"
     );
 }
+
+/// The header's p50/p99 are the server's own: the quantiles of the stats JSON's
+/// `rwsgi.latency`, shown once there were requests.
+#[test]
+fn top_once_shows_the_servers_latency_quantiles() {
+    let server = start_server(None, &[], tempfile::tempdir().expect("tempdir"));
+    for _ in 0..20 {
+        assert_eq!(get(server.ports.http, "/").status, 200);
+    }
+    let v = stats(server.ports.stats);
+    let lat = &v["rwsgi"]["latency"];
+    let (p50, p99) = (
+        lat["p50"].as_u64().expect("p50 after requests"),
+        lat["p99"].as_u64().expect("p99 after requests"),
+    );
+    assert!(p50 > 0 && p50 <= p99, "{lat}");
+    let addr = format!("127.0.0.1:{}", server.ports.stats);
+    let (code, out, err) = top_once(&[&addr]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let want = format!(
+        "  p50 {}  p99 {}",
+        rwsgi_top::table::micros(p50),
+        rwsgi_top::table::micros(p99)
+    );
+    let head = out.lines().next().unwrap_or_default();
+    assert!(head.contains(&want), "{want:?} not in {head:?}");
+}

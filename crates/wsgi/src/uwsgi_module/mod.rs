@@ -73,12 +73,36 @@ pub struct WorkerAppInfo {
     pub chdir: String,
 }
 
+/// What a `uwsgi.metric_*` call does to a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUpdate {
+    /// `metric_set`
+    Set,
+    /// `metric_inc`
+    Inc,
+    /// `metric_dec`
+    Dec,
+    /// `metric_mul`
+    Mul,
+    /// `metric_div`
+    Div,
+    /// `metric_set_max`
+    SetMax,
+    /// `metric_set_min`
+    SetMin,
+}
+
 /// What the module reads from the server while the app runs.
 pub trait ServerView: Send + Sync {
     /// Requests served by every worker (`uwsgi.total_requests()`).
     fn total_requests(&self) -> u64;
     /// Every worker (`uwsgi.workers()`).
     fn workers(&self) -> Vec<WorkerInfo>;
+    /// `uwsgi.metric_get`: a metric's value (0 for an unknown one, as uWSGI).
+    fn metric_get(&self, name: &str) -> i64;
+    /// `uwsgi.metric_set/inc/...`: `false` when the server refused (metrics off, an unknown,
+    /// read-only or collected metric, a division by zero).
+    fn metric_update(&self, name: &str, update: MetricUpdate, n: i64) -> bool;
 }
 
 /// The server's facts the module shows, handed over once by [`install`].
@@ -166,6 +190,14 @@ pub fn install(py: Python<'_>, ctx: ServerContext) -> Result<(), ModuleError> {
     m.add_function(wrap_pyfunction!(is_locked, &m)?)?;
     m.add_function(wrap_pyfunction!(setprocname, &m)?)?;
     m.add_function(wrap_pyfunction!(i_am_the_spooler, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_get, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_set, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_inc, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_dec, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_mul, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_div, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_set_max, &m)?)?;
+    m.add_function(wrap_pyfunction!(metric_set_min, &m)?)?;
     m.add("opt", opt_dict(py, &ctx.opt)?)?;
     m.add("numproc", ctx.numproc)?;
     m.add("cores", ctx.cores)?;
@@ -487,4 +519,73 @@ fn setprocname(name: &str) {
 #[pyfunction]
 fn i_am_the_spooler() -> Option<bool> {
     None
+}
+
+/// The value of metric `key` (custom or built-in, like `worker.1.requests`); 0 when there is
+/// no such metric or metrics are off, as uWSGI answers.
+#[pyfunction]
+fn metric_get(key: &str) -> PyResult<i64> {
+    Ok(context()?.view.metric_get(key))
+}
+
+/// `True` when the server applied `update`, `None` when it refused (uWSGI's answers).
+fn metric_call(py: Python<'_>, key: &str, update: MetricUpdate, n: i64) -> PyResult<Py<PyAny>> {
+    Ok(if context()?.view.metric_update(key, update, n) {
+        pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind()
+    } else {
+        py.None()
+    })
+}
+
+/// Sets metric `key` to `value` (1 by default, as uWSGI).
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_set(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::Set, value)
+}
+
+/// Adds `value` (1 by default) to metric `key`: one atomic add, shared by every worker.
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_inc(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::Inc, value)
+}
+
+/// Subtracts `value` (1 by default) from metric `key`.
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_dec(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::Dec, value)
+}
+
+/// Multiplies metric `key` by `value` (1 by default).
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_mul(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::Mul, value)
+}
+
+/// Divides metric `key` by `value` (1 by default; 0 is refused).
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_div(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::Div, value)
+}
+
+/// Raises metric `key` to `value` when that is larger.
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_set_max(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::SetMax, value)
+}
+
+/// Lowers metric `key` to `value` when that is smaller (and above the metric's initial value,
+/// uWSGI's rule).
+#[pyfunction]
+#[pyo3(signature = (key, value = 1))]
+fn metric_set_min(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+    metric_call(py, key, MetricUpdate::SetMin, value)
 }
