@@ -690,6 +690,10 @@ options! {
         field: offload_threads: u64 = 0,
         apply: |c, o| c.offload_threads = o.number()?,
     }
+    HonourRange { name: "honour-range", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: static files always honour a Range header (206, 416); \
+         as in uWSGI, app responses are passed on as the app wrote them",
+    }
     StaticOffloadToThread { name: "static-offload-to-thread", kind: Value, value: "N",
         help: "accepted for compatibility (see --offload-threads)",
         apply: |c, o| c.offload_threads = c.offload_threads.max(o.number()?),

@@ -164,6 +164,7 @@ mod tests {
                 "thunder-lock",
                 "ignore-write-errors",
                 "ignore-sigpipe",
+                "honour-range",
             ]
         );
     }
