@@ -101,6 +101,8 @@ struct WorkerProc {
     spawned: Option<Instant>,
     /// Asked to stop (reload or max-requests): its exit is expected; respawn at once.
     stopping_since: Option<Instant>,
+    /// SIGKILL sent (harakiri, evil reload): nothing left to do but reap it.
+    killed: bool,
     /// Respawn no earlier than this.
     respawn_at: Option<Instant>,
 }
@@ -447,6 +449,7 @@ impl Master {
             pid,
             spawned: Some(Instant::now()),
             stopping_since: None,
+            killed: false,
             respawn_at: None,
         };
         eprintln!(
@@ -568,6 +571,7 @@ impl Master {
     /// Kills worker `idx` (0-based) now; its exit is expected, so it is respawned at once.
     fn kill_worker(&mut self, idx: usize) {
         self.workers[idx].stopping_since = Some(Instant::now());
+        self.workers[idx].killed = true;
         let _ = process::kill(self.workers[idx].pid, Signal::KILL);
     }
 
@@ -594,14 +598,18 @@ impl Master {
     }
 
     /// `--harakiri`: a worker with a core inside one request for longer than `limit` seconds
-    /// is killed (and respawned), as uWSGI's master does.
+    /// is killed (and respawned), as uWSGI's master does. Stopping workers too: during a
+    /// graceful reload nothing accepts until every old worker is gone, so a stuck one must not
+    /// hold the reload for the whole --worker-reload-mercy (uWSGI checks every worker).
     fn check_harakiri(&mut self, limit: u64) {
         let now = unix_now();
         for idx in 0..self.workers.len() {
             let wid = idx + 1;
-            let Some(pid) = self.serving(idx) else {
+            let w = self.workers[idx];
+            if w.pid <= 0 || w.killed {
                 continue;
-            };
+            }
+            let pid = w.pid;
             let stuck = (0..self.settings.threads).any(|core| {
                 let c = self.scoreboard.core(wid, core);
                 c.in_request() && now.saturating_sub(c.request_start()) > limit
@@ -660,6 +668,7 @@ impl Master {
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
+            w.killed = false;
             let code = status.exit_status().unwrap_or(-1);
             if let Some(sig) = status.terminating_signal() {
                 eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {sig} :( trying respawn ...");

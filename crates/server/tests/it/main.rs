@@ -4,6 +4,7 @@
 //! should not share the machine with the rest.)
 
 mod config_corpus;
+mod faults;
 mod http_bodies;
 mod http_conformance;
 mod nginx;
