@@ -25,11 +25,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 mod job;
+pub mod memory;
 pub mod metrics;
 mod runner;
 mod sinks;
 pub mod spec;
 
+pub use memory::PushMemory;
 pub use spec::{HostPort, PusherKind, PusherSpec};
 
 /// Unsent documents the `mongodb` pusher keeps while its server is unreachable.
@@ -114,13 +116,16 @@ pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushErr
 
 /// Runs every pusher until `stop` becomes true (the pusher process's SIGTERM), then does
 /// carbon's final push (bounded by [`NET_TIMEOUT`]) and returns. `snapshot` is called on this
-/// thread whenever a pusher is due; the pushers' I/O happens on their own threads.
+/// thread whenever a pusher is due; the pushers' I/O happens on their own threads. `memory`
+/// (made by the master before it forks the pusher process, one slot per pusher) carries what
+/// the pushers delivered over to the next pusher process.
 pub fn run(
     config: PushConfig,
+    memory: &PushMemory,
     snapshot: &mut dyn FnMut() -> rwsgi_stats::model::StatsSnapshot,
     stop: &AtomicBool,
 ) {
-    runner::run(config, snapshot, stop)
+    runner::run(config, memory, snapshot, stop)
 }
 
 #[cfg(test)]

@@ -158,6 +158,9 @@ fn signal_actions(hooks: &[SignalHook]) -> Vec<(libc::c_int, SignalAction)> {
 /// run threads, and the master must stay single-threaded to fork safely).
 struct PusherProc {
     config: rwsgi_push::PushConfig,
+    /// Mapped before the first pusher process is forked: each respawn inherits what the
+    /// previous one delivered (statsd deltas).
+    memory: rwsgi_push::PushMemory,
     pid: RawPid,
     spawned: Option<Instant>,
     respawn_at: Option<Instant>,
@@ -227,6 +230,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let master_info = master_info(&settings, &listeners, &config);
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
+    let push_memory = (!push_config.is_empty())
+        .then(|| rwsgi_push::PushMemory::new(push_config.pushers.len()))
+        .transpose()
+        .map_err(os("the pushers' shared memory"))?;
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
         settings,
@@ -245,8 +252,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         start_dir,
         touch_reload,
         signal_actions,
-        pusher: (!push_config.is_empty()).then_some(PusherProc {
+        pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
+            memory,
             pid: 0,
             spawned: None,
             respawn_at: Some(Instant::now()),
@@ -460,12 +468,16 @@ impl Master {
     }
 
     fn spawn_pusher(&mut self) -> Result<(), StartError> {
-        let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
+        let Some((config, memory)) = self
+            .pusher
+            .as_ref()
+            .map(|p| (p.config.clone(), p.memory.clone()))
+        else {
             return Ok(());
         };
         let pid = self.fork_child(|m| {
             m.settings.procname.apply(crate::procname::Role::Pusher);
-            run_pusher(config, &m.master_info, &m.scoreboard)
+            run_pusher(config, &memory, &m.master_info, &m.scoreboard)
         })?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
@@ -877,10 +889,20 @@ extern "C" fn on_pusher_stop(_: libc::c_int) {
 
 /// The body of the pusher process: pushes snapshots of the shared scoreboard (which holds
 /// the master's counters too) until SIGTERM.
-fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Scoreboard) -> i32 {
+fn run_pusher(
+    config: rwsgi_push::PushConfig,
+    memory: &rwsgi_push::PushMemory,
+    info: &MasterInfo,
+    scoreboard: &Scoreboard,
+) -> i32 {
     let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
-    rwsgi_push::run(config, &mut || scoreboard.snapshot(info), &PUSHER_STOP);
+    rwsgi_push::run(
+        config,
+        memory,
+        &mut || scoreboard.snapshot(info),
+        &PUSHER_STOP,
+    );
     0
 }
 
