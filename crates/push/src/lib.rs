@@ -11,7 +11,7 @@
 //! | `--stats-push statsd:H:P[,PREFIX]` | one UDP datagram per metric of uWSGI's metric subsystem, named `PREFIX.NAME` (default prefix `uwsgi`): counters as the increase since the last push (`|c`), gauges as values (`|g`). `--statsd-all-gauges`: every metric as an absolute `|g`; `--statsd-no-workers`: no `worker.*` metrics. |
 //! | `--stats-push socket:H:P[,PREFIX]` | one UDP datagram per metric, `PREFIX.NAME TYPE VALUE` (uWSGI's numeric type, absolute value). |
 //! | `--stats-push zabbix:[H:P][,PREFIX]` | one Zabbix sender request per push (default `127.0.0.1:10051`), item keys `PREFIX.NAME`, host = the machine's host name. |
-//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots replaced by `_`), `--carbon-no-workers`. |
+//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots and whitespace replaced by `_`), `--carbon-no-workers`. |
 //!
 //! `statsd`, `socket` and `zabbix` push every `--stats-pusher-default-freq` seconds (default 3);
 //! `file` and `mongodb` take `freq=N`. Every pusher pushes once right at start, then on its
