@@ -569,8 +569,8 @@ mod tests {
         assert_eq!(default_carbon_id(Some("127.0.0.1:3031")), "127_0_0_1:3031");
         assert_eq!(default_carbon_id(Some(":3031")), ":3031");
         assert_eq!(default_carbon_id(Some("/tmp/app.sock")), "/tmp/app_sock");
-        // found by the push_spec fuzz body (through its proptest): a space in the first socket's name made an id
-        // that carbon splits in two
+        // found by the push_spec fuzz body (through its proptest): a space in the first
+        // socket's name made an id that carbon splits in two
         assert_eq!(
             default_carbon_id(Some("/tmp/my app.sock")),
             "/tmp/my_app_sock"
