@@ -1127,6 +1127,78 @@ def scenario_6(logdir: str) -> tuple[list[dict], str]:
     return records, table
 
 
+CHEAPER_PROCESSES = 8  # scenario 10
+
+
+def scenario_10(logdir: str) -> tuple[list[dict], str]:
+    """Idle memory of the whole process tree: 8 processes, against 8 with cheaper = 1."""
+    n = CHEAPER_PROCESSES
+    cheaper = ["--cheaper", "1"]
+    specs = [
+        Spec("rwsgi", "rwsgi", "--http-socket", "hello", processes=n),
+        Spec("rwsgi-cheaper", "rwsgi", "--http-socket", "hello", processes=n, extra=cheaper),
+        Spec("uwsgi", "uwsgi", "--http11-socket", "hello", processes=n),
+        Spec("uwsgi-cheaper", "uwsgi", "--http11-socket", "hello", processes=n, extra=cheaper),
+    ]
+    samples: dict[str, list[dict]] = {s.key: [] for s in specs}
+    errors: dict[str, str] = {}
+    argvs: dict[str, list[str]] = {}
+    for rnd in range(ROUNDS):
+        for spec in specs[rnd % len(specs) :] + specs[: rnd % len(specs)]:
+            if spec.key in errors:
+                continue
+            try:
+                target = start_target(spec, logdir, stats=True)
+                argvs[spec.key] = target.main.argv
+                if target.error:
+                    raise BenchError(target.error)
+                assert target.stats_port is not None
+                wait_workers(target.stats_port, 1 if spec.extra else n, target.main)
+                time.sleep(1)  # idle: nothing but the one readiness request was served
+                tree = process_tree(target.main.pid)
+                mem = [memory_kib(pid) for pid in tree]
+                sample = {"round": rnd + 1, "processes": len(tree),
+                          "rss_kib": sum(m[0] for m in mem), "pss_kib": sum(m[1] for m in mem)}
+                samples[spec.key].append(sample)
+                log(f"  round {rnd + 1}/{ROUNDS} {spec.key:<14} {len(tree)} processes, "
+                    f"RSS {sample['rss_kib'] / 1024:.1f} MiB, PSS {sample['pss_kib'] / 1024:.1f} MiB")
+            except BenchError as e:
+                errors[spec.key] = str(e)
+                log(f"  {spec.key}: FAILED: {e}")
+            finally:
+                stop_all()
+
+    def med(key, field_):
+        vals = [s[field_] for s in samples[key]]
+        return statistics.median(vals) / 1024 if vals else None
+
+    records, lines = [], []
+    for spec in specs:
+        vals = samples[spec.key]
+        rec = {"key": spec.key, "server": spec.server, "argv": argvs.get(spec.key),
+               "samples": vals, "error": errors.get(spec.key, "")}
+        records.append(rec)
+        if not vals:
+            lines.append([spec.label, "FAILED", "", "", "", errors.get(spec.key, "")[:80]])
+            continue
+        base = spec.key.removesuffix("-cheaper")
+        rec["summary"] = {"rss_mib": med(spec.key, "rss_kib"), "pss_mib": med(spec.key, "pss_kib"),
+                          "processes": vals[-1]["processes"]}
+        lines.append([
+            spec.label, str(vals[-1]["processes"]),
+            f"{med(spec.key, 'rss_kib'):.1f}", f"{med(spec.key, 'pss_kib'):.1f}",
+            f"{ratio(med(spec.key, 'rss_kib'), med(base, 'rss_kib'))} / "
+            f"{ratio(med(spec.key, 'pss_kib'), med(base, 'pss_kib'))}",
+            errors.get(spec.key, ""),
+        ])
+    table = markdown_table(
+        ["server / mode", "processes running", "RSS sum MiB (median)", "PSS sum MiB (median)",
+         "RSS / PSS vs the same server without cheaper", "error"],
+        lines,
+    )
+    return records, table
+
+
 def dead_port() -> int:
     """A loopback port nothing listens on (a push target that is down)."""
     return free_port()
@@ -1319,9 +1391,14 @@ SCENARIOS = {
     7: ("cost of stats pushers whose targets are down", scenario_7),
     8: ("static files (4 KiB, 1 MiB): static-map vs uWSGI offload, Granian, nginx", scenario_8),
     9: ("hello world: this rwsgi against a baseline build (RWSGI_BASE)", scenario_9),
+    10: (f"idle memory: --processes {CHEAPER_PROCESSES} against --cheaper 1", scenario_10),
 }
 
 NOTES = {
+    10: [f"Started fresh each round with --processes {CHEAPER_PROCESSES} (app preloaded), with and "
+         "without --cheaper 1 (spare algorithm), waited for the workers the configuration runs, "
+         "then 1 s idle; VmRSS and Pss summed over the main process and all descendants, as in "
+         "scenario 6."],
     9: ["rwsgi-base = the RWSGI_BASE binary (e.g. built from the previous release) with the same "
         "options and app; the server CPU per request of the two rows is the change's cost."],
     1: [
@@ -1417,6 +1494,8 @@ def estimate_minutes(chosen: list[int]) -> float:
         seconds += len(STATS_WORKERS) * (10 + STATS_READS * 2 * 0.012)
     if 6 in chosen:
         seconds += 3 * ROUNDS * (RSS_WARMUP + 4)
+    if 10 in chosen:
+        seconds += 4 * ROUNDS * 4
     return seconds / 60
 
 

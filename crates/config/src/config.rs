@@ -108,6 +108,74 @@ impl FileServeMode {
     }
 }
 
+/// `--stats-vars`: what the stats show of a busy core's request vars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatsVars {
+    /// Every var, values of credentials and cookies replaced (rwsgi's default).
+    #[default]
+    Redacted,
+    /// Every var as the request carried it (uWSGI's output: unsafe to expose).
+    Full,
+    /// No vars (empty lists).
+    Off,
+}
+
+impl StatsVars {
+    /// `full`, `redacted` or `off`.
+    pub fn parse(s: &str) -> Option<StatsVars> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "redacted" => Some(StatsVars::Redacted),
+            "full" => Some(StatsVars::Full),
+            "off" => Some(StatsVars::Off),
+            _ => None,
+        }
+    }
+}
+
+/// `--cheaper-algo`: how cheaper mode decides to spawn or stop workers (uWSGI's algorithms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheaperAlgo {
+    /// Spawn when every worker has been busy for `cheaper-overload` cycles; stop one every
+    /// `cheaper-overload` idle cycles while more than one worker is free.
+    #[default]
+    Spare,
+    /// Keep `cheaper` idle workers: spawn before the workers are all busy, stop slowly
+    /// (`cheaper-idle`).
+    Spare2,
+    /// Follow the listen queue: spawn while it is deeper than `cheaper-overload`, stop while
+    /// it is shallower.
+    Backlog,
+    /// Follow the share of time workers spend in requests (the `cheaper-busyness-*` options).
+    Busyness,
+    /// Never decide: workers are added and removed by hand only.
+    Manual,
+}
+
+impl CheaperAlgo {
+    /// Every algorithm with its uWSGI name, in uWSGI's registration order.
+    pub const ALL: [(&'static str, CheaperAlgo); 5] = [
+        ("spare", CheaperAlgo::Spare),
+        ("spare2", CheaperAlgo::Spare2),
+        ("backlog", CheaperAlgo::Backlog),
+        ("manual", CheaperAlgo::Manual),
+        ("busyness", CheaperAlgo::Busyness),
+    ];
+
+    /// The algorithm uWSGI calls `name`.
+    pub fn parse(name: &str) -> Option<CheaperAlgo> {
+        let name = name.trim();
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|&(_, a)| a)
+    }
+
+    /// uWSGI's name of the algorithm.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|&&(_, a)| a == self)
+            .map_or("spare", |&(n, _)| n)
+    }
+}
+
 /// What the master does on a signal (uWSGI's master functions, named in `unix_signal` hooks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignalAction {
@@ -315,11 +383,25 @@ impl Occurrence<'_> {
         }
     }
 
+    /// `--cheaper-algo`: one of uWSGI's algorithm names (uWSGI falls back to spare on an
+    /// unknown one; a typo there silently changes how the server scales, so it is refused).
+    pub(crate) fn cheaper_algo(&self) -> Result<CheaperAlgo, ConfigError> {
+        let v = self.required()?;
+        CheaperAlgo::parse(v)
+            .ok_or_else(|| self.invalid(v, "expected spare, spare2, backlog, busyness or manual"))
+    }
+
     /// `--file-serve-mode`.
     pub(crate) fn file_serve_mode(&self) -> Result<FileServeMode, ConfigError> {
         let v = self.required()?;
         FileServeMode::parse(v)
             .ok_or_else(|| self.invalid(v, "expected x-sendfile, x-accel-redirect or raw"))
+    }
+
+    /// `--stats-vars`.
+    pub(crate) fn stats_vars(&self) -> Result<StatsVars, ConfigError> {
+        let v = self.required()?;
+        StatsVars::parse(v).ok_or_else(|| self.invalid(v, "expected redacted, full or off"))
     }
 
     pub(crate) fn path(&self) -> Result<PathBuf, ConfigError> {

@@ -17,8 +17,8 @@ use std::path::PathBuf;
 
 use crate::addr::Addr;
 use crate::config::{
-    is_builtin_plugin, normalize_plugin, FileServeMode, Mount, Occurrence, Protocol, SignalHook,
-    SocketSpec, StaticMap, BUILTIN_PLUGINS,
+    is_builtin_plugin, normalize_plugin, CheaperAlgo, FileServeMode, Mount, Occurrence, Protocol,
+    SignalHook, SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
 use crate::error::ConfigError;
 use crate::forwarded::TrustedPeers;
@@ -189,6 +189,21 @@ fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A number where 0 means the default, as uWSGI reads its cheaper options (an unset option is
+/// 0 there, and 0 is replaced by the default when the algorithm starts).
+fn zero_means(o: &Occurrence<'_>, default: u64) -> Result<u64, ConfigError> {
+    Ok(Some(o.number()?).filter(|&n| n > 0).unwrap_or(default))
+}
+
+/// A percentage (0 means the default, as in [`zero_means`]).
+fn percent(o: &Occurrence<'_>, default: u64) -> Result<u64, ConfigError> {
+    let n = zero_means(o, default)?;
+    if n > 100 {
+        return Err(o.invalid(o.required()?, "a percentage is at most 100"));
+    }
+    Ok(n)
+}
+
 #[rustfmt::skip]
 options! {
     // --- sockets
@@ -332,6 +347,124 @@ options! {
         help: "maximum time a worker can take to reload/shut down (default 60)",
         field: worker_reload_mercy: u64 = 60,
         apply: |c, o| c.worker_reload_mercy = o.number()?,
+    }
+    // --- the cheaper subsystem (adaptive worker count; `processes` is the maximum)
+    Cheaper { name: "cheaper", kind: Value, value: "N",
+        help: "cheaper mode: keep at least N workers running and spawn or stop the others as the \
+         --cheaper-algo decides (0 = off; must be lower than --processes)",
+        field: cheaper: u32 = 0,
+        apply: |c, o| c.cheaper = o.ranged(0, 65535)? as u32,
+    }
+    CheaperInitial { name: "cheaper-initial", kind: Value, value: "N",
+        help: "workers to start with in cheaper mode (default: --cheaper)",
+        field: cheaper_initial: u32 = 0,
+        apply: |c, o| c.cheaper_initial = o.ranged(0, 65535)? as u32,
+    }
+    CheaperStep { name: "cheaper-step", kind: Value, value: "N",
+        help: "workers to spawn at each overload in cheaper mode (default 1)",
+        field: cheaper_step: u32 = 1,
+        apply: |c, o| c.cheaper_step = zero_means(o, 1)?.min(65535) as u32,
+    }
+    CheaperOverload { name: "cheaper-overload", kind: Value, value: "N",
+        help: "spare: cycles (seconds) all workers must be busy before spawning and between two \
+         stops; backlog: the listen-queue depth above which workers are spawned; busyness: the \
+         seconds each busyness average covers (default 3)",
+        field: cheaper_overload: u64 = 3,
+        apply: |c, o| c.cheaper_overload = o.ranged(1, 86400)?,
+    }
+    CheaperAlgo { name: "cheaper-algo", kind: Value, value: "ALGO",
+        help: "how cheaper mode decides: spare (default), spare2, backlog, busyness or manual",
+        field: cheaper_algo: CheaperAlgo = CheaperAlgo::Spare,
+        apply: |c, o| c.cheaper_algo = o.cheaper_algo()?,
+    }
+    CheaperAlgoList { name: "cheaper-algo-list", aliases: ["cheaper-algos-list", "cheaper-list"],
+        kind: Flag, value: "",
+        help: "list the cheaper algorithms at start-up",
+        field: cheaper_algo_list: bool = false,
+        apply: |c, o| c.cheaper_algo_list = o.flag(),
+    }
+    CheaperIdle { name: "cheaper-idle", kind: Value, value: "SECS",
+        help: "spare2: stop a worker after SECS cycles with more idle workers than --cheaper \
+         (default 10; 0 counts as 1)",
+        field: cheaper_idle: u64 = 10,
+        apply: |c, o| c.cheaper_idle = o.number()?.max(1),
+    }
+    CheaperRssLimitSoft { name: "cheaper-rss-limit-soft", kind: Value, value: "BYTES",
+        help: "cheaper mode spawns no worker while the running workers' resident memory totals \
+         BYTES or more (needs --memory-report; 0 = off)",
+        field: cheaper_rss_limit_soft: Option<u64> = None,
+        apply: |c, o| c.cheaper_rss_limit_soft = o.nonzero_or_off()?,
+    }
+    CheaperRssLimitHard { name: "cheaper-rss-limit-hard", kind: Value, value: "BYTES",
+        help: "cheaper mode stops a worker while the running workers' resident memory totals \
+         BYTES or more (above --cheaper-rss-limit-soft; 0 = off)",
+        field: cheaper_rss_limit_hard: Option<u64> = None,
+        apply: |c, o| c.cheaper_rss_limit_hard = o.nonzero_or_off()?,
+    }
+    CheaperBusynessMax { name: "cheaper-busyness-max", kind: Value, value: "PERCENT",
+        help: "busyness: above this average busyness workers are spawned (default 50)",
+        field: cheaper_busyness_max: u64 = 50,
+        apply: |c, o| c.cheaper_busyness_max = percent(o, 50)?,
+    }
+    CheaperBusynessMin { name: "cheaper-busyness-min", kind: Value, value: "PERCENT",
+        help: "busyness: below this average busyness a worker is stopped (default 25)",
+        field: cheaper_busyness_min: u64 = 25,
+        apply: |c, o| c.cheaper_busyness_min = percent(o, 25)?,
+    }
+    CheaperBusynessMultiplier { name: "cheaper-busyness-multiplier", kind: Value, value: "N",
+        help: "busyness: workers must be idle for --cheaper-overload x N seconds to be stopped \
+         (default 10)",
+        field: cheaper_busyness_multiplier: u64 = 10,
+        apply: |c, o| c.cheaper_busyness_multiplier = zero_means(o, 10)?,
+    }
+    CheaperBusynessPenalty { name: "cheaper-busyness-penalty", kind: Value, value: "N",
+        help: "busyness: added to the multiplier when a stopped worker had to be spawned again \
+         too soon (default 2)",
+        field: cheaper_busyness_penalty: u64 = 2,
+        apply: |c, o| c.cheaper_busyness_penalty = zero_means(o, 2)?,
+    }
+    CheaperBusynessVerbose { name: "cheaper-busyness-verbose", kind: Flag, value: "",
+        help: "busyness: log every busyness measurement",
+        field: cheaper_busyness_verbose: bool = false,
+        apply: |c, o| c.cheaper_busyness_verbose = o.flag(),
+    }
+    CheaperBusynessBacklogAlert { name: "cheaper-busyness-backlog-alert", kind: Value, value: "N",
+        help: "busyness: spawn emergency workers whenever the listen queue is deeper than N \
+         (default 33)",
+        field: cheaper_busyness_backlog_alert: u64 = 33,
+        apply: |c, o| c.cheaper_busyness_backlog_alert = zero_means(o, 33)?,
+    }
+    CheaperBusynessBacklogMultiplier { name: "cheaper-busyness-backlog-multiplier", kind: Value, value: "N",
+        help: "busyness: the multiplier while emergency workers run (default 3)",
+        field: cheaper_busyness_backlog_multiplier: u64 = 3,
+        apply: |c, o| c.cheaper_busyness_backlog_multiplier = zero_means(o, 3)?,
+    }
+    CheaperBusynessBacklogStep { name: "cheaper-busyness-backlog-step", kind: Value, value: "N",
+        help: "busyness: emergency workers to spawn at a time (default 1)",
+        field: cheaper_busyness_backlog_step: u32 = 1,
+        apply: |c, o| c.cheaper_busyness_backlog_step = zero_means(o, 1)?.min(65535) as u32,
+    }
+    CheaperBusynessBacklogNonzero { name: "cheaper-busyness-backlog-nonzero", kind: Value, value: "SECS",
+        help: "busyness: spawn emergency workers when the listen queue stayed non-empty for SECS \
+         (default 60)",
+        field: cheaper_busyness_backlog_nonzero: u64 = 60,
+        apply: |c, o| c.cheaper_busyness_backlog_nonzero = zero_means(o, 60)?,
+    }
+    Idle { name: "idle", kind: Value, value: "SECS",
+        help: "cheap mode after SECS without a request: every worker stops, and the first \
+         connection on a listening socket spawns them again (0 = off)",
+        field: idle: Option<u64> = None,
+        apply: |c, o| c.idle = o.nonzero_or_off()?,
+    }
+    DieOnIdle { name: "die-on-idle", kind: Flag, value: "",
+        help: "with --idle: shut the server down instead of entering cheap mode",
+        field: die_on_idle: bool = false,
+        apply: |c, o| c.die_on_idle = o.flag(),
+    }
+    Cheap { name: "cheap", kind: Flag, value: "",
+        help: "start in cheap mode: no worker runs until the first connection on a listening socket",
+        field: cheap: bool = false,
+        apply: |c, o| c.cheap = o.flag(),
     }
     DieOnTerm { name: "die-on-term", kind: Flag, value: "", noop: true,
         help: "accepted for compatibility: rwsgi always shuts down on SIGTERM",
@@ -624,6 +757,31 @@ options! {
         field: stats_no_cores: bool = false,
         apply: |c, o| c.stats_no_cores = o.flag(),
     }
+    StatsChmod { name: "stats-chmod", kind: Value, value: "MODE",
+        help: "octal mode of UNIX stats and --metrics sockets (rwsgi; default --chmod-socket, else 600)",
+        field: stats_chmod: Option<u32> = None,
+        apply: |c, o| c.stats_chmod = Some(chmod_mode(o)?),
+    }
+    StatsVars { name: "stats-vars", kind: Value, value: "MODE",
+        help: "request vars in the stats: redacted (default), full (uWSGI's raw output: leaks cookies and credentials) or off (rwsgi)",
+        field: stats_vars: StatsVars = StatsVars::Redacted,
+        apply: |c, o| c.stats_vars = o.stats_vars()?,
+    }
+    StatsRedact { name: "stats-redact", kind: Multi, value: "NAME",
+        help: "also redact this header (X-Api-Key) or request var (HTTP_X_API_KEY) in the stats (rwsgi)",
+        field: stats_redact: Vec<String> = Vec::new(),
+        apply: |c, o| c.stats_redact.push(o.string()?),
+    }
+    StatsHttpAuth { name: "stats-http-auth", kind: Value, value: "FILE",
+        help: "require a bearer token or user:password from FILE on HTTP stats and /metrics (rwsgi)",
+        field: stats_http_auth: Option<PathBuf> = None,
+        apply: |c, o| c.stats_http_auth = Some(o.path()?),
+    }
+    StatsMaxClients { name: "stats-max-clients", kind: Value, value: "N",
+        help: "stats clients served at once; more wait in the listen queue (rwsgi; default 1024)",
+        field: stats_max_clients: usize = 1024,
+        apply: |c, o| c.stats_max_clients = o.ranged(1, 1 << 20)? as usize,
+    }
     Metrics { name: "metrics", kind: Value, value: "ADDR",
         help: "serve only Prometheus /metrics on ADDR (rwsgi; TCP, UNIX or @abstract)",
         field: metrics: Option<Addr> = None,
@@ -779,8 +937,8 @@ impl Config {
         }
     }
 
-    /// Post-parse checks: a socket exists and an app is configured (unless
-    /// `need-app = false`). Numeric ranges are enforced while parsing.
+    /// Post-parse checks: a socket exists, an app is configured (unless `need-app = false`),
+    /// and `--stats-http-auth` does not meet a raw stats socket. Numeric ranges are enforced while parsing.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.sockets.is_empty() {
             return Err(ConfigError::NoSocket);
@@ -792,6 +950,33 @@ impl Config {
         {
             return Err(ConfigError::NoApp);
         }
-        Ok(())
+        if self.stats_http_auth.is_some() && self.stats.is_some() && !self.stats_http {
+            return Err(ConfigError::RawStatsAuth);
+        }
+        self.validate_cheaper()
+    }
+
+    /// uWSGI's start-up checks of the cheaper options (a `cheaper-initial` out of range is
+    /// not an error there: the server clamps it and says so).
+    fn validate_cheaper(&self) -> Result<(), ConfigError> {
+        if self.cheaper > 0 && self.cheaper >= self.processes {
+            return Err(ConfigError::Inconsistent(
+                "invalid cheaper value: must be lower than processes",
+            ));
+        }
+        if self.cheaper_rss_limit_soft.is_some() && !self.memory_report {
+            return Err(ConfigError::Inconsistent(
+                "enabling cheaper-rss-limit-soft requires enabling also memory-report",
+            ));
+        }
+        match (self.cheaper_rss_limit_soft, self.cheaper_rss_limit_hard) {
+            (None, Some(_)) => Err(ConfigError::Inconsistent(
+                "enabling cheaper-rss-limit-hard requires setting also cheaper-rss-limit-soft",
+            )),
+            (Some(soft), Some(hard)) if hard <= soft => Err(ConfigError::Inconsistent(
+                "cheaper-rss-limit-hard value must be higher than cheaper-rss-limit-soft value",
+            )),
+            _ => Ok(()),
+        }
     }
 }

@@ -163,11 +163,20 @@ pub enum ConfigError {
     /// No `socket` / `http-socket` / `http11-socket` / `http` was configured.
     #[error("no socket configured: use --socket, --http-socket or --http11-socket")]
     NoSocket,
+    /// Options that do not fit together (uWSGI refuses to start on them too).
+    #[error("{0}")]
+    Inconsistent(&'static str),
     /// No application and `need-app` is on.
     #[error(
         "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"
     )]
     NoApp,
+    /// `--stats-http-auth` with a raw `--stats` socket, which reads no request and so cannot
+    /// check credentials.
+    #[error(
+        "--stats-http-auth needs --stats-http: a raw stats socket reads no request, so it cannot check credentials"
+    )]
+    RawStatsAuth,
 }
 
 /// Something start-up should report without refusing the configuration (uWSGI starts in

@@ -40,8 +40,8 @@ mod parse;
 
 pub use addr::{Addr, AddrError};
 pub use config::{
-    flag_value, is_builtin_plugin, normalize_plugin, ExportedOptions, FileServeMode, Mount,
-    Protocol, SignalAction, SignalHook, SocketSpec, StaticMap, BUILTIN_PLUGINS,
+    flag_value, is_builtin_plugin, normalize_plugin, CheaperAlgo, ExportedOptions, FileServeMode,
+    Mount, Protocol, SignalAction, SignalHook, SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
 pub use defs::Config;
 pub use error::{ConfigError, Origin, Warning};

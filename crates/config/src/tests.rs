@@ -716,6 +716,57 @@ fn chmod_socket_forms() {
 }
 
 #[test]
+fn stats_safety_options() {
+    let base = [
+        "--socket",
+        "/tmp/s.sock",
+        "--module",
+        "m",
+        "--stats",
+        "/tmp/st.sock",
+    ];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    let c = serve(&with(&[]), &[]);
+    assert_eq!(
+        (c.stats_vars, c.stats_chmod, c.stats_max_clients),
+        (crate::StatsVars::Redacted, None, 1024)
+    );
+    let c = serve(
+        &with(&[
+            "--stats-vars=FULL",
+            "--stats-chmod",
+            "640",
+            "--stats-redact",
+            "X-Api-Key",
+            "--stats-redact=HTTP_X_B",
+            "--stats-max-clients",
+            "5",
+        ]),
+        &[],
+    );
+    assert_eq!(c.stats_vars, crate::StatsVars::Full);
+    assert_eq!(c.stats_chmod, Some(0o640));
+    assert_eq!(c.stats_redact, vec!["X-Api-Key", "HTTP_X_B"]);
+    assert_eq!(c.stats_max_clients, 5);
+    assert_eq!(
+        serve(&with(&["--stats-vars", "off"]), &[]).stats_vars,
+        crate::StatsVars::Off
+    );
+    assert!(err(&with(&["--stats-vars", "some"]), &[]).contains("expected redacted, full or off"));
+    assert!(err(&with(&["--stats-max-clients", "0"]), &[]).contains("stats-max-clients"));
+    // Credentials need a request to travel in: a raw stats socket has none.
+    let auth = ["--stats-http-auth", "/etc/auth"];
+    assert!(err(&with(&auth), &[]).contains("--stats-http-auth needs --stats-http"));
+    let c = serve(
+        &with(&["--stats-http-auth", "/etc/auth", "--stats-http"]),
+        &[],
+    );
+    assert_eq!(c.stats_http_auth, Some("/etc/auth".into()));
+}
+
+#[test]
 fn protocol_forces_plain_sockets_only() {
     let c = serve(
         &[
@@ -991,5 +1042,83 @@ fn exported_options_from_the_environment_use_the_option_s_name() {
             ("processes", Some("3")),
             ("socket", Some(":3031")),
         ]
+    );
+}
+
+#[test]
+fn cheaper_options_read_as_uwsgi_reads_them() {
+    let ini = "[uwsgi]\nsocket = :1\nmodule = m\nmaster = true\nprocesses = 500\ncheaper = 8\n\
+               cheaper-initial = 16\ncheaper-step = 4\ncheaper-overload = 5\ncheaper-algo = busyness\n\
+               cheaper-busyness-max = 60\ncheaper-busyness-min = 0\ncheaper-busyness-multiplier = 0\n\
+               cheaper-busyness-backlog-alert = 16\ncheaper-busyness-backlog-step = 2\n\
+               cheaper-busyness-verbose = true\nidle = 300\n";
+    let c = serve(&["--ini", "/etc/c.ini"], &[("/etc/c.ini", ini)]);
+    assert_eq!((c.processes, c.cheaper, c.cheaper_initial), (500, 8, 16));
+    assert_eq!((c.cheaper_step, c.cheaper_overload), (4, 5));
+    assert_eq!(c.cheaper_algo, CheaperAlgo::Busyness);
+    assert_eq!(c.cheaper_busyness_max, 60);
+    // 0 means the default there, as in uWSGI
+    assert_eq!(c.cheaper_busyness_min, 25);
+    assert_eq!(c.cheaper_busyness_multiplier, 10);
+    assert_eq!(c.cheaper_busyness_backlog_alert, 16);
+    assert_eq!(c.cheaper_busyness_backlog_step, 2);
+    assert!(c.cheaper_busyness_verbose);
+    assert_eq!(c.idle, Some(300));
+    assert!(!c.die_on_idle);
+    let d = serve(SEED, &[]);
+    assert_eq!(
+        (
+            d.cheaper,
+            d.cheaper_step,
+            d.cheaper_overload,
+            d.cheaper_idle
+        ),
+        (0, 1, 3, 10)
+    );
+    assert_eq!(d.cheaper_algo, CheaperAlgo::Spare);
+    for (name, algo) in CheaperAlgo::ALL {
+        assert_eq!(CheaperAlgo::parse(name), Some(algo));
+        assert_eq!(algo.name(), name);
+    }
+}
+
+#[test]
+fn cheaper_options_that_cannot_work_are_refused_naming_the_problem() {
+    let ok = ["--socket", ":1", "--module", "m", "--processes", "4"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        ok.iter().copied().chain(extra.iter().copied()).collect()
+    };
+    for (args, want) in [
+        (with(&["--cheaper-algo", "sparse"]), "command line: invalid value 'sparse' for option 'cheaper-algo': expected spare, spare2, backlog, busyness or manual"),
+        (with(&["--cheaper", "4"]), "invalid cheaper value: must be lower than processes"),
+        (with(&["--cheaper", "9"]), "invalid cheaper value: must be lower than processes"),
+        (with(&["--cheaper-overload", "0"]), "command line: invalid value '0' for option 'cheaper-overload': must be between 1 and 86400"),
+        (with(&["--cheaper-busyness-max", "101"]), "command line: invalid value '101' for option 'cheaper-busyness-max': a percentage is at most 100"),
+        (with(&["--cheaper", "1", "--cheaper-rss-limit-soft", "1000"]), "enabling cheaper-rss-limit-soft requires enabling also memory-report"),
+        (with(&["--cheaper", "1", "--cheaper-rss-limit-hard", "1000"]), "enabling cheaper-rss-limit-hard requires setting also cheaper-rss-limit-soft"),
+        (with(&["--cheaper", "1", "--memory-report", "--cheaper-rss-limit-soft", "1000", "--cheaper-rss-limit-hard", "1000"]), "cheaper-rss-limit-hard value must be higher than cheaper-rss-limit-soft value"),
+    ] {
+        assert_eq!(err(&args, &[]), want, "{args:?}");
+    }
+    // cheaper 0 is off, whatever the worker count
+    assert_eq!(
+        serve(&with(&["--cheaper", "0", "--processes", "1"]), &[]).cheaper,
+        0
+    );
+    let c = serve(
+        &with(&[
+            "--cheaper",
+            "1",
+            "--memory-report",
+            "--cheaper-rss-limit-soft",
+            "1000",
+            "--cheaper-rss-limit-hard",
+            "2000",
+        ]),
+        &[],
+    );
+    assert_eq!(
+        (c.cheaper_rss_limit_soft, c.cheaper_rss_limit_hard),
+        (Some(1000), Some(2000))
     );
 }

@@ -96,6 +96,16 @@ pub fn redirect_output(to: impl AsFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs `f` with the file-creation mask set to `mask`, then restores the previous mask. The
+/// mask is process-wide: call this only while no other thread creates files (the master binds
+/// its sockets at start-up, single-threaded).
+pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
+    let previous = rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777));
+    let result = f();
+    rustix::process::umask(previous);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

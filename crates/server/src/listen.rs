@@ -224,9 +224,14 @@ fn bind_new(
                 }
             }
             let socket = Socket::new(Domain::UNIX, Type::STREAM.cloexec(), None).map_err(err)?;
-            socket
-                .bind(&SockAddr::unix(path).map_err(err)?)
-                .map_err(err)?;
+            let sa = SockAddr::unix(path).map_err(err)?;
+            match chmod {
+                // Created owner-only, then opened up to `mode`: no moment where the socket has
+                // wider permissions than asked for, whatever the umask.
+                Some(_) => rwsgi_os::process::with_umask(0o177, || socket.bind(&sa)),
+                None => socket.bind(&sa),
+            }
+            .map_err(err)?;
             if let Some(mode) = chmod {
                 std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
                     .map_err(err)?;

@@ -2,6 +2,7 @@
 //! with uWSGI's stats server.
 
 mod apps;
+mod cheaper;
 mod connect;
 mod forwarded;
 mod host;
@@ -13,6 +14,7 @@ mod reqlog;
 mod settings;
 mod signals;
 mod static_files;
+mod stats_auth;
 mod stats_server;
 mod touch;
 mod umod;

@@ -6,6 +6,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rwsgi_config::StatsVars;
 use rwsgi_config::{Config, SignalAction, SignalHook};
 use rwsgi_os::poller::{Poller, READ};
 use rwsgi_os::process::{self, RawPid};
@@ -15,6 +16,7 @@ use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, SocketInfo};
 use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
+use rwsgi_stats::VarsPolicy;
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
@@ -24,6 +26,9 @@ use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 use rwsgi_os::net::UnixQueueProbe;
+
+mod cheaper_mode;
+use cheaper_mode::{CheaperMode, TOKEN_WAKE};
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -71,6 +76,9 @@ pub(crate) enum StartError {
     /// The `uwsgi` Python module could not be set up.
     #[error(transparent)]
     UwsgiModule(#[from] crate::umod::UmodError),
+    /// The `--stats-http-auth` file cannot be used.
+    #[error(transparent)]
+    StatsAuth(#[from] crate::stats_auth::AuthFileError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -105,6 +113,8 @@ struct WorkerProc {
     killed: bool,
     /// Respawn no earlier than this.
     respawn_at: Option<Instant>,
+    /// Cheaped: the cheaper subsystem stopped it (or is stopping it); not respawned.
+    cheap: bool,
 }
 
 struct Master {
@@ -136,6 +146,8 @@ struct Master {
     touch_reload: TouchWatch,
     /// What each handled signal (other than SIGCHLD) makes the master do.
     signal_actions: Vec<(libc::c_int, SignalAction)>,
+    /// The cheaper subsystem, `--idle` and cheap mode.
+    cheaper: CheaperMode,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -184,6 +196,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
     let mut settings = Settings::from_config(&config);
+    // uWSGI's cheaper options imply its master: a stopped worker is someone's to start again.
+    settings.master.respawn_always |= CheaperMode::enabled(&config);
     settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
     let push_config = rwsgi_push::parse_config(&config)?;
@@ -230,6 +244,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let master_info = master_info(&settings, &listeners, &config);
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
+    let (cheaper, cheaper_log) = CheaperMode::new(&config);
+    for line in cheaper_log {
+        eprintln!("{line}");
+    }
     let push_memory = (!push_config.is_empty())
         .then(|| rwsgi_push::PushMemory::new(push_config.pushers.len()))
         .transpose()
@@ -252,6 +270,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         start_dir,
         touch_reload,
         signal_actions,
+        cheaper,
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -260,15 +279,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
             respawn_at: Some(Instant::now()),
         }),
     };
-    eprintln!(
-        "spawning {} worker(s) with {} core(s) each (master pid {})",
-        master.settings.processes,
-        master.settings.threads,
-        std::process::id()
-    );
-    for wid in 1..=master.settings.processes {
-        master.spawn(wid)?;
-    }
+    master.spawn_initial()?;
     Ok(master.event_loop())
 }
 
@@ -304,18 +315,23 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
         );
         listeners.push(l);
     }
-    let stats = match &config.stats {
-        Some(addr) => {
+    let access = if config.stats.is_some() || config.metrics.is_some() {
+        Some(crate::stats_server::Access::from_config(config)?)
+    } else {
+        None
+    };
+    let stats = match (&config.stats, &access) {
+        (Some(addr), Some(access)) => {
             let mode = if config.stats_http {
                 Mode::Http
             } else {
                 Mode::Raw
             };
-            let s = StatsServer::bind(addr, mode, "stats", &mut inherited)?;
+            let s = StatsServer::bind(addr, mode, "stats", access.clone(), &mut inherited)?;
             eprintln!("stats server enabled on {addr}");
             Some(s)
         }
-        None => None,
+        _ => None,
     };
     let unix_probe = if listeners.iter().any(|l| !l.tcp) {
         UnixQueueProbe::new()
@@ -324,13 +340,13 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
     } else {
         None
     };
-    let metrics = match &config.metrics {
-        Some(addr) => {
-            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", &mut inherited)?;
+    let metrics = match (&config.metrics, access) {
+        (Some(addr), Some(access)) => {
+            let s = StatsServer::bind(addr, Mode::MetricsOnly, "metrics", access, &mut inherited)?;
             eprintln!("prometheus metrics enabled on {addr} (GET /metrics)");
             Some(s)
         }
-        None => None,
+        _ => None,
     };
     Ok(Sockets {
         listeners,
@@ -416,6 +432,11 @@ fn master_info(settings: &Settings, listeners: &[Listener], config: &Config) -> 
             })
             .collect(),
         include_cores: !config.stats_no_cores,
+        vars: match config.stats_vars {
+            StatsVars::Redacted => VarsPolicy::redacted(&config.stats_redact),
+            StatsVars::Full => VarsPolicy::Full,
+            StatsVars::Off => VarsPolicy::Off,
+        },
     }
 }
 
@@ -453,12 +474,14 @@ impl Master {
             )
         })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
+        self.scoreboard.worker(wid).set_cheap(false);
         self.workers[wid - 1] = WorkerProc {
             pid,
             spawned: Some(Instant::now()),
             stopping_since: None,
             killed: false,
             respawn_at: None,
+            cheap: false,
         };
         eprintln!(
             "spawned rwsgi worker {wid} (pid: {pid}, cores: {})",
@@ -503,7 +526,9 @@ impl Master {
             };
             for i in 0..n {
                 let ev = self.poller.event(i);
-                if ev.token == TOKEN_SIGNALS {
+                if ev.token >= TOKEN_WAKE {
+                    self.wake_from_cheap_mode();
+                } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
                     for &sig in &signals {
@@ -551,16 +576,19 @@ impl Master {
             .map(|&(_, a)| a);
         match action {
             Some(SignalAction::GracefulReload) => self.begin_reload(),
-            Some(SignalAction::GracefulShutdown) => {
-                eprintln!("...shutting down (signal {sig}): waiting for the workers to finish...");
-                self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
-                for wid in 1..=self.workers.len() {
-                    self.stop_worker(wid, Signal::TERM);
-                }
-                self.stop_pusher();
-            }
+            Some(SignalAction::GracefulShutdown) => self.begin_shutdown(&format!("signal {sig}")),
             None => {} // SIGCHLD: reaped after the batch
         }
+    }
+
+    /// Graceful shutdown: workers finish their requests, then everything exits.
+    fn begin_shutdown(&mut self, why: &str) {
+        eprintln!("...shutting down ({why}): waiting for the workers to finish...");
+        self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
+        for wid in 1..=self.workers.len() {
+            self.stop_worker(wid, Signal::TERM);
+        }
+        self.stop_pusher();
     }
 
     /// uWSGI's graceful reload: workers finish what they are doing, then the master
@@ -694,6 +722,10 @@ impl Master {
                 self.begin_fatal_shutdown();
                 continue;
             }
+            if self.workers[idx].cheap {
+                eprintln!("rwsgi worker {wid} cheaped.");
+                continue;
+            }
             if matches!(self.phase, Phase::Running)
                 && (self.settings.master.respawn_always || expected)
             {
@@ -728,6 +760,9 @@ impl Master {
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
+            }
+            if self.phase == Phase::Running {
+                self.cheaper_cycle();
             }
             if self.phase == Phase::Running {
                 if let Some(path) = self.touch_reload.touched() {

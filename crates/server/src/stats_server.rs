@@ -8,6 +8,13 @@
 //! dropped at its deadline, and the number of clients is bounded, so stats clients cost the
 //! master nothing but what they are owed.
 //!
+//! Exposure: a UNIX socket is created with mode 0600 unless `--stats-chmod` or
+//! `--chmod-socket` says otherwise; a TCP socket on every interface logs a warning at
+//! start-up; with `--stats-http-auth`, HTTP clients must present a credential
+//! ([`Credentials`]) or get `401`. At `--stats-max-clients` clients the listeners leave the
+//! poller, so further clients wait in the kernel's listen queue (nothing is refused) until a
+//! client is done.
+//!
 //! The close is a lingering one: once the answer is written, the write side is shut down and
 //! whatever the client sent (a raw client that writes something, bytes after an HTTP head) is
 //! read and discarded until the client closes (or its deadline). Closing with unread input
@@ -19,18 +26,22 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use rwsgi_config::Addr;
+use rwsgi_config::{Addr, Config};
 use rwsgi_os::fdio::{read_nb, writev_nb};
 use rwsgi_os::poller::{Event, Poller, READ, WRITE};
 use rwsgi_proto::httparse;
 use rwsgi_stats::prometheus::Format;
 
 use crate::listen::{self, BindError, Inherited, Protocol};
+use crate::stats_auth::Credentials;
 
 /// How long a stats client may take to send its request and read the answer.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(5);
-/// Clients served at once; more are accepted and closed at once.
-const MAX_CLIENTS: usize = 4096;
+/// Mode of a UNIX stats (or metrics) socket when neither `--stats-chmod` nor
+/// `--chmod-socket` is given: the stats show request vars, so only the owner may read them.
+const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// How often, at most, reaching `--stats-max-clients` is logged.
+const CAP_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Largest HTTP request head accepted on the stats socket.
 const MAX_REQUEST: usize = 8192;
 /// Accept backlog of the stats socket (many monitoring clients may connect at once).
@@ -63,16 +74,20 @@ pub(crate) enum Output {
 /// Writes the current stats as an [`Output`] into the buffer.
 pub(crate) type Render<'a> = dyn FnMut(Output, &mut Vec<u8>) + 'a;
 
+/// The value of the request's first header `name`.
+fn header<'r>(req: &httparse::Request<'_, 'r>, name: &str) -> Option<&'r [u8]> {
+    req.headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
 /// What an HTTP client asked for, from its parsed request.
 fn route(mode: Mode, req: &httparse::Request<'_, '_>) -> Option<Output> {
     let path = req.path.unwrap_or("/");
     let path = path.split_once('?').map_or(path, |(p, _)| p);
     if path == "/metrics" {
-        let accept = req
-            .headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case("accept"))
-            .map_or(&b""[..], |h| h.value);
+        let accept = header(req, "accept").unwrap_or(b"");
         return Some(Output::Metrics(Format::from_accept(accept)));
     }
     match mode {
@@ -94,10 +109,58 @@ struct Client {
     deadline: Instant,
 }
 
+/// How a stats listener is protected, shared by the stats and the metrics listener.
+#[derive(Clone, Debug)]
+pub(crate) struct Access {
+    /// Mode of a filesystem UNIX socket.
+    pub socket_mode: u32,
+    /// Credentials HTTP clients must present (`--stats-http-auth`).
+    pub credentials: Option<Rc<Credentials>>,
+    /// Clients served at once (`--stats-max-clients`).
+    pub max_clients: usize,
+}
+
+impl Access {
+    /// The protection `config` asks for (`--stats-chmod`, `--chmod-socket`,
+    /// `--stats-http-auth`, `--stats-max-clients`), the credentials file read.
+    pub(crate) fn from_config(config: &Config) -> Result<Access, crate::stats_auth::AuthFileError> {
+        let credentials = match &config.stats_http_auth {
+            Some(path) => Some(Rc::new(Credentials::load(path)?)),
+            None => None,
+        };
+        Ok(Access {
+            socket_mode: config
+                .stats_chmod
+                .or(config.chmod_socket)
+                .unwrap_or(DEFAULT_SOCKET_MODE),
+            credentials,
+            max_clients: config.stats_max_clients.max(1),
+        })
+    }
+}
+
+/// True if `addr` listens on every interface (`:P`, `0.0.0.0:P`, `[::]:P`).
+fn all_interfaces(addr: &Addr) -> bool {
+    match addr {
+        Addr::Tcp { host, .. } => {
+            host.is_empty()
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_unspecified())
+        }
+        Addr::Unix(_) | Addr::Abstract(_) => false,
+    }
+}
+
 /// The stats socket(s) and their clients.
 pub(crate) struct StatsServer {
     listeners: Vec<OwnedFd>,
     mode: Mode,
+    access: Access,
+    /// At the client cap: the listeners are out of the poller.
+    paused: bool,
+    /// When reaching the cap was last logged.
+    cap_logged: Option<Instant>,
     /// The hand-over key prefix of the listeners (`stats`, `metrics`).
     kind: &'static str,
     clients: Vec<Option<Client>>,
@@ -113,8 +176,19 @@ impl StatsServer {
         addr: &Addr,
         mode: Mode,
         kind: &'static str,
+        access: Access,
         inherited: &mut Inherited,
     ) -> Result<StatsServer, BindError> {
+        if all_interfaces(addr) {
+            let protection = if access.credentials.is_some() && mode != Mode::Raw {
+                "clients must authenticate (--stats-http-auth)"
+            } else {
+                "anyone who can reach this host reads them: bind 127.0.0.1 or a UNIX socket, or use --stats-http with --stats-http-auth"
+            };
+            eprintln!(
+                "WARNING: the {kind} server on {addr} is reachable from every interface; {protection}"
+            );
+        }
         let mut listeners = Vec::new();
         match addr {
             Addr::Abstract(name) => {
@@ -140,13 +214,18 @@ impl StatsServer {
             }
             _ => {
                 let key = listen::inherit_key(kind, &addr.to_string());
-                listeners
-                    .push(listen::bind_as(&key, addr, Protocol::Http, BACKLOG, None, inherited)?.fd)
+                let chmod = Some(access.socket_mode);
+                listeners.push(
+                    listen::bind_as(&key, addr, Protocol::Http, BACKLOG, chmod, inherited)?.fd,
+                )
             }
         }
         Ok(StatsServer {
             listeners,
             mode,
+            access,
+            paused: false,
+            cap_logged: None,
             kind,
             clients: Vec::new(),
             free: Vec::new(),
@@ -205,16 +284,22 @@ impl StatsServer {
         }
     }
 
+    /// Clients being served now.
+    fn active(&self) -> usize {
+        self.clients.len() - self.free.len()
+    }
+
     fn accept(&mut self, poller: &Poller, listener: usize, render: &mut Render<'_>) {
         // One rendering serves every client accepted in this batch.
         let mut json: Option<Rc<Vec<u8>>> = None;
         for _ in 0..256 {
+            if self.active() >= self.access.max_clients {
+                // Further clients wait in the listen queue until one is done.
+                return self.pause(poller);
+            }
             let Ok(fd) = rwsgi_os::net::accept(&self.listeners[listener]) else {
                 return;
             };
-            if self.clients.len() - self.free.len() >= MAX_CLIENTS {
-                continue; // dropped: too many clients at once
-            }
             let mut client = Client {
                 fd,
                 request: Vec::new(),
@@ -270,18 +355,25 @@ impl StatsServer {
         }
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut req = httparse::Request::new(&mut headers);
-        let status: Result<Output, &[u8]> = match req.parse(&client.request) {
-            Ok(httparse::Status::Complete(_)) => route(self.mode, &req)
-                .ok_or(b"HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n".as_slice()),
+        let status: Result<Output, Vec<u8>> = match req.parse(&client.request) {
+            Ok(httparse::Status::Complete(_)) => match &self.access.credentials {
+                Some(c) if !c.accepts(header(&req, "authorization")) => Err(format!(
+                    "HTTP/1.0 401 Unauthorized\r\nConnection: close\r\nWWW-Authenticate: {}\r\n\r\n",
+                    c.challenge()
+                )
+                .into_bytes()),
+                _ => route(self.mode, &req)
+                    .ok_or(b"HTTP/1.0 404 Not Found\r\nConnection: close\r\n\r\n".to_vec()),
+            },
             Ok(httparse::Status::Partial) if client.request.len() < MAX_REQUEST => return,
-            Ok(httparse::Status::Partial) => {
-                Err(b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n")
-            }
-            Err(_) => Err(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n"),
+            Ok(httparse::Status::Partial) => Err(
+                b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n".to_vec(),
+            ),
+            Err(_) => Err(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n".to_vec()),
         };
         match status {
             Err(error) => {
-                client.head = error.to_vec();
+                client.head = error;
                 client.body = Some(Rc::new(Vec::new()));
             }
             Ok(output) => {
@@ -363,6 +455,42 @@ impl StatsServer {
             let _ = poller.delete(&client.fd);
             self.free.push(slot);
         }
+        if self.paused && self.active() < self.access.max_clients {
+            self.resume(poller);
+        }
+    }
+
+    /// Takes the listeners out of the poller (level-triggered, they would wake the master at
+    /// every pass while their queue is not empty).
+    fn pause(&mut self, poller: &Poller) {
+        if self.paused {
+            return;
+        }
+        for l in &self.listeners {
+            let _ = poller.delete(l);
+        }
+        self.paused = true;
+        let now = Instant::now();
+        if self
+            .cap_logged
+            .is_none_or(|t| now.duration_since(t) >= CAP_LOG_EVERY)
+        {
+            self.cap_logged = Some(now);
+            eprintln!(
+                "{} server: {} clients at once (--stats-max-clients): more wait in the listen queue",
+                self.kind, self.access.max_clients
+            );
+        }
+    }
+
+    /// Watches the listeners again: what queued meanwhile is accepted at the next wake-up.
+    fn resume(&mut self, poller: &Poller) {
+        self.paused = false;
+        for (i, l) in self.listeners.iter().enumerate() {
+            if let Err(e) = poller.add(l, self.base + i as u64, READ) {
+                eprintln!("{} server: cannot watch its socket again: {e}", self.kind);
+            }
+        }
     }
 
     /// Drops clients past their deadline.
@@ -388,6 +516,23 @@ mod tests {
         let mut req = httparse::Request::new(&mut headers);
         assert!(req.parse(request).expect("a valid request").is_complete());
         route(mode, &req)
+    }
+
+    #[test]
+    fn all_interface_addresses() {
+        for (addr, all) in [
+            (":1717", true),
+            ("0.0.0.0:1717", true),
+            ("[::]:1717", true),
+            ("127.0.0.1:1717", false),
+            ("[::1]:1717", false),
+            ("localhost:1717", false),
+            ("/run/stats.sock", false),
+            ("@stats", false),
+        ] {
+            let parsed: Addr = addr.parse().expect(addr);
+            assert_eq!(all_interfaces(&parsed), all, "{addr}");
+        }
     }
 
     #[test]

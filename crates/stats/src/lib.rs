@@ -6,12 +6,14 @@
 //! * [`model`] — [`StatsSnapshot`], the one type every renderer consumes;
 //! * [`json`] — uWSGI 2.0's stats JSON, byte for byte;
 //! * [`prometheus`] — the Prometheus text format and OpenMetrics, with uwsgi_exporter's names;
-//! * [`procfs`] — rss/vsz of a pid.
+//! * [`procfs`] — rss/vsz of a pid;
+//! * [`redact`] — what a snapshot shows of request vars (redaction, `--stats-vars`).
 
 pub mod json;
 pub mod model;
 pub mod procfs;
 pub mod prometheus;
+pub mod redact;
 pub mod scoreboard;
 
 pub use json::{render_uwsgi, render_uwsgi_vec, RenderOptions};
@@ -20,6 +22,7 @@ pub use model::{
     SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
 };
 pub use prometheus::{render_prometheus, Format, MetricsOptions};
+pub use redact::VarsPolicy;
 pub use scoreboard::{
     AppSlot, CoreRequest, CoreSlot, LatencySlot, Layout, MasterSlot, ResponseSlot, Scoreboard,
     ScoreboardError, SocketSlot, WorkerSlot,

@@ -11,6 +11,8 @@
 
 use std::fmt;
 
+use crate::redact::VarsPolicy;
+
 /// Everything the stats server reports, as uWSGI 2.0 structures it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
@@ -81,6 +83,9 @@ macro_rules! worker_counters {
             tx,
             /// Microseconds, uWSGI's running `(avg + rt) / 2`.
             avg_rt,
+            /// 1 while the cheaper subsystem keeps this worker stopped (or is stopping it):
+            /// its status is then `cheap`.
+            cheap,
         }
     };
 }
@@ -207,8 +212,9 @@ macro_rules! core_stats {
             $($(#[$doc])* pub $counter: u64,)*
             /// 1 while inside a request.
             pub in_request: u64,
-            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8). The uWSGI renderer appends
-            /// the trailing `""` uWSGI emits after a non-empty list.
+            /// `"KEY=VALUE"` of the request in flight (lossy UTF-8), as `MasterInfo::vars`
+            /// allows. The uWSGI renderer appends the trailing `""` uWSGI emits after a
+            /// non-empty list.
             pub vars: Vec<String>,
             /// In a request whose vars could not be copied (their writer never paused for
             /// the seqlock): `vars` is empty because it is unknown, not because the request
@@ -257,6 +263,8 @@ pub struct MasterInfo {
     /// Report cores (with their request vars). `false` for `--stats-no-cores`: snapshots then
     /// skip the seqlock copies and the JSON has no `cores` key.
     pub include_cores: bool,
+    /// What the cores show of their request vars (redacted by default).
+    pub vars: VarsPolicy,
 }
 
 /// The lock list uWSGI 2.0 registers by default, in its order.
@@ -281,6 +289,7 @@ impl Default for MasterInfo {
             sockets: Vec::new(),
             apps: Vec::new(),
             include_cores: true,
+            vars: VarsPolicy::default(),
         }
     }
 }
@@ -317,8 +326,9 @@ impl StatsSnapshot {
     }
 }
 
-/// Worker status as uWSGI reports it. rwsgi's scoreboard produces `Idle` and `Busy`; the other
-/// states belong to uWSGI features rwsgi does not have (yet) and are kept for the renderers.
+/// Worker status as uWSGI reports it. rwsgi's scoreboard produces `Idle`, `Busy` and `Cheap`;
+/// the other states belong to uWSGI features rwsgi does not have (yet) and are kept for the
+/// renderers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WorkerStatus {
     /// `"idle"`

@@ -46,6 +46,7 @@ use crate::model::{
     app_counters, core_counters, worker_counters, AppStats, CoreStats, Latency, MasterInfo,
     SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
 };
+use crate::redact::VarsPolicy;
 
 /// `b"RWSGISB\0"` read as a little-endian u64.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"RWSGISB\0");
@@ -56,7 +57,7 @@ pub const LAYOUT_VERSION: u32 = 3;
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
-pub const WORKER_RESERVED_WORDS: usize = 40;
+pub const WORKER_RESERVED_WORDS: usize = 39;
 /// Reserved u64 words in each core slot.
 pub const CORE_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each app slot.
@@ -417,6 +418,11 @@ impl WorkerSlot {
         self.accepting.store(0, Relaxed);
     }
 
+    /// Master: the cheaper subsystem stopped (or is stopping) this worker, or spawns it again.
+    pub fn set_cheap(&self, cheap: bool) {
+        self.cheap.store(cheap as u64, Relaxed);
+    }
+
     /// Master killed the worker for harakiri.
     pub fn inc_harakiri(&self) {
         self.harakiri_count.fetch_add(1, Relaxed);
@@ -435,46 +441,77 @@ impl WorkerSlot {
 }
 
 /// Packs bytes into consecutive atomic words (little-endian), without a staging buffer.
+///
+/// Whole words are shifted into place rather than bytes: the vars are copied on every request,
+/// and a byte loop for each unaligned key and value cost ~2,000 instructions per request.
 struct WordWriter<'a> {
     words: &'a [AtomicU64],
     idx: usize,
+    /// The bytes of the word being filled, in its low `fill` bytes.
     cur: u64,
+    /// How many bytes of `cur` are filled (0..8).
     fill: usize,
 }
 
 impl WordWriter<'_> {
     #[inline]
-    fn push(&mut self, mut b: &[u8]) {
-        if self.fill != 0 {
-            while self.fill < 8 {
-                let Some((&x, rest)) = b.split_first() else {
-                    return;
-                };
-                self.cur |= (x as u64) << (8 * self.fill);
-                self.fill += 1;
-                b = rest;
-            }
-            self.words[self.idx].store(self.cur, Relaxed);
-            self.idx += 1;
-            self.cur = 0;
-            self.fill = 0;
-        }
+    fn push(&mut self, b: &[u8]) {
         let mut chunks = b.chunks_exact(8);
         for c in &mut chunks {
             let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            self.words[self.idx].store(w, Relaxed);
-            self.idx += 1;
+            self.put(w, 8);
         }
-        for &x in chunks.remainder() {
-            self.cur |= (x as u64) << (8 * self.fill);
-            self.fill += 1;
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            self.put(load_short(rest), rest.len());
         }
+    }
+
+    /// Appends the low `n` bytes of `w` (1..=8; the bytes above them are zero).
+    #[inline(always)]
+    fn put(&mut self, w: u64, n: usize) {
+        self.cur |= w << (8 * self.fill);
+        let filled = self.fill + n;
+        if filled < 8 {
+            self.fill = filled;
+            return;
+        }
+        self.words[self.idx].store(self.cur, Relaxed);
+        self.idx += 1;
+        // What of `w` did not fit in the stored word (nothing when it went in whole).
+        self.cur = if self.fill == 0 {
+            0
+        } else {
+            w >> (64 - 8 * self.fill)
+        };
+        self.fill = filled - 8;
     }
 
     #[inline]
     fn finish(self) {
         if self.fill != 0 {
             self.words[self.idx].store(self.cur, Relaxed);
+        }
+    }
+}
+
+/// The 1..8 bytes of `b` as a little-endian word, in two overlapping loads instead of a
+/// `memcpy` call (a short copy is what every unaligned var ends with).
+#[inline(always)]
+fn load_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    match n {
+        0 => 0,
+        1 => u64::from(b[0]),
+        2..=3 => {
+            let lo = u64::from(u16::from_le_bytes([b[0], b[1]]));
+            let hi = u64::from(u16::from_le_bytes([b[n - 2], b[n - 1]]));
+            lo | hi << (8 * (n - 2))
+        }
+        _ => {
+            let lo = u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            let hi = u64::from(u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]));
+            lo | hi << (8 * (n - 4))
         }
     }
 }
@@ -551,9 +588,7 @@ impl CoreSlot {
                 break;
             }
             let vl = v.len().min(room - 4 - k.len()).min(u16::MAX as usize);
-            let klb = (k.len() as u16).to_le_bytes();
-            let vlb = (vl as u16).to_le_bytes();
-            w.push(&[klb[0], klb[1], vlb[0], vlb[1]]);
+            w.put(k.len() as u64 | (vl as u64) << 16, 4);
             w.push(k);
             w.push(&v[..vl]);
             used += 4 + k.len() + vl;
@@ -622,8 +657,8 @@ impl CoreSlot {
     }
 
     /// Core `id`'s counters and, while it is in a request, the request's start and vars
-    /// (copied under the seqlock).
-    pub fn stats(&self, id: u64) -> CoreStats {
+    /// (copied under the seqlock, shown as `vars` allows).
+    pub fn stats(&self, id: u64, vars: &VarsPolicy) -> CoreStats {
         let mut cs = self.counters(id);
         if cs.in_request == 0 {
             return cs;
@@ -634,21 +669,16 @@ impl CoreSlot {
                 cs.request_start = Some(r.request_start);
                 cs.vars = r
                     .vars()
-                    .map(|(key, val)| {
-                        let mut s = String::with_capacity(key.len() + val.len() + 1);
-                        push_lossy(&mut s, key);
-                        s.push('=');
-                        push_lossy(&mut s, val);
-                        s
-                    })
+                    .filter_map(|(key, val)| vars.line(key, val))
                     .collect();
             }
             // The request ended between the two reads.
             Some(_) => cs.in_request = 0,
-            // No stable copy (writer too busy): the request, its vars marked unknown.
+            // No stable copy (writer too busy): the request, its vars marked unknown (unless
+            // no vars are shown anyway).
             None => {
                 cs.request_start = Some(self.request_start());
-                cs.vars_unavailable = true;
+                cs.vars_unavailable = !matches!(vars, VarsPolicy::Off);
             }
         }
         cs
@@ -712,13 +742,6 @@ impl CoreSlot {
     #[inline]
     fn write_end(&self, odd: u64) {
         self.seq.store(odd.wrapping_add(1), Release);
-    }
-}
-
-fn push_lossy(out: &mut String, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => out.push_str(s),
-        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
     }
 }
 
@@ -1161,9 +1184,13 @@ impl Scoreboard {
         }
     }
 
-    /// Status of worker `wid` as uWSGI would report it: busy while any core is in a request.
+    /// Status of worker `wid` as uWSGI would report it: cheap while the cheaper subsystem keeps
+    /// it stopped (even while it finishes its last requests), else busy while any core is in a
+    /// request.
     pub fn worker_status(&self, wid: usize) -> WorkerStatus {
-        if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
+        if self.worker(wid).cheap.load(Relaxed) != 0 {
+            WorkerStatus::Cheap
+        } else if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
             WorkerStatus::Busy
         } else {
             WorkerStatus::Idle
@@ -1218,11 +1245,13 @@ impl Scoreboard {
                             if metrics {
                                 core.counters(i as u64)
                             } else {
-                                core.stats(i as u64)
+                                core.stats(i as u64, &master.vars)
                             }
                         })
                         .collect();
-                    w.status = if w.cores.iter().any(|c| c.in_request != 0) {
+                    w.status = if w.cheap != 0 {
+                        WorkerStatus::Cheap
+                    } else if w.cores.iter().any(|c| c.in_request != 0) {
                         WorkerStatus::Busy
                     } else {
                         WorkerStatus::Idle
@@ -1324,9 +1353,9 @@ mod tests {
         s.core(1, 0).add_static_request();
         s.core(1, 0).add_static_request();
         s.core(1, 0).add_offloaded_request();
-        let c = s.core(1, 0).stats(0);
+        let c = s.core(1, 0).stats(0, &VarsPolicy::Full);
         assert_eq!((c.static_requests, c.offloaded_requests), (2, 1));
-        assert_eq!(s.core(2, 0).stats(0).static_requests, 0);
+        assert_eq!(s.core(2, 0).stats(0, &VarsPolicy::Full).static_requests, 0);
     }
 
     #[test]
@@ -1414,6 +1443,86 @@ mod tests {
     }
 
     #[test]
+    fn load_short_matches_a_padded_copy() {
+        let src = [1u8, 2, 3, 4, 5, 6, 7, 8];
+        for n in 0..8 {
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&src[..n]);
+            assert_eq!(
+                load_short(&src[..n]),
+                u64::from_le_bytes(padded),
+                "{n} bytes"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// Any vars, of any lengths and alignments, read back as written (up to the capacity).
+        #[test]
+        fn vars_roundtrip_any_alignment(
+            vars in proptest::collection::vec(
+                (proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..300)),
+                0..30,
+            )
+        ) {
+            let s = sb();
+            let c = s.core(1, 0);
+            // A dirty slot first: leftovers of a longer request must not leak into this one.
+            let junk = vec![0xAAu8; VARS_CAPACITY];
+            c.begin_request(1, [(&b"J"[..], &junk[..])]);
+            c.begin_request(2, vars.iter().map(|(k, v)| (&k[..], &v[..])));
+            let r = c.read_request().unwrap();
+            let got: Vec<(Vec<u8>, Vec<u8>)> =
+                r.vars().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            let total: usize = vars.iter().map(|(k, v)| 4 + k.len() + v.len()).sum();
+            if total <= VARS_CAPACITY {
+                proptest::prop_assert!(!r.truncated);
+                proptest::prop_assert_eq!(got, vars);
+            } else {
+                proptest::prop_assert!(r.truncated);
+                // Every var but the last one read back is whole; the last may be cut.
+                let n = got.len();
+                for (i, (g, v)) in got.iter().zip(&vars).enumerate() {
+                    proptest::prop_assert_eq!(&g.0, &v.0);
+                    if i + 1 < n {
+                        proptest::prop_assert_eq!(&g.1, &v.1);
+                    } else {
+                        proptest::prop_assert!(v.1.starts_with(&g.1));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cheap_worker_reads_cheap_with_its_counters_kept() {
+        let s = sb();
+        s.prepare_spawn(1, 10);
+        s.worker(1).set_pid(42);
+        s.worker(1).request_done(5, 100, false);
+        s.worker(1).set_cheap(true);
+        // cheap wins over busy: a cheaped worker finishing its last request is cheap
+        s.core(1, 0).begin_request(1, std::iter::empty());
+        assert_eq!(s.worker_status(1), WorkerStatus::Cheap);
+        s.on_exit(1);
+        for snap in [
+            s.snapshot(&MasterInfo::default()),
+            s.snapshot(&MasterInfo {
+                include_cores: false,
+                ..Default::default()
+            }),
+        ] {
+            let w = &snap.workers[0];
+            assert_eq!(w.status, WorkerStatus::Cheap);
+            assert_eq!((w.pid, w.accepting, w.requests, w.tx), (0, 0, 1, 100));
+            assert_eq!(snap.workers[1].status, WorkerStatus::Idle);
+        }
+        s.worker(1).set_cheap(false);
+        assert_eq!(s.worker_status(1), WorkerStatus::Idle);
+    }
+
+    #[test]
     fn vars_roundtrip_and_truncation() {
         let s = sb();
         let c = s.core(1, 0);
@@ -1468,7 +1577,7 @@ mod tests {
         c.add_write_errors(3);
         c.add_read_errors(4);
         c.end_request();
-        let k = c.stats(0);
+        let k = c.stats(0, &VarsPolicy::Full);
         assert_eq!((k.requests, k.write_errors, k.read_errors), (1, 3, 4));
         assert_eq!((k.in_request, k.request_start), (0, None));
     }
@@ -1548,7 +1657,7 @@ mod tests {
         c.begin_request(42, [(&b"PATH_INFO"[..], &b"/busy"[..])]);
         // The writer is in its next update and never leaves it: no stable copy exists.
         let odd = c.write_begin();
-        let cs = c.stats(0);
+        let cs = c.stats(0, &VarsPolicy::Full);
         assert_eq!(cs.in_request, 1);
         assert_eq!(cs.request_start, Some(42));
         assert!(cs.vars.is_empty());
@@ -1556,6 +1665,8 @@ mod tests {
             cs.vars_unavailable,
             "empty vars must be marked unknown: {cs:?}"
         );
+        // With no vars shown at all, there is nothing to mark.
+        assert!(!c.stats(0, &VarsPolicy::Off).vars_unavailable);
         let info = MasterInfo {
             apps: vec![AppInfo::default()],
             sockets: vec![Default::default(), Default::default()],
@@ -1576,7 +1687,7 @@ mod tests {
         );
         // Once the writer pauses, the vars are back and the mark is gone.
         c.write_end(odd);
-        let cs = c.stats(0);
+        let cs = c.stats(0, &VarsPolicy::Full);
         assert_eq!(cs.vars, vec!["PATH_INFO=/busy".to_string()]);
         assert!(!cs.vars_unavailable);
     }
@@ -1604,7 +1715,7 @@ mod tests {
         };
         let c = sb.core(1, 0);
         for _ in 0..20_000 {
-            let cs = c.stats(0);
+            let cs = c.stats(0, &VarsPolicy::Full);
             if cs.in_request == 0 {
                 assert!(cs.vars.is_empty() && !cs.vars_unavailable, "{cs:?}");
             } else if cs.vars_unavailable {

@@ -4,7 +4,8 @@
 use proptest::prelude::*;
 use rwsgi_stats::{
     render_uwsgi_vec, uwsgi_default_locks, AppInfo, AppStats, CoreStats, Layout, MasterInfo,
-    RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, WorkerStats, WorkerStatus,
+    RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, VarsPolicy, WorkerStats,
+    WorkerStatus,
 };
 use serde_json::Value;
 
@@ -106,6 +107,8 @@ fn busy_snapshot() -> StatsSnapshot {
             ],
             apps: vec![AppInfo::default()],
             include_cores: true,
+            // uWSGI shows every var as it is.
+            vars: VarsPolicy::Full,
         },
         listen_queue_errors: 0,
         sockets: vec![SocketStats { queue: 0 }, SocketStats { queue: 0 }],
@@ -248,9 +251,11 @@ fn scoreboard_snapshot() -> StatsSnapshot {
             socket("/tmp/x.sock", "uwsgi"),
         ],
         apps: vec![AppInfo::default()],
+        // uWSGI's capture shows every var as it is (`--stats-vars full`).
+        vars: VarsPolicy::Full,
         ..Default::default()
     });
-    // rwsgi has no cheaper subsystem yet: the renderer's "cheap" is set by hand.
+    // the renderer alone: a cheap status as the scoreboard reports a cheaped worker
     snap.workers[2].status = WorkerStatus::Cheap;
     snap
 }
@@ -415,7 +420,11 @@ proptest! {
     ) {
         let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0 }).unwrap();
         sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
-        let snap = sb.snapshot(&MasterInfo { apps: vec![AppInfo::default()], ..Default::default() });
+        let snap = sb.snapshot(&MasterInfo {
+            apps: vec![AppInfo::default()],
+            vars: VarsPolicy::Full,
+            ..Default::default()
+        });
         let out = render(&snap, minified, false);
         let v: Value = serde_json::from_slice(&out).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let got = v["workers"][0]["cores"][0]["vars"].as_array().unwrap().clone();
@@ -436,14 +445,67 @@ proptest! {
 
     /// Arbitrary strings anywhere in the model always give valid JSON that round-trips.
     #[test]
-    fn arbitrary_strings_round_trip(cwd in ".*", var in ".*", name in "\\PC*", minified in any::<bool>()) {
+    fn redacted_vars_never_show_their_values(
+        vars in proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just(b"HTTP_COOKIE".to_vec()),
+                    Just(b"http_authorization".to_vec()),
+                    Just(b"HTTP_PROXY_AUTHORIZATION".to_vec()),
+                    Just(b"HTTP_X_API_KEY".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..20),
+                ],
+                proptest::collection::vec(any::<u8>(), 0..100),
+            ),
+            0..12),
+        minified in any::<bool>(),
+    ) {
+        let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0 }).unwrap();
+        sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
+        let snap = sb.snapshot(&MasterInfo {
+            apps: vec![AppInfo::default()],
+            vars: VarsPolicy::redacted(["X-Api-Key"]),
+            ..Default::default()
+        });
+        let v: Value = serde_json::from_slice(&render(&snap, minified, false))
+            .map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        let got = v["workers"][0]["cores"][0]["vars"].as_array().unwrap().clone();
+        let req = sb.core(1, 0).read_request().unwrap();
+        for ((k, val), g) in req.vars().zip(&got) {
+            let key = String::from_utf8_lossy(k);
+            let secret = ["HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_X_API_KEY"]
+                .iter()
+                .any(|s| key.eq_ignore_ascii_case(s));
+            let shown = if secret {
+                format!("{key}={}", rwsgi_stats::redact::REDACTED)
+            } else {
+                format!("{key}={}", String::from_utf8_lossy(val))
+            };
+            prop_assert_eq!(g.as_str().unwrap(), shown.as_str());
+        }
+        prop_assert_eq!(got.len(), if req.vars().count() == 0 { 0 } else { req.vars().count() + 1 });
+    }
+
+    #[test]
+    fn arbitrary_strings_round_trip(
+        cwd in ".*",
+        var in ".*",
+        name in "\\PC*",
+        mountpoint in ".*",
+        chdir in ".*",
+        minified in any::<bool>(),
+    ) {
         let mut s = busy_snapshot();
         s.master.cwd = cwd.clone();
         s.master.sockets[0].name = name.clone();
+        s.master.apps[0].mountpoint = mountpoint.clone();
+        s.master.apps[0].chdir = chdir.clone();
         s.workers[1].cores[0].vars = vec![var.clone()];
         let v: Value = serde_json::from_slice(&render(&s, minified, false)).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         prop_assert_eq!(v["cwd"].as_str().unwrap(), cwd.as_str());
         prop_assert_eq!(v["sockets"][0]["name"].as_str().unwrap(), name.as_str());
+        prop_assert_eq!(v["workers"][0]["apps"][0]["mountpoint"].as_str().unwrap(), mountpoint.as_str());
+        prop_assert_eq!(v["workers"][0]["apps"][0]["chdir"].as_str().unwrap(), chdir.as_str());
         prop_assert_eq!(v["workers"][1]["cores"][0]["vars"][0].as_str().unwrap(), var.as_str());
     }
 }

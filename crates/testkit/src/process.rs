@@ -45,6 +45,7 @@ pub struct Rwsgi {
     prebound: Vec<(String, Prebound)>,
     ports: Ports,
     dir: Option<tempfile::TempDir>,
+    umask: Option<u32>,
 }
 
 impl Rwsgi {
@@ -116,6 +117,12 @@ impl Rwsgi {
         self
     }
 
+    /// Starts the server with this file-creation mask (the default is the test's own).
+    pub fn umask(mut self, mask: u32) -> Rwsgi {
+        self.umask = Some(mask);
+        self
+    }
+
     /// The ports chosen so far.
     pub fn ports(&self) -> Ports {
         self.ports
@@ -137,14 +144,21 @@ impl Rwsgi {
         cmd.args(&self.args);
         if !fds.is_empty() {
             cmd.env("RWSGI_INHERITED_SOCKETS", inherited);
-            // SAFETY: between fork and exec only fcntl runs (async-signal-safe), on descriptors
-            // this process owns (the pre-bound sockets, alive until `spawn` returns).
+        }
+        let umask = self.umask;
+        if !fds.is_empty() || umask.is_some() {
+            // SAFETY: between fork and exec only fcntl and umask run (async-signal-safe), on
+            // descriptors this process owns (the pre-bound sockets, alive until `spawn`
+            // returns).
             unsafe {
                 cmd.pre_exec(move || {
                     for &fd in &fds {
                         if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
                             return Err(std::io::Error::last_os_error());
                         }
+                    }
+                    if let Some(mask) = umask {
+                        libc::umask(mask as libc::mode_t);
                     }
                     Ok(())
                 });

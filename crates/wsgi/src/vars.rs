@@ -262,13 +262,14 @@ impl Seen {
     /// Records `key`; true when it may have been recorded before.
     #[inline(always)]
     fn check_and_set(&mut self, key: &[u8]) -> bool {
-        // Length and last byte tell most header names apart (the first five are always
-        // `HTTP_`); a collision only costs a scan.
+        // Length, the first byte after `HTTP_` and the last byte tell most header names apart;
+        // a collision only costs a scan. (Length and last byte alone put `Host` and
+        // `Accept-Encoding`, which Python's http.client sends together, on one bit.)
         let last = key.last().copied().unwrap_or(0);
-        let h = (key.len() as u32)
-            .wrapping_mul(7)
-            .wrapping_add(u32::from(last));
-        let bit = 1u64 << (h & 63);
+        let first = key.get(5).copied().unwrap_or(0);
+        let mixed = (key.len() as u32) | u32::from(last) << 8 | u32::from(first) << 16;
+        let h = mixed.wrapping_mul(0x9E37_79B9) >> 26;
+        let bit = 1u64 << h;
         let hit = self.0 & bit != 0;
         self.0 |= bit;
         hit

@@ -3,6 +3,7 @@
 //! (`tests/stats_load.rs` stays a binary of its own: its load tests run one at a time and
 //! should not share the machine with the rest.)
 
+mod cheaper;
 mod config_corpus;
 mod faults;
 mod http_bodies;
@@ -15,6 +16,7 @@ mod smoke;
 mod static_files;
 mod stats_addr;
 mod stats_json;
+mod stats_safety;
 mod stats_uwsgitop;
 mod top;
 mod uwsgi_compat;
