@@ -47,6 +47,8 @@ GARBAGE_EVERY = 5.0
 # A failure this close after a kill is that kill's (the worker's one connection, cut).
 KILL_WINDOW = 2.0
 CLIENT_TIMEOUT = 15.0
+# Longer than /stuck's 30 s sleep.
+STUCK_TIMEOUT = 40.0
 
 APP = r'''
 import time
@@ -129,10 +131,10 @@ def check_response(data, want_body):
     return None
 
 
-def http_request(port, method, path, body=b""):
+def http_request(port, method, path, body=b"", timeout=CLIENT_TIMEOUT):
     req = (f"{method} {path} HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n"
            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
-    return exchange(port, req, CLIENT_TIMEOUT)
+    return exchange(port, req, timeout)
 
 
 def classify_error(e):
@@ -161,6 +163,7 @@ class Soak:
         self.reload_at = None  # monotonic time of the SIGHUP
         self.reload_done = None  # when the new generation answered
         self.reload_probes = 0
+        self.stuck_threads = []
         self.reload_window = None  # (start, end) during which failures are the reload's
         self.master = None
         self.t0 = time.monotonic()
@@ -233,11 +236,14 @@ class Soak:
                 self.t.fail(kind, f"{method} {path}")
 
     def stuck_request(self, label):
-        """A request past --harakiri: harakiri must cut it (no 200 within 30 s)."""
+        """A request past --harakiri: it must be cut (its connection ends without the 200 it
+        would send after 30 s). Waited for longer than that, so a request nobody cut is seen."""
         self.t.add("stuck_sent")
         try:
-            data = http_request(self.http, "GET", "/stuck")
+            data = http_request(self.http, "GET", "/stuck", timeout=STUCK_TIMEOUT)
             cut = check_response(data, b"slept") is not None
+        except (socket.timeout, TimeoutError):
+            cut = False
         except OSError:
             cut = True
         self.t.add("stuck_cut" if cut else "stuck_completed")
@@ -247,7 +253,9 @@ class Soak:
     def stuck_loop(self):
         while not self.stop.wait(STUCK_EVERY):
             if not self.kills_paused.is_set():
-                threading.Thread(target=self.stuck_request, args=("/stuck",), daemon=True).start()
+                th = threading.Thread(target=self.stuck_request, args=("/stuck",), daemon=True)
+                th.start()
+                self.stuck_threads.append(th)
 
     # -- the faults ------------------------------------------------------------------------
 
@@ -370,7 +378,7 @@ class Soak:
                 break
         self.reload_done = time.monotonic()
         self.reload_probes = n
-        stuck.join(35)
+        stuck.join(STUCK_TIMEOUT + 5)
         time.sleep(1)
         self.reload_window = (start - 0.5, time.monotonic())
         self.kills_paused.clear()
@@ -393,8 +401,8 @@ class Soak:
         self.reload()
         self.stop.wait(max(0.0, t0 + self.duration - time.monotonic()))
         self.stop.set()
-        for th in background:
-            th.join(CLIENT_TIMEOUT + 40)
+        for th in background + self.stuck_threads:
+            th.join(STUCK_TIMEOUT + 5)
         elapsed = time.monotonic() - t0
         alive = self.master.poll() is None
         self.final_stats = self.read_stats()
@@ -444,7 +452,7 @@ class Soak:
         by_kill = c["stuck_cut"] - harakiried
         print(f"harakiri'd:             {harakiried} (HARAKIRI log lines); stuck requests cut: "
               f"{c['stuck_cut']} of {c['stuck_sent']}"
-              + (f" ({by_kill} by a kill -9 before harakiri)" if by_kill > 0 else ""))
+              + (f" ({by_kill} ended by another SIGKILL first)" if by_kill > 0 else ""))
         print(f"stats reads:            {c['stats_reads']} in {c['stats_bursts']} bursts of "
               f"{STATS_BURST}" + (f"; errors: {stats_errors}" if stats_errors else ""))
         print(f"invalid JSON:           {c['invalid_json']}")
