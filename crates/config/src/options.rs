@@ -162,9 +162,9 @@ mod tests {
                 "die-on-term",
                 "single-interpreter",
                 "thunder-lock",
+                "honour-range",
                 "ignore-write-errors",
                 "ignore-sigpipe",
-                "honour-range",
             ]
         );
     }

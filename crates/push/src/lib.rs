@@ -11,7 +11,7 @@
 //! | `--stats-push statsd:H:P[,PREFIX]` | one UDP datagram per metric of uWSGI's metric subsystem, named `PREFIX.NAME` (default prefix `uwsgi`): counters as the increase since the last push (`|c`), gauges as values (`|g`). `--statsd-all-gauges`: every metric as an absolute `|g`; `--statsd-no-workers`: no `worker.*` metrics. |
 //! | `--stats-push socket:H:P[,PREFIX]` | one UDP datagram per metric, `PREFIX.NAME TYPE VALUE` (uWSGI's numeric type, absolute value). |
 //! | `--stats-push zabbix:[H:P][,PREFIX]` | one Zabbix sender request per push (default `127.0.0.1:10051`), item keys `PREFIX.NAME`, host = the machine's host name. |
-//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots replaced by `_`), `--carbon-no-workers`; `--carbon-use-metrics`: instead of those lines, `ROOT.HOSTNAME.ID.NAME VALUE TIMESTAMP` for every metric of uWSGI's metric subsystem. |
+//! | `--carbon H:P` (repeatable) | Graphite plaintext lines `ROOT.HOSTNAME.ID.METRIC VALUE TIMESTAMP` every `--carbon-freq` seconds (default 60) and once more when the server stops; `--carbon-root` (default `uwsgi`), `--carbon-id` (default: the first socket's name with dots and whitespace replaced by `_`), `--carbon-no-workers`; `--carbon-use-metrics`: instead of those lines, `ROOT.HOSTNAME.ID.NAME VALUE TIMESTAMP` for every metric of uWSGI's metric subsystem. |
 //!
 //! `statsd`, `socket` and `zabbix` push every `--stats-pusher-default-freq` seconds (default 3);
 //! `file` and `mongodb` take `freq=N`. Every pusher pushes once right at start, then on its
@@ -27,11 +27,13 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 mod job;
+pub mod memory;
 pub mod metrics;
 mod runner;
 mod sinks;
 pub mod spec;
 
+pub use memory::PushMemory;
 pub use spec::{HostPort, PusherKind, PusherSpec};
 
 /// Unsent documents the `mongodb` pusher keeps while its server is unreachable.
@@ -117,13 +119,16 @@ pub fn parse_config(config: &rwsgi_config::Config) -> Result<PushConfig, PushErr
 
 /// Runs every pusher until `stop` becomes true (the pusher process's SIGTERM), then does
 /// carbon's final push (bounded by [`NET_TIMEOUT`]) and returns. `snapshot` is called on this
-/// thread whenever a pusher is due; the pushers' I/O happens on their own threads.
+/// thread whenever a pusher is due; the pushers' I/O happens on their own threads. `memory`
+/// (made by the master before it forks the pusher process, one slot per pusher) carries what
+/// the pushers delivered over to the next pusher process.
 pub fn run(
     config: PushConfig,
+    memory: &PushMemory,
     snapshot: &mut dyn FnMut() -> rwsgi_stats::model::StatsSnapshot,
     stop: &AtomicBool,
 ) {
-    runner::run(config, snapshot, stop)
+    runner::run(config, memory, snapshot, stop)
 }
 
 #[cfg(test)]

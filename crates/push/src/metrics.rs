@@ -38,14 +38,26 @@ impl StatsdState {
 
     /// The increase of a counter since it was last delivered. A counter seen for the first
     /// time counts from zero: every counter starts at 0 with the scoreboard, so the first
-    /// push carries what was served before it (a pusher process respawned after a crash
-    /// therefore re-sends the totals once). A counter that went down (a fresh scoreboard)
-    /// counts from zero again (so does a custom counter an app decremented).
+    /// push carries what was served before it (a respawned pusher process starts from the
+    /// state its predecessor saved, see [`crate::memory`]). A counter that went down (a
+    /// fresh scoreboard) counts from zero again (so does a custom counter an app decremented).
     pub fn delta(&self, name: &str, value: i64) -> i64 {
         match self.last.get(name) {
             Some(&last) if value >= last => value - last,
             _ => value,
         }
+    }
+
+    /// The state as bytes, for [`crate::memory::Slot::save`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.last).unwrap_or_default()
+    }
+
+    /// The state saved by [`StatsdState::to_bytes`]; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<StatsdState> {
+        serde_json::from_slice(bytes)
+            .ok()
+            .map(|last| StatsdState { last })
     }
 }
 
@@ -428,6 +440,19 @@ mod tests {
         st.commit("worker.1.requests".into(), 50);
         assert_eq!(st.delta("worker.1.requests", 2), 2);
         assert_eq!(st.delta("never.pushed", 9), 9);
+    }
+
+    #[test]
+    fn statsd_state_survives_its_bytes() {
+        let mut st = StatsdState::default();
+        st.commit("worker.1.requests".into(), 12);
+        st.commit("core.overloaded".into(), 3);
+        let back = StatsdState::from_bytes(&st.to_bytes()).expect("round trip");
+        assert_eq!(back.delta("worker.1.requests", 15), 3);
+        assert_eq!(back.delta("core.overloaded", 3), 0);
+        assert_eq!(back.delta("never.pushed", 4), 4);
+        assert!(StatsdState::from_bytes(b"not json").is_none());
+        assert!(StatsdState::from_bytes(b"{\"a\": \"x\"}").is_none());
     }
 
     #[test]

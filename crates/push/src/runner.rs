@@ -12,6 +12,7 @@ use rwsgi_os::time::unix_now;
 use rwsgi_stats::model::StatsSnapshot;
 
 use crate::job::Job;
+use crate::memory::PushMemory;
 use crate::sinks::{self, Sink};
 use crate::spec::PusherKind;
 use crate::{PushConfig, MAX_BACKOFF, MONGO_BUFFER, NET_TIMEOUT};
@@ -185,19 +186,20 @@ struct Running {
 
 pub(crate) fn run(
     config: PushConfig,
+    memory: &PushMemory,
     snapshot: &mut dyn FnMut() -> StatsSnapshot,
     stop: &AtomicBool,
 ) {
     let t0 = Instant::now();
     let mut running: Vec<Running> = Vec::new();
-    for p in &config.pushers {
+    for (index, p) in config.pushers.iter().enumerate() {
         let cap = if matches!(p.kind, PusherKind::Mongo { .. }) {
             MONGO_BUFFER
         } else {
             1
         };
         let mailbox = Arc::new(Mailbox::new(cap));
-        let sink = sinks::make(p, &config.hostname);
+        let sink = sinks::make(p, &config.hostname, memory.slot(index));
         let (mb, label) = (mailbox.clone(), p.label.clone());
         let handle = thread::Builder::new()
             .name(format!("push {}", p.label.split(':').next().unwrap_or("")))

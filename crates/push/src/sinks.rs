@@ -13,6 +13,7 @@ use std::time::Instant;
 use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 
 use crate::job::Job;
+use crate::memory::Slot;
 use crate::metrics::{self, CarbonFormat, CarbonState, StatsdState};
 use crate::spec::{CarbonSpec, HostPort, PusherKind, PusherSpec};
 use crate::NET_TIMEOUT;
@@ -116,7 +117,8 @@ impl<T: Latest> Sink for T {
     }
 }
 
-pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
+/// The sink of `spec`; `slot` is its part of the memory that outlives the pusher process.
+pub(crate) fn make(spec: &PusherSpec, hostname: &str, slot: Option<Slot>) -> Box<dyn Sink> {
     match &spec.kind {
         PusherKind::File { path, separator } => Box::new(FileSink {
             path: path.clone(),
@@ -141,7 +143,13 @@ pub(crate) fn make(spec: &PusherSpec, hostname: &str) -> Box<dyn Sink> {
             prefix: prefix.clone(),
             no_workers: *no_workers,
             all_gauges: *all_gauges,
-            state: StatsdState::default(),
+            // a respawned pusher process goes on from what its predecessor delivered
+            state: slot
+                .as_ref()
+                .and_then(Slot::load)
+                .and_then(|b| StatsdState::from_bytes(&b))
+                .unwrap_or_default(),
+            slot,
         }),
         PusherKind::Socket { addr, prefix } => Box::new(SocketSink {
             addr: addr.clone(),
@@ -252,6 +260,8 @@ struct StatsdSink {
     no_workers: bool,
     all_gauges: bool,
     state: StatsdState,
+    /// Where `state` is saved after each push, for the next pusher process.
+    slot: Option<Slot>,
 }
 
 impl Latest for StatsdSink {
@@ -265,19 +275,33 @@ impl Latest for StatsdSink {
             self.all_gauges,
             &self.state,
         );
+        let mut sent = Ok(());
         for g in grams {
-            sock.send(g.payload.as_bytes())
-                .map_err(|source| SinkError::Send {
+            if let Err(source) = sock.send(g.payload.as_bytes()) {
+                sent = Err(SinkError::Send {
                     addr: self.addr.to_addr_string(),
                     source,
-                })?;
+                });
+                break;
+            }
             // only what was handed to the network counts as delivered: an increment that
             // could not be sent is carried by the next push's delta
             if let Some((name, value)) = g.commit {
                 self.state.commit(name, value);
             }
         }
-        Ok(())
+        // what was sent, even by a push cut short, is what a respawned pusher goes on from
+        self.save_state();
+        sent
+    }
+}
+
+impl StatsdSink {
+    fn save_state(&self) {
+        if let Some(slot) = &self.slot {
+            // too large to save: a respawn re-sends the totals once, as without a slot
+            let _ = slot.save(&self.state.to_bytes());
+        }
     }
 }
 
@@ -577,6 +601,7 @@ mod tests {
             no_workers: false,
             all_gauges: false,
             state: StatsdState::default(),
+            slot: None,
         };
         let e = s.push_one(&job(1)).unwrap_err().to_string();
         assert!(e.contains("refused"), "{e}");

@@ -134,7 +134,7 @@ pub struct CarbonSpec {
     pub addr: HostPort,
     /// `--carbon-root` with its trailing dot (`uwsgi.` by default; empty means no root).
     pub root: String,
-    /// `--carbon-id` (default: the first socket's name, dots replaced by `_`).
+    /// `--carbon-id` (default: the first socket's name, dots and whitespace replaced by `_`).
     pub id: String,
     /// `--carbon-no-workers`.
     pub no_workers: bool,
@@ -319,9 +319,20 @@ pub struct CarbonOptions<'a> {
 }
 
 /// uWSGI's default carbon id: the first socket's name with every `.` replaced by `_`
-/// (colons are kept, as uWSGI keeps them).
+/// (colons are kept, as uWSGI keeps them), and whitespace too (a UNIX socket path may have
+/// some; carbon's plaintext lines are split on it, so uWSGI's lines would break there).
 pub fn default_carbon_id(first_socket: Option<&str>) -> String {
-    first_socket.unwrap_or("default").replace('.', "_")
+    first_socket
+        .unwrap_or("default")
+        .chars()
+        .map(|c| {
+            if c == '.' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// uWSGI's root node: `uwsgi.` unless given; a trailing dot is added to a non-empty root.
@@ -563,6 +574,13 @@ mod tests {
         assert_eq!(default_carbon_id(Some("127.0.0.1:3031")), "127_0_0_1:3031");
         assert_eq!(default_carbon_id(Some(":3031")), ":3031");
         assert_eq!(default_carbon_id(Some("/tmp/app.sock")), "/tmp/app_sock");
+        // found by the push_spec fuzz body (through its proptest): a space in the first
+        // socket's name made an id that carbon splits in two
+        assert_eq!(
+            default_carbon_id(Some("/tmp/my app.sock")),
+            "/tmp/my_app_sock"
+        );
+        assert_eq!(default_carbon_id(Some("[::1]:3031\t")), "[::1]:3031_");
         assert_eq!(carbon_root(None), "uwsgi.");
         assert_eq!(carbon_root(Some("apps")), "apps.");
         assert_eq!(carbon_root(Some("apps.")), "apps.");

@@ -73,7 +73,8 @@ fn run_until(
             hostname: "testhost".into(),
         };
         let mut snap = || snapshot(requests.load(Ordering::SeqCst));
-        rwsgi_push::run(cfg, &mut snap, &s2);
+        let memory = rwsgi_push::PushMemory::new(cfg.pushers.len()).expect("push memory");
+        rwsgi_push::run(cfg, &memory, &mut snap, &s2);
     });
     let t = Instant::now();
     while !until() && t.elapsed() < max {
@@ -299,7 +300,8 @@ fn mongodb_documents_survive_an_outage() {
         };
         // every snapshot has the next number: nothing may be lost or reordered
         let mut snap = || snapshot(r2.fetch_add(1, Ordering::SeqCst) + 1);
-        rwsgi_push::run(cfg, &mut snap, &s2);
+        let memory = rwsgi_push::PushMemory::new(cfg.pushers.len()).expect("push memory");
+        rwsgi_push::run(cfg, &memory, &mut snap, &s2);
     });
     // down at start for ~3 pushes
     thread::sleep(Duration::from_millis(3200));

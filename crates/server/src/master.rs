@@ -113,6 +113,8 @@ struct WorkerProc {
     spawned: Option<Instant>,
     /// Asked to stop (reload or max-requests): its exit is expected; respawn at once.
     stopping_since: Option<Instant>,
+    /// SIGKILL sent (harakiri, evil reload): nothing left to do but reap it.
+    killed: bool,
     /// Respawn no earlier than this.
     respawn_at: Option<Instant>,
     /// Cheaped: the cheaper subsystem stopped it (or is stopping it); not respawned.
@@ -174,6 +176,9 @@ fn signal_actions(hooks: &[SignalHook]) -> Vec<(libc::c_int, SignalAction)> {
 /// run threads, and the master must stay single-threaded to fork safely).
 struct PusherProc {
     config: rwsgi_push::PushConfig,
+    /// Mapped before the first pusher process is forked: each respawn inherits what the
+    /// previous one delivered (statsd deltas).
+    memory: rwsgi_push::PushMemory,
     pid: RawPid,
     spawned: Option<Instant>,
     respawn_at: Option<Instant>,
@@ -266,6 +271,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     for line in cheaper_log {
         eprintln!("{line}");
     }
+    let push_memory = (!push_config.is_empty())
+        .then(|| rwsgi_push::PushMemory::new(push_config.pushers.len()))
+        .transpose()
+        .map_err(os("the pushers' shared memory"))?;
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
         settings,
@@ -286,8 +295,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         signal_actions,
         cheaper,
         metric_collector,
-        pusher: (!push_config.is_empty()).then_some(PusherProc {
+        pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
+            memory,
             pid: 0,
             spawned: None,
             respawn_at: Some(Instant::now()),
@@ -504,6 +514,7 @@ impl Master {
             pid,
             spawned: Some(Instant::now()),
             stopping_since: None,
+            killed: false,
             respawn_at: None,
             cheap: false,
         };
@@ -515,12 +526,16 @@ impl Master {
     }
 
     fn spawn_pusher(&mut self) -> Result<(), StartError> {
-        let Some(config) = self.pusher.as_ref().map(|p| p.config.clone()) else {
+        let Some((config, memory)) = self
+            .pusher
+            .as_ref()
+            .map(|p| (p.config.clone(), p.memory.clone()))
+        else {
             return Ok(());
         };
         let pid = self.fork_child(|m| {
             m.settings.procname.apply(crate::procname::Role::Pusher);
-            run_pusher(config, &m.master_info, &m.scoreboard)
+            run_pusher(config, &memory, &m.master_info, &m.scoreboard)
         })?;
         if let Some(p) = self.pusher.as_mut() {
             p.pid = pid;
@@ -632,6 +647,7 @@ impl Master {
     /// Kills worker `idx` (0-based) now; its exit is expected, so it is respawned at once.
     fn kill_worker(&mut self, idx: usize) {
         self.workers[idx].stopping_since = Some(Instant::now());
+        self.workers[idx].killed = true;
         let _ = process::kill(self.workers[idx].pid, Signal::KILL);
     }
 
@@ -658,14 +674,18 @@ impl Master {
     }
 
     /// `--harakiri`: a worker with a core inside one request for longer than `limit` seconds
-    /// is killed (and respawned), as uWSGI's master does.
+    /// is killed (and respawned), as uWSGI's master does. Stopping workers too: during a
+    /// graceful reload nothing accepts until every old worker is gone, so a stuck one must not
+    /// hold the reload for the whole --worker-reload-mercy (uWSGI checks every worker).
     fn check_harakiri(&mut self, limit: u64) {
         let now = unix_now();
         for idx in 0..self.workers.len() {
             let wid = idx + 1;
-            let Some(pid) = self.serving(idx) else {
+            let w = self.workers[idx];
+            if w.pid <= 0 || w.killed {
                 continue;
-            };
+            }
+            let pid = w.pid;
             let stuck = (0..self.settings.threads).any(|core| {
                 let c = self.scoreboard.core(wid, core);
                 c.in_request() && now.saturating_sub(c.request_start()) > limit
@@ -724,6 +744,7 @@ impl Master {
             let lived = w.spawned.map_or(Duration::ZERO, |t| t.elapsed());
             w.pid = 0;
             w.stopping_since = None;
+            w.killed = false;
             let code = status.exit_status().unwrap_or(-1);
             if let Some(sig) = status.terminating_signal() {
                 eprintln!("DAMN ! worker {wid} (pid: {pid}) died, killed by signal {sig} :( trying respawn ...");
@@ -942,10 +963,20 @@ extern "C" fn on_pusher_stop(_: libc::c_int) {
 
 /// The body of the pusher process: pushes snapshots of the shared scoreboard (which holds
 /// the master's counters too) until SIGTERM.
-fn run_pusher(config: rwsgi_push::PushConfig, info: &MasterInfo, scoreboard: &Scoreboard) -> i32 {
+fn run_pusher(
+    config: rwsgi_push::PushConfig,
+    memory: &rwsgi_push::PushMemory,
+    info: &MasterInfo,
+    scoreboard: &Scoreboard,
+) -> i32 {
     let _ = crate::signals::install(&crate::signals::STOP_SIGNALS, on_pusher_stop);
     crate::signals::child_defaults();
-    rwsgi_push::run(config, &mut || scoreboard.snapshot_full(info), &PUSHER_STOP);
+    rwsgi_push::run(
+        config,
+        memory,
+        &mut || scoreboard.snapshot_full(info),
+        &PUSHER_STOP,
+    );
     0
 }
 

@@ -324,6 +324,10 @@ fn core(w: &mut Writer<'_>, c: &CoreStats) {
     }
     w.list_close();
     w.comma();
+    if c.vars_unavailable {
+        w.kv_u64("vars_unavailable", 1);
+        w.comma();
+    }
     w.key("req_info");
     w.obj_open();
     if let Some(start) = c.request_start {

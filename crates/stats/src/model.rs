@@ -252,6 +252,10 @@ macro_rules! core_stats {
             /// allows. The uWSGI renderer appends the trailing `""` uWSGI emits after a
             /// non-empty list.
             pub vars: Vec<String>,
+            /// In a request whose vars could not be copied (their writer never paused for
+            /// the seqlock): `vars` is empty because it is unknown, not because the request
+            /// has none. Rendered as `"vars_unavailable":1` (absent otherwise, as in uWSGI).
+            pub vars_unavailable: bool,
             /// Unix seconds; `Some` only while in a request (rendered as
             /// `req_info.request_start`).
             pub request_start: Option<u64>,

@@ -86,7 +86,8 @@ const STATUS_SEEN_WORDS: usize = STATUS_SLOTS.div_ceil(64);
 pub const RESPONSE_RESERVED_WORDS: usize = 2;
 /// Reserved u64 words in each latency slot.
 pub const LATENCY_RESERVED_WORDS: usize = 3;
-/// How many times a reader retries the seqlock before it reports an empty copy.
+/// How many times a reader retries the seqlock before it gives up on the request vars (the
+/// core is then reported in its request with `vars_unavailable`).
 pub const SEQLOCK_MAX_RETRIES: usize = 64;
 /// Upper bounds that keep the mapping size sane (uWSGI's own limits are in the same range).
 pub const MAX_WORKERS: usize = 65_536;
@@ -302,6 +303,7 @@ macro_rules! core_slot {
                     $($counter: self.$counter.load(Relaxed),)*
                     in_request: self.in_request.load(Relaxed),
                     vars: Vec::new(),
+                    vars_unavailable: false,
                     request_start: None,
                 }
             }
@@ -740,8 +742,12 @@ impl CoreSlot {
             }
             // The request ended between the two reads.
             Some(_) => cs.in_request = 0,
-            // No stable copy (writer too busy): report the request without vars.
-            None => cs.request_start = Some(self.request_start()),
+            // No stable copy (writer too busy): the request, its vars marked unknown (unless
+            // no vars are shown anyway).
+            None => {
+                cs.request_start = Some(self.request_start());
+                cs.vars_unavailable = !matches!(vars, VarsPolicy::Off);
+            }
         }
         cs
     }
@@ -1758,6 +1764,87 @@ mod tests {
         });
         assert!(s.workers.iter().all(|w| w.cores.is_empty()));
         assert_eq!(s.workers[1].status, WorkerStatus::Busy);
+    }
+
+    #[test]
+    fn a_core_whose_writer_never_pauses_shows_its_vars_as_unavailable() {
+        let sb = sb();
+        let c = sb.core(1, 0);
+        c.begin_request(42, [(&b"PATH_INFO"[..], &b"/busy"[..])]);
+        // The writer is in its next update and never leaves it: no stable copy exists.
+        let odd = c.write_begin();
+        let cs = c.stats(0, &VarsPolicy::Full);
+        assert_eq!(cs.in_request, 1);
+        assert_eq!(cs.request_start, Some(42));
+        assert!(cs.vars.is_empty());
+        assert!(
+            cs.vars_unavailable,
+            "empty vars must be marked unknown: {cs:?}"
+        );
+        // With no vars shown at all, there is nothing to mark.
+        assert!(!c.stats(0, &VarsPolicy::Off).vars_unavailable);
+        let info = MasterInfo {
+            apps: vec![AppInfo::default()],
+            sockets: vec![Default::default(), Default::default()],
+            include_cores: true,
+            ..Default::default()
+        };
+        let json = crate::json::render_uwsgi_vec(&sb.snapshot(&info), Default::default());
+        let v: serde_json::Value = serde_json::from_slice(&json).expect("valid JSON");
+        let core = &v["workers"][0]["cores"][0];
+        assert_eq!(core["in_request"], 1, "{core}");
+        assert_eq!(core["vars_unavailable"], 1, "{core}");
+        assert_eq!(core["vars"], serde_json::json!([]), "{core}");
+        assert!(
+            v["workers"][0]["cores"][1]
+                .get("vars_unavailable")
+                .is_none(),
+            "only on the core that could not be read"
+        );
+        // Once the writer pauses, the vars are back and the mark is gone.
+        c.write_end(odd);
+        let cs = c.stats(0, &VarsPolicy::Full);
+        assert_eq!(cs.vars, vec!["PATH_INFO=/busy".to_string()]);
+        assert!(!cs.vars_unavailable);
+    }
+
+    #[test]
+    fn every_read_under_a_busy_writer_is_coherent() {
+        let sb = std::sync::Arc::new(sb());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (sb, stop) = (sb.clone(), stop.clone());
+            std::thread::spawn(move || {
+                // Back-to-back requests, bounded in count; each carries its own number.
+                for i in 0..2_000_000u64 {
+                    if stop.load(Relaxed) {
+                        break;
+                    }
+                    let n = i.to_string();
+                    sb.core(1, 0).begin_request(
+                        i,
+                        [(&b"N"[..], n.as_bytes()), (&b"PAD"[..], &[b'p'; 600][..])],
+                    );
+                    sb.core(1, 0).end_request();
+                }
+            })
+        };
+        let c = sb.core(1, 0);
+        for _ in 0..20_000 {
+            let cs = c.stats(0, &VarsPolicy::Full);
+            if cs.in_request == 0 {
+                assert!(cs.vars.is_empty() && !cs.vars_unavailable, "{cs:?}");
+            } else if cs.vars_unavailable {
+                assert!(cs.vars.is_empty(), "{cs:?}");
+            } else {
+                // A whole copy of one request: its number is its start time.
+                let start = cs.request_start.expect("a request has a start");
+                assert_eq!(cs.vars.len(), 2, "{cs:?}");
+                assert_eq!(cs.vars[0], format!("N={start}"));
+            }
+        }
+        stop.store(true, Relaxed);
+        writer.join().unwrap();
     }
 
     #[test]

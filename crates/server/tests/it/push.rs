@@ -526,3 +526,81 @@ fn bad_pusher_options_stop_start_up_naming_them() {
         assert!(log.contains(needle), "{opt} {val}: {log}");
     }
 }
+
+/// The pids in the master's "spawned the stats pusher process (pid: N)" lines, in order.
+fn pusher_pids(log: &str) -> Vec<i32> {
+    log.lines()
+        .filter_map(|l| l.split("spawned the stats pusher process (pid: ").nth(1))
+        .filter_map(|rest| rest.split(')').next()?.parse().ok())
+        .collect()
+}
+
+/// The `app.worker.0.requests` counter (every worker's requests) of one statsd push.
+fn pushed_requests(push: &[String]) -> i64 {
+    match statsd_map(push).get("app.worker.0.requests") {
+        Some((v, ty)) if ty == "c" => *v,
+        _ => 0,
+    }
+}
+
+#[test]
+fn a_respawned_statsd_pusher_goes_on_with_deltas() {
+    let (http, st) = (free_port(), free_port());
+    let statsd = UdpReceiver::start();
+    let server = Server::start(&with(
+        base_args(http, st),
+        &[
+            "--stats-push",
+            &format!("statsd:127.0.0.1:{},app", statsd.port),
+            "--stats-pusher-default-freq",
+            "1",
+        ],
+    ));
+    server.wait_http_ready(http, 2);
+    for _ in 0..7 {
+        assert_eq!(get(http, "/").status, 200);
+    }
+    // (the readiness probe counts too)
+    let served = total_requests(st) as i64;
+    // A push that carries every request served, then the pusher process dies.
+    let gap = Duration::from_millis(300);
+    let total_pushed = || {
+        statsd
+            .pushes(gap)
+            .iter()
+            .map(|p| pushed_requests(p))
+            .sum::<i64>()
+    };
+    wait_for(Duration::from_secs(20), "a push with the requests", || {
+        total_pushed() >= served
+    });
+    // The next push begun means the one with the requests was saved (one thread does both).
+    let carried = statsd.pushes(gap).len();
+    wait_for(Duration::from_secs(20), "the push after it", || {
+        statsd.pushes(gap).len() > carried
+    });
+    let first = pusher_pids(&server.log());
+    assert_eq!(first.len(), 1, "{}", server.log());
+    kill(first[0], libc::SIGKILL);
+    server.wait_log(Duration::from_secs(20), |l| pusher_pids(l).len() == 2);
+    // Pushes from the new process: with no request in between, they carry no increment, so
+    // every delta still adds up to what the server served.
+    let respawned = statsd.pushes(gap).len();
+    wait_for(
+        Duration::from_secs(20),
+        "two pushes after the respawn",
+        || statsd.pushes(gap).len() >= respawned + 2,
+    );
+    let pushes = statsd.pushes(gap);
+    assert_eq!(total_requests(st) as i64, served, "{}", server.log());
+    assert_eq!(
+        pushes.iter().map(|p| pushed_requests(p)).sum::<i64>(),
+        served,
+        "the deltas pushed ({:?}) add up to more than the requests served: the respawned \
+         pusher re-sent the totals",
+        pushes
+            .iter()
+            .map(|p| pushed_requests(p))
+            .collect::<Vec<_>>()
+    );
+}
