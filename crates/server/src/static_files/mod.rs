@@ -13,9 +13,10 @@
 
 pub(crate) mod mime;
 
-use std::fs::Metadata;
+use std::fs::{File, Metadata};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use regex::bytes::Regex;
@@ -101,10 +102,12 @@ pub(crate) struct StaticRequest<'a> {
     pub accept_encoding: Option<&'a [u8]>,
 }
 
-/// A file to serve.
+/// A file to serve, open: what was checked is what is sent.
 #[derive(Debug)]
 pub(crate) struct Found {
-    /// Its real path (the encoded variant's, when one is served).
+    /// The open file (the encoded variant, when one is served).
+    pub file: File,
+    /// Its real path, where the kernel says the descriptor leads.
     pub path: PathBuf,
     /// Its metadata.
     pub meta: Metadata,
@@ -112,8 +115,24 @@ pub(crate) struct Found {
     pub mime: Option<String>,
     /// `Content-Encoding` of the variant served (`br`, `gzip`).
     pub encoding: Option<&'static str>,
-    /// The mapped directory it was found under.
-    root: PathBuf,
+}
+
+/// `path` opened, with the real path of the descriptor and its metadata. Opening first and
+/// asking the kernel where the descriptor leads replaces a `realpath(3)` (one syscall per path
+/// component) and a `stat`, and leaves no window between the check and the open: a symlink
+/// swapped in afterwards cannot change what is sent.
+///
+/// Non-blocking, so a FIFO in a mapped directory cannot stall the core (it is then refused as
+/// not a regular file); no controlling terminal from a device file.
+fn open_real(path: &Path) -> Option<(File, PathBuf, Metadata)> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    let meta = file.metadata().ok()?;
+    Some((file, real, meta))
 }
 
 /// What the head says about the body to send.
@@ -224,7 +243,9 @@ impl StaticFiles {
                 continue;
             };
             if m.is_file {
-                if let Some(found) = self.accept(&m.root, &m.root, req) {
+                if let Some(found) = open_real(&m.root)
+                    .and_then(|(file, real, meta)| self.accept(file, real, meta, &m.root, req))
+                {
                     return Some(found);
                 }
                 continue;
@@ -256,27 +277,29 @@ impl StaticFiles {
             return None;
         }
         let candidate = root.join(std::ffi::OsStr::from_bytes(rel));
-        let real = std::fs::canonicalize(&candidate).ok()?;
-        self.accept(&real, root, req)
+        let (file, real, meta) = open_real(&candidate)?;
+        self.accept(file, real, meta, root, req)
     }
 
     /// Checks a real path found under `root` (inside it or a safe directory; a directory
     /// becomes its index file; skipped extensions) and picks the encoded variant.
-    fn accept(&self, real: &Path, root: &Path, req: &StaticRequest<'_>) -> Option<Found> {
-        if !self.allowed(real, root) {
+    fn accept(
+        &self,
+        mut file: File,
+        mut path: PathBuf,
+        mut meta: Metadata,
+        root: &Path,
+        req: &StaticRequest<'_>,
+    ) -> Option<Found> {
+        if !self.allowed(&path, root) {
             return None;
         }
-        let mut meta = std::fs::metadata(real).ok()?;
-        let mut path = real.to_path_buf();
         if meta.is_dir() {
-            let (index_path, index_meta) = self.index.iter().find_map(|name| {
+            (file, path, meta) = self.index.iter().find_map(|name| {
                 // The index may be a symlink too: it is checked like the file itself.
-                let p = std::fs::canonicalize(real.join(name)).ok()?;
-                let m = std::fs::metadata(&p).ok().filter(Metadata::is_file)?;
-                self.allowed(&p, root).then_some((p, m))
+                let (f, p, m) = open_real(&path.join(name))?;
+                (m.is_file() && self.allowed(&p, root)).then_some((f, p, m))
             })?;
-            path = index_path;
-            meta = index_meta;
         } else if !meta.is_file() {
             return None;
         }
@@ -286,26 +309,14 @@ impl StaticFiles {
         }
         let mime = self.mime.lookup(name).map(str::to_string);
         let mut found = Found {
+            file,
             path,
             meta,
             mime,
             encoding: None,
-            root: root.to_path_buf(),
         };
-        self.pick_encoding(&mut found, req.accept_encoding);
+        self.pick_encoding(&mut found, root, req.accept_encoding);
         Some(found)
-    }
-
-    /// Checks the file actually opened for `found`: where the kernel says the descriptor
-    /// leads must pass the same test as the path did. A directory of the path swapped for a
-    /// symlink between the look-up and the open is caught here, so what is sent is always
-    /// what was checked.
-    pub(crate) fn opened_is_allowed(&self, found: &Found, file: &std::fs::File) -> bool {
-        use std::os::fd::AsRawFd;
-        match std::fs::read_link(format!("/proc/self/fd/{}", file.as_raw_fd())) {
-            Ok(real) => self.allowed(&real, &found.root),
-            Err(_) => false,
-        }
     }
 
     /// Inside `root` or a `--static-safe` directory, compared by path components.
@@ -323,7 +334,7 @@ impl StaticFiles {
 
     /// `--static-gzip-*`: `FILE.br`, else `FILE.gz`, when it exists, is a regular file and the
     /// client accepts that encoding (Brotli first, as uWSGI).
-    fn pick_encoding(&self, found: &mut Found, accept: Option<&[u8]>) {
+    fn pick_encoding(&self, found: &mut Found, root: &Path, accept: Option<&[u8]>) {
         let Some(accept) = accept else { return };
         let name = found.path.as_os_str().as_bytes();
         let wanted = self.gzip_all
@@ -338,10 +349,11 @@ impl StaticFiles {
             }
             let mut variant = found.path.clone().into_os_string();
             variant.push(suffix);
-            let variant = PathBuf::from(variant);
-            if let Ok(meta) = std::fs::metadata(&variant) {
-                if meta.is_file() {
-                    found.path = variant;
+            // The variant may be a symlink too: it is checked like the file itself.
+            if let Some((file, real, meta)) = open_real(Path::new(&variant)) {
+                if meta.is_file() && self.allowed(&real, root) {
+                    found.file = file;
+                    found.path = real;
                     found.meta = meta;
                     found.encoding = Some(encoding);
                     return;

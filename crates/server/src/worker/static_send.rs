@@ -119,17 +119,7 @@ impl Core<'_, '_> {
         head.extend_from_slice(protocol);
         head.push(b' ');
         let plan = statics.render_head(&found, &req, started_epoch as i64, &mut head);
-        let file = if plan.len > 0 {
-            // Gone between the look-up and now: the app gets the request, as for a missing
-            // file; so does one whose path changed to lead outside meanwhile.
-            let file = File::open(&found.path).ok()?;
-            if !statics.opened_is_allowed(&found, &file) {
-                return None;
-            }
-            Some(file)
-        } else {
-            None
-        };
+        let file = (plan.len > 0).then_some(found.file);
         if let Some(extra) = &w.settings.response.extra_headers {
             head.extend_from_slice(extra);
         }

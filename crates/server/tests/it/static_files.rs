@@ -143,6 +143,23 @@ fn missing_files_directories_without_index_and_other_methods_go_to_the_app() {
     );
 }
 
+/// A FIFO in a mapped directory is not a file to send: the request goes to the app, and the
+/// one-core server is not left waiting for a writer that never comes.
+#[test]
+fn a_fifo_in_a_mapped_directory_goes_to_the_app_without_blocking_the_core() {
+    let site = Site::new();
+    let fifo = site.path("static/pipe");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    let server = site.serve(&map("/static", &site.dir("static")));
+    let port = server.ports.http;
+    assert_eq!(http(port, "GET", "/static/pipe", &[]).text(), APP);
+    assert_eq!(
+        http(port, "GET", "/static/app.css", &[]).text(),
+        "body { color: red }\n"
+    );
+}
+
 #[test]
 fn the_longest_prefix_wins_and_equal_prefixes_are_tried_in_order() {
     let site = Site::new();
