@@ -13,6 +13,7 @@
 //! the idle worker spawned longest ago is cheaped.
 
 use rwsgi_config::{CheaperAlgo, Config};
+use rwsgi_stats::WorkerId;
 
 /// Microseconds in a second.
 const US: u64 = 1_000_000;
@@ -183,11 +184,11 @@ pub(crate) enum Decision {
     /// Nothing.
     #[default]
     None,
-    /// Spawn these worker ids (1-based; cheap slots without a process).
-    Spawn(Vec<usize>),
+    /// Spawn these workers (cheap slots without a process).
+    Spawn(Vec<WorkerId>),
     /// Cheap these worker ids: they stop accepting, finish their requests and exit, and are
     /// not respawned.
-    Cheap(Vec<usize>),
+    Cheap(Vec<WorkerId>),
 }
 
 /// A decision and the log lines that explain it (uWSGI's words).
@@ -360,7 +361,7 @@ impl Cheaper {
         };
         let decision = match wanted {
             n if n > 0 => {
-                let ids: Vec<usize> = spawnable_ids(view).take(n as usize).collect();
+                let ids: Vec<WorkerId> = spawnable_ids(view).take(n as usize).collect();
                 if ids.is_empty() {
                     Decision::None
                 } else {
@@ -382,23 +383,23 @@ impl Cheaper {
 }
 
 /// Cheap slots without a process, lowest id first (1-based).
-fn spawnable_ids<'a>(view: &'a View<'_>) -> impl Iterator<Item = usize> + 'a {
+fn spawnable_ids<'a>(view: &'a View<'_>) -> impl Iterator<Item = WorkerId> + 'a {
     view.workers
         .iter()
         .enumerate()
         .filter(|(_, w)| w.spawnable())
-        .map(|(i, _)| i + 1)
+        .map(|(i, _)| WorkerId::from_index(i))
 }
 
 /// Up to `n` active, idle workers, the one spawned longest ago first (uWSGI picks the oldest
 /// idle worker; a busy one is never chosen, so no request is cut short by the choice).
-fn cheapable_ids(view: &View<'_>, n: usize) -> Vec<usize> {
-    let mut idle: Vec<(u64, usize)> = view
+fn cheapable_ids(view: &View<'_>, n: usize) -> Vec<WorkerId> {
+    let mut idle: Vec<(u64, WorkerId)> = view
         .workers
         .iter()
         .enumerate()
         .filter(|(_, w)| w.active() && !w.busy)
-        .map(|(i, w)| (w.last_spawn, i + 1))
+        .map(|(i, w)| (w.last_spawn, WorkerId::from_index(i)))
         .collect();
     idle.sort_unstable();
     idle.into_iter().take(n).map(|(_, id)| id).collect()
@@ -772,6 +773,13 @@ impl IdleWatch {
 mod tests {
     use super::*;
 
+    /// Worker ids from their numbers.
+    fn ids(n: &[usize]) -> Vec<WorkerId> {
+        n.iter()
+            .map(|&i| WorkerId::new(i).expect("ids are 1-based"))
+            .collect()
+    }
+
     fn settings(
         algo: CheaperAlgo,
         min_workers: usize,
@@ -1029,14 +1037,14 @@ mod tests {
             let out = self.cheaper.decide(&view(&self.workers, backlog, self.now));
             match &out.decision {
                 Decision::Spawn(ids) => ids.iter().for_each(|&id| {
-                    self.workers[id - 1] = WorkerView {
+                    self.workers[id.index()] = WorkerView {
                         running: true,
                         last_spawn: self.now,
                         ..Default::default()
                     }
                 }),
                 Decision::Cheap(ids) => ids.iter().for_each(|&id| {
-                    self.workers[id - 1] = WorkerView {
+                    self.workers[id.index()] = WorkerView {
                         cheap: true,
                         ..Default::default()
                     }
@@ -1056,7 +1064,7 @@ mod tests {
         let mut sim = Sim::new(busyness_settings(3), "i...");
         // full busy: one more worker each measurement
         let out = sim.second(US, 0);
-        assert_eq!(out.decision, Decision::Spawn(vec![2]));
+        assert_eq!(out.decision, Decision::Spawn(ids(&[2])));
         assert!(
             out.log
                 .iter()
@@ -1096,9 +1104,13 @@ mod tests {
     fn busyness_penalty_raises_the_multiplier_when_a_cheap_is_undone_too_soon() {
         let mut sim = Sim::new(busyness_settings(1), "ii..");
         let out = sim.second(0, 0);
-        assert_eq!(out.decision, Decision::Cheap(vec![1]), "oldest idle worker");
+        assert_eq!(
+            out.decision,
+            Decision::Cheap(ids(&[1])),
+            "oldest idle worker"
+        );
         let out = sim.second(US, 0);
-        assert_eq!(out.decision, Decision::Spawn(vec![1]));
+        assert_eq!(out.decision, Decision::Spawn(ids(&[1])));
         assert!(out.log.iter().any(|l| l == "[busyness] worker(s) respawned to fast, increasing cheaper multiplier to 3 (+2)"), "{:?}", out.log);
         // the cheap now waits 3 s instead of 1
         let cheaps: Vec<bool> = (0..4)
@@ -1115,7 +1127,7 @@ mod tests {
             assert_eq!(sim.second(300_000, 0).decision, Decision::None);
         }
         assert_eq!(sim.second(0, 0).decision, Decision::None, "timer was reset");
-        assert_eq!(sim.second(0, 0).decision, Decision::Cheap(vec![1]));
+        assert_eq!(sim.second(0, 0).decision, Decision::Cheap(ids(&[1])));
     }
 
     #[test]
@@ -1130,7 +1142,7 @@ mod tests {
             Decision::None,
             "first second: no measurement"
         );
-        assert_eq!(sim.second(0, 0).decision, Decision::Spawn(vec![2]));
+        assert_eq!(sim.second(0, 0).decision, Decision::Spawn(ids(&[2])));
     }
 
     #[test]
@@ -1140,7 +1152,7 @@ mod tests {
         s.busyness.backlog_step = 2;
         let mut sim = Sim::new(s, "B...");
         let out = sim.second(US, 11);
-        assert_eq!(out.decision, Decision::Spawn(vec![2, 3]));
+        assert_eq!(out.decision, Decision::Spawn(ids(&[2, 3])));
         assert_eq!(
             out.log,
             ["[busyness] 11 requests in listen queue, spawning 2 emergency worker(s) (2)!"]
@@ -1186,7 +1198,7 @@ mod tests {
         let w = slots("Bsr...");
         assert_eq!(
             c.decide(&view(&w, 5, 0)).decision,
-            Decision::Spawn(vec![4, 5, 6])
+            Decision::Spawn(ids(&[4, 5, 6]))
         );
     }
 
@@ -1197,7 +1209,10 @@ mod tests {
         let mut w = slots("Biii");
         w[1].last_spawn = 500;
         w[3].last_spawn = 50;
-        assert_eq!(c.decide(&view(&w, 0, 0)).decision, Decision::Cheap(vec![4]));
+        assert_eq!(
+            c.decide(&view(&w, 0, 0)).decision,
+            Decision::Cheap(ids(&[4]))
+        );
         // busy workers only: the decision has no one to cheap
         let w = slots("BB..");
         assert_eq!(c.decide(&view(&w, 0, 0)).decision, Decision::None);
@@ -1217,12 +1232,12 @@ mod tests {
         w[1].rss = 100;
         assert_eq!(
             c.decide(&view(&w, 50, 0)).decision,
-            Decision::Spawn(vec![3])
+            Decision::Spawn(ids(&[3]))
         );
         // hard limit: one is cheaped whatever the queue
         w[1].rss = 1500;
         let out = c.decide(&view(&w, 50, 0));
-        assert_eq!(out.decision, Decision::Cheap(vec![1]));
+        assert_eq!(out.decision, Decision::Cheap(ids(&[1])));
         assert_eq!(
             out.log,
             ["cheaper hard rss memory limit exceeded, cheap one of 2 workers"]

@@ -16,7 +16,7 @@ use rwsgi_stats::json::{render_uwsgi, RenderOptions};
 use rwsgi_stats::model::{uwsgi_default_locks, AppInfo, MasterInfo, MetricsInfo, SocketInfo};
 use rwsgi_stats::prometheus::{render_prometheus, MetricsOptions};
 use rwsgi_stats::scoreboard::{Layout, Scoreboard};
-use rwsgi_stats::VarsPolicy;
+use rwsgi_stats::{VarsPolicy, WorkerId};
 use rwsgi_wsgi::interp::{self, PythonOptions};
 use rwsgi_wsgi::Apps;
 
@@ -497,7 +497,7 @@ impl Master {
         Ok(pid)
     }
 
-    fn spawn(&mut self, wid: usize) -> Result<(), StartError> {
+    fn spawn(&mut self, wid: WorkerId) -> Result<(), StartError> {
         self.scoreboard.prepare_spawn(wid, unix_now());
         let pid = self.fork_child(|m| {
             crate::worker::run(
@@ -510,7 +510,7 @@ impl Master {
         })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
         self.scoreboard.worker(wid).set_cheap(false);
-        self.workers[wid - 1] = WorkerProc {
+        self.workers[wid.index()] = WorkerProc {
             pid,
             spawned: Some(Instant::now()),
             stopping_since: None,
@@ -621,7 +621,7 @@ impl Master {
     fn begin_shutdown(&mut self, why: &str) {
         eprintln!("...shutting down ({why}): waiting for the workers to finish...");
         self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
-        for wid in 1..=self.workers.len() {
+        for wid in WorkerId::all(self.workers.len()) {
             self.stop_worker(wid, Signal::TERM);
         }
         self.stop_pusher();
@@ -632,7 +632,7 @@ impl Master {
     fn begin_reload(&mut self) {
         eprintln!("...gracefully killing workers...");
         self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
-        for wid in 1..=self.workers.len() {
+        for wid in WorkerId::all(self.workers.len()) {
             self.stop_worker(wid, Signal::HUP);
         }
         self.stop_pusher();
@@ -680,7 +680,7 @@ impl Master {
     fn check_harakiri(&mut self, limit: u64) {
         let now = unix_now();
         for idx in 0..self.workers.len() {
-            let wid = idx + 1;
+            let wid = WorkerId::from_index(idx);
             let w = self.workers[idx];
             if w.pid <= 0 || w.killed {
                 continue;
@@ -707,8 +707,8 @@ impl Master {
         }
     }
 
-    fn stop_worker(&mut self, wid: usize, sig: Signal) {
-        let w = &mut self.workers[wid - 1];
+    fn stop_worker(&mut self, wid: WorkerId, sig: Signal) {
+        let w = &mut self.workers[wid.index()];
         if w.pid > 0 {
             w.stopping_since.get_or_insert_with(Instant::now);
             let _ = process::kill(w.pid, sig);
@@ -734,7 +734,7 @@ impl Master {
             let Some(idx) = self.workers.iter().position(|w| w.pid == pid) else {
                 continue;
             };
-            let wid = idx + 1;
+            let wid = WorkerId::from_index(idx);
             self.scoreboard.on_exit(wid);
             let w = &mut self.workers[idx];
             // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
@@ -778,7 +778,7 @@ impl Master {
     fn begin_fatal_shutdown(&mut self) {
         if self.phase == Phase::Running {
             self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
-            for wid in 1..=self.workers.len() {
+            for wid in WorkerId::all(self.workers.len()) {
                 self.stop_worker(wid, Signal::TERM);
             }
             self.stop_pusher();
@@ -853,8 +853,9 @@ impl Master {
             } else if let Some(at) = w.respawn_at {
                 if at <= now && self.phase == Phase::Running {
                     self.workers[idx].respawn_at = None;
-                    if let Err(e) = self.spawn(idx + 1) {
-                        eprintln!("cannot respawn worker {}: {e}", idx + 1);
+                    let wid = WorkerId::from_index(idx);
+                    if let Err(e) = self.spawn(wid) {
+                        eprintln!("cannot respawn worker {wid}: {e}");
                         self.workers[idx].respawn_at = Some(now + RESPAWN_THROTTLE);
                     }
                 }

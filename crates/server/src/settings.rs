@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rwsgi_config::{Config, TrustedPeers};
+use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::ResponseOptions;
 
 use crate::reqlog::LogFormat;
@@ -187,11 +188,11 @@ impl Settings {
     }
 
     /// The request count after which worker `wid` (1-based) is recycled; 0 = never.
-    pub(crate) fn max_requests_for(&self, wid: usize) -> u64 {
+    pub(crate) fn max_requests_for(&self, wid: WorkerId) -> u64 {
         if self.max_requests == 0 {
             return 0;
         }
-        let delta = (wid as u64).saturating_mul(self.max_requests_delta);
+        let delta = (wid.get() as u64).saturating_mul(self.max_requests_delta);
         self.max_requests.saturating_add(delta)
     }
 }
@@ -227,6 +228,11 @@ fn render_headers(headers: &[(String, String)]) -> Option<Arc<[u8]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Worker `n` (1-based).
+    fn wid(n: usize) -> WorkerId {
+        WorkerId::new(n).expect("worker ids are 1-based")
+    }
 
     #[test]
     fn add_headers_render_once_and_connection_close_becomes_a_flag() {
@@ -280,10 +286,13 @@ mod tests {
     fn max_requests_delta_staggers_workers_and_never_enables_recycling_alone() {
         let mut s = Settings::from_config(&Config::default());
         s.max_requests_delta = 10;
-        assert_eq!(s.max_requests_for(1), 0, "no --max-requests: never");
+        assert_eq!(s.max_requests_for(wid(1)), 0, "no --max-requests: never");
         s.max_requests = 100;
-        assert_eq!((s.max_requests_for(1), s.max_requests_for(3)), (110, 130));
+        assert_eq!(
+            (s.max_requests_for(wid(1)), s.max_requests_for(wid(3))),
+            (110, 130)
+        );
         s.max_requests_delta = 0;
-        assert_eq!(s.max_requests_for(3), 100);
+        assert_eq!(s.max_requests_for(wid(3)), 100);
     }
 }

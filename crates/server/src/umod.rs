@@ -9,6 +9,7 @@ use rwsgi_config::Config;
 use rwsgi_os::shlock::SharedLocks;
 use rwsgi_stats::metrics::MetricOp;
 use rwsgi_stats::scoreboard::Scoreboard;
+use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::uwsgi_module::{
     self, MetricUpdate, ModuleError, ServerContext, ServerView, WorkerAppInfo, WorkerInfo,
 };
@@ -30,15 +31,15 @@ struct ScoreboardView {
 
 impl ServerView for ScoreboardView {
     fn total_requests(&self) -> u64 {
-        (1..=self.scoreboard.layout().workers)
+        WorkerId::all(self.scoreboard.layout().workers)
             .map(|wid| self.scoreboard.worker(wid).requests())
             .sum()
     }
 
     fn workers(&self) -> Vec<WorkerInfo> {
-        (1..=self.scoreboard.layout().workers)
+        WorkerId::all(self.scoreboard.layout().workers)
             .map(|wid| {
-                let s = self.scoreboard.worker(wid).stats(wid as u64);
+                let s = self.scoreboard.worker(wid).stats(wid.get() as u64);
                 WorkerInfo {
                     id: s.id,
                     pid: s.pid,

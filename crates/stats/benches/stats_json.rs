@@ -5,10 +5,16 @@
 #![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rwsgi_stats::WorkerId;
 use rwsgi_stats::{
     render_prometheus, render_uwsgi, AppInfo, Layout, MasterInfo, MetricsOptions, RenderOptions,
     Scoreboard, SocketInfo,
 };
+
+/// Worker `n` (1-based).
+fn wid(n: usize) -> WorkerId {
+    WorkerId::new(n).expect("worker ids are 1-based")
+}
 
 const VARS: [(&str, &str); 15] = [
     ("REQUEST_METHOD", "GET"),
@@ -50,28 +56,29 @@ fn populated(workers: usize) -> (Scoreboard, MasterInfo) {
         metrics: 0,
     })
     .unwrap();
-    for wid in 1..=workers {
-        sb.prepare_spawn(wid, 1_795_554_402);
-        sb.worker(wid).set_pid(10_000 + wid as u32);
-        sb.worker(wid).set_accepting(true);
-        sb.worker(wid).set_memory(11_661_312, 133_971_968);
-        for i in 0..(wid % 7 + 1) * 13 {
-            let c = sb.core(wid, i % 4);
-            sb.app(wid, 0).request_begin();
+    for n in 1..=workers {
+        let id = wid(n);
+        sb.prepare_spawn(id, 1_795_554_402);
+        sb.worker(id).set_pid(10_000 + n as u32);
+        sb.worker(id).set_accepting(true);
+        sb.worker(id).set_memory(11_661_312, 133_971_968);
+        for i in 0..(n % 7 + 1) * 13 {
+            let c = sb.core(id, i % 4);
+            sb.app(id, 0).request_begin();
             c.begin_request(1_795_554_403, vars());
-            sb.worker(wid)
+            sb.worker(id)
                 .request_done(80 + i as u64, 1_200, i % 50 == 0);
-            sb.app(wid, 0).request_done(false);
-            sb.responses(wid, i % 4)
+            sb.app(id, 0).request_done(false);
+            sb.responses(id, i % 4)
                 .record([200, 200, 200, 404, 500, 302][i % 6], 300);
-            sb.try_latency(wid, i % 4, 0)
+            sb.try_latency(id, i % 4, 0)
                 .unwrap()
                 .observe(1_000 * (i as u64 % 40));
             c.end_request();
         }
         // A few cores busy, each with ~15 vars.
-        if wid % 3 == 0 {
-            sb.core(wid, wid % 4).begin_request(1_795_554_404, vars());
+        if n % 3 == 0 {
+            sb.core(id, n % 4).begin_request(1_795_554_404, vars());
         }
     }
     let master = MasterInfo {
@@ -164,7 +171,7 @@ fn hot_path(c: &mut Criterion) {
         metrics: 0,
     })
     .unwrap();
-    let (w, core, app) = (sb.worker(2), sb.core(2, 1), sb.app(2, 0));
+    let (w, core, app) = (sb.worker(wid(2)), sb.core(wid(2), 1), sb.app(wid(2), 0));
     let mut g = c.benchmark_group("request_hot_path");
     g.bench_function("begin15vars_done_end", |b| {
         b.iter(|| {
@@ -175,7 +182,10 @@ fn hot_path(c: &mut Criterion) {
             core.end_request();
         })
     });
-    let (responses, latency) = (sb.responses(2, 1), sb.try_latency(2, 1, 0).unwrap());
+    let (responses, latency) = (
+        sb.responses(wid(2), 1),
+        sb.try_latency(wid(2), 1, 0).unwrap(),
+    );
     g.bench_function("begin15vars_done_end_with_metrics", |b| {
         b.iter(|| {
             core.begin_request(black_box(1_795_554_404), vars());

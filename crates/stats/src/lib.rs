@@ -22,7 +22,7 @@ pub mod scoreboard;
 pub use json::{render_uwsgi, render_uwsgi_vec, RenderOptions};
 pub use model::{
     uwsgi_default_locks, AppInfo, AppStats, CoreStats, Latency, MasterInfo, MetricsInfo,
-    SocketInfo, SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
+    SocketInfo, SocketStats, StatsSnapshot, StatusCount, WorkerId, WorkerStats, WorkerStatus,
 };
 pub use prometheus::{render_prometheus, Format, MetricsOptions};
 pub use redact::VarsPolicy;

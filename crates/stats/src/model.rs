@@ -317,6 +317,45 @@ pub struct MetricsInfo {
     pub hide_from_stats: bool,
 }
 
+/// A worker's id: 1-based, as uWSGI numbers its workers (the stats' `id`, `uwsgi.worker_id()`,
+/// the log's "worker 1"). Per-worker arrays are indexed with [`WorkerId::index`], so an id
+/// and a 0-based position cannot be mixed up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(std::num::NonZeroUsize);
+
+impl WorkerId {
+    /// The worker with id `id`; `None` for 0.
+    pub fn new(id: usize) -> Option<WorkerId> {
+        std::num::NonZeroUsize::new(id).map(WorkerId)
+    }
+
+    /// The worker at 0-based position `index`.
+    pub fn from_index(index: usize) -> WorkerId {
+        WorkerId(std::num::NonZeroUsize::MIN.saturating_add(index))
+    }
+
+    /// The 1-based id.
+    pub fn get(self) -> usize {
+        self.0.get()
+    }
+
+    /// The 0-based position.
+    pub fn index(self) -> usize {
+        self.0.get() - 1
+    }
+
+    /// The ids of `count` workers: 1..=count.
+    pub fn all(count: usize) -> impl DoubleEndedIterator<Item = WorkerId> + Clone {
+        (0..count).map(WorkerId::from_index)
+    }
+}
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The lock list uWSGI 2.0 registers by default, in its order.
 pub const UWSGI_DEFAULT_LOCKS: [&str; 8] = [
     "user 0", "signal", "filemon", "timer", "rbtimer", "cron", "rpc", "snmp",

@@ -48,7 +48,7 @@ use Ordering::{Acquire, Relaxed, Release};
 use crate::metrics::{apply_op, MetricOp};
 use crate::model::{
     app_counters, core_counters, worker_counters, AppStats, CoreStats, Latency, MasterInfo,
-    SocketStats, StatsSnapshot, StatusCount, WorkerStats, WorkerStatus,
+    SocketStats, StatsSnapshot, StatusCount, WorkerId, WorkerStats, WorkerStatus,
 };
 use crate::redact::VarsPolicy;
 
@@ -1171,35 +1171,35 @@ impl Scoreboard {
         unsafe { self.slot(self.sockets_offset, idx) }
     }
 
-    /// Worker `wid`, 1-based like uWSGI. Panics if `wid` is 0 or > workers.
+    /// Worker `wid`. Panics if `wid` > workers.
     #[inline]
-    pub fn worker(&self, wid: usize) -> &WorkerSlot {
+    pub fn worker(&self, wid: WorkerId) -> &WorkerSlot {
         assert!(
-            wid != 0 && wid <= self.layout.workers,
+            wid.get() <= self.layout.workers,
             "worker id {wid} out of 1..={}",
             self.layout.workers
         );
         // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        unsafe { self.slot(self.workers_offset, wid - 1) }
+        unsafe { self.slot(self.workers_offset, wid.index()) }
     }
 
-    /// Core `core` (0-based) of worker `wid` (1-based). Panics when out of range.
+    /// Core `core` (0-based) of worker `wid`. Panics when out of range.
     #[inline]
-    pub fn core(&self, wid: usize, core: usize) -> &CoreSlot {
+    pub fn core(&self, wid: WorkerId, core: usize) -> &CoreSlot {
         assert!(
-            wid != 0 && wid <= self.layout.workers && core < self.layout.cores,
+            wid.get() <= self.layout.workers && core < self.layout.cores,
             "core ({wid}, {core}) out of (1..={}, 0..{})",
             self.layout.workers,
             self.layout.cores
         );
-        let idx = (wid - 1) * self.layout.cores + core;
+        let idx = wid.index() * self.layout.cores + core;
         // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
         unsafe { self.slot(self.cores_offset, idx) }
     }
 
-    /// App `app` (0-based) of worker `wid` (1-based). Panics when out of range.
+    /// App `app` (0-based) of worker `wid`. Panics when out of range.
     #[inline]
-    pub fn app(&self, wid: usize, app: usize) -> &AppSlot {
+    pub fn app(&self, wid: WorkerId, app: usize) -> &AppSlot {
         self.try_app(wid, app).unwrap_or_else(|| {
             panic!(
                 "app ({wid}, {app}) out of (1..={}, 0..{})",
@@ -1211,26 +1211,26 @@ impl Scoreboard {
     /// App or `None` when out of range (a worker may load more apps than the scoreboard
     /// reports).
     #[inline]
-    pub fn try_app(&self, wid: usize, app: usize) -> Option<&AppSlot> {
-        if wid == 0 || wid > self.layout.workers || app >= self.layout.apps {
+    pub fn try_app(&self, wid: WorkerId, app: usize) -> Option<&AppSlot> {
+        if wid.get() > self.layout.workers || app >= self.layout.apps {
             return None;
         }
-        let idx = (wid - 1) * self.layout.apps + app;
+        let idx = wid.index() * self.layout.apps + app;
         // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
         Some(unsafe { self.slot(self.apps_offset, idx) })
     }
 
-    /// The response counters of core `core` (0-based) of worker `wid` (1-based). Panics when
-    /// out of range.
+    /// The response counters of core `core` (0-based) of worker `wid`. Panics when out of
+    /// range.
     #[inline]
-    pub fn responses(&self, wid: usize, core: usize) -> &ResponseSlot {
+    pub fn responses(&self, wid: WorkerId, core: usize) -> &ResponseSlot {
         assert!(
-            wid != 0 && wid <= self.layout.workers && core < self.layout.cores,
+            wid.get() <= self.layout.workers && core < self.layout.cores,
             "core ({wid}, {core}) out of (1..={}, 0..{})",
             self.layout.workers,
             self.layout.cores
         );
-        let idx = (wid - 1) * self.layout.cores + core;
+        let idx = wid.index() * self.layout.cores + core;
         // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
         unsafe { self.slot(self.responses_offset, idx) }
     }
@@ -1238,12 +1238,12 @@ impl Scoreboard {
     /// The latency histogram of app `app` on core `core` of worker `wid`, or `None` when out
     /// of range (like [`try_app`](Self::try_app)).
     #[inline]
-    pub fn try_latency(&self, wid: usize, core: usize, app: usize) -> Option<&LatencySlot> {
+    pub fn try_latency(&self, wid: WorkerId, core: usize, app: usize) -> Option<&LatencySlot> {
         let l = &self.layout;
-        if wid == 0 || wid > l.workers || core >= l.cores || app >= l.apps {
+        if wid.get() > l.workers || core >= l.cores || app >= l.apps {
             return None;
         }
-        let idx = ((wid - 1) * l.cores + core) * l.apps + app;
+        let idx = (wid.index() * l.cores + core) * l.apps + app;
         // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
         Some(unsafe { self.slot(self.latencies_offset, idx) })
     }
@@ -1271,7 +1271,7 @@ impl Scoreboard {
 
     /// Master, before forking worker `wid`: [`WorkerSlot::prepare_spawn`] plus clearing the
     /// cores' in-flight requests (uWSGI resets them in the new child).
-    pub fn prepare_spawn(&self, wid: usize, now_unix_s: u64) {
+    pub fn prepare_spawn(&self, wid: WorkerId, now_unix_s: u64) {
         self.worker(wid).prepare_spawn(now_unix_s);
         for c in 0..self.layout.cores {
             self.core(wid, c).clear_request();
@@ -1279,7 +1279,7 @@ impl Scoreboard {
     }
 
     /// Master: worker `wid` exited. [`WorkerSlot::on_exit`] plus clearing its cores' requests.
-    pub fn on_exit(&self, wid: usize) {
+    pub fn on_exit(&self, wid: WorkerId) {
         self.worker(wid).on_exit();
         for c in 0..self.layout.cores {
             self.core(wid, c).clear_request();
@@ -1289,7 +1289,7 @@ impl Scoreboard {
     /// Status of worker `wid` as uWSGI would report it: cheap while the cheaper subsystem keeps
     /// it stopped (even while it finishes its last requests), else busy while any core is in a
     /// request.
-    pub fn worker_status(&self, wid: usize) -> WorkerStatus {
+    pub fn worker_status(&self, wid: WorkerId) -> WorkerStatus {
         if self.worker(wid).cheap.load(Relaxed) != 0 {
             WorkerStatus::Cheap
         } else if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
@@ -1326,9 +1326,9 @@ impl Scoreboard {
         let layout = self.layout;
         let metric_cores = if metrics { layout.cores } else { 0 };
         let napps = master.apps.len().min(layout.apps);
-        let workers = (1..=layout.workers)
+        let workers = WorkerId::all(layout.workers)
             .map(|wid| {
-                let mut w = self.worker(wid).stats(wid as u64);
+                let mut w = self.worker(wid).stats(wid.get() as u64);
                 w.apps = (0..napps)
                     .map(|j| {
                         let mut app = self.app(wid, j).stats(j as u64);
@@ -1390,6 +1390,11 @@ impl Scoreboard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Worker `n` (1-based).
+    fn wid(n: usize) -> WorkerId {
+        WorkerId::new(n).expect("worker ids are 1-based")
+    }
     use crate::model::AppInfo;
 
     fn sb() -> Scoreboard {
@@ -1424,7 +1429,7 @@ mod tests {
         })
         .is_err());
         let s = Scoreboard::new(layout(1, 1, 0)).unwrap();
-        assert!(s.try_app(1, 0).is_none());
+        assert!(s.try_app(wid(1), 0).is_none());
     }
 
     #[test]
@@ -1446,49 +1451,54 @@ mod tests {
     #[test]
     fn slots_are_distinct() {
         let s = sb();
-        s.worker(1).request_done(10, 5, false);
-        assert_eq!(s.worker(1).requests(), 1);
-        assert_eq!(s.worker(2).requests(), 0);
-        s.core(2, 1).end_request();
-        assert_eq!(s.core(2, 1).requests(), 1);
-        assert_eq!(s.core(2, 0).requests(), 0);
-        assert_eq!(s.core(1, 1).requests(), 0);
+        s.worker(wid(1)).request_done(10, 5, false);
+        assert_eq!(s.worker(wid(1)).requests(), 1);
+        assert_eq!(s.worker(wid(2)).requests(), 0);
+        s.core(wid(2), 1).end_request();
+        assert_eq!(s.core(wid(2), 1).requests(), 1);
+        assert_eq!(s.core(wid(2), 0).requests(), 0);
+        assert_eq!(s.core(wid(1), 1).requests(), 0);
         s.socket(1).set_queue(7);
         assert_eq!((s.socket(0).queue(), s.socket(1).queue()), (0, 7));
         s.master().inc_listen_queue_errors();
         assert_eq!(s.master().listen_queue_errors(), 1);
         // The master slot lives in the header, before every slot array.
-        assert_eq!(s.worker(1).requests(), 1);
+        assert_eq!(s.worker(wid(1)).requests(), 1);
         assert_eq!(s.socket(0).queue(), 0);
     }
 
     #[test]
     fn static_and_offloaded_requests_are_counted_per_core() {
         let s = sb();
-        s.core(1, 0).add_static_request();
-        s.core(1, 0).add_static_request();
-        s.core(1, 0).add_offloaded_request();
-        let c = s.core(1, 0).stats(0, &VarsPolicy::Full);
+        s.core(wid(1), 0).add_static_request();
+        s.core(wid(1), 0).add_static_request();
+        s.core(wid(1), 0).add_offloaded_request();
+        let c = s.core(wid(1), 0).stats(0, &VarsPolicy::Full);
         assert_eq!((c.static_requests, c.offloaded_requests), (2, 1));
-        assert_eq!(s.core(2, 0).stats(0, &VarsPolicy::Full).static_requests, 0);
+        assert_eq!(
+            s.core(wid(2), 0)
+                .stats(0, &VarsPolicy::Full)
+                .static_requests,
+            0
+        );
     }
 
     #[test]
     #[should_panic]
     fn worker_zero_panics() {
-        sb().worker(0);
+        sb().worker(wid(0));
     }
 
     #[test]
     #[should_panic]
     fn worker_past_the_end_panics() {
-        sb().worker(3);
+        sb().worker(wid(3));
     }
 
     #[test]
     #[should_panic]
     fn core_past_the_end_panics() {
-        sb().core(1, 2);
+        sb().core(wid(1), 2);
     }
 
     #[test]
@@ -1500,7 +1510,7 @@ mod tests {
     #[test]
     fn avg_rt_matches_uwsgi_formula() {
         let s = sb();
-        let w = s.worker(1);
+        let w = s.worker(wid(1));
         let mut avg = 0u64;
         let mut total = 0;
         for rt in [100u64, 50, 300, 7, 0, 1000] {
@@ -1520,18 +1530,18 @@ mod tests {
     #[test]
     fn spawn_resets_like_uwsgi() {
         let s = sb();
-        s.prepare_spawn(1, 1000);
-        s.worker(1).set_pid(42);
-        let w = s.worker(1);
+        s.prepare_spawn(wid(1), 1000);
+        s.worker(wid(1)).set_pid(42);
+        let w = s.worker(wid(1));
         w.set_accepting(true);
         w.request_done(10, 10, true);
         w.set_memory(1, 2);
         w.inc_harakiri();
-        s.core(1, 0).begin_request(5, [(&b"A"[..], &b"1"[..])]);
-        s.on_exit(1);
+        s.core(wid(1), 0).begin_request(5, [(&b"A"[..], &b"1"[..])]);
+        s.on_exit(wid(1));
         assert_eq!(w.pid(), 0);
-        assert!(!s.core(1, 0).in_request());
-        s.prepare_spawn(1, 2000);
+        assert!(!s.core(wid(1), 0).in_request());
+        s.prepare_spawn(wid(1), 2000);
         w.set_pid(43);
         let c = w.stats(1);
         assert_eq!(c.respawn_count, 2);
@@ -1549,12 +1559,12 @@ mod tests {
     fn status_is_busy_while_a_core_is_in_a_request() {
         use WorkerStatus::*;
         let s = sb();
-        assert_eq!(s.worker_status(1), Idle);
-        s.core(1, 1).begin_request(1, std::iter::empty());
-        assert_eq!(s.worker_status(1), Busy);
-        assert_eq!(s.worker_status(2), Idle);
-        s.core(1, 1).end_request();
-        assert_eq!(s.worker_status(1), Idle);
+        assert_eq!(s.worker_status(wid(1)), Idle);
+        s.core(wid(1), 1).begin_request(1, std::iter::empty());
+        assert_eq!(s.worker_status(wid(1)), Busy);
+        assert_eq!(s.worker_status(wid(2)), Idle);
+        s.core(wid(1), 1).end_request();
+        assert_eq!(s.worker_status(wid(1)), Idle);
     }
 
     #[test]
@@ -1582,7 +1592,7 @@ mod tests {
             )
         ) {
             let s = sb();
-            let c = s.core(1, 0);
+            let c = s.core(wid(1), 0);
             // A dirty slot first: leftovers of a longer request must not leak into this one.
             let junk = vec![0xAAu8; VARS_CAPACITY];
             c.begin_request(1, [(&b"J"[..], &junk[..])]);
@@ -1613,14 +1623,14 @@ mod tests {
     #[test]
     fn a_cheap_worker_reads_cheap_with_its_counters_kept() {
         let s = sb();
-        s.prepare_spawn(1, 10);
-        s.worker(1).set_pid(42);
-        s.worker(1).request_done(5, 100, false);
-        s.worker(1).set_cheap(true);
+        s.prepare_spawn(wid(1), 10);
+        s.worker(wid(1)).set_pid(42);
+        s.worker(wid(1)).request_done(5, 100, false);
+        s.worker(wid(1)).set_cheap(true);
         // cheap wins over busy: a cheaped worker finishing its last request is cheap
-        s.core(1, 0).begin_request(1, std::iter::empty());
-        assert_eq!(s.worker_status(1), WorkerStatus::Cheap);
-        s.on_exit(1);
+        s.core(wid(1), 0).begin_request(1, std::iter::empty());
+        assert_eq!(s.worker_status(wid(1)), WorkerStatus::Cheap);
+        s.on_exit(wid(1));
         for snap in [
             s.snapshot(&MasterInfo::default()),
             s.snapshot(&MasterInfo {
@@ -1633,14 +1643,14 @@ mod tests {
             assert_eq!((w.pid, w.accepting, w.requests, w.tx), (0, 0, 1, 100));
             assert_eq!(snap.workers[1].status, WorkerStatus::Idle);
         }
-        s.worker(1).set_cheap(false);
-        assert_eq!(s.worker_status(1), WorkerStatus::Idle);
+        s.worker(wid(1)).set_cheap(false);
+        assert_eq!(s.worker_status(wid(1)), WorkerStatus::Idle);
     }
 
     #[test]
     fn vars_roundtrip_and_truncation() {
         let s = sb();
-        let c = s.core(1, 0);
+        let c = s.core(wid(1), 0);
         let vars: Vec<(Vec<u8>, Vec<u8>)> = vec![
             (b"REQUEST_METHOD".to_vec(), b"GET".to_vec()),
             (b"PATH_INFO".to_vec(), b"/x\"\\\x00\xff".to_vec()),
@@ -1688,7 +1698,7 @@ mod tests {
     #[test]
     fn core_counters() {
         let s = sb();
-        let c = s.core(2, 0);
+        let c = s.core(wid(2), 0);
         c.add_write_errors(3);
         c.add_read_errors(4);
         c.end_request();
@@ -1700,7 +1710,7 @@ mod tests {
     #[test]
     fn app_counters() {
         let s = sb();
-        let a = s.app(1, 0);
+        let a = s.app(wid(1), 0);
         a.request_begin();
         a.request_done(false);
         a.request_begin();
@@ -1719,14 +1729,14 @@ mod tests {
             metrics: 0,
         })
         .unwrap();
-        for wid in 1..=2 {
-            sb.prepare_spawn(wid, 100);
-            sb.worker(wid).set_pid(1000 + wid as u32);
+        for id in WorkerId::all(2) {
+            sb.prepare_spawn(id, 100);
+            sb.worker(id).set_pid(1000 + id.get() as u32);
         }
-        sb.worker(2).request_done(100, 50, true);
-        sb.app(2, 0).request_begin();
-        sb.app(2, 0).request_done(true);
-        sb.core(2, 1)
+        sb.worker(wid(2)).request_done(100, 50, true);
+        sb.app(wid(2), 0).request_begin();
+        sb.app(wid(2), 0).request_done(true);
+        sb.core(wid(2), 1)
             .begin_request(123, [(&b"PATH_INFO"[..], &b"/\xff"[..])]);
         sb.socket(0).set_queue(4);
         sb.master().inc_listen_queue_errors();
@@ -1769,7 +1779,7 @@ mod tests {
     #[test]
     fn a_core_whose_writer_never_pauses_shows_its_vars_as_unavailable() {
         let sb = sb();
-        let c = sb.core(1, 0);
+        let c = sb.core(wid(1), 0);
         c.begin_request(42, [(&b"PATH_INFO"[..], &b"/busy"[..])]);
         // The writer is in its next update and never leaves it: no stable copy exists.
         let odd = c.write_begin();
@@ -1821,15 +1831,15 @@ mod tests {
                         break;
                     }
                     let n = i.to_string();
-                    sb.core(1, 0).begin_request(
+                    sb.core(wid(1), 0).begin_request(
                         i,
                         [(&b"N"[..], n.as_bytes()), (&b"PAD"[..], &[b'p'; 600][..])],
                     );
-                    sb.core(1, 0).end_request();
+                    sb.core(wid(1), 0).end_request();
                 }
             })
         };
-        let c = sb.core(1, 0);
+        let c = sb.core(wid(1), 0);
         for _ in 0..20_000 {
             let cs = c.stats(0, &VarsPolicy::Full);
             if cs.in_request == 0 {
@@ -1859,16 +1869,16 @@ mod tests {
     #[test]
     fn responses_and_latency_reach_the_snapshot_summed_over_cores() {
         let sb = sb();
-        sb.responses(1, 0).record(200, 10);
-        sb.responses(1, 1).record(200, 5);
-        sb.responses(1, 1).record(404, 0);
-        sb.responses(1, 1).record(999, 0);
-        sb.responses(2, 0).record(500, 1);
-        sb.try_latency(1, 0, 0).unwrap().observe(3_000);
-        sb.try_latency(1, 1, 0).unwrap().observe(20_000_000);
-        assert!(sb.try_latency(1, 2, 0).is_none());
-        assert!(sb.try_latency(1, 0, 1).is_none());
-        sb.core(1, 1).begin_request(1, std::iter::empty());
+        sb.responses(wid(1), 0).record(200, 10);
+        sb.responses(wid(1), 1).record(200, 5);
+        sb.responses(wid(1), 1).record(404, 0);
+        sb.responses(wid(1), 1).record(999, 0);
+        sb.responses(wid(2), 0).record(500, 1);
+        sb.try_latency(wid(1), 0, 0).unwrap().observe(3_000);
+        sb.try_latency(wid(1), 1, 0).unwrap().observe(20_000_000);
+        assert!(sb.try_latency(wid(1), 2, 0).is_none());
+        assert!(sb.try_latency(wid(1), 0, 1).is_none());
+        sb.core(wid(1), 1).begin_request(1, std::iter::empty());
         let info = MasterInfo {
             apps: vec![AppInfo::default()],
             include_cores: false,
@@ -1895,7 +1905,7 @@ mod tests {
                 count: 1
             }]
         );
-        assert_eq!(sb.responses(1, 1).count(404), 1);
+        assert_eq!(sb.responses(wid(1), 1).count(404), 1);
     }
 
     #[test]
@@ -1941,8 +1951,8 @@ mod tests {
     #[test]
     fn full_snapshot_has_vars_and_metrics() {
         let sb = sb();
-        sb.responses(1, 0).record(200, 1);
-        sb.core(1, 0)
+        sb.responses(wid(1), 0).record(200, 1);
+        sb.core(wid(1), 0)
             .begin_request(5, [(&b"PATH_INFO"[..], &b"/x"[..])]);
         let info = MasterInfo {
             apps: vec![AppInfo::default()],

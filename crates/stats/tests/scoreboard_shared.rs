@@ -4,7 +4,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rwsgi_stats::WorkerId;
 use rwsgi_stats::{Layout, Scoreboard, WorkerStatus};
+
+/// Worker `n` (1-based).
+fn wid(n: usize) -> WorkerId {
+    WorkerId::new(n).expect("worker ids are 1-based")
+}
 
 /// A forked child writes its slots; the parent (the "master") sees them after the child exits,
 /// and sees the in-flight request while the child is still inside it.
@@ -18,7 +24,7 @@ fn forked_child_writes_parent_reads() {
         metrics: 0,
     })
     .unwrap();
-    sb.prepare_spawn(2, 1_700_000_000);
+    sb.prepare_spawn(wid(2), 1_700_000_000);
     // Two pipes: child -> parent "request started", parent -> child "go on".
     let mut up = [0i32; 2];
     let mut down = [0i32; 2];
@@ -32,17 +38,17 @@ fn forked_child_writes_parent_reads() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        let w = sb.worker(2);
+        let w = sb.worker(wid(2));
         w.set_accepting(true);
         for i in 0..10u64 {
-            sb.app(2, 0).request_begin();
-            let c = sb.core(2, (i % 2) as usize);
+            sb.app(wid(2), 0).request_begin();
+            let c = sb.core(wid(2), (i % 2) as usize);
             c.begin_request(1_700_000_001, [(&b"PATH_INFO"[..], &b"/x"[..])]);
             w.request_done(100 + i, 10, i == 3);
-            sb.app(2, 0).request_done(i == 3);
+            sb.app(wid(2), 0).request_done(i == 3);
             c.end_request();
         }
-        sb.core(2, 1).begin_request(
+        sb.core(wid(2), 1).begin_request(
             1_700_000_002,
             [
                 (&b"REQUEST_METHOD"[..], &b"GET"[..]),
@@ -55,18 +61,18 @@ fn forked_child_writes_parent_reads() {
             libc::write(up[1], b.as_ptr().cast(), 1);
             libc::read(down[0], b.as_mut_ptr().cast(), 1);
         }
-        sb.core(2, 1).end_request();
+        sb.core(wid(2), 1).end_request();
         // SAFETY: terminate the child without running the harness' destructors.
         unsafe { libc::_exit(0) };
     }
-    sb.worker(2).set_pid(pid as u32);
+    sb.worker(wid(2)).set_pid(pid as u32);
     let mut b = [0u8];
     // SAFETY: valid fds and buffer.
     unsafe { assert_eq!(libc::read(up[0], b.as_mut_ptr().cast(), 1), 1) };
 
     // The child is inside a request on core 1.
-    assert_eq!(sb.worker_status(2), WorkerStatus::Busy);
-    let r = sb.core(2, 1).read_request().unwrap();
+    assert_eq!(sb.worker_status(wid(2)), WorkerStatus::Busy);
+    let r = sb.core(wid(2), 1).read_request().unwrap();
     assert!(r.in_request);
     assert_eq!(r.request_start, 1_700_000_002);
     let vars: Vec<_> = r.vars().collect();
@@ -88,7 +94,7 @@ fn forked_child_writes_parent_reads() {
             libc::close(fd);
         }
     }
-    let c = sb.worker(2).stats(2);
+    let c = sb.worker(wid(2)).stats(2);
     assert_eq!(c.pid, pid as u64);
     assert_eq!(c.requests, 10);
     assert_eq!(c.delta_requests, 10);
@@ -98,14 +104,14 @@ fn forked_child_writes_parent_reads() {
     assert_eq!(c.accepting, 1);
     assert_eq!(c.respawn_count, 1);
     assert_eq!(c.last_spawn, 1_700_000_000);
-    assert_eq!(sb.core(2, 0).requests(), 5);
-    assert_eq!(sb.core(2, 1).requests(), 6);
-    let app = sb.app(2, 0).stats(0);
+    assert_eq!(sb.core(wid(2), 0).requests(), 5);
+    assert_eq!(sb.core(wid(2), 1).requests(), 6);
+    let app = sb.app(wid(2), 0).stats(0);
     assert_eq!((app.requests, app.exceptions), (10, 1));
-    assert_eq!(sb.worker(1).stats(1).requests, 0);
-    assert_eq!(sb.worker_status(2), WorkerStatus::Idle);
-    sb.on_exit(2);
-    assert_eq!(sb.worker(2).pid(), 0);
+    assert_eq!(sb.worker(wid(1)).stats(1).requests, 0);
+    assert_eq!(sb.worker_status(wid(2)), WorkerStatus::Idle);
+    sb.on_exit(wid(2));
+    assert_eq!(sb.worker(wid(2)).pid(), 0);
 }
 
 /// A writer thread keeps replacing the vars with internally consistent sets (back to back,
@@ -127,7 +133,7 @@ fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
         let sb = sb.clone();
         let stop = stop.clone();
         std::thread::spawn(move || {
-            let c = sb.core(1, 0);
+            let c = sb.core(wid(1), 0);
             let mut i: u64 = 0;
             let mut vals: Vec<Vec<u8>> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
@@ -152,7 +158,7 @@ fn seqlock_copies_are_consistent_under_a_concurrent_writer() {
             i
         })
     };
-    let c = sb.core(1, 0);
+    let c = sb.core(wid(1), 0);
     let deadline = Instant::now() + Duration::from_millis(700);
     let (mut stable, mut failed, mut busy_seen) = (0u64, 0u64, 0u64);
     while Instant::now() < deadline {
@@ -209,23 +215,23 @@ fn worker_counters_from_many_core_threads() {
             let sb = sb.clone();
             std::thread::spawn(move || {
                 for _ in 0..10_000 {
-                    let c = sb.core(1, core);
+                    let c = sb.core(wid(1), core);
                     c.begin_request(1, [(&b"A"[..], &b"B"[..])]);
-                    sb.app(1, 0).request_begin();
-                    sb.worker(1).request_done(10, 3, false);
-                    sb.app(1, 0).request_done(false);
+                    sb.app(wid(1), 0).request_begin();
+                    sb.worker(wid(1)).request_done(10, 3, false);
+                    sb.app(wid(1), 0).request_done(false);
                     c.end_request();
                 }
             })
         })
         .collect();
     threads.into_iter().for_each(|t| t.join().unwrap());
-    let c = sb.worker(1).stats(1);
+    let c = sb.worker(wid(1)).stats(1);
     assert_eq!(c.requests, 40_000);
     assert_eq!(c.tx, 120_000);
     assert_eq!(c.running_time, 400_000);
     assert_eq!(c.avg_rt, 9, "(avg + 10) / 2 converges to 9 in integers");
-    let app = sb.app(1, 0).stats(0);
+    let app = sb.app(wid(1), 0).stats(0);
     assert_eq!((app.requests, app.exceptions), (40_000, 0));
-    assert!((0..4).all(|i| sb.core(1, i).requests() == 10_000));
+    assert!((0..4).all(|i| sb.core(wid(1), i).requests() == 10_000));
 }

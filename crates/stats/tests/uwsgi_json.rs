@@ -5,12 +5,18 @@ use proptest::prelude::*;
 use rwsgi_stats::json::{LATENCY_KEY, P50_KEY, P99_KEY, RWSGI_KEY};
 use rwsgi_stats::metrics::{parse_metric_spec, MetricOp};
 use rwsgi_stats::scoreboard::{LATENCY_BUCKETS_US, LATENCY_SLOTS};
+use rwsgi_stats::WorkerId;
 use rwsgi_stats::{
     render_uwsgi_vec, uwsgi_default_locks, AppInfo, AppStats, CoreStats, Layout, MasterInfo,
     MetricsInfo, RenderOptions, Scoreboard, SocketInfo, SocketStats, StatsSnapshot, VarsPolicy,
     WorkerStats, WorkerStatus,
 };
 use serde_json::Value;
+
+/// Worker `n` (1-based).
+fn wid(n: usize) -> WorkerId {
+    WorkerId::new(n).expect("worker ids are 1-based")
+}
 
 const BUSY: &str = include_str!("reference/uwsgi-2.0.31-busy.json");
 const IDLE: &str = include_str!("reference/uwsgi-2.0.31-idle.json");
@@ -242,21 +248,22 @@ fn scoreboard_snapshot() -> StatsSnapshot {
         metrics: 0,
     })
     .unwrap();
-    for wid in 1..=3 {
-        sb.prepare_spawn(wid, 1_795_554_402);
-        sb.worker(wid).set_pid(15000 + wid as u32);
-        sb.worker(wid).set_accepting(true);
-        sb.worker(wid).set_memory(11661312, 133971968);
-        for _ in 0..wid {
-            sb.app(wid, 0).request_begin();
-            sb.core(wid, 0)
+    for n in 1..=3 {
+        let id = wid(n);
+        sb.prepare_spawn(id, 1_795_554_402);
+        sb.worker(id).set_pid(15000 + n as u32);
+        sb.worker(id).set_accepting(true);
+        sb.worker(id).set_memory(11661312, 133971968);
+        for _ in 0..n {
+            sb.app(id, 0).request_begin();
+            sb.core(id, 0)
                 .begin_request(1_795_554_403, [(&b"PATH_INFO"[..], &b"/"[..])]);
-            sb.worker(wid).request_done(120, 56, false);
-            sb.app(wid, 0).request_done(false);
-            sb.core(wid, 0).end_request();
+            sb.worker(id).request_done(120, 56, false);
+            sb.app(id, 0).request_done(false);
+            sb.core(id, 0).end_request();
         }
     }
-    sb.core(2, 1).begin_request(
+    sb.core(wid(2), 1).begin_request(
         1_795_554_404,
         BUSY_VARS
             .iter()
@@ -440,7 +447,7 @@ proptest! {
         minified in any::<bool>(),
     ) {
         let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0, metrics: 0 }).unwrap();
-        sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
+        sb.core(wid(1), 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
         let snap = sb.snapshot(&MasterInfo {
             apps: vec![AppInfo::default()],
             vars: VarsPolicy::Full,
@@ -449,7 +456,7 @@ proptest! {
         let out = render(&snap, minified, false);
         let v: Value = serde_json::from_slice(&out).map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let got = v["workers"][0]["cores"][0]["vars"].as_array().unwrap().clone();
-        let req = sb.core(1, 0).read_request().unwrap();
+        let req = sb.core(wid(1), 0).read_request().unwrap();
         let expect: Vec<String> = req.vars()
             .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(k), String::from_utf8_lossy(v)))
             .collect();
@@ -482,7 +489,7 @@ proptest! {
         minified in any::<bool>(),
     ) {
         let sb = Scoreboard::new(Layout { workers: 1, cores: 1, apps: 1, sockets: 0, metrics: 0 }).unwrap();
-        sb.core(1, 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
+        sb.core(wid(1), 0).begin_request(7, vars.iter().map(|(k, v)| (&k[..], &v[..])));
         let snap = sb.snapshot(&MasterInfo {
             apps: vec![AppInfo::default()],
             vars: VarsPolicy::redacted(["X-Api-Key"]),
@@ -491,7 +498,7 @@ proptest! {
         let v: Value = serde_json::from_slice(&render(&snap, minified, false))
             .map_err(|e| TestCaseError::fail(format!("{e}")))?;
         let got = v["workers"][0]["cores"][0]["vars"].as_array().unwrap().clone();
-        let req = sb.core(1, 0).read_request().unwrap();
+        let req = sb.core(wid(1), 0).read_request().unwrap();
         for ((k, val), g) in req.vars().zip(&got) {
             let key = String::from_utf8_lossy(k);
             let secret = ["HTTP_COOKIE", "HTTP_AUTHORIZATION", "HTTP_PROXY_AUTHORIZATION", "HTTP_X_API_KEY"]
@@ -558,7 +565,7 @@ fn metrics_object_matches_uwsgi_push_capture() {
         metrics: 0,
     })
     .unwrap();
-    sb.prepare_spawn(1, 1);
+    sb.prepare_spawn(wid(1), 1);
     let mut locks = uwsgi_default_locks();
     locks.push("metrics".into());
     let info = MasterInfo {
@@ -679,13 +686,13 @@ fn rwsgi_key_from_the_scoreboard() {
     .unwrap();
     // 100 requests: 98 fast (<= 5 ms), 2 between 0.5 and 1 s
     for i in 0..100u64 {
-        let (wid, core) = (1 + (i % 2) as usize, (i / 2 % 2) as usize);
+        let (id, core) = (wid(1 + (i % 2) as usize), (i / 2 % 2) as usize);
         let rt = if i < 98 { 1_000 } else { 600_000 };
-        sb.try_latency(wid, core, 0).unwrap().observe(rt);
-        sb.responses(wid, core)
+        sb.try_latency(id, core, 0).unwrap().observe(rt);
+        sb.responses(id, core)
             .record(if i < 95 { 200 } else { 404 }, 0);
     }
-    sb.responses(1, 0).record(1000, 0);
+    sb.responses(wid(1), 0).record(1000, 0);
     let info = MasterInfo {
         apps: vec![AppInfo::default()],
         ..Default::default()

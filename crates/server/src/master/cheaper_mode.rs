@@ -10,6 +10,7 @@ use rwsgi_config::{CheaperAlgo, Config};
 use rwsgi_os::poller::READ;
 use rwsgi_os::time::unix_now;
 use rwsgi_os::Signal;
+use rwsgi_stats::WorkerId;
 
 use super::{Master, Phase, StartError};
 use crate::cheaper::{Cheaper, CheaperSettings, Decision, IdleWatch, View, WorkerView};
@@ -89,8 +90,8 @@ impl Master {
             self.settings.threads,
             std::process::id()
         );
-        for wid in 1..=processes {
-            if wid <= initial {
+        for wid in WorkerId::all(processes) {
+            if wid.get() <= initial {
                 self.spawn(wid)?;
             } else {
                 self.mark_cheap(wid);
@@ -103,8 +104,8 @@ impl Master {
     }
 
     /// Worker `wid` is cheap: not respawned when it exits, `cheap` in the stats.
-    fn mark_cheap(&mut self, wid: usize) {
-        self.workers[wid - 1].cheap = true;
+    fn mark_cheap(&mut self, wid: WorkerId) {
+        self.workers[wid.index()].cheap = true;
         self.scoreboard.worker(wid).set_cheap(true);
     }
 
@@ -151,7 +152,7 @@ impl Master {
                 for wid in ids {
                     eprintln!(
                         "cheaper mode ({algo}): cheaping worker {wid} (pid: {})",
-                        self.workers[wid - 1].pid
+                        self.workers[wid.index()].pid
                     );
                     self.mark_cheap(wid);
                     self.stop_worker(wid, Signal::TERM);
@@ -162,10 +163,10 @@ impl Master {
 
     /// What the algorithm sees of each slot, from the master's records and the scoreboard.
     fn worker_views(&self) -> Vec<WorkerView> {
-        (1..=self.workers.len())
+        WorkerId::all(self.workers.len())
             .map(|wid| {
-                let w = &self.workers[wid - 1];
-                let slot = self.scoreboard.worker(wid).stats(wid as u64);
+                let w = &self.workers[wid.index()];
+                let slot = self.scoreboard.worker(wid).stats(wid.get() as u64);
                 WorkerView {
                     running: w.pid > 0,
                     cheap: w.cheap,
@@ -185,12 +186,12 @@ impl Master {
         let Some(idle) = self.cheaper.idle.as_mut() else {
             return false;
         };
-        let any_busy = (1..=self.workers.len()).any(|wid| {
-            !self.workers[wid - 1].cheap
-                && self.workers[wid - 1].pid > 0
+        let any_busy = WorkerId::all(self.workers.len()).any(|wid| {
+            !self.workers[wid.index()].cheap
+                && self.workers[wid.index()].pid > 0
                 && (0..self.settings.threads).any(|c| self.scoreboard.core(wid, c).in_request())
         });
-        let requests = (1..=self.workers.len())
+        let requests = WorkerId::all(self.workers.len())
             .map(|wid| self.scoreboard.worker(wid).requests())
             .sum();
         let now = unix_now();
@@ -205,7 +206,7 @@ impl Master {
             self.begin_shutdown("idle");
             return true;
         }
-        for wid in 1..=self.workers.len() {
+        for wid in WorkerId::all(self.workers.len()) {
             self.mark_cheap(wid);
             self.stop_worker(wid, Signal::TERM);
         }
@@ -243,9 +244,9 @@ impl Master {
             .cheaper
             .as_ref()
             .map_or(self.workers.len(), |c| c.settings().min_workers);
-        for wid in 1..=needed {
-            if self.workers[wid - 1].pid > 0 {
-                self.workers[wid - 1].cheap = false;
+        for wid in WorkerId::all(needed) {
+            if self.workers[wid.index()].pid > 0 {
+                self.workers[wid.index()].cheap = false;
                 self.scoreboard.worker(wid).set_cheap(false);
             } else if let Err(e) = self.spawn(wid) {
                 eprintln!("cannot spawn worker {wid}: {e}");

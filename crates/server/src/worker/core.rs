@@ -117,7 +117,7 @@ impl<'w, 'a> Core<'w, 'a> {
             ServerFlags {
                 multithread: w.settings.threads > 1,
                 multiprocess: w.settings.processes > 1,
-                worker_id: w.wid,
+                worker_id: w.wid.get(),
                 core_id: id,
             },
         )

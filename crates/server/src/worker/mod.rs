@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use rwsgi_os::fd::WakeFd;
 use rwsgi_os::mm::{set_malloc_option, MallocOption};
 use rwsgi_stats::scoreboard::Scoreboard;
+use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::Apps;
 
 use crate::listen::Listener;
@@ -23,8 +24,8 @@ use crate::settings::Settings;
 
 /// What every core of a worker shares.
 pub(crate) struct WorkerShared<'a> {
-    /// 1-based worker id.
-    pub wid: usize,
+    /// This worker's id.
+    pub wid: WorkerId,
     /// This process's pid.
     pub pid: u32,
     /// The listening sockets.
@@ -64,7 +65,7 @@ fn install_stop_handlers() {
 
 /// Runs worker `wid` in this (freshly forked) process; returns its exit code.
 pub(crate) fn run(
-    wid: usize,
+    wid: WorkerId,
     listeners: &[Listener],
     scoreboard: &Scoreboard,
     settings: &Settings,
@@ -81,7 +82,7 @@ pub(crate) fn run(
     install_stop_handlers();
     tune_malloc();
     // Before a lazy app loads: it may ask uwsgi.worker_id().
-    rwsgi_wsgi::uwsgi_module::enter_worker(wid);
+    rwsgi_wsgi::uwsgi_module::enter_worker(wid.get());
 
     let apps = match preloaded {
         Some(apps) => apps,
@@ -141,8 +142,10 @@ pub(crate) fn run(
 /// What a worker does once its apps are loaded, before it serves: its process name,
 /// `--chdir2` (lazy apps only: the master did it before the fork otherwise) and, in worker 1,
 /// the `--py-autoreload` thread.
-fn after_apps_loaded(wid: usize, settings: &Settings) {
-    settings.procname.apply(crate::procname::Role::Worker(wid));
+fn after_apps_loaded(wid: WorkerId, settings: &Settings) {
+    settings
+        .procname
+        .apply(crate::procname::Role::Worker(wid.get()));
     if settings.lazy_apps {
         if let Some(dir) = &settings.chdir2 {
             if let Err(e) = std::env::set_current_dir(dir) {
@@ -150,7 +153,7 @@ fn after_apps_loaded(wid: usize, settings: &Settings) {
             }
         }
     }
-    if let (1, Some(every)) = (wid, settings.py_autoreload) {
+    if let (1, Some(every)) = (wid.get(), settings.py_autoreload) {
         let master = std::os::unix::process::parent_id();
         if let Err(e) = rwsgi_wsgi::autoreload::start(every.as_secs().max(1), master) {
             eprintln!("worker {wid}: py-autoreload: {e}");

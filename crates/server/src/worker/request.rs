@@ -365,7 +365,7 @@ impl Core<'_, '_> {
         let w = self.w;
         let line = LogLine {
             pid: w.pid,
-            wid: w.wid,
+            wid: w.wid.get(),
             app: app_id,
             worker_requests: w.scoreboard.worker(w.wid).requests(),
             request: &self.vars,

@@ -172,7 +172,7 @@ impl Core<'_, '_> {
         if !w.settings.disable_logging {
             let line = LogLine {
                 pid: w.pid,
-                wid: w.wid,
+                wid: w.wid.get(),
                 app: -1,
                 worker_requests: worker_slot.requests(),
                 request: vars,
