@@ -53,28 +53,23 @@ enum Outcome {
 fn storm(http: bool) {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     raise_fd_limit();
-    let http_port = free_port();
-    let stats_port = free_port();
-    let mut args = vec![
-        "--http-socket".to_string(),
-        format!("127.0.0.1:{http_port}"),
-        "--stats".into(),
-        format!("127.0.0.1:{stats_port}"),
-        "--pythonpath".into(),
-        apps_dir().display().to_string(),
-        "--module".into(),
-        "stats_app".into(),
-        "--master".into(),
-        "--processes".into(),
-        "2".into(),
-        "--listen".into(),
-        "1024".into(),
-        "--disable-logging".into(),
-    ];
+    let mut rwsgi = Rwsgi::new().http().stats().args([
+        "--pythonpath",
+        &apps_dir().display().to_string(),
+        "--module",
+        "stats_app",
+        "--master",
+        "--processes",
+        "2",
+        "--listen",
+        "1024",
+        "--disable-logging",
+    ]);
     if http {
-        args.push("--stats-http".into());
+        rwsgi = rwsgi.arg("--stats-http");
     }
-    let server = Server::start(&args);
+    let server = rwsgi.start();
+    let (http_port, stats_port) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http_port, 2);
     let request: &'static [u8] = if http { b"GET / HTTP/1.0\r\n\r\n" } else { b"" };
     let read_stats = move || -> serde_json::Value {

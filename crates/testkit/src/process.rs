@@ -37,8 +37,42 @@ pub struct Ports {
     pub stats: u16,
 }
 
+/// A listening socket the harness can pre-bind for rwsgi.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketKind {
+    /// `--http-socket`.
+    Http,
+    /// `--socket` (uwsgi protocol).
+    Uwsgi,
+    /// `--stats`.
+    Stats,
+}
+
+impl SocketKind {
+    /// The command-line option naming this socket.
+    fn option(self) -> &'static str {
+        match self {
+            SocketKind::Http => "--http-socket",
+            SocketKind::Uwsgi => "--socket",
+            SocketKind::Stats => "--stats",
+        }
+    }
+
+    /// The kind rwsgi files the socket under in `RWSGI_INHERITED_SOCKETS` (`KIND:ADDRESS`).
+    fn kind(self) -> &'static str {
+        match self {
+            SocketKind::Http => "http",
+            SocketKind::Uwsgi => "uwsgi",
+            SocketKind::Stats => "stats",
+        }
+    }
+}
+
 /// A command line for rwsgi, built option by option. Sockets asked for with [`Rwsgi::http`],
-/// [`Rwsgi::uwsgi`] and [`Rwsgi::stats`] are bound by the harness on 127.0.0.1 and inherited.
+/// [`Rwsgi::uwsgi`], [`Rwsgi::stats`] (or [`Rwsgi::prebind`] for an address in a config file)
+/// are bound by the harness on 127.0.0.1 and inherited, so no port can be taken between
+/// choosing and binding it. Other address forms (UNIX paths, `@abstract`, `:PORT`) go in as
+/// plain [`Rwsgi::args`], and rwsgi binds them itself.
 #[derive(Debug, Default)]
 pub struct Rwsgi {
     args: Vec<String>,
@@ -54,32 +88,41 @@ impl Rwsgi {
         Rwsgi::default()
     }
 
-    fn prebind(&mut self, option: &str, key_kind: &str) -> u16 {
-        let socket = Prebound::new();
-        let port = socket.port;
-        self.args.push(format!("--{option}"));
-        self.args.push(socket.addr());
+    /// Pre-binds a loopback socket for `socket` and records its port, adding no option: for an
+    /// address the test writes into a config file (rwsgi finds the inherited socket by its
+    /// kind and address, wherever the address came from). Returns the port.
+    pub fn prebind(&mut self, socket: SocketKind) -> u16 {
+        let bound = Prebound::new();
+        let port = bound.port;
         self.prebound
-            .push((format!("{key_kind}:{}", socket.addr()), socket));
+            .push((format!("{}:{}", socket.kind(), bound.addr()), bound));
+        match socket {
+            SocketKind::Http => self.ports.http = port,
+            SocketKind::Uwsgi => self.ports.uwsgi = port,
+            SocketKind::Stats => self.ports.stats = port,
+        }
         port
     }
 
+    /// `socket`'s option with a pre-bound loopback address.
+    fn listen(mut self, socket: SocketKind) -> Rwsgi {
+        let port = self.prebind(socket);
+        self.args([socket.option(), &format!("127.0.0.1:{port}")])
+    }
+
     /// An HTTP socket (`--http-socket`) on a pre-bound loopback port.
-    pub fn http(mut self) -> Rwsgi {
-        self.ports.http = self.prebind("http-socket", "http");
-        self
+    pub fn http(self) -> Rwsgi {
+        self.listen(SocketKind::Http)
     }
 
     /// A uwsgi-protocol socket (`--socket`) on a pre-bound loopback port.
-    pub fn uwsgi(mut self) -> Rwsgi {
-        self.ports.uwsgi = self.prebind("socket", "uwsgi");
-        self
+    pub fn uwsgi(self) -> Rwsgi {
+        self.listen(SocketKind::Uwsgi)
     }
 
     /// A stats socket (`--stats`) on a pre-bound loopback port.
-    pub fn stats(mut self) -> Rwsgi {
-        self.ports.stats = self.prebind("stats", "stats");
-        self
+    pub fn stats(self) -> Rwsgi {
+        self.listen(SocketKind::Stats)
     }
 
     /// `--master`.
@@ -126,6 +169,14 @@ impl Rwsgi {
     /// The ports chosen so far.
     pub fn ports(&self) -> Ports {
         self.ports
+    }
+
+    /// Runs rwsgi to completion (for start-up errors); returns (exit code, output). `None`:
+    /// still running after `timeout` (it is stopped then).
+    pub fn run_to_exit(self, timeout: Duration) -> (Option<i32>, String) {
+        let mut server = self.start();
+        let code = server.wait_exit(timeout);
+        (code, server.log())
     }
 
     /// Starts rwsgi (output to a log file in the temp dir); does not wait for anything.
@@ -186,19 +237,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts rwsgi with exactly `args` (stderr and stdout to a log file in a temp dir).
-    pub fn start<S: AsRef<str>>(args: &[S]) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Self::start_in(dir, args)
-    }
-
-    /// Starts rwsgi with exactly `args`, keeping files in `dir`.
-    pub fn start_in<S: AsRef<str>>(dir: tempfile::TempDir, args: &[S]) -> Server {
-        let mut cmd = Command::new(rwsgi_bin());
-        cmd.args(args.iter().map(|a| a.as_ref()));
-        Server::spawn(cmd, dir)
-    }
-
     fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Server {
         let log_path = dir.path().join("rwsgi.log");
         let log = std::fs::File::create(&log_path).expect("log file");
@@ -364,9 +402,8 @@ pub fn run_bounded(mut cmd: Command, timeout: Duration) -> std::process::Output 
     }
 }
 
-/// Runs rwsgi to completion with `args` (for start-up errors); returns (exit code, output).
+/// Runs rwsgi to completion with exactly `args` (for start-up errors); returns (exit code,
+/// output). [`Rwsgi::run_to_exit`] is the same with pre-bound sockets.
 pub fn run_to_exit<S: AsRef<str>>(args: &[S], timeout: Duration) -> (Option<i32>, String) {
-    let mut server = Server::start(args);
-    let code = server.wait_exit(timeout);
-    (code, server.log())
+    Rwsgi::new().args(args).run_to_exit(timeout)
 }

@@ -39,7 +39,7 @@ struct Nginx {
 }
 
 impl Nginx {
-    /// Starts nginx on 127.0.0.1:<free port>, passing every request to `upstream` (what follows
+    /// Starts nginx on 127.0.0.1:<free port> (racy: nginx binds its own port), passing every request to `upstream` (what follows
     /// `uwsgi_pass`, e.g. `127.0.0.1:3031` or `unix:/tmp/x/app.sock`). Files live in `dir`.
     fn start(dir: &Path, upstream: &str) -> Nginx {
         let bin = nginx_bin();
@@ -141,20 +141,18 @@ fn wait_ready_through(nginx: &Nginx, server: &Server, path: &str) -> Response {
     );
 }
 
-fn seed_args(socket: &str, stats_port: u16) -> Vec<String> {
-    vec![
-        "--socket".into(),
-        socket.into(),
-        "--stats".into(),
-        format!("127.0.0.1:{stats_port}"),
-        "--module".into(),
-        "welcome".into(),
-        "--chdir".into(),
-        examples_dir().display().to_string(),
-        "--master".into(),
-        "--processes".into(),
-        "8".into(),
-    ]
+/// The seed command line after its `--socket` (in `rwsgi`): a pre-bound stats socket, the
+/// bundled example app, 8 workers.
+fn seed(rwsgi: Rwsgi) -> Rwsgi {
+    rwsgi.stats().args([
+        "--module",
+        "welcome",
+        "--chdir",
+        &examples_dir().display().to_string(),
+        "--master",
+        "--processes",
+        "8",
+    ])
 }
 
 /// Requests through nginx spread over several connections; every one gets Hello World.
@@ -171,9 +169,8 @@ fn assert_hello_world(nginx: &Nginx, server: &Server) {
 #[test]
 fn seed_command_line_behind_nginx_over_tcp() {
     let dir = tempfile::tempdir().unwrap();
-    let upstream = free_port();
-    let stats_port = free_port();
-    let server = Server::start(&seed_args(&format!("127.0.0.1:{upstream}"), stats_port));
+    let server = seed(Rwsgi::new().uwsgi()).start();
+    let (upstream, stats_port) = (server.ports.uwsgi, server.ports.stats);
     let s = wait_workers_ready(&server, stats_port, 8);
     assert_eq!(s["sockets"][0]["proto"], "uwsgi");
     let nginx = Nginx::start(dir.path(), &format!("127.0.0.1:{upstream}"));
@@ -188,10 +185,10 @@ fn seed_command_line_behind_nginx_over_tcp() {
 fn seed_command_line_behind_nginx_over_unix_socket() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("app.sock");
-    let stats_port = free_port();
-    let mut args = seed_args(&sock.display().to_string(), stats_port);
-    args.extend(["--chmod-socket".into(), "666".into()]);
-    let server = Server::start(&args);
+    let server = seed(Rwsgi::new().args(["--socket", &sock.display().to_string()]))
+        .args(["--chmod-socket", "666"])
+        .start();
+    let stats_port = server.ports.stats;
     wait_workers_ready(&server, stats_port, 8);
     let mode = std::fs::metadata(&sock)
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", sock.display(), server.log()))
@@ -205,8 +202,10 @@ fn seed_command_line_behind_nginx_over_unix_socket() {
 #[test]
 fn seed_ini_file_behind_nginx() {
     let dir = tempfile::tempdir().unwrap();
-    let upstream = free_port();
-    let stats_port = free_port();
+    // The ini names the addresses of sockets the harness pre-bound: rwsgi adopts them.
+    let mut rwsgi = Rwsgi::new();
+    let upstream = rwsgi.prebind(SocketKind::Uwsgi);
+    let stats_port = rwsgi.prebind(SocketKind::Stats);
     let ini = dir.path().join("app.ini");
     std::fs::write(
         &ini,
@@ -222,7 +221,7 @@ fn seed_ini_file_behind_nginx() {
         ),
     )
     .unwrap();
-    let server = Server::start(&["--ini".to_string(), ini.display().to_string()]);
+    let server = rwsgi.args(["--ini", &ini.display().to_string()]).start();
     let s = wait_workers_ready(&server, stats_port, 8);
     assert_eq!(worker_pids(&s).len(), 8);
     let nginx = Nginx::start(dir.path(), &format!("127.0.0.1:{upstream}"));
@@ -231,21 +230,14 @@ fn seed_ini_file_behind_nginx() {
 
 /// rwsgi with the test app on a uwsgi TCP socket, and nginx in front of it.
 fn app_behind_nginx(dir: &Path) -> (Server, Nginx) {
-    let upstream = free_port();
-    let stats_port = free_port();
-    let server = Server::start(&[
-        "--socket".to_string(),
-        format!("127.0.0.1:{upstream}"),
-        "--stats".into(),
-        format!("127.0.0.1:{stats_port}"),
-        "--module".into(),
-        "srv_app".into(),
-        "--chdir".into(),
-        apps_dir().display().to_string(),
-        "--master".into(),
-        "--processes".into(),
-        "2".into(),
-    ]);
+    let server = Rwsgi::new()
+        .uwsgi()
+        .stats()
+        .test_app("srv_app")
+        .master()
+        .processes(2)
+        .start();
+    let (upstream, stats_port) = (server.ports.uwsgi, server.ports.stats);
     wait_workers_ready(&server, stats_port, 2);
     let nginx = Nginx::start(dir, &format!("127.0.0.1:{upstream}"));
     wait_ready_through(&nginx, &server, "/");
@@ -323,15 +315,16 @@ fn query_string_and_headers_reach_environ_through_nginx() {
 #[test]
 fn environ_rules_behind_nginx() {
     let dir = tempfile::tempdir().unwrap();
-    let upstream = free_port();
-    let server = Server::start(&[
-        "--socket".to_string(),
-        format!("127.0.0.1:{upstream}"),
-        "--wsgi-file".into(),
-        apps_dir().join("http_conformance.py").display().to_string(),
-        "--env".into(),
-        format!("WSGI_TEST_DIR={}", dir.path().display()),
-    ]);
+    let server = Rwsgi::new()
+        .uwsgi()
+        .args([
+            "--wsgi-file",
+            &apps_dir().join("http_conformance.py").display().to_string(),
+            "--env",
+            &format!("WSGI_TEST_DIR={}", dir.path().display()),
+        ])
+        .start();
+    let upstream = server.ports.uwsgi;
     let nginx = Nginx::start(dir.path(), &format!("127.0.0.1:{upstream}"));
     wait_ready_through(&nginx, &server, "/");
     // Not half-closed (raw_exchange): nginx takes a client's FIN as an abort.

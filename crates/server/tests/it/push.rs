@@ -8,28 +8,14 @@ use std::time::{Duration, Instant};
 use rwsgi_testkit::prelude::*;
 use rwsgi_testkit::receivers::*;
 
-fn base_args(http: u16, stats: u16) -> Vec<String> {
-    [
-        "--http-socket",
-        &format!("127.0.0.1:{http}"),
-        "--stats",
-        &format!("127.0.0.1:{stats}"),
-        "--module",
-        "push_app",
-        "--chdir",
-        &apps_dir().display().to_string(),
-        "--master",
-        "--processes",
-        "2",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
-
-fn with(mut args: Vec<String>, more: &[&str]) -> Vec<String> {
-    args.extend(more.iter().map(|s| s.to_string()));
-    args
+/// `push_app` with two workers on pre-bound HTTP and stats sockets; a test adds its pushers.
+fn push_server() -> Rwsgi {
+    Rwsgi::new()
+        .http()
+        .stats()
+        .test_app("push_app")
+        .master()
+        .processes(2)
 }
 
 fn total_requests(stats_port: u16) -> u64 {
@@ -46,13 +32,11 @@ fn hostname() -> String {
 
 #[test]
 fn statsd_counters_are_deltas_socket_and_zabbix_formats() {
-    let (http, st) = (free_port(), free_port());
     let statsd = UdpReceiver::start();
     let sock = UdpReceiver::start();
     let zbx = ZabbixReceiver::start();
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--stats-push",
             &format!("statsd:127.0.0.1:{},app", statsd.port),
             "--stats-push",
@@ -61,8 +45,9 @@ fn statsd_counters_are_deltas_socket_and_zabbix_formats() {
             &format!("zabbix:127.0.0.1:{},zbx", zbx.port),
             "--stats-pusher-default-freq",
             "2",
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     let gap = Duration::from_millis(500);
     let n_pushes = || statsd.pushes(gap).len();
@@ -155,19 +140,18 @@ fn thread_sleep_ms(ms: u64) {
 
 #[test]
 fn statsd_all_gauges_and_no_workers() {
-    let (http, st) = (free_port(), free_port());
     let statsd = UdpReceiver::start();
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--stats-push",
             &format!("statsd:127.0.0.1:{}", statsd.port),
             "--statsd-all-gauges",
             "--statsd-no-workers",
             "--stats-pusher-default-freq",
             "1",
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     for _ in 0..3 {
         get(http, "/");
@@ -187,16 +171,15 @@ fn statsd_all_gauges_and_no_workers() {
 
 #[test]
 fn file_pusher_appends_documents_that_parse_one_by_one() {
-    let (http, st) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stats.log");
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--stats-push",
             &format!("file:path={},freq=1", path.display()),
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     for _ in 0..4 {
         get(http, "/");
@@ -238,38 +221,34 @@ impl Drop for Release {
 /// documents (and `core.overloaded` of the socket pusher) rises along with the live stats.
 #[test]
 fn pushed_listen_queue_errors_follow_the_live_stats() {
-    let (http, st) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let chdir = dir.path().canonicalize().unwrap();
     let path = chdir.join("stats.log");
     let udp = UdpReceiver::start();
-    let args: Vec<String> = [
-        "--http-socket",
-        &format!("127.0.0.1:{http}"),
-        "--stats",
-        &format!("127.0.0.1:{st}"),
-        "--pythonpath",
-        &apps_dir().display().to_string(),
-        "--module",
-        "stats_app",
-        "--chdir",
-        &chdir.display().to_string(),
-        "--master",
-        "--processes",
-        "1",
-        "--listen",
-        "2",
-        "--stats-push",
-        &format!("file:path={},freq=1", path.display()),
-        "--stats-push",
-        &format!("socket:127.0.0.1:{}", udp.port),
-        "--stats-pusher-default-freq",
-        "1",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let server = Server::start(&args);
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .args([
+            "--pythonpath",
+            &apps_dir().display().to_string(),
+            "--module",
+            "stats_app",
+            "--chdir",
+            &chdir.display().to_string(),
+            "--master",
+            "--processes",
+            "1",
+            "--listen",
+            "2",
+            "--stats-push",
+            &format!("file:path={},freq=1", path.display()),
+            "--stats-push",
+            &format!("socket:127.0.0.1:{}", udp.port),
+            "--stats-pusher-default-freq",
+            "1",
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 1);
     let release = Release(chdir.join("stats-release"));
 
@@ -343,18 +322,17 @@ fn pushed_listen_queue_errors_follow_the_live_stats() {
 
 #[test]
 fn carbon_lines_land_in_whisper_and_a_final_push_on_stop() {
-    let (http, st) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let cc = CarbonCache::start(dir.path());
-    let mut server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let mut server = push_server()
+        .args([
             "--carbon",
             &format!("127.0.0.1:{}", cc.port),
             "--carbon-freq",
             "60",
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     // uWSGI's default id: the first socket's name with dots replaced
     let base = format!("uwsgi.{}.127_0_0_1:{http}", hostname());
@@ -408,12 +386,10 @@ fn carbon_lines_land_in_whisper_and_a_final_push_on_stop() {
 
 #[test]
 fn carbon_root_id_and_no_workers() {
-    let (http, st) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let cc = CarbonCache::start(dir.path());
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--carbon",
             &format!("127.0.0.1:{}", cc.port),
             "--carbon-freq",
@@ -423,8 +399,9 @@ fn carbon_root_id_and_no_workers() {
             "--carbon-id",
             "web",
             "--carbon-no-workers",
-        ],
-    ));
+        ])
+        .start();
+    let http = server.ports.http;
     server.wait_http_ready(http, 2);
     let base = format!("apps.{}.web", hostname());
     wait_for(Duration::from_secs(20), "carbon pushes", || {
@@ -437,18 +414,17 @@ fn carbon_root_id_and_no_workers() {
 
 #[test]
 fn mongodb_outages_lose_nothing_and_are_logged_once() {
-    let (http, st) = (free_port(), free_port());
     let dir = tempfile::tempdir().unwrap();
     let port = free_tcp_port();
     let started = Instant::now();
     // the server is down at start
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--stats-push",
             &format!("mongodb:addr=127.0.0.1:{port},collection=rw.stats,freq=1"),
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     server.wait_log(Duration::from_secs(20), |l| l.contains("push failed"));
     std::thread::sleep(Duration::from_secs(2));
@@ -514,11 +490,9 @@ fn bad_pusher_options_stop_start_up_naming_them() {
             "carbon:graphite-without-port",
         ),
     ] {
-        let (http, st) = (free_port(), free_port());
-        let (code, log) = run_to_exit(
-            &with(base_args(http, st), &[opt, val]),
-            Duration::from_secs(20),
-        );
+        let (code, log) = push_server()
+            .args([opt, val])
+            .run_to_exit(Duration::from_secs(20));
         assert!(
             matches!(code, Some(c) if c != 0),
             "{opt} {val}: {code:?} {log}"

@@ -18,14 +18,17 @@ enum Form {
     Abstract,
 }
 
-/// The `--stats` argument for `form` and the addresses a client reaches it at.
-fn stats_addr(form: Form, dir: &Path) -> (String, Vec<StatsAddr>) {
-    match form {
+/// `rwsgi` with its stats socket on `form`, the `--stats` argument, and the addresses a client
+/// reaches it at.
+fn stats_addr(mut rwsgi: Rwsgi, form: Form, dir: &Path) -> (Rwsgi, String, Vec<StatsAddr>) {
+    let (arg, addrs) = match form {
         Form::Loopback => {
-            let p = free_port();
+            // Pre-bound by the harness: the one form here that cannot race.
+            let p = rwsgi.prebind(SocketKind::Stats);
             (format!("127.0.0.1:{p}"), vec![StatsAddr::Tcp(p)])
         }
         Form::AllInterfaces => {
+            // rwsgi binds `:P` itself (the harness pre-binds loopback only): racy.
             let p = free_port();
             (format!(":{p}"), vec![StatsAddr::Tcp(p)])
         }
@@ -34,7 +37,7 @@ fn stats_addr(form: Form, dir: &Path) -> (String, Vec<StatsAddr>) {
             (path.display().to_string(), vec![StatsAddr::Unix(path)])
         }
         Form::Abstract => {
-            let name = format!("rwsgi-stats-test-{}-{}", std::process::id(), free_port());
+            let name = unique_name("rwsgi-stats-test");
             let plain = name.as_bytes().to_vec();
             let mut with_nul = plain.clone();
             with_nul.push(0);
@@ -45,31 +48,28 @@ fn stats_addr(form: Form, dir: &Path) -> (String, Vec<StatsAddr>) {
                 vec![StatsAddr::Abstract(plain), StatsAddr::Abstract(with_nul)],
             )
         }
-    }
+    };
+    (rwsgi.args(["--stats", &arg]), arg, addrs)
 }
 
 /// Starts a one-worker server with its stats socket on `form`.
 fn start(form: Form, http: bool) -> (Server, String, Vec<StatsAddr>, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (arg, addrs) = stats_addr(form, dir.path());
-    let http_port = free_port();
-    let mut args = vec![
-        "--http-socket".to_string(),
-        format!("127.0.0.1:{http_port}"),
-        "--stats".into(),
-        arg.clone(),
-        "--pythonpath".into(),
-        apps_dir().display().to_string(),
-        "--module".into(),
-        "stats_app".into(),
-        "--master".into(),
-        "--processes".into(),
-        "1".into(),
-    ];
+    let (rwsgi, arg, addrs) = stats_addr(Rwsgi::new().http(), form, dir.path());
+    let mut rwsgi = rwsgi.args([
+        "--pythonpath",
+        &apps_dir().display().to_string(),
+        "--module",
+        "stats_app",
+        "--master",
+        "--processes",
+        "1",
+    ]);
     if http {
-        args.push("--stats-http".into());
+        rwsgi = rwsgi.arg("--stats-http");
     }
-    let server = Server::start_in(dir, &args);
+    let server = rwsgi.dir(dir).start();
+    let http_port = server.ports.http;
     server.wait_http_ready(http_port, 1);
     (server, arg, addrs, http_port)
 }
@@ -214,6 +214,7 @@ fn stats_http_on_abstract_name_both_forms() {
 #[test]
 fn connect_and_read_dead_address_fails_with_a_message() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // A port nobody listens on (racy only in that something could bind it meanwhile).
     let dead_port = free_port();
     let dead = [
         format!("127.0.0.1:{dead_port}"),

@@ -19,26 +19,32 @@ fn pane_shows_workers(pane: &str, workers: &[(u64, u64, u64)]) -> bool {
     })
 }
 
-/// Starts a 2-worker server with stats at `stats_arg`, sends known traffic, runs uwsgitop on
-/// `uwsgitop_addr` and checks its screen.
-fn check_uwsgitop(stats_arg: &str, uwsgitop_addr: &str, stats_dir: tempfile::TempDir) {
-    let http = free_port();
-    let server = Server::start_in(
-        stats_dir,
-        &[
-            "--http-socket".to_string(),
-            format!("127.0.0.1:{http}"),
-            "--stats".into(),
-            stats_arg.to_string(),
-            "--pythonpath".into(),
-            apps_dir().display().to_string(),
-            "--module".into(),
-            "stats_app".into(),
-            "--master".into(),
-            "--processes".into(),
-            "2".into(),
-        ],
-    );
+/// Starts a 2-worker server with stats at `stats_arg` (`None`: a pre-bound loopback port),
+/// sends known traffic, runs uwsgitop on the same address and checks its screen.
+fn check_uwsgitop(stats_arg: Option<&str>, stats_dir: tempfile::TempDir) {
+    let rwsgi = Rwsgi::new().http();
+    let (rwsgi, uwsgitop_addr) = match stats_arg {
+        Some(arg) => (rwsgi.args(["--stats", arg]), arg.to_string()),
+        None => {
+            let rwsgi = rwsgi.stats();
+            let addr = format!("127.0.0.1:{}", rwsgi.ports().stats);
+            (rwsgi, addr)
+        }
+    };
+    let uwsgitop_addr = uwsgitop_addr.as_str();
+    let server = rwsgi
+        .args([
+            "--pythonpath",
+            &apps_dir().display().to_string(),
+            "--module",
+            "stats_app",
+            "--master",
+            "--processes",
+            "2",
+        ])
+        .dir(stats_dir)
+        .start();
+    let http = server.ports.http;
     server.wait_http_ready(http, 2);
     let traffic = 9;
     for _ in 0..traffic {
@@ -122,9 +128,7 @@ fn check_uwsgitop(stats_arg: &str, uwsgitop_addr: &str, stats_dir: tempfile::Tem
 #[test]
 fn uwsgitop_shows_every_worker_over_tcp() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    check_uwsgitop(&addr, &addr, dir);
+    check_uwsgitop(None, dir);
 }
 
 #[test]
@@ -132,13 +136,13 @@ fn uwsgitop_shows_every_worker_over_a_unix_socket() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path: &Path = dir.path();
     let sock = path.join("stats.sock").display().to_string();
-    check_uwsgitop(&sock, &sock, dir);
+    check_uwsgitop(Some(&sock), dir);
 }
 
 #[test]
 fn uwsgitop_shows_every_worker_over_an_abstract_socket() {
     // uwsgitop connects to the plain name `\0name` (not uWSGI's `\0name\0`).
     let dir = tempfile::tempdir().expect("tempdir");
-    let name = format!("@rwsgi-uwsgitop-{}-{}", std::process::id(), free_port());
-    check_uwsgitop(&name, &name, dir);
+    let name = format!("@{}", unique_name("rwsgi-uwsgitop"));
+    check_uwsgitop(Some(&name), dir);
 }

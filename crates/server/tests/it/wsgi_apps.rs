@@ -82,16 +82,16 @@ fn pythonpath_makes_a_module_importable() {
     // (A unix socket in the temp dir: no port to race for.)
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("http.sock").display().to_string();
-    let mut srv = Server::start_in(
-        dir,
-        &[
+    let mut srv = Rwsgi::new()
+        .args([
             "--http-socket",
             &sock,
             "--module",
             "wsgi_pp_only",
             "--master",
-        ],
-    );
+        ])
+        .dir(dir)
+        .start();
     srv.wait_log(Duration::from_secs(20), |l| {
         l.contains("No module named 'wsgi_pp_only'")
     });
