@@ -519,17 +519,16 @@ fn pushed_requests(push: &[String]) -> i64 {
 
 #[test]
 fn a_respawned_statsd_pusher_goes_on_with_deltas() {
-    let (http, st) = (free_port(), free_port());
     let statsd = UdpReceiver::start();
-    let server = Server::start(&with(
-        base_args(http, st),
-        &[
+    let server = push_server()
+        .args([
             "--stats-push",
             &format!("statsd:127.0.0.1:{},app", statsd.port),
             "--stats-pusher-default-freq",
             "1",
-        ],
-    ));
+        ])
+        .start();
+    let (http, st) = (server.ports.http, server.ports.stats);
     server.wait_http_ready(http, 2);
     for _ in 0..7 {
         assert_eq!(get(http, "/").status, 200);
