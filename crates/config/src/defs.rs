@@ -848,6 +848,12 @@ options! {
     Ini { name: "ini", kind: Multi, value: "FILE[:SECTION]",
         help: "load options from an ini file (section [uwsgi] by default)",
     }
+    Yaml { name: "yaml", aliases: ["yml"], short: 'y', kind: Multi, value: "FILE[:SECTION]",
+        help: "load options from a YAML file (mapping uwsgi: by default; a list repeats an option)",
+    }
+    Json { name: "json", aliases: ["js"], short: 'j', kind: Multi, value: "FILE[:SECTION]",
+        help: "load options from a JSON file (object \"uwsgi\" by default; an array repeats an option)",
+    }
     Set { name: "set", short: 'S', kind: Multi, value: "NAME=VALUE",
         help: "set an option, or a placeholder if NAME is not an option",
     }
