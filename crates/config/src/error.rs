@@ -48,6 +48,16 @@ pub enum ConfigError {
         /// Where it appeared.
         origin: Origin,
     },
+    /// A uWSGI option rwsgi cannot honour (a subsystem it does not have).
+    #[error("{origin}: option '{option}' is not supported by rwsgi: {reason}")]
+    Refused {
+        /// The option as written.
+        option: String,
+        /// Why rwsgi cannot honour it (from the option table).
+        reason: &'static str,
+        /// Where it appeared.
+        origin: Origin,
+    },
     /// A value that does not fit the option.
     #[error("{origin}: invalid value '{value}' for option '{option}': {reason}")]
     InvalidValue {

@@ -31,6 +31,8 @@ pub struct OptionSpec {
     pub kind: OptKind,
     /// Accepted for compatibility only: rwsgi always behaves this way.
     pub noop: bool,
+    /// A uWSGI option rwsgi cannot honour: start-up stops, naming it and saying why.
+    pub refused: Option<&'static str>,
     /// Name of the value in `--help` output.
     pub value_name: &'static str,
     /// One-line description for `--help`.
@@ -58,6 +60,13 @@ pub fn lookup_short(c: char) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|s| s.short == Some(c))
 }
 
+/// Canonical names of uWSGI options rwsgi refuses, with why.
+pub fn refused_options() -> impl Iterator<Item = (&'static str, &'static str)> {
+    OPTIONS
+        .iter()
+        .filter_map(|s| s.refused.map(|why| (s.name, why)))
+}
+
 /// Canonical names of options accepted only for compatibility (no effect).
 pub fn noop_options() -> impl Iterator<Item = &'static str> {
     OPTIONS.iter().filter(|s| s.noop).map(|s| s.name)
@@ -82,6 +91,9 @@ pub fn help_text() -> String {
         let mut right = s.help.to_string();
         if s.kind == Multi {
             right.push_str(" [repeatable]");
+        }
+        if let Some(why) = s.refused {
+            right.push_str(&format!(" [not supported: {why}]"));
         }
         if !s.aliases.is_empty() {
             let a: Vec<String> = s.aliases.iter().map(|a| format!("--{a}")).collect();
@@ -124,8 +136,57 @@ mod tests {
             }
             if s.noop {
                 assert_eq!(s.kind, Flag);
+                assert!(s.refused.is_none(), "{} is a no-op and refused", s.name);
             }
         }
+    }
+
+    #[test]
+    fn refused_options_stop_start_up_wherever_they_are_set_naming_them_and_why() {
+        use crate::lang_tests::{fake_parse, FakeHost};
+        use crate::parse;
+        let refused: Vec<_> = refused_options().collect();
+        for must in ["gevent", "emperor", "cache2", "spooler", "mule"] {
+            assert!(refused.iter().any(|(n, _)| *n == must), "{must}");
+        }
+        for s in OPTIONS.iter().filter(|s| s.refused.is_some()) {
+            let why = s.refused.unwrap_or_default();
+            assert!(!why.is_empty(), "{}", s.name);
+            for name in std::iter::once(&s.name).chain(s.aliases) {
+                let ini = format!("[uwsgi]\nsocket = :1\nmodule = m\n{name} = 2\n");
+                let host = FakeHost::with_files(&[("/e.ini", ini.as_str())]);
+                let e = fake_parse(&["/e.ini"], &host).unwrap_err().to_string();
+                assert_eq!(
+                    e,
+                    format!("/e.ini:4: option '{name}' is not supported by rwsgi: {why}")
+                );
+                let flag = format!("--{name}");
+                let mut args = vec!["--socket", ":1", "--module", "m", flag.as_str()];
+                if s.kind != Flag {
+                    args.push("2");
+                }
+                let e = fake_parse(&args, &host).unwrap_err().to_string();
+                assert!(
+                    e.starts_with(&format!("command line: option '{name}'")),
+                    "{e}"
+                );
+                let var = format!("UWSGI_{}", name.to_uppercase().replace('-', "_"));
+                let env = vec![(var.clone(), "2".to_string())];
+                let e = parse(["--socket=:1".into(), "--module=m".into()], env, &host)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    e.starts_with(&format!("environment variable {var}: option")),
+                    "{e}"
+                );
+            }
+        }
+        // inside a block whose condition fails, a refused option is never read (as in uWSGI)
+        let ini = "[uwsgi]\nsocket = :1\nmodule = m\nif-env = NOT_SET\ngevent = 100\nendif\n";
+        let host = FakeHost::with_files(&[("/e.ini", ini)]);
+        assert!(fake_parse(&["/e.ini"], &host).is_ok());
+        assert!(help_text().contains("--gevent N "));
+        assert!(help_text().contains("[not supported: rwsgi has no gevent loop"));
     }
 
     #[test]

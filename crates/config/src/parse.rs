@@ -684,6 +684,14 @@ impl Parser<'_> {
         value: Option<String>,
         origin: Origin,
     ) -> Step {
+        if let Some(reason) = spec.refused {
+            return Err(ConfigError::Refused {
+                option: written.to_string(),
+                reason,
+                origin,
+            }
+            .into());
+        }
         match spec.opt {
             Opt::Help if flag_value(value.as_deref()) => {
                 return Err(Flow::Stop(Box::new(Command::Help(options::help_text()))))
