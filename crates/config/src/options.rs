@@ -115,6 +115,46 @@ pub fn help_text() -> String {
     out
 }
 
+/// The marker lines the README's options table sits between.
+pub const TABLE_START: &str = "<!-- options-table:start -->";
+/// See [`TABLE_START`].
+pub const TABLE_END: &str = "<!-- options-table:end -->";
+
+/// The command that regenerates the README's options table.
+pub const TABLE_COMMAND: &str = "cargo run -p rwsgi-config --example options_table -- README.md";
+
+/// The uWSGI options table for the README, generated from [`OPTIONS`]: each option with its
+/// aliases, whether rwsgi implements it, accepts it as a no-op (and why it already behaves
+/// so) or refuses it (and why), and what it does.
+pub fn options_table() -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("| option | status | what it does in rwsgi |\n|---|---|---|\n");
+    for s in OPTIONS {
+        let mut names = format!("`{}`", s.name);
+        if let Some(c) = s.short {
+            names.push_str(&format!(" (`-{c}`)"));
+        }
+        for a in s.aliases {
+            names.push_str(&format!(", `{a}`"));
+        }
+        let (status, text) = match (s.refused, s.noop) {
+            (Some(why), _) => ("refused", format!("{} — not supported: {why}", s.help)),
+            (None, true) => ("no-op", s.help.to_string()),
+            (None, false) => ("implemented", s.help.to_string()),
+        };
+        out.push_str(&format!("| {names} | {status} | {} |\n", cell(&text)));
+    }
+    out
+}
+
+/// `readme` with the text between [`TABLE_START`] and [`TABLE_END`] replaced by `table`;
+/// `None` when the markers are missing or out of order.
+pub fn splice_table(readme: &str, table: &str) -> Option<String> {
+    let start = readme.find(TABLE_START)? + TABLE_START.len();
+    let end = start + readme[start..].find(TABLE_END)?;
+    Some(format!("{}\n{table}{}", &readme[..start], &readme[end..]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +227,47 @@ mod tests {
         assert!(fake_parse(&["/e.ini"], &host).is_ok());
         assert!(help_text().contains("--gevent N "));
         assert!(help_text().contains("[not supported: rwsgi has no gevent loop"));
+    }
+
+    #[test]
+    fn readme_options_table_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let want = splice_table(&readme, &options_table())
+            .unwrap_or_else(|| panic!("README.md lacks {TABLE_START} ... {TABLE_END}"));
+        assert!(
+            readme == want,
+            "README.md's options table differs from the option table in defs.rs; \
+             regenerate it with: {TABLE_COMMAND}"
+        );
+    }
+
+    #[test]
+    fn options_table_rows_say_what_each_option_is() {
+        let t = options_table();
+        assert_eq!(t.lines().count(), OPTIONS.len() + 2);
+        assert!(t.contains("| `socket` (`-s`) | implemented | bind to"));
+        assert!(t.contains("| `enable-threads` (`-T`) | no-op | accepted for compatibility: "));
+        assert!(t.contains(
+            "| `gevent` | refused | run N gevent async cores in each worker — \
+             not supported: rwsgi has no gevent loop"
+        ));
+        assert!(t.contains("`processes` (`-p`), `workers`"));
+        // a `|` in a help text does not split its cell
+        assert!(
+            t.lines().skip(2).all(|l| l.matches(" | ").count() == 2),
+            "{t}"
+        );
+        let readme = format!("a\n{TABLE_START}\nold\n{TABLE_END}\nb\n");
+        assert_eq!(
+            splice_table(&readme, "new\n").as_deref(),
+            Some(format!("a\n{TABLE_START}\nnew\n{TABLE_END}\nb\n").as_str())
+        );
+        assert_eq!(splice_table("no markers", "x"), None);
+        assert_eq!(
+            splice_table(&format!("{TABLE_END}{TABLE_START}"), "x"),
+            None
+        );
     }
 
     #[test]
