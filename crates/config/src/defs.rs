@@ -192,6 +192,14 @@ fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else.
+fn env_behavior(o: &Occurrence<'_>) -> Result<(), ConfigError> {
+    match o.required()? {
+        "holy" | "cheat" => Ok(()),
+        v => Err(o.invalid(v, "expected holy or cheat")),
+    }
+}
+
 /// A number where 0 means the default, as uWSGI reads its cheaper options (an unset option is
 /// 0 there, and 0 is replaced by the default when the algorithm starts).
 fn zero_means(o: &Occurrence<'_>, default: u64) -> Result<u64, ConfigError> {
@@ -596,9 +604,22 @@ options! {
         apply: |c, o| c.py_autoreload = o.nonzero_or_off()?,
     }
     Plugins { name: "plugins", aliases: ["plugin"], kind: Multi, value: "LIST",
-        help: "load plugins (comma separated); rwsgi has python and the stats pushers built in",
+        help: "load plugins (comma separated): only names of plugins rwsgi has built in (python, \
+         http, cheaper_busyness, the stats pushers...), which load nothing; any other is an error",
         field: plugins: Vec<String> = Vec::new(),
         apply: |c, o| plugins(c, o)?,
+    }
+    PluginsDir { name: "plugins-dir", aliases: ["plugin-dir"], kind: Multi, value: "DIR", noop: true,
+        help: "accepted for compatibility: rwsgi's plugins are built in, so there is no plugin \
+         directory to search",
+    }
+    WsgiEnvBehavior { name: "wsgi-env-behavior", aliases: ["wsgi-env-behaviour"], kind: Value,
+        value: "holy|cheat",
+        help: "how environ dicts are allocated: rwsgi always builds a new dict for each request \
+         (uWSGI's holy); cheat is accepted and behaves the same (uWSGI's cheat reuses one dict per \
+         core and clears it after the request, so an app that keeps environ past its request \
+         finds it emptied there, intact in rwsgi)",
+        apply: |_c, o| env_behavior(o)?,
     }
     // --- static files
     StaticMap { name: "static-map", kind: Multi, value: "/PREFIX=DIR",
