@@ -194,11 +194,18 @@ pub struct SignalHook {
     pub action: SignalAction,
 }
 
-/// Human-readable list of the plugins rwsgi has built in.
-pub const BUILTIN_PLUGINS: &str = "python3 (also python, pythonX, pythonX.Y), stats_pusher_file, \
-     stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon";
+/// Human-readable list of the plugins rwsgi has built in (each of [`BUILTIN_NAMED`] appears).
+pub const BUILTIN_PLUGINS: &str = "python3 (also python, pythonX, pythonX.Y), http, corerouter, \
+     cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, \
+     stats_pusher_statsd, stats_pusher_zabbix, carbon";
 
+/// uWSGI plugins whose function rwsgi has built in, so naming one in `plugins` loads nothing:
+/// `http` (and `corerouter`, its base: `--http` is rwsgi's own HTTP server), the busyness
+/// cheaper algorithm, and the stats pushers.
 const BUILTIN_NAMED: &[&str] = &[
+    "http",
+    "corerouter",
+    "cheaper_busyness",
     "stats_pusher_file",
     "stats_pusher_mongodb",
     "stats_pusher_socket",
@@ -463,12 +470,22 @@ mod tests {
             ("stats_pusher_file_plugin.so", "stats_pusher_file", true),
             ("0:python3", "python3", true),
             ("carbon", "carbon", true),
-            ("http", "http", false),
+            ("http", "http", true),
+            ("/usr/lib/uwsgi/plugins/http_plugin.so", "http", true),
+            ("corerouter", "corerouter", true),
+            ("cheaper_busyness", "cheaper_busyness", true),
+            ("gevent", "gevent", false),
             ("pythonista", "pythonista", false),
             ("router_static", "router_static", false),
         ] {
             assert_eq!(normalize_plugin(raw), norm, "{raw}");
             assert_eq!(is_builtin_plugin(norm), ok, "{raw}");
+        }
+        for name in BUILTIN_NAMED {
+            assert!(
+                BUILTIN_PLUGINS.contains(name),
+                "{name} missing from BUILTIN_PLUGINS"
+            );
         }
     }
 

@@ -7,11 +7,12 @@
 //! An entry reads (the parts in brackets are optional, in this order)
 //! ```text
 //! Variant { name: "name", [aliases: ["a", "b"],] [short: 'x',] kind: Kind, value: "VALUE",
-//!     [noop: true,] help: "help text",
+//!     [noop: true,] [refused: "why rwsgi cannot honour it",] help: "help text",
 //!     [field: name: Type = default,] [apply: |config, occurrence| expression,] }
 //! ```
 //! An option without `apply` is handled by the parser (`ini`, `set`, ...) or is a documented
-//! no-op (`noop: true`). A field that several options set (`sockets`) is declared on the first.
+//! no-op (`noop: true`). A `refused` option (a uWSGI subsystem rwsgi does not have) stops
+//! start-up wherever it is set, naming it and saying why; it has no field. A field that several options set (`sockets`) is declared on the first.
 
 use std::path::PathBuf;
 
@@ -56,6 +57,7 @@ macro_rules! options {
             kind: $kind:ident,
             value: $value_name:literal,
             $(noop: $noop:literal,)?
+            $(refused: $refused:literal,)?
             help: $help:literal,
             $(field: $field:ident : $ty:ty = $default:expr,)?
             $(apply: |$cfg:ident, $occ:ident| $apply:expr,)?
@@ -79,6 +81,7 @@ macro_rules! options {
                 short: some_or_none!($($short)?),
                 kind: $kind,
                 noop: or_false!($($noop)?),
+                refused: some_or_none!($($refused)?),
                 value_name: $value_name,
                 help: $help,
             },
@@ -187,6 +190,14 @@ fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else.
+fn env_behavior(o: &Occurrence<'_>) -> Result<(), ConfigError> {
+    match o.required()? {
+        "holy" | "cheat" => Ok(()),
+        v => Err(o.invalid(v, "expected holy or cheat")),
+    }
 }
 
 /// A number where 0 means the default, as uWSGI reads its cheaper options (an unset option is
@@ -593,9 +604,22 @@ options! {
         apply: |c, o| c.py_autoreload = o.nonzero_or_off()?,
     }
     Plugins { name: "plugins", aliases: ["plugin"], kind: Multi, value: "LIST",
-        help: "load plugins (comma separated); rwsgi has python and the stats pushers built in",
+        help: "load plugins (comma separated): only names of plugins rwsgi has built in (python, \
+         http, cheaper_busyness, the stats pushers...), which load nothing; any other is an error",
         field: plugins: Vec<String> = Vec::new(),
         apply: |c, o| plugins(c, o)?,
+    }
+    PluginsDir { name: "plugins-dir", aliases: ["plugin-dir"], kind: Multi, value: "DIR", noop: true,
+        help: "accepted for compatibility: rwsgi's plugins are built in, so there is no plugin \
+         directory to search",
+    }
+    WsgiEnvBehavior { name: "wsgi-env-behavior", aliases: ["wsgi-env-behaviour"], kind: Value,
+        value: "holy|cheat",
+        help: "how environ dicts are allocated: rwsgi always builds a new dict for each request \
+         (uWSGI's holy); cheat is accepted and behaves the same (uWSGI's cheat reuses one dict per \
+         core and clears it after the request, so an app that keeps environ past its request \
+         finds it emptied there, intact in rwsgi)",
+        apply: |_c, o| env_behavior(o)?,
     }
     // --- static files
     StaticMap { name: "static-map", kind: Multi, value: "/PREFIX=DIR",
@@ -884,6 +908,12 @@ options! {
     Ini { name: "ini", kind: Multi, value: "FILE[:SECTION]",
         help: "load options from an ini file (section [uwsgi] by default)",
     }
+    Yaml { name: "yaml", aliases: ["yml"], short: 'y', kind: Multi, value: "FILE[:SECTION]",
+        help: "load options from a YAML file (mapping uwsgi: by default; a list repeats an option)",
+    }
+    Json { name: "json", aliases: ["js"], short: 'j', kind: Multi, value: "FILE[:SECTION]",
+        help: "load options from a JSON file (object \"uwsgi\" by default; an array repeats an option)",
+    }
     Set { name: "set", short: 'S', kind: Multi, value: "NAME=VALUE",
         help: "set an option, or a placeholder if NAME is not an option",
     }
@@ -954,6 +984,84 @@ options! {
     }
     Endfor { name: "endfor", aliases: ["end-for"], kind: Flag, value: "",
         help: "(logic) end a for* block",
+    }
+    // --- uWSGI subsystems rwsgi does not have: refused by name, never silently ignored
+    Gevent { name: "gevent", kind: Value, value: "N",
+        refused: "rwsgi has no gevent loop: a worker runs --threads OS threads, each with its own \
+         event loop, so use --threads",
+        help: "run N gevent async cores in each worker",
+    }
+    GeventMonkeyPatch { name: "gevent-monkey-patch", aliases: ["gevent-early-monkey-patch"],
+        kind: Flag, value: "",
+        refused: "rwsgi has no gevent loop to patch the standard library for (see --gevent)",
+        help: "monkey-patch the standard library for gevent",
+    }
+    Async { name: "async", kind: Value, value: "N",
+        refused: "rwsgi has no async cores (uWSGI's ugreen, greenlet and gevent loops): use --threads",
+        help: "run N async cores in each worker",
+    }
+    Ugreen { name: "ugreen", kind: Flag, value: "",
+        refused: "rwsgi has no async cores to switch between (see --async)",
+        help: "the ugreen suspend engine for async cores",
+    }
+    Greenlet { name: "greenlet", kind: Flag, value: "",
+        refused: "rwsgi has no async cores to switch between (see --async)",
+        help: "the greenlet suspend engine for async cores",
+    }
+    Emperor { name: "emperor", kind: Multi, value: "DIR",
+        refused: "rwsgi serves one application set per master and has no Emperor to manage \
+         vassals: run one rwsgi per app under systemd or a supervisor",
+        help: "run the Emperor, managing a vassal instance per config file",
+    }
+    Cache2 { name: "cache2", kind: Multi, value: "OPTIONS",
+        refused: "rwsgi has no shared cache (uwsgi.cache_*): use Redis or memcached",
+        help: "create a shared cache",
+    }
+    Cache { name: "cache", kind: Value, value: "N",
+        refused: "rwsgi has no shared cache (uwsgi.cache_*): use Redis or memcached",
+        help: "create a shared cache of N items",
+    }
+    Spooler { name: "spooler", kind: Multi, value: "DIR",
+        refused: "rwsgi has no spooler: use a task queue (Celery, RQ)",
+        help: "run a spooler on DIR",
+    }
+    SpoolerProcesses { name: "spooler-processes", kind: Value, value: "N",
+        refused: "rwsgi has no spooler: use a task queue (Celery, RQ)",
+        help: "processes for each spooler",
+    }
+    Mule { name: "mule", kind: Multi, value: "SCRIPT",
+        refused: "rwsgi has no mules: run background work as a process of its own (a systemd \
+         unit, a task queue worker)",
+        help: "add a mule process",
+    }
+    Mules { name: "mules", kind: Value, value: "N",
+        refused: "rwsgi has no mules (see --mule)",
+        help: "add N mule processes",
+    }
+    Farm { name: "farm", kind: Multi, value: "NAME:MULES",
+        refused: "rwsgi has no mules to group into farms (see --mule)",
+        help: "group mules into a farm",
+    }
+    Cron { name: "cron", aliases: ["unique-cron", "cron2"], kind: Multi, value: "SPEC",
+        refused: "rwsgi has no cron: use the system's cron or a systemd timer",
+        help: "run a command or signal on a schedule",
+    }
+    Legion { name: "legion", kind: Multi, value: "NAME ADDR VALOR CRYPTO",
+        refused: "rwsgi has no Legion clustering",
+        help: "join a Legion of instances",
+    }
+    SubscribeTo { name: "subscribe-to", aliases: ["subscribe"], kind: Multi, value: "ADDR:KEY",
+        refused: "rwsgi has no subscription client for a FastRouter or HTTP router: point the \
+         proxy at rwsgi's sockets",
+        help: "subscribe to a subscription server",
+    }
+    Zerg { name: "zerg", kind: Multi, value: "ADDR",
+        refused: "rwsgi has no zerg mode: use --processes or --cheaper",
+        help: "attach to a zerg server",
+    }
+    Sharedarea { name: "sharedarea", kind: Multi, value: "SPEC",
+        refused: "rwsgi has no shared areas (uwsgi.sharedarea_*)",
+        help: "create a shared memory area",
     }
     Help { name: "help", aliases: ["usage"], short: 'h', kind: Flag, value: "",
         help: "show this help",

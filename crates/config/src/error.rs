@@ -10,9 +10,9 @@ pub enum Origin {
     CommandLine,
     /// A `UWSGI_*` environment variable (its full name).
     Env(String),
-    /// A line of an ini file (1-based line number).
+    /// A line of a config file: ini, YAML or JSON (1-based line number).
     Ini {
-        /// The ini file as it was named (`--ini` value without `:section`).
+        /// The file as it was named (`--ini` / `--yaml` / `--json` value without `:section`).
         path: PathBuf,
         /// 1-based line number.
         line: usize,
@@ -48,6 +48,16 @@ pub enum ConfigError {
         /// Where it appeared.
         origin: Origin,
     },
+    /// A uWSGI option rwsgi cannot honour (a subsystem it does not have).
+    #[error("{origin}: option '{option}' is not supported by rwsgi: {reason}")]
+    Refused {
+        /// The option as written.
+        option: String,
+        /// Why rwsgi cannot honour it (from the option table).
+        reason: &'static str,
+        /// Where it appeared.
+        origin: Origin,
+    },
     /// A value that does not fit the option.
     #[error("{origin}: invalid value '{value}' for option '{option}': {reason}")]
     InvalidValue {
@@ -71,8 +81,10 @@ pub enum ConfigError {
         origin: Origin,
     },
     /// An ini file could not be read.
-    #[error("{origin}: cannot read ini file '{}': {source}", path.display())]
+    #[error("{origin}: cannot read {format} file '{}': {source}", path.display())]
     ReadIni {
+        /// The file's language (`ini`, `YAML`, `JSON`).
+        format: &'static str,
         /// The file that could not be read.
         path: PathBuf,
         /// Where the `ini` option appeared.
@@ -81,9 +93,19 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// A YAML or JSON config file that is malformed or not shaped as sections of options.
+    #[error("{origin}: cannot read config file: {reason}")]
+    BadConfigFile {
+        /// File and line of the problem.
+        origin: Origin,
+        /// What is wrong.
+        reason: String,
+    },
     /// The requested `[section]` does not exist in an ini file.
-    #[error("{origin}: ini file '{}' has no [{section}] section", path.display())]
+    #[error("{origin}: {format} file '{}' has no [{section}] section", path.display())]
     SectionNotFound {
+        /// The file's language (`ini`, `YAML`, `JSON`).
+        format: &'static str,
         /// The ini file.
         path: PathBuf,
         /// The section that was asked for.

@@ -31,6 +31,7 @@ mod config;
 mod defs;
 mod error;
 mod expr;
+mod formats;
 pub mod forwarded;
 mod host;
 mod logic;
@@ -52,6 +53,8 @@ pub use parse::{
     MAX_INI_DEPTH,
 };
 
+#[cfg(test)]
+mod format_tests;
 #[cfg(test)]
 mod lang_tests;
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct OptionSpec {
     pub kind: OptKind,
     /// Accepted for compatibility only: rwsgi always behaves this way.
     pub noop: bool,
+    /// A uWSGI option rwsgi cannot honour: start-up stops, naming it and saying why.
+    pub refused: Option<&'static str>,
     /// Name of the value in `--help` output.
     pub value_name: &'static str,
     /// One-line description for `--help`.
@@ -58,6 +60,13 @@ pub fn lookup_short(c: char) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|s| s.short == Some(c))
 }
 
+/// Canonical names of uWSGI options rwsgi refuses, with why.
+pub fn refused_options() -> impl Iterator<Item = (&'static str, &'static str)> {
+    OPTIONS
+        .iter()
+        .filter_map(|s| s.refused.map(|why| (s.name, why)))
+}
+
 /// Canonical names of options accepted only for compatibility (no effect).
 pub fn noop_options() -> impl Iterator<Item = &'static str> {
     OPTIONS.iter().filter(|s| s.noop).map(|s| s.name)
@@ -83,6 +92,9 @@ pub fn help_text() -> String {
         if s.kind == Multi {
             right.push_str(" [repeatable]");
         }
+        if let Some(why) = s.refused {
+            right.push_str(&format!(" [not supported: {why}]"));
+        }
         if !s.aliases.is_empty() {
             let a: Vec<String> = s.aliases.iter().map(|a| format!("--{a}")).collect();
             right.push_str(&format!(" (alias: {})", a.join(", ")));
@@ -101,6 +113,46 @@ pub fn help_text() -> String {
         out.push_str(&format!("{l:width$}{r}\n"));
     }
     out
+}
+
+/// The marker lines the README's options table sits between.
+pub const TABLE_START: &str = "<!-- options-table:start -->";
+/// See [`TABLE_START`].
+pub const TABLE_END: &str = "<!-- options-table:end -->";
+
+/// The command that regenerates the README's options table.
+pub const TABLE_COMMAND: &str = "cargo run -p rwsgi-config --example options_table -- README.md";
+
+/// The uWSGI options table for the README, generated from [`OPTIONS`]: each option with its
+/// aliases, whether rwsgi implements it, accepts it as a no-op (and why it already behaves
+/// so) or refuses it (and why), and what it does.
+pub fn options_table() -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from("| option | status | what it does in rwsgi |\n|---|---|---|\n");
+    for s in OPTIONS {
+        let mut names = format!("`{}`", s.name);
+        if let Some(c) = s.short {
+            names.push_str(&format!(" (`-{c}`)"));
+        }
+        for a in s.aliases {
+            names.push_str(&format!(", `{a}`"));
+        }
+        let (status, text) = match (s.refused, s.noop) {
+            (Some(why), _) => ("refused", format!("{} — not supported: {why}", s.help)),
+            (None, true) => ("no-op", s.help.to_string()),
+            (None, false) => ("implemented", s.help.to_string()),
+        };
+        out.push_str(&format!("| {names} | {status} | {} |\n", cell(&text)));
+    }
+    out
+}
+
+/// `readme` with the text between [`TABLE_START`] and [`TABLE_END`] replaced by `table`;
+/// `None` when the markers are missing or out of order.
+pub fn splice_table(readme: &str, table: &str) -> Option<String> {
+    let start = readme.find(TABLE_START)? + TABLE_START.len();
+    let end = start + readme[start..].find(TABLE_END)?;
+    Some(format!("{}\n{table}{}", &readme[..start], &readme[end..]))
 }
 
 #[cfg(test)]
@@ -123,9 +175,100 @@ mod tests {
                 assert!(shorts.insert(c), "duplicate short -{c}");
             }
             if s.noop {
-                assert_eq!(s.kind, Flag);
+                // a no-op reads no value, except one naming what rwsgi has no use for
+                assert!(s.kind == Flag || s.opt == Opt::PluginsDir, "{}", s.name);
+                assert!(s.refused.is_none(), "{} is a no-op and refused", s.name);
             }
         }
+    }
+
+    #[test]
+    fn refused_options_stop_start_up_wherever_they_are_set_naming_them_and_why() {
+        use crate::lang_tests::{fake_parse, FakeHost};
+        use crate::parse;
+        let refused: Vec<_> = refused_options().collect();
+        for must in ["gevent", "emperor", "cache2", "spooler", "mule"] {
+            assert!(refused.iter().any(|(n, _)| *n == must), "{must}");
+        }
+        for s in OPTIONS.iter().filter(|s| s.refused.is_some()) {
+            let why = s.refused.unwrap_or_default();
+            assert!(!why.is_empty(), "{}", s.name);
+            for name in std::iter::once(&s.name).chain(s.aliases) {
+                let ini = format!("[uwsgi]\nsocket = :1\nmodule = m\n{name} = 2\n");
+                let host = FakeHost::with_files(&[("/e.ini", ini.as_str())]);
+                let e = fake_parse(&["/e.ini"], &host).unwrap_err().to_string();
+                assert_eq!(
+                    e,
+                    format!("/e.ini:4: option '{name}' is not supported by rwsgi: {why}")
+                );
+                let flag = format!("--{name}");
+                let mut args = vec!["--socket", ":1", "--module", "m", flag.as_str()];
+                if s.kind != Flag {
+                    args.push("2");
+                }
+                let e = fake_parse(&args, &host).unwrap_err().to_string();
+                assert!(
+                    e.starts_with(&format!("command line: option '{name}'")),
+                    "{e}"
+                );
+                let var = format!("UWSGI_{}", name.to_uppercase().replace('-', "_"));
+                let env = vec![(var.clone(), "2".to_string())];
+                let e = parse(["--socket=:1".into(), "--module=m".into()], env, &host)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    e.starts_with(&format!("environment variable {var}: option")),
+                    "{e}"
+                );
+            }
+        }
+        // inside a block whose condition fails, a refused option is never read (as in uWSGI)
+        let ini = "[uwsgi]\nsocket = :1\nmodule = m\nif-env = NOT_SET\ngevent = 100\nendif\n";
+        let host = FakeHost::with_files(&[("/e.ini", ini)]);
+        assert!(fake_parse(&["/e.ini"], &host).is_ok());
+        assert!(help_text().contains("--gevent N "));
+        assert!(help_text().contains("[not supported: rwsgi has no gevent loop"));
+    }
+
+    #[test]
+    fn readme_options_table_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let want = splice_table(&readme, &options_table())
+            .unwrap_or_else(|| panic!("README.md lacks {TABLE_START} ... {TABLE_END}"));
+        assert!(
+            readme == want,
+            "README.md's options table differs from the option table in defs.rs; \
+             regenerate it with: {TABLE_COMMAND}"
+        );
+    }
+
+    #[test]
+    fn options_table_rows_say_what_each_option_is() {
+        let t = options_table();
+        assert_eq!(t.lines().count(), OPTIONS.len() + 2);
+        assert!(t.contains("| `socket` (`-s`) | implemented | bind to"));
+        assert!(t.contains("| `enable-threads` (`-T`) | no-op | accepted for compatibility: "));
+        assert!(t.contains(
+            "| `gevent` | refused | run N gevent async cores in each worker — \
+             not supported: rwsgi has no gevent loop"
+        ));
+        assert!(t.contains("`processes` (`-p`), `workers`"));
+        // a `|` in a help text does not split its cell
+        assert!(
+            t.lines().skip(2).all(|l| l.matches(" | ").count() == 2),
+            "{t}"
+        );
+        let readme = format!("a\n{TABLE_START}\nold\n{TABLE_END}\nb\n");
+        assert_eq!(
+            splice_table(&readme, "new\n").as_deref(),
+            Some(format!("a\n{TABLE_START}\nnew\n{TABLE_END}\nb\n").as_str())
+        );
+        assert_eq!(splice_table("no markers", "x"), None);
+        assert_eq!(
+            splice_table(&format!("{TABLE_END}{TABLE_START}"), "x"),
+            None
+        );
     }
 
     #[test]
@@ -162,6 +305,7 @@ mod tests {
                 "die-on-term",
                 "single-interpreter",
                 "thunder-lock",
+                "plugins-dir",
                 "honour-range",
                 "ignore-write-errors",
                 "ignore-sigpipe",

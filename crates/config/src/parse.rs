@@ -25,6 +25,7 @@ use crate::config::{flag_value, Occurrence};
 use crate::defs::Config;
 use crate::error::{ConfigError, Origin, Warning};
 use crate::expr;
+use crate::formats::{self, Format};
 use crate::host::{ClosureHost, Host, HostFacts, PathKind};
 use crate::logic::{self, Block, Cond, Keyword};
 use crate::magic::{FileMagic, Magic};
@@ -448,12 +449,12 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// Bare arguments: `app.ini[:section]` loads an ini file, `app.py` /
+    /// Bare arguments: `app.ini[:section]` (or `.yaml`, `.yml`, `.json`) loads a config file, `app.py` /
     /// `app.wsgi` sets `wsgi-file` (as uWSGI's python plugin does).
     fn positional(&mut self, arg: &str) -> Step {
         let (file, _) = split_section(arg);
-        if file.ends_with(".ini") {
-            self.load_ini(arg, &Origin::CommandLine)
+        if let Some(format) = Format::of_file(file) {
+            self.load_file(arg, &Origin::CommandLine, format)
         } else if arg.ends_with(".py") || arg.ends_with(".wsgi") {
             let spec = lookup("wsgi-file").expect("in table");
             self.push_known(
@@ -683,6 +684,14 @@ impl Parser<'_> {
         value: Option<String>,
         origin: Origin,
     ) -> Step {
+        if let Some(reason) = spec.refused {
+            return Err(ConfigError::Refused {
+                option: written.to_string(),
+                reason,
+                origin,
+            }
+            .into());
+        }
         match spec.opt {
             Opt::Help if flag_value(value.as_deref()) => {
                 return Err(Flow::Stop(Box::new(Command::Help(options::help_text()))))
@@ -723,7 +732,12 @@ impl Parser<'_> {
                 });
                 return Ok(());
             }
-            Opt::Ini => {
+            Opt::Ini | Opt::Yaml | Opt::Json => {
+                let format = match spec.opt {
+                    Opt::Yaml => Format::Yaml,
+                    Opt::Json => Format::Json,
+                    _ => Format::Ini,
+                };
                 let v = self.required(written, value.as_deref(), &origin)?;
                 let v = self.expand_now(&v, &origin)?;
                 self.entries.push(Entry {
@@ -734,7 +748,7 @@ impl Parser<'_> {
                     origin: origin.clone(),
                     placeholder: false,
                 });
-                return self.load_ini(&v, &origin);
+                return self.load_file(&v, &origin, format);
             }
             _ => {}
         }
@@ -749,7 +763,9 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn load_ini(&mut self, spec: &str, origin: &Origin) -> Step {
+    /// Loads a config file's section (`file[:section]`) in `format`, its options gathered
+    /// where the loading option stands.
+    fn load_file(&mut self, spec: &str, origin: &Origin, format: Format) -> Step {
         if self.depth >= MAX_INI_DEPTH {
             return Err(ConfigError::IniTooDeep {
                 path: spec.to_string(),
@@ -778,6 +794,7 @@ impl Parser<'_> {
             .host
             .read_file(&path)
             .map_err(|source| ConfigError::ReadIni {
+                format: format.name(),
                 path: path.clone(),
                 origin: origin.clone(),
                 source,
@@ -790,11 +807,76 @@ impl Parser<'_> {
             .clone();
 
         self.depth += 1;
+        let found = if format == Format::Ini {
+            self.ini_section(&content, &path, section, &file_magic, &first_magic)
+        } else {
+            self.structured_section(format, &content, &path, section, &file_magic, &first_magic)
+        };
+        self.depth -= 1;
+        if !found? {
+            return Err(ConfigError::SectionNotFound {
+                format: format.name(),
+                path,
+                section: section.to_string(),
+                origin: origin.clone(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Gathers the options of a YAML or JSON file's `section`; false when it has none.
+    fn structured_section(
+        &mut self,
+        format: Format,
+        content: &str,
+        path: &Path,
+        section: &str,
+        file_magic: &FileMagic,
+        first_magic: &FileMagic,
+    ) -> Result<bool, Flow> {
+        let items = formats::section_items(format, content, section).map_err(|e| {
+            ConfigError::BadConfigFile {
+                origin: Origin::Ini {
+                    path: path.to_path_buf(),
+                    line: e.line,
+                },
+                reason: e.reason,
+            }
+        })?;
+        let Some(items) = items else {
+            return Ok(false);
+        };
+        for item in items {
+            let here = Origin::Ini {
+                path: path.to_path_buf(),
+                line: item.line,
+            };
+            let magic = Magic {
+                file: file_magic,
+                first: first_magic,
+                facts: self.host.facts(),
+            };
+            let value = magic.expand(&item.value, &here)?;
+            self.add(&item.key, lookup(&item.key), Some(value), here)?;
+        }
+        Ok(true)
+    }
+
+    /// Gathers the options of an ini file's `[section]`; false when it has none.
+    fn ini_section(
+        &mut self,
+        content: &str,
+        path: &Path,
+        section: &str,
+        file_magic: &FileMagic,
+        first_magic: &FileMagic,
+    ) -> Result<bool, Flow> {
         let mut current: Option<&str> = None;
         let mut found = false;
         for (idx, raw) in content.split('\n').enumerate() {
             let here = Origin::Ini {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 line: idx + 1,
             };
             let line = raw.trim_matches([' ', '\t', '\r']);
@@ -821,23 +903,14 @@ impl Parser<'_> {
             let key = key.trim_end_matches([' ', '\t']);
             let value = value.trim_matches([' ', '\t']);
             let magic = Magic {
-                file: &file_magic,
-                first: &first_magic,
+                file: file_magic,
+                first: first_magic,
                 facts: self.host.facts(),
             };
             let value = magic.expand(value, &here)?;
             self.add(key, lookup(key), Some(value), here)?;
         }
-        self.depth -= 1;
-        if !found {
-            return Err(ConfigError::SectionNotFound {
-                path,
-                section: section.to_string(),
-                origin: origin.clone(),
-            }
-            .into());
-        }
-        Ok(())
+        Ok(found)
     }
 
     /// Replaces `%(name)` with the first gathered value of `name` (an option under any of its

@@ -620,7 +620,7 @@ fn error_cases_name_the_option() {
         (with(&["--mount", "/x"]), "command line: invalid value '/x' for option 'mount': expected /PREFIX=APP"),
         (with(&["--env", "NOEQ"]), "command line: invalid value 'NOEQ' for option 'env': expected KEY=VALUE"),
         (with(&["--protocol", "fastcgi"]), "command line: invalid value 'fastcgi' for option 'protocol': expected uwsgi, http or http11"),
-        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
         (with(&["stray"]), "command line: unexpected argument 'stray' (expected an option, a .ini file or a .py/.wsgi file)"),
         (with(&["--ini", "/missing.ini"]), "command line: cannot read ini file '/missing.ini': No such file or directory"),
         (vec!["--module", "m"], "no socket configured: use --socket, --http-socket or --http11-socket"),
@@ -641,7 +641,7 @@ fn ini_error_cases_name_file_and_line() {
         ("[uwsgi]\nmodule =\n", "/e.ini:2: option 'module' requires a value"),
         ("[uwsgi\nsocket = :1\n", "/e.ini:1: malformed section header '[uwsgi'"),
         ("[other]\nsocket = :1\n", "command line: ini file '/e.ini' has no [uwsgi] section"),
-        ("[uwsgi]\nplugins = python3,http\n", "/e.ini:2: unknown plugin 'http': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        ("[uwsgi]\nplugins = python3,http,lua\n", "/e.ini:2: unknown plugin 'lua': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
         ("[uwsgi]\nini = /missing.ini\n", "/e.ini:2: cannot read ini file '/missing.ini': No such file or directory"),
         ("[uwsgi]\nini = /e.ini\n", "/e.ini:2: ini files nested more than 16 levels deep while loading '/e.ini' (include cycle?)"),
     ];
@@ -1121,5 +1121,52 @@ fn cheaper_options_that_cannot_work_are_refused_naming_the_problem() {
     assert_eq!(
         (c.cheaper_rss_limit_soft, c.cheaper_rss_limit_hard),
         (Some(1000), Some(2000))
+    );
+}
+
+#[test]
+fn plugins_dir_http_plugin_and_env_behavior_are_accepted_as_uwsgi_configs_write_them() {
+    // the Debian/Alpine package layout
+    let ini = "[uwsgi]\nplugins-dir = /usr/lib/uwsgi/plugins\nplugin-dir = /opt/p\n\
+               plugins = python3,http\nplugin = corerouter\nplugin = cheaper_busyness\n\
+               wsgi-env-behavior = holy\nwsgi-env-behaviour = cheat\n\
+               http = 127.0.0.1:8000\nmodule = m\n";
+    let c = serve(&["--ini", "/e.ini"], &[("/e.ini", ini)]);
+    assert_eq!(
+        c.plugins,
+        ["python3", "http", "corerouter", "cheaper_busyness"]
+    );
+    // no-ops change nothing else
+    let plain = serve(
+        &[
+            "--http",
+            "127.0.0.1:8000",
+            "--module",
+            "m",
+            "--plugins",
+            "python3,http,corerouter,cheaper_busyness",
+        ],
+        &[],
+    );
+    assert_eq!(
+        Config {
+            exported: plain.exported.clone(),
+            ..c
+        },
+        plain
+    );
+    assert_eq!(
+        err(
+            &[
+                "--http",
+                ":1",
+                "--module",
+                "m",
+                "--wsgi-env-behavior",
+                "lazy"
+            ],
+            &[]
+        ),
+        "command line: invalid value 'lazy' for option 'wsgi-env-behavior': expected holy or cheat"
     );
 }

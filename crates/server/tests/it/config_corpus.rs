@@ -326,3 +326,21 @@ fn a_value_without_a_number_names_file_and_line() {
     );
     assert!(log.contains(&want), "{log}");
 }
+
+/// A YAML and a JSON config (`formats.yaml`, `formats.json`) start a server that serves, with
+/// their lists applied as repeated options and `%n` / `%d` / placeholders expanded.
+#[test]
+fn yaml_and_json_configs_start_and_serve() {
+    for (name, format) in [("formats.yaml", "yaml"), ("formats.json", "json")] {
+        let (server, p) = start(name, &[], &[]);
+        let s = wait_workers_ready(&server, p.stats, 2);
+        assert_eq!(
+            s["workers"].as_array().map(Vec::len),
+            Some(2),
+            "{name}: processes\n{s:#}"
+        );
+        let env = get_json(&server, p.http, "/environ");
+        assert_eq!(env["CORPUS_FORMAT"], format, "{name}: {env}");
+        assert_eq!(env["CORPUS_NAME"], "formats", "{name}: %n\n{env}");
+    }
+}
