@@ -123,6 +123,11 @@ macro_rules! options {
     };
 }
 
+/// The error for an option rwsgi refuses, naming why.
+fn refused(o: &Occurrence<'_>, why: &str) -> ConfigError {
+    o.invalid(o.value.unwrap_or(""), why)
+}
+
 /// Pushes a listening socket named by the occurrence's value.
 fn socket(cfg: &mut Config, o: &Occurrence<'_>, protocol: Protocol) -> Result<(), ConfigError> {
     cfg.sockets.push(SocketSpec {
@@ -736,6 +741,167 @@ options! {
         field: memory_report: bool = false,
         apply: |c, o| c.memory_report = o.flag(),
     }
+    // Which requests are logged (uWSGI's conditional logging: with --disable-logging these
+    // name the only requests that are).
+    Log4xx { name: "log-4xx", kind: Flag, value: "",
+        help: "log requests answered 4xx (even with --disable-logging)",
+        field: log_4xx: bool = false,
+        apply: |c, o| c.log_4xx = o.flag(),
+    }
+    Log5xx { name: "log-5xx", kind: Flag, value: "",
+        help: "log requests answered 5xx (even with --disable-logging)",
+        field: log_5xx: bool = false,
+        apply: |c, o| c.log_5xx = o.flag(),
+    }
+    LogZero { name: "log-zero", kind: Flag, value: "",
+        help: "log responses without a body (even with --disable-logging)",
+        field: log_zero: bool = false,
+        apply: |c, o| c.log_zero = o.flag(),
+    }
+    LogSlow { name: "log-slow", kind: Value, value: "MSECS",
+        help: "log requests that took at least MSECS milliseconds (even with --disable-logging)",
+        field: log_slow: u64 = 0,
+        apply: |c, o| c.log_slow = o.number()?,
+    }
+    LogBig { name: "log-big", kind: Value, value: "BYTES",
+        help: "log responses whose body is at least BYTES (even with --disable-logging)",
+        field: log_big: u64 = 0,
+        apply: |c, o| c.log_big = o.number()?,
+    }
+    // uWSGI declares these two with a required value it reads as a flag.
+    LogSendfile { name: "log-sendfile", kind: Value, value: "BOOL",
+        help: "log responses sent with sendfile(2): static files and wsgi.file_wrapper over a \
+         file (even with --disable-logging)",
+        field: log_sendfile: bool = false,
+        apply: |c, o| c.log_sendfile = o.flag(),
+    }
+    LogIoerror { name: "log-ioerror", kind: Value, value: "BOOL",
+        help: "log requests whose client failed while the body was read or the response written \
+         (even with --disable-logging)",
+        field: log_ioerror: bool = false,
+        apply: |c, o| c.log_ioerror = o.flag(),
+    }
+    LogXForwardedFor { name: "log-x-forwarded-for", kind: Flag, value: "",
+        help: "the request log shows the X-Forwarded-For header as the client address",
+        field: log_x_forwarded_for: bool = false,
+        apply: |c, o| c.log_x_forwarded_for = o.flag(),
+    }
+    LogMicros { name: "log-micros", kind: Flag, value: "",
+        help: "the default request line reports the response time in microseconds",
+        field: log_micros: bool = false,
+        apply: |c, o| c.log_micros = o.flag(),
+    }
+    LogDate { name: "log-date", aliases: ["logdate"], kind: OptionalValue, value: "STRFTIME",
+        help: "the time format of %(ftime) with --logformat-strftime (rwsgi prefixes no other \
+         line: each process writes its own lines straight to the log)",
+        field: log_date: Option<String> = None,
+        apply: |c, o| c.log_date = Some(o.value.unwrap_or("").to_string()),
+    }
+    LogformatStrftime { name: "logformat-strftime", aliases: ["log-format-strftime"], kind: Flag, value: "",
+        help: "%(ftime) in --log-format uses the --log-date strftime format",
+        field: logformat_strftime: bool = false,
+        apply: |c, o| c.logformat_strftime = o.flag(),
+    }
+    LogMaster { name: "log-master", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's processes each write whole lines with one \
+         write(2) to the shared log, so lines never interleave without a log master",
+    }
+    ThreadedLogger { name: "threaded-logger", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi has no log master whose writes a thread could \
+         take over",
+    }
+    LogReopen { name: "log-reopen", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi reopens --logto at every reload already",
+    }
+    Logto2 { name: "logto2", kind: Value, value: "PATH",
+        help: "log to PATH, opened after privileges are dropped (--uid/--gid)",
+        field: logto2: Option<String> = None,
+        apply: |c, o| c.logto2 = Some(o.string()?),
+    }
+    LogMaxsize { name: "log-maxsize", kind: Value, value: "BYTES",
+        help: "rotate the --logto file when it grows past BYTES (checked once a second)",
+        field: log_maxsize: u64 = 0,
+        apply: |c, o| c.log_maxsize = o.number()?,
+    }
+    LogBackupname { name: "log-backupname", kind: Value, value: "PATH",
+        help: "the rotated --logto file's name (default: the log's name and the Unix time)",
+        field: log_backupname: Option<String> = None,
+        apply: |c, o| c.log_backupname = Some(o.string()?),
+    }
+    ReqLogger { name: "req-logger", aliases: ["logger-req"], kind: Multi, value: "[NAME ]LOGGER",
+        help: "send request log lines to LOGGER: file:PATH, stdio, syslog[:ADDR[,IDENT]] \
+         (repeatable: each gets every line)",
+        field: req_loggers: Vec<String> = Vec::new(),
+        apply: |c, o| c.req_loggers.push(o.string()?),
+    }
+    LogReqEncoder { name: "log-req-encoder", kind: Multi, value: "ENCODER",
+        help: "pass request log lines through ENCODER, in order: format TEXT, json TEXT (with \
+         ${msg}, ${msgnl}, ${unix}, ${micros}, ${millis}, ${strftime:FMT}), prefix TEXT, \
+         suffix TEXT, nl",
+        field: log_req_encoders: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_req_encoders.push(o.string()?),
+    }
+    // uWSGI's logging options rwsgi does not have: refused by name, never ignored.
+    Logger { name: "logger", kind: Multi, value: "LOGGER",
+        help: "refused: rwsgi has no log master to pass its processes' own lines through loggers; request lines take --req-logger",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no log master to pass its processes' own lines through loggers; request lines take --req-logger")),
+    }
+    LogEncoder { name: "log-encoder", kind: Multi, value: "ENCODER",
+        help: "refused: rwsgi has no log master to pass its processes' own lines through encoders; request lines take --log-req-encoder",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no log master to pass its processes' own lines through encoders; request lines take --log-req-encoder")),
+    }
+    LogRoute { name: "log-route", kind: Multi, value: "NAME REGEXP",
+        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
+        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+    }
+    LogReqRoute { name: "log-req-route", kind: Multi, value: "NAME REGEXP",
+        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
+        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+    }
+    LogDrain { name: "log-drain", kind: Multi, value: "REGEXP",
+        help: "refused: rwsgi filters no log lines by regexp",
+        apply: |_c, o| return Err(refused(o, "rwsgi filters no log lines by regexp")),
+    }
+    LogFilter { name: "log-filter", kind: Multi, value: "REGEXP",
+        help: "refused: rwsgi filters no log lines by regexp",
+        apply: |_c, o| return Err(refused(o, "rwsgi filters no log lines by regexp")),
+    }
+    LogAlarm { name: "log-alarm", kind: Multi, value: "ALARM REGEXP",
+        help: "refused: rwsgi has no alarm subsystem",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no alarm subsystem")),
+    }
+    LogSyslog { name: "log-syslog", kind: OptionalValue, value: "IDENT",
+        help: "refused: rwsgi sends only request lines to syslog: use --req-logger syslog[:IDENT]",
+        apply: |_c, o| return Err(refused(o, "rwsgi sends only request lines to syslog: use --req-logger syslog[:IDENT]")),
+    }
+    LogSocket { name: "log-socket", kind: Value, value: "ADDR",
+        help: "refused: rwsgi sends only request lines to sockets: use --req-logger rsyslog:ADDR",
+        apply: |_c, o| return Err(refused(o, "rwsgi sends only request lines to sockets: use --req-logger rsyslog:ADDR")),
+    }
+    LogPrefix { name: "log-prefix", kind: OptionalValue, value: "TEXT",
+        help: "refused: rwsgi prefixes no log lines: use --log-req-encoder prefix TEXT for request lines",
+        apply: |_c, o| return Err(refused(o, "rwsgi prefixes no log lines: use --log-req-encoder prefix TEXT for request lines")),
+    }
+    LogTruncate { name: "log-truncate", kind: Flag, value: "",
+        help: "refused: rwsgi always appends to --logto",
+        apply: |_c, o| return Err(refused(o, "rwsgi always appends to --logto")),
+    }
+    LogMasterBufsize { name: "log-master-bufsize", kind: Value, value: "BYTES",
+        help: "refused: rwsgi has no log master",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+    }
+    LogMasterStream { name: "log-master-stream", kind: Flag, value: "",
+        help: "refused: rwsgi has no log master",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+    }
+    LogMasterReqStream { name: "log-master-req-stream", kind: Flag, value: "",
+        help: "refused: rwsgi has no log master",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+    }
+    LoggerList { name: "logger-list", aliases: ["loggers-list"], kind: Flag, value: "",
+        help: "refused: rwsgi's loggers are file:, stdio, syslog and rsyslog (see --req-logger)",
+        apply: |_c, o| return Err(refused(o, "rwsgi's loggers are file:, stdio, syslog and rsyslog (see --req-logger)")),
+    }
     // --- stats
     Stats { name: "stats", aliases: ["stats-server"], kind: Value, value: "ADDR",
         help: "enable the stats server on ADDR",
@@ -953,7 +1119,26 @@ impl Config {
         if self.stats_http_auth.is_some() && self.stats.is_some() && !self.stats_http {
             return Err(ConfigError::RawStatsAuth);
         }
+        self.validate_logging()?;
         self.validate_cheaper()
+    }
+
+    /// The logging options that need another: a date prefix rwsgi does not write is refused
+    /// rather than ignored, and a rotation needs its file.
+    fn validate_logging(&self) -> Result<(), ConfigError> {
+        if self.log_date.is_some() && !self.logformat_strftime {
+            return Err(ConfigError::Inconsistent(
+                "--log-date: rwsgi prefixes no log line with the date (each process writes its \
+                 own lines, there is no log master); with --logformat-strftime it sets \
+                 %(ftime)'s format",
+            ));
+        }
+        if self.log_maxsize > 0 && self.logto.is_none() && self.logto2.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "--log-maxsize needs --logto (or --logto2): it rotates that file",
+            ));
+        }
+        Ok(())
     }
 
     /// uWSGI's start-up checks of the cheaper options (a `cheaper-initial` out of range is

@@ -164,6 +164,9 @@ mod tests {
                 "thunder-lock",
                 "ignore-write-errors",
                 "ignore-sigpipe",
+                "log-master",
+                "threaded-logger",
+                "log-reopen",
                 "stats-no-metrics"
             ]
         );

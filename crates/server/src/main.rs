@@ -7,6 +7,8 @@ mod connect;
 mod forwarded;
 mod host;
 mod listen;
+mod logrotate;
+mod logsink;
 mod master;
 mod privileges;
 mod procname;

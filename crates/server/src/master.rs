@@ -70,6 +70,9 @@ pub(crate) enum StartError {
     /// A static-file option is wrong.
     #[error(transparent)]
     Static(#[from] crate::static_files::StaticConfigError),
+    /// A `--req-logger` / `--log-req-encoder` cannot be used.
+    #[error(transparent)]
+    Logging(#[from] crate::logsink::LogSetupError),
     /// A `--stats-push` / `--carbon` option is wrong.
     #[error(transparent)]
     Push(#[from] rwsgi_push::PushError),
@@ -146,6 +149,8 @@ struct Master {
     signal_actions: Vec<(libc::c_int, SignalAction)>,
     /// The cheaper subsystem, `--idle` and cheap mode.
     cheaper: CheaperMode,
+    /// `--log-maxsize`: the log file's rotation.
+    log_rotation: Option<crate::logrotate::LogRotation>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -195,6 +200,11 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     settings.master.respawn_always |= CheaperMode::enabled(&config);
     settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
+    settings.request_log.outputs = crate::logsink::open_request_outputs(
+        &config.req_loggers,
+        &config.log_req_encoders,
+        &settings.hostname,
+    )?;
     let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {
         // SAFETY: single-threaded at this point (no worker threads, Python not started).
@@ -209,6 +219,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let sockets = bind_sockets(&config)?;
     crate::privileges::drop_to(config.uid.as_deref(), config.gid.as_deref())
         .map_err(os("uid/gid"))?;
+    if let Some(path) = &config.logto2 {
+        crate::redirect_logs(path).map_err(os("--logto2"))?;
+    }
     if let Some(path) = &config.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
     }
@@ -262,6 +275,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_reload,
         signal_actions,
         cheaper,
+        log_rotation: log_rotation(&config),
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -271,6 +285,16 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     };
     master.spawn_initial()?;
     Ok(master.event_loop())
+}
+
+/// `--log-maxsize` over the `--logto2` (else `--logto`) file (the config requires one).
+fn log_rotation(config: &Config) -> Option<crate::logrotate::LogRotation> {
+    let path = config.logto2.as_ref().or(config.logto.as_ref())?;
+    (config.log_maxsize > 0).then(|| crate::logrotate::LogRotation {
+        path: path.into(),
+        max_size: config.log_maxsize,
+        backup_name: config.log_backupname.as_ref().map(Into::into),
+    })
 }
 
 /// Every socket the master listens on, bound (or adopted from a reloading master).
@@ -737,6 +761,11 @@ impl Master {
         if now.duration_since(self.last_periodic_check) >= Duration::from_secs(1) {
             self.last_periodic_check = now;
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
+            if let Some(rotation) = &self.log_rotation {
+                if let Err(e) = rotation.check() {
+                    eprintln!("unable to rotate log {}: {e}", rotation.path.display());
+                }
+            }
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
