@@ -1,0 +1,196 @@
+//! uWSGI's logging options: which requests are logged (`--disable-logging` with `--log-4xx`,
+//! `--log-5xx`, `--log-slow`, `--log-big`), the client address from X-Forwarded-For, request
+//! loggers with encoders (a JSON line per request for containers, syslog over UDP), and the
+//! rotation of the `--logto` file.
+use std::time::Duration;
+
+use rwsgi_testkit::prelude::*;
+use rwsgi_testkit::receivers::UdpReceiver;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn start(extra: &[&str]) -> (Server, Ports) {
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .test_app("log_app")
+        .master()
+        .processes(1)
+        .args(extra)
+        .start();
+    let ports = server.ports;
+    wait_workers_ready(&server, ports.stats, 1);
+    (server, ports)
+}
+
+#[test]
+fn with_disable_logging_only_the_requests_log_options_name_are_logged() {
+    let (server, p) = start(&[
+        "--disable-logging",
+        "--log-4xx",
+        "--log-5xx",
+        "--log-slow",
+        "300",
+        "--log-big",
+        "5000",
+        "--max-requests",
+        "7",
+    ]);
+    let logged = ["/status/404", "/status/503", "/big?6000", "/sleep?0.4"];
+    let quiet = ["/plain", "/big?100", "/sleep?0"];
+    for path in logged.iter().chain(&quiet) {
+        get(p.http, path);
+    }
+    // The worker says so after the last request's log line would have been written.
+    server.wait_log(WAIT, |l| l.contains("max requests reached"));
+    let log = server.log();
+    for path in logged {
+        assert!(log.contains(&format!("GET {path} => ")), "{path}:\n{log}");
+    }
+    for path in quiet {
+        assert!(!log.contains(&format!("GET {path} => ")), "{path}:\n{log}");
+    }
+}
+
+#[test]
+fn log_x_forwarded_for_shows_the_forwarded_client_in_the_line() {
+    let (server, p) = start(&["--log-x-forwarded-for"]);
+    let r = try_http(
+        p.http,
+        "GET",
+        "/fwd",
+        &[("X-Forwarded-For", "203.0.113.7")],
+        b"",
+    )
+    .expect("request");
+    assert_eq!(r.status, 200);
+    get(p.http, "/direct");
+    server.wait_log(WAIT, |l| l.contains("GET /direct "));
+    let log = server.log();
+    let line = |uri: &str| {
+        log.lines()
+            .find(|l| l.contains(&format!("GET {uri} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("/fwd").contains("] 203.0.113.7 () {"), "{log}");
+    assert!(line("/direct").contains("] 127.0.0.1 () {"), "{log}");
+}
+
+#[test]
+fn req_logger_file_with_the_json_encoder_writes_one_json_document_per_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("requests.json");
+    let logger = format!("file:{}", file.display());
+    let (server, p) = start(&[
+        "--log-format",
+        "ua=%(uagent) uri=%(uri) status=%(status)",
+        "--req-logger",
+        &logger,
+        "--log-req-encoder",
+        r#"json {"time":${unix},"source":"rwsgi-req","message":"${msg}"}"#,
+        "--log-req-encoder",
+        "nl",
+    ]);
+    let agent = r#"probe "quoted" \ agent"#;
+    for i in 0..3 {
+        let r = try_http(
+            p.http,
+            "GET",
+            &format!("/j{i}"),
+            &[("User-Agent", agent)],
+            b"",
+        )
+        .expect("request");
+        assert_eq!(r.status, 200);
+    }
+    let text = wait_file(&file, WAIT, |t| t.lines().count() >= 3);
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(v["source"], "rwsgi-req");
+        assert!(
+            v["time"].as_u64().is_some_and(|t| t > 1_600_000_000),
+            "{line}"
+        );
+        assert_eq!(
+            v["message"],
+            format!("ua={agent} uri=/j{i} status=200"),
+            "{line}"
+        );
+    }
+    assert!(!server.log().contains("uri=/j0"), "{}", server.log());
+}
+
+#[test]
+fn req_logger_rsyslog_sends_each_request_line_as_a_syslog_datagram() {
+    let receiver = UdpReceiver::start();
+    let logger = format!("rsyslog:127.0.0.1:{},myapp", receiver.port);
+    let (server, p) = start(&["--req-logger", &logger]);
+    assert_eq!(get(p.http, "/sys").status, 200);
+    eventually(WAIT, "a syslog datagram", || {
+        let got = receiver.datagrams();
+        match got.iter().find(|d| d.contains("GET /sys ")) {
+            Some(d) => Ok(d.clone()),
+            None => Err(format!("{got:?}")),
+        }
+    });
+    let datagram = receiver
+        .datagrams()
+        .into_iter()
+        .find(|d| d.contains("GET /sys "))
+        .unwrap_or_default();
+    assert!(datagram.starts_with("<29>"), "{datagram}");
+    assert!(datagram.contains(" myapp: [pid: "), "{datagram}");
+    assert!(!datagram.ends_with('\n'), "{datagram:?}");
+    assert!(!server.log().contains("GET /sys "), "{}", server.log());
+}
+
+#[test]
+fn log_maxsize_rotates_the_logto_file_and_the_new_file_keeps_logging() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (log, old) = (dir.path().join("app.log"), dir.path().join("app.old"));
+    let (logto, backup) = (log.display().to_string(), old.display().to_string());
+    let (_server, p) = start(&[
+        "--logto",
+        &logto,
+        "--log-maxsize",
+        "4000",
+        "--log-backupname",
+        &backup,
+    ]);
+    // Each line is ~150 bytes: a few dozen requests pass the limit; the master checks once a
+    // second, so keep going (bounded) until the backup appears.
+    let mut sent = 0;
+    wait_for(WAIT, "the rotated log file", || {
+        if sent < 400 {
+            get(p.http, &format!("/fill-{sent}"));
+            sent += 1;
+        }
+        old.exists()
+    });
+    let rotated = wait_file(&old, WAIT, |t| t.contains("triggering rotation to"));
+    assert!(rotated.contains("GET /fill-0 "), "{rotated}");
+    get(p.http, "/after-rotation");
+    let fresh = wait_file(&log, WAIT, |t| t.contains("GET /after-rotation "));
+    assert!(!fresh.contains("GET /fill-0 "), "{fresh}");
+}
+
+#[test]
+fn logging_options_rwsgi_lacks_stop_start_up_naming_them() {
+    for (option, value) in [("--log-route", "x ^a"), ("--logger", "stdio")] {
+        let (code, out) = run_to_exit(
+            &[
+                "--http-socket",
+                "127.0.0.1:0",
+                "--module",
+                "log_app",
+                option,
+                value,
+            ],
+            WAIT,
+        );
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains(&format!("'{}'", &option[2..])), "{out}");
+    }
+}
