@@ -123,6 +123,22 @@ macro_rules! options {
     };
 }
 
+/// `--log-date`'s strftime format: empty for the ctime form (no value, or a true flag value,
+/// as uWSGI reads it).
+fn log_date_format(value: Option<&str>) -> String {
+    match value.map(str::trim) {
+        None | Some("") => String::new(),
+        Some(v)
+            if ["true", "1", "on", "yes"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t)) =>
+        {
+            String::new()
+        }
+        Some(v) => v.to_string(),
+    }
+}
+
 /// The error for an option rwsgi refuses, naming why.
 fn refused(o: &Occurrence<'_>, why: &str) -> ConfigError {
     o.invalid(o.value.unwrap_or(""), why)
@@ -791,11 +807,11 @@ options! {
         field: log_micros: bool = false,
         apply: |c, o| c.log_micros = o.flag(),
     }
-    LogDate { name: "log-date", aliases: ["logdate"], kind: OptionalValue, value: "STRFTIME",
-        help: "the time format of %(ftime) with --logformat-strftime (rwsgi prefixes no other \
-         line: each process writes its own lines straight to the log)",
+    LogDate { name: "log-date", aliases: ["logdate", "log-prefix"], kind: OptionalValue, value: "STRFTIME",
+        help: "prefix every log line with the date (ctime's form, or strftime of STRFTIME) \
+         through rwsgi's log process; also %(ftime)'s format with --logformat-strftime",
         field: log_date: Option<String> = None,
-        apply: |c, o| c.log_date = Some(o.value.unwrap_or("").to_string()),
+        apply: |c, o| c.log_date = Some(log_date_format(o.value)),
     }
     LogformatStrftime { name: "logformat-strftime", aliases: ["log-format-strftime"], kind: Flag, value: "",
         help: "%(ftime) in --log-format uses the --log-date strftime format",
@@ -842,13 +858,18 @@ options! {
         apply: |c, o| c.log_req_encoders.push(o.string()?),
     }
     // uWSGI's logging options rwsgi does not have: refused by name, never ignored.
-    Logger { name: "logger", kind: Multi, value: "LOGGER",
-        help: "refused: rwsgi has no log master to pass its processes' own lines through loggers; request lines take --req-logger",
-        apply: |_c, o| return Err(refused(o, "rwsgi has no log master to pass its processes' own lines through loggers; request lines take --req-logger")),
+    Logger { name: "logger", kind: Multi, value: "[NAME ]LOGGER",
+        help: "send every log line (the processes' own and request lines without a \
+         --req-logger) to LOGGER through rwsgi's log process: file:PATH, stdio, \
+         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable)",
+        field: loggers: Vec<String> = Vec::new(),
+        apply: |c, o| c.loggers.push(o.string()?),
     }
     LogEncoder { name: "log-encoder", kind: Multi, value: "ENCODER",
-        help: "refused: rwsgi has no log master to pass its processes' own lines through encoders; request lines take --log-req-encoder",
-        apply: |_c, o| return Err(refused(o, "rwsgi has no log master to pass its processes' own lines through encoders; request lines take --log-req-encoder")),
+        help: "pass every line the log process delivers through ENCODER, in order (the \
+         encoders of --log-req-encoder)",
+        field: log_encoders: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_encoders.push(o.string()?),
     }
     LogRoute { name: "log-route", kind: Multi, value: "NAME REGEXP",
         help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
@@ -871,16 +892,12 @@ options! {
         apply: |_c, o| return Err(refused(o, "rwsgi has no alarm subsystem")),
     }
     LogSyslog { name: "log-syslog", kind: OptionalValue, value: "IDENT",
-        help: "refused: rwsgi sends only request lines to syslog: use --req-logger syslog[:IDENT]",
-        apply: |_c, o| return Err(refused(o, "rwsgi sends only request lines to syslog: use --req-logger syslog[:IDENT]")),
+        help: "the same as --logger syslog[:IDENT]",
+        apply: |c, o| c.loggers.push(format!("syslog:{}", o.value.unwrap_or(""))),
     }
     LogSocket { name: "log-socket", kind: Value, value: "ADDR",
         help: "refused: rwsgi sends only request lines to sockets: use --req-logger rsyslog:ADDR",
-        apply: |_c, o| return Err(refused(o, "rwsgi sends only request lines to sockets: use --req-logger rsyslog:ADDR")),
-    }
-    LogPrefix { name: "log-prefix", kind: OptionalValue, value: "TEXT",
-        help: "refused: rwsgi prefixes no log lines: use --log-req-encoder prefix TEXT for request lines",
-        apply: |_c, o| return Err(refused(o, "rwsgi prefixes no log lines: use --log-req-encoder prefix TEXT for request lines")),
+        apply: |_c, o| return Err(refused(o, "rwsgi's socket loggers speak syslog: use --logger rsyslog:ADDR")),
     }
     LogTruncate { name: "log-truncate", kind: Flag, value: "",
         help: "refused: rwsgi always appends to --logto",
@@ -1123,16 +1140,8 @@ impl Config {
         self.validate_cheaper()
     }
 
-    /// The logging options that need another: a date prefix rwsgi does not write is refused
-    /// rather than ignored, and a rotation needs its file.
+    /// The logging options that need another: a rotation needs its file.
     fn validate_logging(&self) -> Result<(), ConfigError> {
-        if self.log_date.is_some() && !self.logformat_strftime {
-            return Err(ConfigError::Inconsistent(
-                "--log-date: rwsgi prefixes no log line with the date (each process writes its \
-                 own lines, there is no log master); with --logformat-strftime it sets \
-                 %(ftime)'s format",
-            ));
-        }
         if self.log_maxsize > 0 && self.logto.is_none() && self.logto2.is_none() {
             return Err(ConfigError::Inconsistent(
                 "--log-maxsize needs --logto (or --logto2): it rotates that file",

@@ -1146,14 +1146,35 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
     assert_eq!(c.log_backupname.as_deref(), Some("/tmp/x.old"));
     for (extra, why) in [
         (&["--log-route", "x ^a"][..], "rwsgi routes no log lines"),
-        (&["--logger", "stdio"], "no log master"),
-        (&["--log-encoder", "nl"], "no log master"),
         (&["--log-drain", "x"], "filters no log lines"),
-        (&["--log-date"], "prefixes no log line with the date"),
+        (
+            &["--log-socket", "127.0.0.1:9"],
+            "use --logger rsyslog:ADDR",
+        ),
         (&["--log-maxsize", "10"], "needs --logto"),
     ] {
         let e = err(&with(extra), &[]);
         assert!(e.contains(why), "{extra:?}: {e}");
     }
     assert!(err(&with(&["--log-route", "x ^a"]), &[]).contains("'log-route'"));
+    let c = serve(
+        &with(&[
+            "--logger",
+            "stdio",
+            "--log-encoder",
+            "nl",
+            "--log-syslog",
+            "--log-date=true",
+        ]),
+        &[],
+    );
+    assert_eq!(c.loggers, ["stdio", "syslog:"]);
+    assert_eq!(c.log_encoders, ["nl"]);
+    assert_eq!(
+        c.log_date.as_deref(),
+        Some(""),
+        "a true flag value: ctime's form"
+    );
+    let c = serve(&with(&["--log-prefix=[app]"]), &[]);
+    assert_eq!(c.log_date.as_deref(), Some("[app]"));
 }

@@ -434,9 +434,9 @@ pub(crate) enum LogSetupError {
         source: LogSpecError,
     },
     /// A logger could not be opened.
-    #[error("--req-logger {spec}: {source}")]
+    #[error("{spec}: {source}")]
     Open {
-        /// The spec as written.
+        /// The option and its specs as written.
         spec: String,
         /// Why.
         #[source]
@@ -476,7 +476,7 @@ pub(crate) fn open_request_outputs(
         specs.push(LoggerSpec::Stdio);
     }
     let outputs = LogOutputs::open(&specs, chain).map_err(|source| LogSetupError::Open {
-        spec: loggers.join(", "),
+        spec: format!("--req-logger {}", loggers.join(", ")),
         source,
     })?;
     Ok(Some(Arc::new(outputs)))

@@ -7,6 +7,7 @@ mod connect;
 mod forwarded;
 mod host;
 mod listen;
+mod logproc;
 mod logrotate;
 mod logsink;
 mod master;
@@ -61,6 +62,11 @@ fn main() -> ExitCode {
                     eprintln!("rwsgi: --logto {path}: {e}");
                     return ExitCode::FAILURE;
                 }
+            }
+            // Before anything else runs: it forks, and must be single-threaded to.
+            if let Err(e) = logproc::start(&config, &rwsgi_os::system::hostname()) {
+                eprintln!("rwsgi: {e}");
+                return ExitCode::FAILURE;
             }
             for w in &parsed.warnings {
                 eprintln!("rwsgi: warning: {w}");

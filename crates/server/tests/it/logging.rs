@@ -178,7 +178,7 @@ fn log_maxsize_rotates_the_logto_file_and_the_new_file_keeps_logging() {
 
 #[test]
 fn logging_options_rwsgi_lacks_stop_start_up_naming_them() {
-    for (option, value) in [("--log-route", "x ^a"), ("--logger", "stdio")] {
+    for (option, value) in [("--log-route", "x ^a"), ("--log-drain", "x")] {
         let (code, out) = run_to_exit(
             &[
                 "--http-socket",
@@ -193,4 +193,96 @@ fn logging_options_rwsgi_lacks_stop_start_up_naming_them() {
         assert_ne!(code, Some(0), "{out}");
         assert!(out.contains(&format!("'{}'", &option[2..])), "{out}");
     }
+}
+
+#[test]
+fn log_encoder_json_makes_every_line_of_every_process_a_json_document() {
+    let (mut server, p) = start(&[
+        "--log-encoder",
+        r#"json {"source":"rwsgi","message":"${msg}"}"#,
+        "--log-encoder",
+        "nl",
+    ]);
+    assert_eq!(get(p.http, "/in-json").status, 200);
+    server.wait_log(WAIT, |l| l.contains("GET /in-json "));
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(WAIT).is_some(), "{}", server.log());
+    // The log process delivers what the stopping processes wrote after the master is gone.
+    server.wait_log(WAIT, |l| l.contains("goodbye to"));
+    let log = server.log();
+    let mut messages = Vec::new();
+    for line in log.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}\n{log}"));
+        assert_eq!(v["source"], "rwsgi", "{line}");
+        messages.push(v["message"].as_str().unwrap_or_default().to_string());
+    }
+    for want in ["spawned rwsgi worker", "GET /in-json ", "goodbye to"] {
+        assert!(messages.iter().any(|m| m.contains(want)), "{want}:\n{log}");
+    }
+}
+
+#[test]
+fn log_date_prefixes_every_line_with_the_strftime_date() {
+    let (server, p) = start(&["--log-date=%Y|DATED"]);
+    assert_eq!(get(p.http, "/dated").status, 200);
+    server.wait_log(WAIT, |l| l.contains("GET /dated "));
+    let log = server.log();
+    for line in log.lines() {
+        let (year, rest) = line
+            .split_once("|DATED - ")
+            .unwrap_or_else(|| panic!("{line:?}"));
+        assert!(year.len() == 4 && year.parse::<u32>().is_ok(), "{line:?}");
+        assert!(!rest.is_empty(), "{line:?}");
+    }
+    assert!(
+        log.lines().any(|l| l.contains("spawned rwsgi worker")),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_reload_keeps_the_one_log_process() {
+    let (server, p) = start(&["--log-date=%Y|DATED"]);
+    let spawned = |log: &str| log.matches("spawned rwsgi worker").count();
+    server.signal(libc::SIGHUP);
+    // The re-executed master spawns its worker again, through the same log process.
+    server.wait_log(WAIT, |l| spawned(l) >= 2);
+    wait_workers_ready(&server, p.stats, 1);
+    assert_eq!(get(p.http, "/after-reload").status, 200);
+    server.wait_log(WAIT, |l| l.contains("GET /after-reload "));
+    let log = server.log();
+    for line in log.lines() {
+        // A second log process would date the first one's lines again.
+        assert_eq!(line.matches("|DATED - ").count(), 1, "{line:?}\n{log}");
+        assert!(line.find("|DATED - ") == Some(4), "{line:?}");
+    }
+}
+
+#[test]
+fn logger_rsyslog_sends_the_servers_own_lines_as_syslog_datagrams() {
+    let receiver = UdpReceiver::start();
+    let logger = format!("rsyslog:127.0.0.1:{},srv", receiver.port);
+    let (server, p) = start(&["--logger", &logger]);
+    assert_eq!(get(p.http, "/via-logger").status, 200);
+    eventually(WAIT, "the request line as a datagram", || {
+        let got = receiver.datagrams();
+        if got.iter().any(|d| d.contains("GET /via-logger ")) {
+            Ok(())
+        } else {
+            Err(format!("{got:?}"))
+        }
+    });
+    let got = receiver.datagrams();
+    assert!(
+        got.iter().any(|d| d.starts_with("<29>")
+            && d.contains(" srv: ")
+            && d.contains("spawned rwsgi worker")),
+        "{got:?}"
+    );
+    assert!(
+        !server.log().contains("spawned rwsgi worker"),
+        "{}",
+        server.log()
+    );
 }
