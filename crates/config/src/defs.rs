@@ -818,13 +818,15 @@ options! {
         field: logformat_strftime: bool = false,
         apply: |c, o| c.logformat_strftime = o.flag(),
     }
-    LogMaster { name: "log-master", kind: Flag, value: "", noop: true,
-        help: "accepted for compatibility: rwsgi's processes each write whole lines with one \
-         write(2) to the shared log, so lines never interleave without a log master",
+    LogMaster { name: "log-master", kind: Flag, value: "",
+        help: "every process's output goes through rwsgi's log process (as with --logger), \
+         one line at a time",
+        field: log_master: bool = false,
+        apply: |c, o| c.log_master = o.flag(),
     }
     ThreadedLogger { name: "threaded-logger", kind: Flag, value: "", noop: true,
-        help: "accepted for compatibility: rwsgi has no log master whose writes a thread could \
-         take over",
+        help: "accepted for compatibility: rwsgi's log process is a process of its own already, \
+         so the master never writes a logger's output itself",
     }
     LogReopen { name: "log-reopen", kind: Flag, value: "", noop: true,
         help: "accepted for compatibility: rwsgi reopens --logto at every reload already",
@@ -904,16 +906,17 @@ options! {
         apply: |_c, o| return Err(refused(o, "rwsgi always appends to --logto")),
     }
     LogMasterBufsize { name: "log-master-bufsize", kind: Value, value: "BYTES",
-        help: "refused: rwsgi has no log master",
-        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+        help: "accepted for compatibility: rwsgi's log process reads a stream and never \
+         truncates a line",
+        apply: |_c, o| o.number().map(drop)?,
     }
-    LogMasterStream { name: "log-master-stream", kind: Flag, value: "",
-        help: "refused: rwsgi has no log master",
-        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+    LogMasterStream { name: "log-master-stream", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's log process always reads a stream (a pipe) \
+         and splits it into lines",
     }
-    LogMasterReqStream { name: "log-master-req-stream", kind: Flag, value: "",
-        help: "refused: rwsgi has no log master",
-        apply: |_c, o| return Err(refused(o, "rwsgi has no log master")),
+    LogMasterReqStream { name: "log-master-req-stream", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: request lines reach rwsgi's log process on the same \
+         stream as the rest",
     }
     LoggerList { name: "logger-list", aliases: ["loggers-list"], kind: Flag, value: "",
         help: "refused: rwsgi's loggers are file:, stdio, syslog and rsyslog (see --req-logger)",

@@ -164,9 +164,10 @@ mod tests {
                 "thunder-lock",
                 "ignore-write-errors",
                 "ignore-sigpipe",
-                "log-master",
                 "threaded-logger",
                 "log-reopen",
+                "log-master-stream",
+                "log-master-req-stream",
                 "stats-no-metrics"
             ]
         );

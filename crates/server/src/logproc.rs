@@ -1,4 +1,4 @@
-//! The log process: with `--logger`, `--log-encoder` or `--log-date`, every line the server's
+//! The log process: with `--logger`, `--log-encoder`, `--log-date` or `--log-master`, every line the server's
 //! processes write to stdout/stderr (the master's, the workers', Python's, and request lines
 //! without a `--req-logger`) goes through a pipe to one process that dates, encodes and
 //! delivers it — uWSGI's log master, kept out of rwsgi's master so the master stays one
@@ -63,7 +63,10 @@ fn take_lines(pending: &mut Vec<u8>, mut line: impl FnMut(&[u8])) {
 
 /// Whether the options ask for the log process.
 fn wanted(config: &Config) -> bool {
-    !config.loggers.is_empty() || !config.log_encoders.is_empty() || config.log_date.is_some()
+    config.log_master
+        || !config.loggers.is_empty()
+        || !config.log_encoders.is_empty()
+        || config.log_date.is_some()
 }
 
 /// Starts the log process when the options ask for it and none runs yet, and points this
@@ -169,6 +172,24 @@ mod tests {
         take_lines(&mut pending, |l| got.push(l.to_vec()));
         assert_eq!(got[2], b"three\n");
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn only_the_options_that_need_it_start_the_log_process() {
+        let mut c = Config::default();
+        assert!(!wanted(&c), "the default writes straight to stderr");
+        c.req_loggers.push("stdio".into());
+        assert!(!wanted(&c), "request loggers are the workers' own");
+        for set in [
+            |c: &mut Config| c.log_master = true,
+            |c: &mut Config| c.loggers.push("stdio".into()),
+            |c: &mut Config| c.log_encoders.push("nl".into()),
+            |c: &mut Config| c.log_date = Some(String::new()),
+        ] {
+            let mut c = Config::default();
+            set(&mut c);
+            assert!(wanted(&c), "{c:?}");
+        }
     }
 
     #[test]
