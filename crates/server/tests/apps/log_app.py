@@ -1,11 +1,15 @@
 """Test app for tests/it/logging.rs: /status/NNN answers NNN, /big?N sends N bytes,
-/sleep?S sleeps S seconds; anything else answers 'ok'."""
+/sleep?S sleeps S seconds, /wrapped sends this file through wsgi.file_wrapper; anything else
+answers 'ok'."""
 
 import time
 
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
+    if path == "/wrapped":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](open(__file__, "rb"))
     query = environ.get("QUERY_STRING", "")
     body = b"ok"
     status = "200 OK"

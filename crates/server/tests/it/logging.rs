@@ -286,3 +286,44 @@ fn logger_rsyslog_sends_the_servers_own_lines_as_syslog_datagrams() {
         server.log()
     );
 }
+
+#[test]
+fn log_sendfile_logs_static_files_and_file_wrapper_bodies_under_disable_logging() {
+    let files = tempfile::tempdir().expect("tempdir");
+    std::fs::write(files.path().join("f.txt"), "file body").expect("write");
+    let map = format!("/s={}", files.path().display());
+    let (server, p) = start(&[
+        "--disable-logging",
+        "--log-sendfile",
+        "true",
+        "--static-map",
+        &map,
+        "--max-requests",
+        "3",
+    ]);
+    assert_eq!(get(p.http, "/s/f.txt").text(), "file body");
+    assert!(get(p.http, "/wrapped").text().contains("file_wrapper"));
+    assert_eq!(get(p.http, "/from-the-app").status, 200);
+    server.wait_log(WAIT, |l| l.contains("max requests reached"));
+    let log = server.log();
+    assert!(log.contains("GET /s/f.txt => "), "{log}");
+    assert!(log.contains("GET /wrapped => "), "{log}");
+    assert!(!log.contains("GET /from-the-app "), "{log}");
+}
+
+#[test]
+fn req_logger_rsyslog_to_a_unix_datagram_socket() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("log.sock");
+    let receiver = std::os::unix::net::UnixDatagram::bind(&path).expect("bind");
+    receiver.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let logger = format!("rsyslog:{},unixapp,134", path.display());
+    let (_server, p) = start(&["--req-logger", &logger]);
+    assert_eq!(get(p.http, "/over-unix").status, 200);
+    let mut buf = [0u8; 8192];
+    let n = receiver.recv(&mut buf).expect("a datagram");
+    let datagram = String::from_utf8_lossy(&buf[..n]);
+    assert!(datagram.starts_with("<134>"), "{datagram}");
+    assert!(datagram.contains(" unixapp: [pid: "), "{datagram}");
+    assert!(datagram.contains("GET /over-unix "), "{datagram}");
+}
