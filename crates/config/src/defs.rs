@@ -1143,8 +1143,19 @@ impl Config {
         self.validate_cheaper()
     }
 
-    /// The logging options that need another: a rotation needs its file.
+    /// The logging options that need another: a rotation needs its file, and `--logto2` is
+    /// opened too late for the log process.
     fn validate_logging(&self) -> Result<(), ConfigError> {
+        let log_process = self.log_master
+            || !self.loggers.is_empty()
+            || !self.log_encoders.is_empty()
+            || self.log_date.is_some();
+        if log_process && self.logto2.is_some() {
+            return Err(ConfigError::Inconsistent(
+                "--logto2 with --logger, --log-encoder, --log-date or --log-master: the log \
+                 process opens its outputs at start-up, before privileges are dropped",
+            ));
+        }
         if self.log_maxsize > 0 && self.logto.is_none() && self.logto2.is_none() {
             return Err(ConfigError::Inconsistent(
                 "--log-maxsize needs --logto (or --logto2): it rotates that file",

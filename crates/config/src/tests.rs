@@ -1152,6 +1152,10 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
             "use --logger rsyslog:ADDR",
         ),
         (&["--log-maxsize", "10"], "needs --logto"),
+        (
+            &["--logto2", "/l", "--logger", "stdio"],
+            "opens its outputs at start-up",
+        ),
     ] {
         let e = err(&with(extra), &[]);
         assert!(e.contains(why), "{extra:?}: {e}");

@@ -61,6 +61,11 @@ fn take_lines(pending: &mut Vec<u8>, mut line: impl FnMut(&[u8])) {
     pending.drain(..start);
 }
 
+/// Whether this process's stdout and stderr go to a log process already (a reload).
+pub(crate) fn active() -> bool {
+    std::env::var_os(ACTIVE_ENV).is_some()
+}
+
 /// Whether the options ask for the log process.
 fn wanted(config: &Config) -> bool {
     config.log_master
@@ -72,7 +77,7 @@ fn wanted(config: &Config) -> bool {
 /// Starts the log process when the options ask for it and none runs yet, and points this
 /// process's stdout and stderr at it. Call before any thread or Python exists.
 pub(crate) fn start(config: &Config, hostname: &str) -> Result<(), LogSetupError> {
-    if !wanted(config) || std::env::var_os(ACTIVE_ENV).is_some() {
+    if !wanted(config) || active() {
         return Ok(());
     }
     let chain = config

@@ -57,7 +57,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve(config) => {
-            if let Some(path) = &config.logto {
+            // After a reload the log process owns the log already (stdout/stderr go to it).
+            if let Some(path) = config.logto.as_ref().filter(|_| !logproc::active()) {
                 if let Err(e) = redirect_logs(path) {
                     eprintln!("rwsgi: --logto {path}: {e}");
                     return ExitCode::FAILURE;

@@ -327,3 +327,32 @@ fn req_logger_rsyslog_to_a_unix_datagram_socket() {
     assert!(datagram.contains(" unixapp: [pid: "), "{datagram}");
     assert!(datagram.contains("GET /over-unix "), "{datagram}");
 }
+
+#[test]
+fn after_a_reload_the_logto_file_still_gets_its_lines_through_the_log_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("app.log");
+    let logto = file.display().to_string();
+    let (server, p) = start(&["--logto", &logto, "--log-date=%Y|DATED"]);
+    server.signal(libc::SIGHUP);
+    wait_file(&file, WAIT, |t| {
+        t.matches("spawned rwsgi worker").count() >= 2
+    });
+    wait_workers_ready(&server, p.stats, 1);
+    assert_eq!(get(p.http, "/reloaded").status, 200);
+    let text = wait_file(&file, WAIT, |t| t.contains("GET /reloaded "));
+    for line in text.lines() {
+        assert_eq!(line.find("|DATED - "), Some(4), "{line:?}\n{text}");
+    }
+}
+
+#[test]
+fn logto2_opens_its_file_after_start_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("late.log");
+    let logto2 = file.display().to_string();
+    let (server, p) = start(&["--logto2", &logto2]);
+    assert_eq!(get(p.http, "/late").status, 200);
+    wait_file(&file, WAIT, |t| t.contains("GET /late "));
+    assert!(!server.log().contains("GET /late "), "{}", server.log());
+}
