@@ -91,6 +91,22 @@ pub fn fork_plain() -> io::Result<RawPid> {
     }
 }
 
+/// Closes every descriptor above stderr except those in `keep`: a child process that must
+/// not hold its parent's sockets open. Only for a fresh child whose other descriptors no live
+/// object owns.
+pub fn close_fds_except(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
+    // Listed first: the directory's own descriptor is closed before the loop.
+    let open: Vec<std::os::fd::RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: the caller's contract: no live object owns a descriptor outside `keep`, so
+        // none is used after this close. A stale one (the listing's) fails with EBADF.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
 /// Waits for child `raw` to exit (blocking).
 pub fn wait_for(raw: RawPid) -> io::Result<()> {
     rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())?;

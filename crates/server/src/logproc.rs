@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::io::Read;
 
 use rwsgi_config::Config;
-use rwsgi_os::process::{exit_now, fork_plain, redirect_output, wait_for};
+use rwsgi_os::process::{close_fds_except, exit_now, fork_plain, redirect_output, wait_for};
 use rwsgi_os::time::{local_time, unix_now};
 
 use crate::logsink::{Encoder, LogOutputs, LogSetupError, LoggerSpec};
@@ -116,6 +116,11 @@ pub(crate) fn start(config: &Config, hostname: &str) -> Result<(), LogSetupError
         // The middle child only forks the log process and leaves, so init adopts it.
         if matches!(fork_plain(), Ok(0)) {
             drop(writer);
+            // Not the listening sockets a reloading master or a test harness handed down:
+            // this process outlives the master by a moment and must not keep them open.
+            let mut keep = outputs.fds();
+            keep.push(std::os::fd::AsRawFd::as_raw_fd(&reader));
+            let _ = close_fds_except(&keep);
             for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT, libc::SIGHUP] {
                 let _ = crate::signals::ignore(sig);
             }

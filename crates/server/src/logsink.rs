@@ -389,6 +389,22 @@ impl LogOutputs {
         Ok(LogOutputs { encoders, sinks })
     }
 
+    /// The descriptors the loggers hold.
+    pub(crate) fn fds(&self) -> Vec<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        self.sinks
+            .iter()
+            .filter_map(|sink| match sink {
+                Sink::File(f) => Some(f.as_raw_fd()),
+                Sink::Stdio => None,
+                Sink::Syslog { socket, .. } => Some(match socket {
+                    SyslogSocket::Udp(s) => s.as_raw_fd(),
+                    SyslogSocket::Unix(s) => s.as_raw_fd(),
+                }),
+            })
+            .collect()
+    }
+
     /// Encodes `line` and hands it to every logger; best effort (a lost log line is not worth
     /// failing a request for). `out` and `tmp` are reused buffers.
     pub(crate) fn emit(&self, line: &[u8], out: &mut Vec<u8>, tmp: &mut Vec<u8>) {
