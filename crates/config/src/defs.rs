@@ -126,6 +126,27 @@ macro_rules! options {
     };
 }
 
+/// `--log-date`'s strftime format: empty for the ctime form (no value, or a true flag value,
+/// as uWSGI reads it).
+fn log_date_format(value: Option<&str>) -> String {
+    match value.map(str::trim) {
+        None | Some("") => String::new(),
+        Some(v)
+            if ["true", "1", "on", "yes"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t)) =>
+        {
+            String::new()
+        }
+        Some(v) => v.to_string(),
+    }
+}
+
+/// The error for an option rwsgi refuses, naming why.
+fn refused(o: &Occurrence<'_>, why: &str) -> ConfigError {
+    o.invalid(o.value.unwrap_or(""), why)
+}
+
 /// Pushes a listening socket named by the occurrence's value.
 fn socket(cfg: &mut Config, o: &Occurrence<'_>, protocol: Protocol) -> Result<(), ConfigError> {
     cfg.sockets.push(SocketSpec {
@@ -764,6 +785,171 @@ options! {
         field: memory_report: bool = false,
         apply: |c, o| c.memory_report = o.flag(),
     }
+    // Which requests are logged (uWSGI's conditional logging: with --disable-logging these
+    // name the only requests that are).
+    Log4xx { name: "log-4xx", kind: Flag, value: "",
+        help: "log requests answered 4xx (even with --disable-logging)",
+        field: log_4xx: bool = false,
+        apply: |c, o| c.log_4xx = o.flag(),
+    }
+    Log5xx { name: "log-5xx", kind: Flag, value: "",
+        help: "log requests answered 5xx (even with --disable-logging)",
+        field: log_5xx: bool = false,
+        apply: |c, o| c.log_5xx = o.flag(),
+    }
+    LogZero { name: "log-zero", kind: Flag, value: "",
+        help: "log responses without a body (even with --disable-logging)",
+        field: log_zero: bool = false,
+        apply: |c, o| c.log_zero = o.flag(),
+    }
+    LogSlow { name: "log-slow", kind: Value, value: "MSECS",
+        help: "log requests that took at least MSECS milliseconds (even with --disable-logging)",
+        field: log_slow: u64 = 0,
+        apply: |c, o| c.log_slow = o.number()?,
+    }
+    LogBig { name: "log-big", kind: Value, value: "BYTES",
+        help: "log responses whose body is at least BYTES (even with --disable-logging)",
+        field: log_big: u64 = 0,
+        apply: |c, o| c.log_big = o.number()?,
+    }
+    // uWSGI declares these two with a required value it reads as a flag.
+    LogSendfile { name: "log-sendfile", kind: Value, value: "BOOL",
+        help: "log responses sent with sendfile(2): static files and wsgi.file_wrapper over a \
+         file (even with --disable-logging)",
+        field: log_sendfile: bool = false,
+        apply: |c, o| c.log_sendfile = o.flag(),
+    }
+    LogIoerror { name: "log-ioerror", kind: Value, value: "BOOL",
+        help: "log requests whose client failed while the body was read or the response written \
+         (even with --disable-logging)",
+        field: log_ioerror: bool = false,
+        apply: |c, o| c.log_ioerror = o.flag(),
+    }
+    LogXForwardedFor { name: "log-x-forwarded-for", kind: Flag, value: "",
+        help: "the request log shows the X-Forwarded-For header as the client address",
+        field: log_x_forwarded_for: bool = false,
+        apply: |c, o| c.log_x_forwarded_for = o.flag(),
+    }
+    LogMicros { name: "log-micros", kind: Flag, value: "",
+        help: "the default request line reports the response time in microseconds",
+        field: log_micros: bool = false,
+        apply: |c, o| c.log_micros = o.flag(),
+    }
+    LogDate { name: "log-date", aliases: ["logdate", "log-prefix"], kind: OptionalValue, value: "STRFTIME",
+        help: "prefix every log line with the date (ctime's form, or strftime of STRFTIME) \
+         through rwsgi's log process; also %(ftime)'s format with --logformat-strftime",
+        field: log_date: Option<String> = None,
+        apply: |c, o| c.log_date = Some(log_date_format(o.value)),
+    }
+    LogformatStrftime { name: "logformat-strftime", aliases: ["log-format-strftime"], kind: Flag, value: "",
+        help: "%(ftime) in --log-format uses the --log-date strftime format",
+        field: logformat_strftime: bool = false,
+        apply: |c, o| c.logformat_strftime = o.flag(),
+    }
+    LogMaster { name: "log-master", kind: Flag, value: "",
+        help: "every process's output goes through rwsgi's log process (as with --logger), \
+         one line at a time",
+        field: log_master: bool = false,
+        apply: |c, o| c.log_master = o.flag(),
+    }
+    ThreadedLogger { name: "threaded-logger", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's log process is a process of its own already, \
+         so the master never writes a logger's output itself",
+    }
+    LogReopen { name: "log-reopen", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi reopens --logto at every reload already",
+    }
+    Logto2 { name: "logto2", kind: Value, value: "PATH",
+        help: "log to PATH, opened after privileges are dropped (--uid/--gid)",
+        field: logto2: Option<String> = None,
+        apply: |c, o| c.logto2 = Some(o.string()?),
+    }
+    LogMaxsize { name: "log-maxsize", kind: Value, value: "BYTES",
+        help: "rotate the --logto file when it grows past BYTES (checked once a second)",
+        field: log_maxsize: u64 = 0,
+        apply: |c, o| c.log_maxsize = o.number()?,
+    }
+    LogBackupname { name: "log-backupname", kind: Value, value: "PATH",
+        help: "the rotated --logto file's name (default: the log's name and the Unix time)",
+        field: log_backupname: Option<String> = None,
+        apply: |c, o| c.log_backupname = Some(o.string()?),
+    }
+    ReqLogger { name: "req-logger", aliases: ["logger-req"], kind: Multi, value: "[NAME ]LOGGER",
+        help: "send request log lines to LOGGER: file:PATH, stdio, syslog[:ADDR[,IDENT]] \
+         (repeatable: each gets every line)",
+        field: req_loggers: Vec<String> = Vec::new(),
+        apply: |c, o| c.req_loggers.push(o.string()?),
+    }
+    LogReqEncoder { name: "log-req-encoder", kind: Multi, value: "ENCODER",
+        help: "pass request log lines through ENCODER, in order: format TEXT, json TEXT (with \
+         ${msg}, ${msgnl}, ${unix}, ${micros}, ${millis}, ${strftime:FMT}), prefix TEXT, \
+         suffix TEXT, nl",
+        field: log_req_encoders: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_req_encoders.push(o.string()?),
+    }
+    // uWSGI's logging options rwsgi does not have: refused by name, never ignored.
+    Logger { name: "logger", kind: Multi, value: "[NAME ]LOGGER",
+        help: "send every log line (the processes' own and request lines without a \
+         --req-logger) to LOGGER through rwsgi's log process: file:PATH, stdio, \
+         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable)",
+        field: loggers: Vec<String> = Vec::new(),
+        apply: |c, o| c.loggers.push(o.string()?),
+    }
+    LogEncoder { name: "log-encoder", kind: Multi, value: "ENCODER",
+        help: "pass every line the log process delivers through ENCODER, in order (the \
+         encoders of --log-req-encoder)",
+        field: log_encoders: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_encoders.push(o.string()?),
+    }
+    LogRoute { name: "log-route", kind: Multi, value: "NAME REGEXP",
+        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
+        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+    }
+    LogReqRoute { name: "log-req-route", kind: Multi, value: "NAME REGEXP",
+        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
+        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+    }
+    LogDrain { name: "log-drain", kind: Multi, value: "REGEXP",
+        help: "refused: rwsgi filters no log lines by regexp",
+        apply: |_c, o| return Err(refused(o, "rwsgi filters no log lines by regexp")),
+    }
+    LogFilter { name: "log-filter", kind: Multi, value: "REGEXP",
+        help: "refused: rwsgi filters no log lines by regexp",
+        apply: |_c, o| return Err(refused(o, "rwsgi filters no log lines by regexp")),
+    }
+    LogAlarm { name: "log-alarm", kind: Multi, value: "ALARM REGEXP",
+        help: "refused: rwsgi has no alarm subsystem",
+        apply: |_c, o| return Err(refused(o, "rwsgi has no alarm subsystem")),
+    }
+    LogSyslog { name: "log-syslog", kind: OptionalValue, value: "IDENT",
+        help: "the same as --logger syslog[:IDENT]",
+        apply: |c, o| c.loggers.push(format!("syslog:{}", o.value.unwrap_or(""))),
+    }
+    LogSocket { name: "log-socket", kind: Value, value: "ADDR",
+        help: "refused: rwsgi sends only request lines to sockets: use --req-logger rsyslog:ADDR",
+        apply: |_c, o| return Err(refused(o, "rwsgi's socket loggers speak syslog: use --logger rsyslog:ADDR")),
+    }
+    LogTruncate { name: "log-truncate", kind: Flag, value: "",
+        help: "refused: rwsgi always appends to --logto",
+        apply: |_c, o| return Err(refused(o, "rwsgi always appends to --logto")),
+    }
+    LogMasterBufsize { name: "log-master-bufsize", kind: Value, value: "BYTES",
+        help: "accepted for compatibility: rwsgi's log process reads a stream and never \
+         truncates a line",
+        apply: |_c, o| o.number().map(drop)?,
+    }
+    LogMasterStream { name: "log-master-stream", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's log process always reads a stream (a pipe) \
+         and splits it into lines",
+    }
+    LogMasterReqStream { name: "log-master-req-stream", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: request lines reach rwsgi's log process on the same \
+         stream as the rest",
+    }
+    LoggerList { name: "logger-list", aliases: ["loggers-list"], kind: Flag, value: "",
+        help: "refused: rwsgi's loggers are file:, stdio, syslog and rsyslog (see --req-logger)",
+        apply: |_c, o| return Err(refused(o, "rwsgi's loggers are file:, stdio, syslog and rsyslog (see --req-logger)")),
+    }
     // --- stats
     Stats { name: "stats", aliases: ["stats-server"], kind: Value, value: "ADDR",
         help: "enable the stats server on ADDR",
@@ -1097,7 +1283,29 @@ impl Config {
         if self.stats_http_auth.is_some() && self.stats.is_some() && !self.stats_http {
             return Err(ConfigError::RawStatsAuth);
         }
+        self.validate_logging()?;
         self.validate_cheaper()
+    }
+
+    /// The logging options that need another: a rotation needs its file, and `--logto2` is
+    /// opened too late for the log process.
+    fn validate_logging(&self) -> Result<(), ConfigError> {
+        let log_process = self.log_master
+            || !self.loggers.is_empty()
+            || !self.log_encoders.is_empty()
+            || self.log_date.is_some();
+        if log_process && self.logto2.is_some() {
+            return Err(ConfigError::Inconsistent(
+                "--logto2 with --logger, --log-encoder, --log-date or --log-master: the log \
+                 process opens its outputs at start-up, before privileges are dropped",
+            ));
+        }
+        if self.log_maxsize > 0 && self.logto.is_none() && self.logto2.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "--log-maxsize needs --logto (or --logto2): it rotates that file",
+            ));
+        }
+        Ok(())
     }
 
     /// uWSGI's start-up checks of the cheaper options (a `cheaper-initial` out of range is

@@ -309,6 +309,10 @@ mod tests {
                 "honour-range",
                 "ignore-write-errors",
                 "ignore-sigpipe",
+                "threaded-logger",
+                "log-reopen",
+                "log-master-stream",
+                "log-master-req-stream",
             ]
         );
     }

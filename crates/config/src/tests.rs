@@ -1170,3 +1170,63 @@ fn plugins_dir_http_plugin_and_env_behavior_are_accepted_as_uwsgi_configs_write_
         "command line: invalid value 'lazy' for option 'wsgi-env-behavior': expected holy or cheat"
     );
 }
+
+#[test]
+fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
+    let base = ["--http-socket", ":0", "--module", "m"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        base.iter().chain(extra).copied().collect()
+    };
+    let ini = "[uwsgi]\nhttp-socket = :0\nmodule = m\ndisable-logging = true\nlog-4xx = true\n\
+               log-5xx = true\nlog-slow = 200\nlog-big = 4096\nlog-ioerror = true\n\
+               log-sendfile = true\nlog-x-forwarded-for = true\nlogger-req = stdio\n\
+               req-logger = file:/tmp/r.log\nlog-req-encoder = json {\"msg\":\"${msg}\"}\n\
+               log-req-encoder = nl\nlog-master = true\nthreaded-logger = true\n\
+               logto = /tmp/x.log\nlog-maxsize = 1000\nlog-backupname = /tmp/x.old\n\
+               logdate = %%Y\nlogformat-strftime = true\n";
+    let c = serve(&["--ini", "/u.ini"], &[("/u.ini", ini)]);
+    assert!(c.disable_logging && c.log_4xx && c.log_5xx && c.log_ioerror && c.log_sendfile);
+    assert!(c.log_x_forwarded_for && c.logformat_strftime);
+    assert_eq!((c.log_slow, c.log_big, c.log_maxsize), (200, 4096, 1000));
+    assert_eq!(c.req_loggers, ["stdio", "file:/tmp/r.log"]);
+    assert_eq!(c.log_req_encoders, ["json {\"msg\":\"${msg}\"}", "nl"]);
+    assert_eq!(c.log_date.as_deref(), Some("%Y"));
+    assert_eq!(c.log_backupname.as_deref(), Some("/tmp/x.old"));
+    for (extra, why) in [
+        (&["--log-route", "x ^a"][..], "rwsgi routes no log lines"),
+        (&["--log-drain", "x"], "filters no log lines"),
+        (
+            &["--log-socket", "127.0.0.1:9"],
+            "use --logger rsyslog:ADDR",
+        ),
+        (&["--log-maxsize", "10"], "needs --logto"),
+        (
+            &["--logto2", "/l", "--logger", "stdio"],
+            "opens its outputs at start-up",
+        ),
+    ] {
+        let e = err(&with(extra), &[]);
+        assert!(e.contains(why), "{extra:?}: {e}");
+    }
+    assert!(err(&with(&["--log-route", "x ^a"]), &[]).contains("'log-route'"));
+    let c = serve(
+        &with(&[
+            "--logger",
+            "stdio",
+            "--log-encoder",
+            "nl",
+            "--log-syslog",
+            "--log-date=true",
+        ]),
+        &[],
+    );
+    assert_eq!(c.loggers, ["stdio", "syslog:"]);
+    assert_eq!(c.log_encoders, ["nl"]);
+    assert_eq!(
+        c.log_date.as_deref(),
+        Some(""),
+        "a true flag value: ctime's form"
+    );
+    let c = serve(&with(&["--log-prefix=[app]"]), &[]);
+    assert_eq!(c.log_date.as_deref(), Some("[app]"));
+}

@@ -78,6 +78,41 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Forks a plain child: `Ok(0)` in the child, the child's pid in the parent. Only for a
+/// process that has one thread and has not started Python (the master forks its workers
+/// through the interpreter's wrapper, which tells Python).
+pub fn fork_plain() -> io::Result<RawPid> {
+    // SAFETY: fork has no memory preconditions; the caller is single-threaded (documented
+    // above), so the child copies no lock another thread holds. libc's: rustix's fork is in
+    // its experimental runtime API.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        pid => Ok(pid),
+    }
+}
+
+/// Closes every descriptor above stderr except those in `keep`: a child process that must
+/// not hold its parent's sockets open. Only for a fresh child whose other descriptors no live
+/// object owns.
+pub fn close_fds_except(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
+    // Listed first: the directory's own descriptor is closed before the loop.
+    let open: Vec<std::os::fd::RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in open.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: the caller's contract: no live object owns a descriptor outside `keep`, so
+        // none is used after this close. A stale one (the listing's) fails with EBADF.
+        unsafe { libc::close(fd) };
+    }
+    Ok(())
+}
+
+/// Waits for child `raw` to exit (blocking).
+pub fn wait_for(raw: RawPid) -> io::Result<()> {
+    rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())?;
+    Ok(())
+}
+
 /// `execv(path, args)`: replaces this process's image, keeping its descriptors that are not
 /// close-on-exec and its environment. Returns only on failure.
 pub fn exec(path: &std::ffi::CStr, args: &[CString]) -> io::Error {

@@ -7,6 +7,9 @@ mod connect;
 mod forwarded;
 mod host;
 mod listen;
+mod logproc;
+mod logrotate;
+mod logsink;
 mod master;
 mod metrics;
 mod privileges;
@@ -55,11 +58,17 @@ fn main() -> ExitCode {
             }
         },
         Command::Serve(config) => {
-            if let Some(path) = &config.logto {
+            // After a reload the log process owns the log already (stdout/stderr go to it).
+            if let Some(path) = config.logto.as_ref().filter(|_| !logproc::active()) {
                 if let Err(e) = redirect_logs(path) {
                     eprintln!("rwsgi: --logto {path}: {e}");
                     return ExitCode::FAILURE;
                 }
+            }
+            // Before anything else runs: it forks, and must be single-threaded to.
+            if let Err(e) = logproc::start(&config, &rwsgi_os::system::hostname()) {
+                eprintln!("rwsgi: {e}");
+                return ExitCode::FAILURE;
             }
             for w in &parsed.warnings {
                 eprintln!("rwsgi: warning: {w}");

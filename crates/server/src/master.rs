@@ -71,6 +71,9 @@ pub(crate) enum StartError {
     /// A static-file option is wrong.
     #[error(transparent)]
     Static(#[from] crate::static_files::StaticConfigError),
+    /// A `--req-logger` / `--log-req-encoder` cannot be used.
+    #[error(transparent)]
+    Logging(#[from] crate::logsink::LogSetupError),
     /// A `--stats-push` / `--carbon` option is wrong.
     #[error(transparent)]
     Push(#[from] rwsgi_push::PushError),
@@ -154,6 +157,8 @@ struct Master {
     cheaper: CheaperMode,
     /// Metric collectors and `--metrics-dir` files, when there are any.
     metric_collector: Option<MetricsCollector>,
+    /// `--log-maxsize`: the log file's rotation.
+    log_rotation: Option<crate::logrotate::LogRotation>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -206,6 +211,11 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     settings.master.respawn_always |= CheaperMode::enabled(&config);
     settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
+    settings.request_log.outputs = crate::logsink::open_request_outputs(
+        &config.req_loggers,
+        &config.log_req_encoders,
+        &settings.hostname,
+    )?;
     let push_config = rwsgi_push::parse_config(&config)?;
     for (k, v) in &config.env {
         // SAFETY: single-threaded at this point (no worker threads, Python not started).
@@ -220,6 +230,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let sockets = bind_sockets(&config)?;
     crate::privileges::drop_to(config.uid.as_deref(), config.gid.as_deref())
         .map_err(os("uid/gid"))?;
+    if let Some(path) = &config.logto2 {
+        crate::redirect_logs(path).map_err(os("--logto2"))?;
+    }
     if let Some(path) = &config.pidfile {
         std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
     }
@@ -295,6 +308,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         signal_actions,
         cheaper,
         metric_collector,
+        log_rotation: log_rotation(&config),
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -305,6 +319,16 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     };
     master.spawn_initial()?;
     Ok(master.event_loop())
+}
+
+/// `--log-maxsize` over the `--logto2` (else `--logto`) file (the config requires one).
+fn log_rotation(config: &Config) -> Option<crate::logrotate::LogRotation> {
+    let path = config.logto2.as_ref().or(config.logto.as_ref())?;
+    (config.log_maxsize > 0).then(|| crate::logrotate::LogRotation {
+        path: path.into(),
+        max_size: config.log_maxsize,
+        backup_name: config.log_backupname.as_ref().map(Into::into),
+    })
 }
 
 /// Every socket the master listens on, bound (or adopted from a reloading master).
@@ -796,6 +820,11 @@ impl Master {
             check_listen_queues(&self.scoreboard, &self.master_info, &self.listeners);
             if let Some(c) = &mut self.metric_collector {
                 c.tick(now, &self.scoreboard, &self.master_info);
+            }
+            if let Some(rotation) = &self.log_rotation {
+                if let Err(e) = rotation.check() {
+                    eprintln!("unable to rotate log {}: {e}", rotation.path.display());
+                }
             }
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);

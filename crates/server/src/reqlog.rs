@@ -5,11 +5,111 @@
 //! (1 switches on core 0)`, with uWSGI's `{address space usage: …} {rss usage: …}` prefix
 //! under `--memory-report`.
 
+use std::ffi::CString;
 use std::io::Write;
+use std::sync::Arc;
 
 use rwsgi_os::fdio::write_stderr;
 use rwsgi_os::time::{local_time, unix_now};
 use rwsgi_wsgi::{uwsgi_module, RequestVars};
+
+use crate::logsink::LogOutputs;
+
+/// How requests are logged: which ones, in what format, to where. Read by every core.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RequestLog {
+    /// Which requests get a line.
+    pub policy: LogPolicy,
+    /// `--log-format`, parsed (`None`: uWSGI's default line).
+    pub format: Option<LogFormat>,
+    /// `--log-x-forwarded-for`: the client address is the X-Forwarded-For header.
+    pub x_forwarded_for: bool,
+    /// `--log-micros`: the default line's time in microseconds.
+    pub micros: bool,
+    /// `--req-logger`s with their `--log-req-encoder`s (`None`: one `write(2)` to stderr).
+    pub outputs: Option<Arc<LogOutputs>>,
+}
+
+/// uWSGI's conditional logging: every request unless `--disable-logging`, and then only
+/// those a `--log-*` option names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogPolicy {
+    /// Every request (no `--disable-logging`).
+    pub all: bool,
+    /// `--log-zero`: responses without a body.
+    pub zero: bool,
+    /// `--log-slow` milliseconds (0 = off).
+    pub slow_ms: u64,
+    /// `--log-4xx`.
+    pub status_4xx: bool,
+    /// `--log-5xx`.
+    pub status_5xx: bool,
+    /// `--log-big` body bytes (0 = off).
+    pub big: u64,
+    /// `--log-sendfile`.
+    pub sendfile: bool,
+    /// `--log-ioerror`.
+    pub ioerror: bool,
+}
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        LogPolicy {
+            all: true,
+            zero: false,
+            slow_ms: 0,
+            status_4xx: false,
+            status_5xx: false,
+            big: 0,
+            sendfile: false,
+            ioerror: false,
+        }
+    }
+}
+
+/// What the policy looks at in a finished request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RequestFacts {
+    /// Status code sent.
+    pub status: u16,
+    /// Response body bytes (the head not counted, as uWSGI's `response_size`).
+    pub body_bytes: u64,
+    /// Response time.
+    pub micros: u64,
+    /// The body went out with sendfile(2).
+    pub sendfile: bool,
+    /// The client failed while the body was read / the response written.
+    pub read_error: bool,
+    pub write_error: bool,
+}
+
+impl LogPolicy {
+    /// Whether the request gets a log line. Callers test `all` first (`policy.all ||
+    /// policy.should_log(..)`), so the default costs one branch and builds no facts.
+    pub(crate) fn should_log(&self, f: &RequestFacts) -> bool {
+        self.all
+            || (self.zero && f.body_bytes == 0)
+            || (self.slow_ms > 0 && f.micros / 1000 >= self.slow_ms)
+            || (self.status_4xx && (400..500).contains(&f.status))
+            || (self.status_5xx && (500..600).contains(&f.status))
+            || (self.big > 0 && f.body_bytes >= self.big)
+            || (self.sendfile && f.sendfile)
+            // uWSGI's source asks for a read *and* a write error, which a request almost
+            // never has; its documented meaning ("requests with io errors") is either.
+            || (self.ioerror && (f.read_error || f.write_error))
+    }
+}
+
+/// The client address a log line shows: REMOTE_ADDR, or with `--log-x-forwarded-for` the
+/// X-Forwarded-For header when the request has one (the whole value, as uWSGI logs it).
+pub(crate) fn client_addr(vars: &RequestVars, x_forwarded_for: bool) -> &[u8] {
+    let forwarded = x_forwarded_for
+        .then(|| vars.get(b"HTTP_X_FORWARDED_FOR"))
+        .flatten();
+    forwarded
+        .or_else(|| vars.get(b"REMOTE_ADDR"))
+        .unwrap_or(b"")
+}
 
 /// The parts of one log line.
 pub(crate) struct LogLine<'a> {
@@ -23,6 +123,8 @@ pub(crate) struct LogLine<'a> {
     pub worker_requests: u64,
     /// The request's CGI vars.
     pub request: &'a RequestVars,
+    /// The client address shown ([`client_addr`]).
+    pub remote_addr: &'a [u8],
     /// Response bytes, head included.
     pub tx: u64,
     /// Header lines and bytes of the response head.
@@ -75,23 +177,40 @@ impl Clock {
     }
 }
 
-/// Writes `line` to stderr in uWSGI's default format, or in `format` when one is set.
-pub(crate) fn write(
-    line: &LogLine<'_>,
-    format: Option<&LogFormat>,
-    clock: &mut Clock,
-    buf: &mut Vec<u8>,
-) {
-    buf.clear();
-    match format {
-        Some(f) => f.render(line, buf),
-        None => render_default(line, clock, buf),
-    }
-    // One write(2): a short or failed log write is not worth more.
-    let _ = write_stderr(buf);
+/// A core's reused buffers for log lines.
+#[derive(Default)]
+pub(crate) struct LogBuffers {
+    /// The rendered line.
+    pub line: Vec<u8>,
+    /// The encoded line and the encoders' scratch space (`--req-logger` only).
+    pub encoded: Vec<u8>,
+    pub scratch: Vec<u8>,
 }
 
-fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
+/// Writes `line` in uWSGI's default format, or in `--log-format` when one is set: to stderr,
+/// or through the `--req-logger`s.
+pub(crate) fn write(
+    line: &LogLine<'_>,
+    log: &RequestLog,
+    clock: &mut Clock,
+    bufs: &mut LogBuffers,
+) {
+    let buf = &mut bufs.line;
+    buf.clear();
+    match &log.format {
+        Some(f) => f.render(line, buf),
+        None => render_default(line, log.micros, clock, buf),
+    }
+    match &log.outputs {
+        Some(outputs) => outputs.emit(buf, &mut bufs.encoded, &mut bufs.scratch),
+        None => {
+            // One write(2): a short or failed log write is not worth more.
+            let _ = write_stderr(buf);
+        }
+    }
+}
+
+fn render_default(line: &LogLine<'_>, micros: bool, clock: &mut Clock, buf: &mut Vec<u8>) {
     if let Some((vsz, rss)) = line.memory {
         let _ = write!(
             buf,
@@ -105,7 +224,7 @@ fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
         "[pid: {}|app: {}|req: {}/{}] ",
         line.pid, line.app, line.worker_requests, line.worker_requests
     );
-    buf.extend_from_slice(line.var(b"REMOTE_ADDR"));
+    buf.extend_from_slice(line.remote_addr);
     let (nvars, vbytes) = line.vars_size();
     let _ = write!(buf, " () {{{nvars} vars in {vbytes} bytes}} [");
     buf.extend_from_slice(clock.text());
@@ -113,11 +232,15 @@ fn render_default(line: &LogLine<'_>, clock: &mut Clock, buf: &mut Vec<u8>) {
     buf.extend_from_slice(line.var(b"REQUEST_METHOD"));
     buf.push(b' ');
     buf.extend_from_slice(line.var(b"REQUEST_URI"));
+    let (took, unit) = if micros {
+        (line.micros, "micros")
+    } else {
+        (line.micros / 1000, "msecs")
+    };
     let _ = write!(
         buf,
-        " => generated {} bytes in {} msecs (",
+        " => generated {} bytes in {took} {unit} (",
         line.tx.saturating_sub(line.head.1 as u64),
-        line.micros / 1000
     );
     buf.extend_from_slice(line.protocol);
     let _ = writeln!(
@@ -143,6 +266,8 @@ enum Piece {
     Text(Vec<u8>),
     /// A CGI var of the request.
     Var(Vec<u8>),
+    /// The client address ([`LogLine::remote_addr`]).
+    Addr,
     Proto,
     Status,
     Micros,
@@ -151,6 +276,8 @@ enum Piece {
     Time,
     Ctime,
     Ltime,
+    /// `%(ftime)`: the start time in `--log-date`'s format under `--logformat-strftime`.
+    Ftime(CString),
     Epoch,
     Size,
     Hsize,
@@ -176,7 +303,8 @@ enum Piece {
 
 impl LogFormat {
     /// Parses `format`; a `%(` without its `)` is kept as text. A newline ends each line.
-    pub(crate) fn parse(format: &str) -> LogFormat {
+    /// `ftime` is `%(ftime)`'s strftime format (`None`: as `%(ltime)`).
+    pub(crate) fn parse(format: &str, ftime: Option<&str>) -> LogFormat {
         let mut pieces = Vec::new();
         let mut text = Vec::new();
         let mut rest = format;
@@ -188,7 +316,7 @@ impl LogFormat {
             if !text.is_empty() {
                 pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
-            pieces.push(Piece::named(&rest[at + 2..at + 2 + len]));
+            pieces.push(Piece::named(&rest[at + 2..at + 2 + len], ftime));
             rest = &rest[at + 2 + len + 1..];
         }
         text.extend_from_slice(rest.as_bytes());
@@ -205,6 +333,7 @@ impl LogFormat {
             let _ = match piece {
                 Piece::Text(t) => buf.write_all(t),
                 Piece::Var(k) => buf.write_all(line.var(k)),
+                Piece::Addr => buf.write_all(line.remote_addr),
                 Piece::Proto => buf.write_all(line.protocol),
                 Piece::Status => write!(buf, "{}", line.status),
                 Piece::Micros => write!(buf, "{}", line.micros),
@@ -217,6 +346,10 @@ impl LogFormat {
                 }
                 Piece::Ltime => {
                     local_time(line.started, c"%d/%b/%Y:%H:%M:%S %z", buf);
+                    Ok(())
+                }
+                Piece::Ftime(f) => {
+                    local_time(line.started, f, buf);
                     Ok(())
                 }
                 Piece::Epoch => write!(buf, "{}", unix_now()),
@@ -250,7 +383,7 @@ impl LogFormat {
 }
 
 impl Piece {
-    fn named(name: &str) -> Piece {
+    fn named(name: &str, ftime: Option<&str>) -> Piece {
         if let Some(var) = name.strip_prefix("var.") {
             return Piece::Var(var.as_bytes().to_vec());
         }
@@ -258,7 +391,7 @@ impl Piece {
             "uri" => Piece::Var(b"REQUEST_URI".to_vec()),
             "method" => Piece::Var(b"REQUEST_METHOD".to_vec()),
             "user" => Piece::Var(b"REMOTE_USER".to_vec()),
-            "addr" => Piece::Var(b"REMOTE_ADDR".to_vec()),
+            "addr" => Piece::Addr,
             "host" => Piece::Var(b"HTTP_HOST".to_vec()),
             "proto" => Piece::Proto,
             "uagent" => Piece::Var(b"HTTP_USER_AGENT".to_vec()),
@@ -270,6 +403,11 @@ impl Piece {
             "time" => Piece::Time,
             "ctime" => Piece::Ctime,
             "ltime" => Piece::Ltime,
+            "ftime" => match ftime.map(CString::new) {
+                Some(Ok(f)) => Piece::Ftime(f),
+                _ => Piece::Ltime,
+            },
+
             "epoch" => Piece::Epoch,
             "size" => Piece::Size,
             "hsize" => Piece::Hsize,
@@ -321,6 +459,7 @@ mod tests {
             app: 0,
             worker_requests: 5,
             request,
+            remote_addr: client_addr(request, false),
             tx: 150,
             head: (3, 100),
             micros: 2500,
@@ -339,6 +478,7 @@ mod tests {
             "%(addr) %(method) %(uri) %(proto) %(status) %(host) \"%(uagent)\" [%(var.HTTP_X_REQUEST_ID)] \
              %(msecs)/%(micros) size=%(size) hsize=%(hsize) rsize=%(rsize) headers=%(headers) cl=%(cl) \
              pid=%(pid) wid=%(wid) core=%(core) ioerr=%(ioerr) werr=%(werr) time=%(time) x=%(nope)| %(",
+            None,
         );
         let v = vars();
         let mut buf = Vec::new();
@@ -352,10 +492,112 @@ mod tests {
     }
 
     #[test]
+    fn default_policy_logs_everything_and_disable_logging_keeps_only_what_log_options_name() {
+        let facts = RequestFacts {
+            status: 200,
+            body_bytes: 10,
+            micros: 5_000,
+            ..Default::default()
+        };
+        assert!(LogPolicy::default().should_log(&facts));
+        let none = LogPolicy {
+            all: false,
+            ..Default::default()
+        };
+        assert!(!none.should_log(&facts));
+        let with = |f: fn(&mut LogPolicy)| {
+            let mut p = none.clone();
+            f(&mut p);
+            p
+        };
+        let p4 = with(|p| p.status_4xx = true);
+        assert!(p4.should_log(&RequestFacts {
+            status: 404,
+            ..facts
+        }));
+        assert!(!p4.should_log(&RequestFacts {
+            status: 500,
+            ..facts
+        }));
+        let p5 = with(|p| p.status_5xx = true);
+        assert!(p5.should_log(&RequestFacts {
+            status: 503,
+            ..facts
+        }));
+        assert!(!p5.should_log(&RequestFacts {
+            status: 499,
+            ..facts
+        }));
+        let slow = with(|p| p.slow_ms = 5);
+        assert!(slow.should_log(&facts), "5 ms is at least 5 ms");
+        assert!(!slow.should_log(&RequestFacts {
+            micros: 4_999,
+            ..facts
+        }));
+        let big = with(|p| p.big = 10);
+        assert!(big.should_log(&facts));
+        assert!(!big.should_log(&RequestFacts {
+            body_bytes: 9,
+            ..facts
+        }));
+        let zero = with(|p| p.zero = true);
+        assert!(!zero.should_log(&facts));
+        assert!(zero.should_log(&RequestFacts {
+            body_bytes: 0,
+            ..facts
+        }));
+        let sendfile = with(|p| p.sendfile = true);
+        assert!(!sendfile.should_log(&facts));
+        assert!(sendfile.should_log(&RequestFacts {
+            sendfile: true,
+            ..facts
+        }));
+        let io = with(|p| p.ioerror = true);
+        assert!(!io.should_log(&facts));
+        assert!(io.should_log(&RequestFacts {
+            write_error: true,
+            ..facts
+        }));
+        assert!(io.should_log(&RequestFacts {
+            read_error: true,
+            ..facts
+        }));
+    }
+
+    #[test]
+    fn x_forwarded_for_replaces_the_address_only_when_asked_and_present() {
+        let mut v = vars();
+        assert_eq!(client_addr(&v, true), b"127.0.0.1");
+        v.set(b"HTTP_X_FORWARDED_FOR", b"203.0.113.9, 10.0.0.1");
+        assert_eq!(client_addr(&v, false), b"127.0.0.1");
+        assert_eq!(client_addr(&v, true), b"203.0.113.9, 10.0.0.1");
+        let mut l = line(&v);
+        l.remote_addr = client_addr(&v, true);
+        let mut buf = Vec::new();
+        LogFormat::parse("%(addr)", None).render(&l, &mut buf);
+        assert_eq!(buf, b"203.0.113.9, 10.0.0.1\n");
+    }
+
+    #[test]
+    fn ftime_uses_the_log_date_format_else_ltime() {
+        let v = vars();
+        let mut with_format = Vec::new();
+        LogFormat::parse("%(ftime)", Some("%Y!")).render(&line(&v), &mut with_format);
+        assert!(
+            with_format == b"2023!\n" || with_format == b"2024!\n",
+            "{with_format:?}"
+        );
+        let (mut ftime, mut ltime) = (Vec::new(), Vec::new());
+        LogFormat::parse("%(ftime)", None).render(&line(&v), &mut ftime);
+        LogFormat::parse("%(ltime)", None).render(&line(&v), &mut ltime);
+        assert_eq!(ftime, ltime);
+    }
+
+    #[test]
     fn default_line_has_uwsgis_shape() {
         let v = vars();
         let mut buf = Vec::new();
-        render_default(&line(&v), &mut Clock::default(), &mut buf);
+        render_default(&line(&v), false, &mut Clock::default(), &mut buf);
         let text = String::from_utf8(buf).unwrap();
         assert!(
             text.starts_with("[pid: 77|app: 0|req: 5/5] 127.0.0.1 () {7 vars in 133 bytes} ["),
@@ -372,7 +614,7 @@ mod tests {
 
     #[test]
     fn log_format_shows_the_logvars_the_app_set_until_the_request_ends() {
-        let f = LogFormat::parse("tenant=%(tenant) other=%(other)");
+        let f = LogFormat::parse("tenant=%(tenant) other=%(other)", None);
         let v = vars();
         uwsgi_module::store_logvar(b"tenant", b"bob");
         let mut buf = Vec::new();

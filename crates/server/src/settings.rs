@@ -7,7 +7,7 @@ use rwsgi_config::{Config, TrustedPeers};
 use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::ResponseOptions;
 
-use crate::reqlog::LogFormat;
+use crate::reqlog::{LogFormat, LogPolicy, RequestLog};
 use rwsgi_wsgi::AppSpec;
 
 /// Run-time settings shared (read-only) by the master and every worker.
@@ -30,13 +30,12 @@ pub(crate) struct Settings {
     pub manage_script_name: bool,
     /// `--lazy-apps`: load apps in each worker after fork.
     pub lazy_apps: bool,
-    /// `--disable-logging`.
-    pub disable_logging: bool,
     /// Every response's settings (`--socket-timeout`, `--disable-write-exception`,
     /// `--add-header`); their timeout is also the request body's.
     pub response: ResponseOptions,
-    /// `--log-format`, parsed (`None`: uWSGI's default request line).
-    pub log_format: Option<LogFormat>,
+    /// The request log: which requests, the format, the loggers (`--disable-logging`,
+    /// `--log-*`, `--log-format`, `--req-logger`; the loggers are opened by the master).
+    pub request_log: RequestLog,
     /// `--memory-report`.
     pub memory_report: bool,
     /// `--max-requests` (0 = unlimited): a worker that served this many is recycled.
@@ -143,7 +142,6 @@ impl Settings {
             manage_script_name: config.manage_script_name,
             // uWSGI's --lazy implies --lazy-apps.
             lazy_apps: config.lazy_apps || config.lazy,
-            disable_logging: config.disable_logging,
             response: ResponseOptions {
                 timeout: config
                     .socket_timeout
@@ -155,7 +153,7 @@ impl Settings {
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
             },
-            log_format: config.log_format.as_deref().map(LogFormat::parse),
+            request_log: request_log(config),
             memory_report: config.memory_report,
             max_requests: config.max_requests.unwrap_or(0),
             max_requests_delta: config.max_requests_delta,
@@ -194,6 +192,34 @@ impl Settings {
         }
         let delta = (wid.get() as u64).saturating_mul(self.max_requests_delta);
         self.max_requests.saturating_add(delta)
+    }
+}
+
+/// The request log's settings, the loggers not yet opened.
+fn request_log(config: &Config) -> RequestLog {
+    // --log-date's format is %(ftime)'s only with --logformat-strftime (as in uWSGI).
+    let ftime = config
+        .log_date
+        .as_deref()
+        .filter(|f| config.logformat_strftime && !f.is_empty());
+    RequestLog {
+        policy: LogPolicy {
+            all: !config.disable_logging,
+            zero: config.log_zero,
+            slow_ms: config.log_slow,
+            status_4xx: config.log_4xx,
+            status_5xx: config.log_5xx,
+            big: config.log_big,
+            sendfile: config.log_sendfile,
+            ioerror: config.log_ioerror,
+        },
+        format: config
+            .log_format
+            .as_deref()
+            .map(|f| LogFormat::parse(f, ftime)),
+        x_forwarded_for: config.log_x_forwarded_for,
+        micros: config.log_micros,
+        outputs: None,
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Writer {
     pub tx: u64,
     /// Writing to the client failed.
     pub write_error: bool,
+    /// The body went out with sendfile(2) (for `--log-sendfile`).
+    pub via_sendfile: bool,
     options: ResponseOptions,
     /// Header lines and bytes of the head sent (for the request log).
     head: (usize, usize),
@@ -105,6 +107,7 @@ impl Default for Writer {
             body_sent: 0,
             tx: 0,
             write_error: false,
+            via_sendfile: false,
             options: ResponseOptions::default(),
             head: (0, 0),
             body_on_wire: None,
@@ -200,6 +203,7 @@ impl Writer {
         self.body_sent = 0;
         self.tx = 0;
         self.write_error = false;
+        self.via_sendfile = false;
         self.head = (0, 0);
         self.body_on_wire = None;
     }
@@ -422,6 +426,7 @@ impl Writer {
             if self.write_error {
                 return Err(io::Error::new(io::ErrorKind::BrokenPipe, "client gone"));
             }
+            self.via_sendfile = true;
             let count = left.min(SENDFILE_MAX) as usize;
             match sendfile_nb(self.fd, file, &mut offset, count) {
                 // The file is shorter than it was: finish() sees the body fall short.

@@ -18,7 +18,7 @@ use rwsgi_wsgi::{BodyOnWire, EnvironTemplate, RequestVars, ServerFlags, Writer};
 use super::body::{Buffering, Linger, Pump};
 use super::static_send::Transfer;
 use super::WorkerShared;
-use crate::reqlog::Clock;
+use crate::reqlog::{Clock, LogBuffers};
 
 /// A client connection owned by this core.
 pub(super) struct Conn {
@@ -68,7 +68,7 @@ pub(super) struct Core<'w, 'a> {
     pub vars: RequestVars,
     /// The response writer, reused (with its buffers) by every request of this core.
     pub writer: Writer,
-    pub log_buf: Vec<u8>,
+    pub log_buf: LogBuffers,
     pub clock: Clock,
     pub template: EnvironTemplate,
     pub scratch: Vec<u8>,
@@ -130,7 +130,10 @@ impl<'w, 'a> Core<'w, 'a> {
             free: Vec::new(),
             vars: RequestVars::new(),
             writer: Writer::default(),
-            log_buf: Vec::with_capacity(512),
+            log_buf: LogBuffers {
+                line: Vec::with_capacity(512),
+                ..Default::default()
+            },
             clock: Clock::default(),
             template,
             scratch: Vec::new(),

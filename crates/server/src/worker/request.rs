@@ -16,7 +16,7 @@ use rwsgi_wsgi::{call_app, Body, BodyFraming, Dialect, Outcome, Writer};
 use super::body::Linger;
 use super::core::{Conn, Core, Step};
 use crate::listen::Protocol;
-use crate::reqlog::{self, LogLine};
+use crate::reqlog::{self, LogLine, RequestFacts};
 
 /// Most header lines an HTTP request may carry.
 const MAX_HEADERS: usize = 100;
@@ -183,7 +183,18 @@ impl Core<'_, '_> {
 
         let rt = start.elapsed();
         let usage = self.account(&outcome, &writer, app_id, rt, head.request_bytes());
-        if !w.settings.disable_logging {
+        let policy = &w.settings.request_log.policy;
+        // One branch by default: the facts are only gathered under --disable-logging.
+        if policy.all
+            || policy.should_log(&RequestFacts {
+                status: outcome.status,
+                body_bytes: writer.tx.saturating_sub(writer.head_stats().1 as u64),
+                micros: rt.as_micros() as u64,
+                sendfile: writer.via_sendfile,
+                read_error: outcome.read_error,
+                write_error: outcome.write_error,
+            })
+        {
             self.log(&outcome, &writer, app_id, rt, started_epoch, usage);
         }
         rwsgi_wsgi::uwsgi_module::end_request();
@@ -369,6 +380,7 @@ impl Core<'_, '_> {
             app: app_id,
             worker_requests: w.scoreboard.worker(w.wid).requests(),
             request: &self.vars,
+            remote_addr: reqlog::client_addr(&self.vars, w.settings.request_log.x_forwarded_for),
             tx: writer.tx,
             head: writer.head_stats(),
             micros: rt.as_micros() as u64,
@@ -381,8 +393,12 @@ impl Core<'_, '_> {
                 .filter(|_| w.settings.memory_report)
                 .map(|m| (m.vsz, m.rss)),
         };
-        let format = w.settings.log_format.as_ref();
-        reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
+        reqlog::write(
+            &line,
+            &w.settings.request_log,
+            &mut self.clock,
+            &mut self.log_buf,
+        );
     }
 
     /// Hands the buffers back to the connection and says what comes next: skips what the app

@@ -14,7 +14,7 @@ use rwsgi_wsgi::Dialect;
 
 use super::body::Pump;
 use super::core::{Conn, Core, Step};
-use crate::reqlog::{self, LogLine};
+use crate::reqlog::{self, LogLine, RequestFacts};
 use crate::static_files::{StaticFiles, StaticRequest};
 
 /// Most file bytes one connection sends per wake-up, so a fast reader of a large file does
@@ -169,13 +169,25 @@ impl Core<'_, '_> {
         let worker_slot = w.scoreboard.worker(w.wid);
         worker_slot.request_done(rt.as_micros() as u64, tx, false);
         core_slot.end_request();
-        if !w.settings.disable_logging {
+        let policy = &w.settings.request_log.policy;
+        if policy.all
+            || policy.should_log(&RequestFacts {
+                status: plan.status,
+                body_bytes: tx.saturating_sub(head_stats.1 as u64),
+                micros: rt.as_micros() as u64,
+                // A file's body always goes out with sendfile(2).
+                sendfile: true,
+                read_error: false,
+                write_error,
+            })
+        {
             let line = LogLine {
                 pid: w.pid,
                 wid: w.wid.get(),
                 app: -1,
                 worker_requests: worker_slot.requests(),
                 request: vars,
+                remote_addr: reqlog::client_addr(vars, w.settings.request_log.x_forwarded_for),
                 tx,
                 head: head_stats,
                 micros: rt.as_micros() as u64,
@@ -186,8 +198,12 @@ impl Core<'_, '_> {
                 io_errors: (false, write_error),
                 memory: None,
             };
-            let format = w.settings.log_format.as_ref();
-            reqlog::write(&line, format, &mut self.clock, &mut self.log_buf);
+            reqlog::write(
+                &line,
+                &w.settings.request_log,
+                &mut self.clock,
+                &mut self.log_buf,
+            );
         }
         conn.served += 1;
         conn.last_active = Instant::now();

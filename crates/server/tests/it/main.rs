@@ -8,6 +8,7 @@ mod config_corpus;
 mod faults;
 mod http_bodies;
 mod http_conformance;
+mod logging;
 mod metrics;
 mod nginx;
 mod prometheus;
