@@ -495,6 +495,31 @@ options! {
         field: touch_reload: Vec<PathBuf> = Vec::new(),
         apply: |c, o| c.touch_reload.push(o.path()?),
     }
+    MasterFifo { name: "master-fifo", kind: Multi, value: "PATH",
+        help: "create a FIFO at PATH the master reads uWSGI's one-letter commands from (r: graceful \
+         reload, c: chain reload, w: reload workers, q: graceful shutdown, Q: brutal shutdown, \
+         s: print stats, +/-: cheaper workers, 0-9: switch FIFO...); repeatable, the first \
+         active (implies --master)",
+        field: master_fifo: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.master_fifo.push(o.path()?),
+    }
+    TouchChainReload { name: "touch-chain-reload", kind: Multi, value: "PATH",
+        help: "chain reload (one worker at a time, the next once the new one accepts) when PATH \
+         is modified or touched (implies --master)",
+        field: touch_chain_reload: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.touch_chain_reload.push(o.path()?),
+    }
+    MaxWorkerLifetime { name: "max-worker-lifetime", kind: Value, value: "SECS",
+        help: "gracefully recycle a worker that has run for more than SECS seconds (0 = off)",
+        field: max_worker_lifetime: Option<u64> = None,
+        apply: |c, o| c.max_worker_lifetime = o.nonzero_or_off()?,
+    }
+    MaxWorkerLifetimeDelta { name: "max-worker-lifetime-delta", kind: Value, value: "SECS",
+        help: "add (worker id - 1) x SECS to --max-worker-lifetime, so workers are not all \
+         recycled at once",
+        field: max_worker_lifetime_delta: u64 = 0,
+        apply: |c, o| c.max_worker_lifetime_delta = o.number()?,
+    }
     Uid { name: "uid", kind: Value, value: "USER",
         help: "setuid to the specified user/uid",
         field: uid: Option<String> = None,

@@ -27,8 +27,12 @@ use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 use rwsgi_os::net::UnixQueueProbe;
 
+mod chain;
 mod cheaper_mode;
+mod fifo;
+use chain::Chain;
 use cheaper_mode::{CheaperMode, TOKEN_WAKE};
+use fifo::{MasterFifo, TOKEN_FIFO};
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -146,6 +150,14 @@ struct Master {
     signal_actions: Vec<(libc::c_int, SignalAction)>,
     /// The cheaper subsystem, `--idle` and cheap mode.
     cheaper: CheaperMode,
+    /// `--master-fifo`, when given.
+    fifo: Option<MasterFifo>,
+    /// The chain reload in progress, if any.
+    chain: Chain,
+    /// `--touch-chain-reload` files.
+    touch_chain_reload: TouchWatch,
+    /// `--logto`: the file the master FIFO's `l` reopens.
+    logto: Option<String>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -262,6 +274,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_reload,
         signal_actions,
         cheaper,
+        fifo: MasterFifo::new(&config.master_fifo),
+        chain: Chain::default(),
+        touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
+        logto: config.logto.clone(),
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -269,6 +285,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
             respawn_at: Some(Instant::now()),
         }),
     };
+    master.open_fifo().map_err(os("--master-fifo"))?;
     master.spawn_initial()?;
     Ok(master.event_loop())
 }
@@ -444,6 +461,7 @@ impl Master {
             }
             self.stats = None;
             self.metrics = None;
+            self.fifo = None;
             self.unix_probe = None;
             let code = child(self);
             // Without running the master's destructors or atexit hooks, inherited across fork.
@@ -513,6 +531,8 @@ impl Master {
                 let ev = self.poller.event(i);
                 if ev.token >= TOKEN_WAKE {
                     self.wake_from_cheap_mode();
+                } else if ev.token == TOKEN_FIFO {
+                    self.on_fifo_readable();
                 } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
@@ -568,10 +588,15 @@ impl Master {
 
     /// Graceful shutdown: workers finish their requests, then everything exits.
     fn begin_shutdown(&mut self, why: &str) {
+        self.begin_shutdown_with(why, Signal::TERM);
+    }
+
+    /// Shutdown, the workers told with `sig` (`TERM`: finish the requests; `INT`: stop now).
+    fn begin_shutdown_with(&mut self, why: &str, sig: Signal) {
         eprintln!("...shutting down ({why}): waiting for the workers to finish...");
         self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
         for wid in 1..=self.workers.len() {
-            self.stop_worker(wid, Signal::TERM);
+            self.stop_worker(wid, sig);
         }
         self.stop_pusher();
     }
@@ -579,10 +604,15 @@ impl Master {
     /// uWSGI's graceful reload: workers finish what they are doing, then the master
     /// re-executes itself (new code, same sockets: clients queue, none is refused).
     fn begin_reload(&mut self) {
+        self.begin_reload_with(Signal::HUP);
+    }
+
+    /// Reload, the workers told with `sig` (`HUP`: finish the requests; `INT`: stop now).
+    fn begin_reload_with(&mut self, sig: Signal) {
         eprintln!("...gracefully killing workers...");
         self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
         for wid in 1..=self.workers.len() {
-            self.stop_worker(wid, Signal::HUP);
+            self.stop_worker(wid, sig);
         }
         self.stop_pusher();
     }
@@ -680,6 +710,7 @@ impl Master {
             };
             let wid = idx + 1;
             self.scoreboard.on_exit(wid);
+            self.chain_on_exit(wid);
             let w = &mut self.workers[idx];
             // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
             // a worker exits 0 only then.
@@ -752,6 +783,16 @@ impl Master {
                     self.begin_reload();
                 }
             }
+            if self.phase == Phase::Running {
+                if let Some(path) = self.touch_chain_reload.touched() {
+                    eprintln!(
+                        "*** {} has been touched... chain reload !!! ***",
+                        path.display()
+                    );
+                    self.begin_chain_reload();
+                }
+                self.check_worker_lifetime();
+            }
         }
         for server in [self.stats.as_mut(), self.metrics.as_mut()]
             .into_iter()
@@ -800,6 +841,8 @@ impl Master {
                 }
             }
         }
+        // After the respawns: a replacement just forked counts as not yet accepting.
+        self.check_chain();
     }
 
     /// During shutdown: the exit code once every worker is gone (or killed at the deadline).

@@ -97,6 +97,10 @@ pub(crate) struct MasterSettings {
     pub vacuum: bool,
     /// `--pidfile`.
     pub pidfile: Option<std::path::PathBuf>,
+    /// `--max-worker-lifetime` seconds: a worker running longer is gracefully recycled.
+    pub max_worker_lifetime: Option<u64>,
+    /// `--max-worker-lifetime-delta`: (worker id - 1) x this is added to the lifetime.
+    pub max_worker_lifetime_delta: u64,
 }
 
 impl Settings {
@@ -120,7 +124,10 @@ impl Settings {
         }
         Settings {
             master: MasterSettings {
-                respawn_always: config.master,
+                // uWSGI's options that need its master imply it.
+                respawn_always: config.master
+                    || !config.master_fifo.is_empty()
+                    || !config.touch_chain_reload.is_empty(),
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
@@ -131,6 +138,8 @@ impl Settings {
                 metrics_cores: config.metrics_cores,
                 vacuum: config.vacuum,
                 pidfile: config.pidfile.clone(),
+                max_worker_lifetime: config.max_worker_lifetime,
+                max_worker_lifetime_delta: config.max_worker_lifetime_delta,
             },
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
@@ -193,6 +202,15 @@ impl Settings {
         }
         let delta = (wid as u64).saturating_mul(self.max_requests_delta);
         self.max_requests.saturating_add(delta)
+    }
+}
+
+impl MasterSettings {
+    /// How many seconds worker `wid` (1-based) may run before it is recycled (uWSGI adds
+    /// (id - 1) x delta); `None` = forever.
+    pub(crate) fn lifetime_for(&self, wid: usize) -> Option<u64> {
+        let delta = (wid.saturating_sub(1) as u64).saturating_mul(self.max_worker_lifetime_delta);
+        self.max_worker_lifetime.map(|l| l.saturating_add(delta))
     }
 }
 
@@ -285,5 +303,14 @@ mod tests {
         assert_eq!((s.max_requests_for(1), s.max_requests_for(3)), (110, 130));
         s.max_requests_delta = 0;
         assert_eq!(s.max_requests_for(3), 100);
+    }
+
+    #[test]
+    fn worker_lifetime_adds_the_delta_from_the_second_worker_on() {
+        let mut s = Settings::from_config(&Config::default()).master;
+        s.max_worker_lifetime_delta = 5;
+        assert_eq!(s.lifetime_for(2), None, "no --max-worker-lifetime: forever");
+        s.max_worker_lifetime = Some(60);
+        assert_eq!((s.lifetime_for(1), s.lifetime_for(3)), (Some(60), Some(70)));
     }
 }

@@ -7,6 +7,7 @@ mod cheaper;
 mod config_corpus;
 mod http_bodies;
 mod http_conformance;
+mod master_fifo;
 mod nginx;
 mod prometheus;
 mod push;
