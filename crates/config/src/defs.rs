@@ -520,6 +520,43 @@ options! {
         field: max_worker_lifetime_delta: u64 = 0,
         apply: |c, o| c.max_worker_lifetime_delta = o.number()?,
     }
+    AttachDaemon { name: "attach-daemon", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) beside the workers: respawned (throttled) when it dies, \
+         stopped with the server; it must not go to the background (implies --master)",
+        field: daemons: Vec<crate::DaemonSpec> = Vec::new(),
+        apply: |c, o| c.daemons.push(crate::DaemonSpec::plain(o.required()?)),
+    }
+    AttachControlDaemon { name: "attach-control-daemon", kind: Multi, value: "CMD",
+        help: "as --attach-daemon, and the server shuts down when CMD dies",
+        apply: |c, o| c.daemons.push(crate::DaemonSpec {
+            control: true,
+            ..crate::DaemonSpec::plain(o.required()?)
+        }),
+    }
+    SmartAttachDaemon { name: "smart-attach-daemon", kind: Multi, value: "PIDFILE CMD",
+        help: "run CMD (which daemonizes itself and writes PIDFILE) unless PIDFILE names a live \
+         process; started again when it does not (checked every second, after FREQ checks with \
+         'PIDFILE,FREQ'); left running when the server stops",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::smart(v, false).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    SmartAttachDaemon2 { name: "smart-attach-daemon2", kind: Multi, value: "PIDFILE CMD",
+        help: "as --smart-attach-daemon, but the master daemonizes CMD and writes PIDFILE",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::smart(v, true).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    AttachDaemon2 { name: "attach-daemon2", kind: Multi, value: "KEY=VAL,...",
+        help: "a daemon as key=value pairs: cmd, pidfile, daemonize, freq, control, touch \
+         (';'-separated files that restart it), stopsignal, chdir, max_throttle",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::keyval(v).map_err(|e| o.invalid(v, e))?)
+        },
+    }
     Uid { name: "uid", kind: Value, value: "USER",
         help: "setuid to the specified user/uid",
         field: uid: Option<String> = None,

@@ -28,6 +28,7 @@
 
 pub mod addr;
 mod config;
+mod daemon;
 mod defs;
 mod error;
 mod expr;
@@ -43,6 +44,7 @@ pub use config::{
     flag_value, is_builtin_plugin, normalize_plugin, CheaperAlgo, ExportedOptions, FileServeMode,
     Mount, Protocol, SignalAction, SignalHook, SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
+pub use daemon::DaemonSpec;
 pub use defs::Config;
 pub use error::{ConfigError, Origin, Warning};
 pub use forwarded::TrustedPeers;

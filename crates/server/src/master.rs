@@ -29,9 +29,11 @@ use rwsgi_os::net::UnixQueueProbe;
 
 mod chain;
 mod cheaper_mode;
+mod daemons;
 mod fifo;
 use chain::Chain;
 use cheaper_mode::{CheaperMode, TOKEN_WAKE};
+use daemons::Daemon;
 use fifo::{MasterFifo, TOKEN_FIFO};
 
 /// Most apps a worker can report in the scoreboard.
@@ -158,6 +160,8 @@ struct Master {
     touch_chain_reload: TouchWatch,
     /// `--logto`: the file the master FIFO's `l` reopens.
     logto: Option<String>,
+    /// `--attach-daemon` and its kin.
+    daemons: Vec<Daemon>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -278,6 +282,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         chain: Chain::default(),
         touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
         logto: config.logto.clone(),
+        daemons: Daemon::all(&config.daemons),
         pusher: (!push_config.is_empty()).then_some(PusherProc {
             config: push_config,
             pid: 0,
@@ -287,6 +292,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     };
     master.open_fifo().map_err(os("--master-fifo"))?;
     master.spawn_initial()?;
+    // After the workers, as uWSGI's master does.
+    master.spawn_daemons();
     Ok(master.event_loop())
 }
 
@@ -599,6 +606,7 @@ impl Master {
             self.stop_worker(wid, sig);
         }
         self.stop_pusher();
+        self.stop_daemons();
     }
 
     /// uWSGI's graceful reload: workers finish what they are doing, then the master
@@ -615,6 +623,7 @@ impl Master {
             self.stop_worker(wid, sig);
         }
         self.stop_pusher();
+        self.stop_daemons();
     }
 
     /// The pid of worker `idx` (0-based) if it is alive and not already being stopped.
@@ -691,6 +700,9 @@ impl Master {
 
     fn reap(&mut self) {
         while let Some((pid, status)) = process::reap_child() {
+            if self.on_daemon_exit(pid) {
+                continue;
+            }
             if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
                 p.pid = 0;
                 if self.phase == Phase::Running {
@@ -756,6 +768,7 @@ impl Master {
                 self.stop_worker(wid, Signal::TERM);
             }
             self.stop_pusher();
+            self.stop_daemons();
         }
         self.fatal = true;
     }
@@ -792,6 +805,7 @@ impl Master {
                     self.begin_chain_reload();
                 }
                 self.check_worker_lifetime();
+                self.check_daemons();
             }
         }
         for server in [self.stats.as_mut(), self.metrics.as_mut()]
@@ -841,6 +855,7 @@ impl Master {
                 }
             }
         }
+        self.respawn_daemons();
         // After the respawns: a replacement just forked counts as not yet accepting.
         self.check_chain();
     }
@@ -848,11 +863,13 @@ impl Master {
     /// During shutdown: the exit code once every worker is gone (or killed at the deadline).
     fn check_done(&mut self) -> Option<i32> {
         let alive = self.workers.iter().any(|w| w.pid > 0)
-            || self.pusher.as_ref().is_some_and(|p| p.pid > 0);
+            || self.pusher.as_ref().is_some_and(|p| p.pid > 0)
+            || self.daemon_pids().next().is_some();
         let pending = self.workers.iter().any(|w| w.respawn_at.is_some());
         match self.phase {
             Phase::ShuttingDown(deadline) | Phase::Reloading(deadline) => {
                 if alive && Instant::now() > deadline {
+                    self.kill_daemons();
                     let pusher = self.pusher.as_ref().map(|p| p.pid);
                     for pid in self.workers.iter().map(|w| w.pid).chain(pusher) {
                         if pid > 0 {

@@ -127,7 +127,8 @@ impl Settings {
                 // uWSGI's options that need its master imply it.
                 respawn_always: config.master
                     || !config.master_fifo.is_empty()
-                    || !config.touch_chain_reload.is_empty(),
+                    || !config.touch_chain_reload.is_empty()
+                    || !config.daemons.is_empty(),
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,

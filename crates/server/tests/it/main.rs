@@ -5,6 +5,7 @@
 
 mod cheaper;
 mod config_corpus;
+mod daemons;
 mod http_bodies;
 mod http_conformance;
 mod master_fifo;
