@@ -557,6 +557,59 @@ options! {
             c.daemons.push(crate::DaemonSpec::keyval(v).map_err(|e| o.invalid(v, e))?)
         },
     }
+    HookAsap { name: "hook-asap", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook as soon as the configuration is read (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        field: hooks: crate::Hooks = crate::Hooks::default(),
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Asap, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookPreApp { name: "hook-pre-app", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook before the apps load (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::PreApp, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookPostApp { name: "hook-post-app", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook after the apps loaded (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::PostApp, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookAccepting { name: "hook-accepting", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook in each worker once it accepts requests (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Accepting, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookAccepting1 { name: "hook-accepting1", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook in the first worker once it accepts requests (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Accepting1, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    ExecAsap { name: "exec-asap", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) as soon as the configuration is read; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::Asap, o.required()?)),
+    }
+    ExecPreApp { name: "exec-pre-app", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) before the apps load; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::PreApp, o.required()?)),
+    }
+    ExecPostApp { name: "exec-post-app", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) after the apps loaded; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::PostApp, o.required()?)),
+    }
     Uid { name: "uid", kind: Value, value: "USER",
         help: "setuid to the specified user/uid",
         field: uid: Option<String> = None,

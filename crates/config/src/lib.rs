@@ -33,6 +33,7 @@ mod defs;
 mod error;
 mod expr;
 pub mod forwarded;
+mod hooks;
 mod host;
 mod logic;
 mod magic;
@@ -48,6 +49,7 @@ pub use daemon::DaemonSpec;
 pub use defs::Config;
 pub use error::{ConfigError, Origin, Warning};
 pub use forwarded::TrustedPeers;
+pub use hooks::{Hook, HookAction, HookPhase, Hooks};
 pub use host::{Host, HostFacts, PathKind};
 pub use parse::{
     options_from_env, parse, parse_args, parse_args_and_env, Command, EnvOption, Parsed,

@@ -31,6 +31,7 @@ mod chain;
 mod cheaper_mode;
 mod daemons;
 mod fifo;
+pub(crate) mod hooks;
 use chain::Chain;
 use cheaper_mode::{CheaperMode, TOKEN_WAKE};
 use daemons::Daemon;
@@ -85,6 +86,9 @@ pub(crate) enum StartError {
     /// The `--stats-http-auth` file cannot be used.
     #[error(transparent)]
     StatsAuth(#[from] crate::stats_auth::AuthFileError),
+    /// A `hook-*` / `exec-*` failed (every phase is fatal, as in uWSGI).
+    #[error("{0}\nFATAL hook failed, destroying instance")]
+    Hook(#[from] hooks::HookError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -203,6 +207,7 @@ fn lock_names(user_locks: u32) -> Vec<String> {
 
 /// Runs the server until it is told to stop; returns the exit code.
 pub(crate) fn run(config: Config) -> Result<i32, StartError> {
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::Asap)?;
     if let Some(mb) = config.limit_as {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
@@ -389,7 +394,9 @@ fn load_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<Apps>>, 
     if settings.lazy_apps {
         return Ok(None);
     }
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::PreApp)?;
     let apps = crate::apps::load_all(settings).map_err(StartError::App)?;
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::PostApp)?;
     if apps.list.is_empty() && config.need_app {
         return Err(StartError::App("no app configured".into()));
     }

@@ -25,6 +25,9 @@ pub(crate) struct Settings {
     pub head_timeout: Duration,
     /// Apps to load, in order.
     pub apps: Vec<AppSpec>,
+    /// `hook-*` / `exec-*`: the worker runs the accepting phases (and the app phases with
+    /// `--lazy-apps`).
+    pub hooks: rwsgi_config::Hooks,
     /// `--manage-script-name`.
     pub manage_script_name: bool,
     /// `--lazy-apps`: load apps in each worker after fork.
@@ -152,6 +155,7 @@ impl Settings {
             manage_script_name: config.manage_script_name,
             // uWSGI's --lazy implies --lazy-apps.
             lazy_apps: config.lazy_apps || config.lazy,
+            hooks: config.hooks.clone(),
             disable_logging: config.disable_logging,
             response: ResponseOptions {
                 timeout: config

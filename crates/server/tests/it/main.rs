@@ -6,6 +6,7 @@
 mod cheaper;
 mod config_corpus;
 mod daemons;
+mod hooks;
 mod http_bodies;
 mod http_conformance;
 mod master_fifo;
