@@ -337,6 +337,11 @@ options! {
         field: reload_on_rss: Option<u64> = None,
         apply: |c, o| c.reload_on_rss = o.nonzero_or_off()?,
     }
+    ReloadOnAs { name: "reload-on-as", kind: Value, value: "MB",
+        help: "recycle a worker whose address space (vsz) exceeds MB megabytes after a request (0 = off)",
+        field: reload_on_as: Option<u64> = None,
+        apply: |c, o| c.reload_on_as = o.nonzero_or_off()?,
+    }
     ReloadMercy { name: "reload-mercy", kind: Value, value: "SECS",
         help: "maximum time to wait for processes to die on reload/shutdown (default: \
          --worker-reload-mercy; the shorter of the two applies)",

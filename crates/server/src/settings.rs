@@ -47,6 +47,9 @@ pub(crate) struct Settings {
     pub max_requests_delta: u64,
     /// `--reload-on-rss` in bytes (0 = off): a worker this large after a request is recycled.
     pub reload_on_rss: u64,
+    /// `--reload-on-as` in bytes (0 = off): a worker with this much address space after a
+    /// request is recycled.
+    pub reload_on_as: u64,
     /// How long a stopping worker may finish in-flight requests: `--worker-reload-mercy`, or
     /// `--reload-mercy` when that is shorter (rwsgi stops every worker at once, so the
     /// master's overall wait and each worker's are the same deadline).
@@ -176,6 +179,7 @@ impl Settings {
                 .reload_on_rss
                 .unwrap_or(0)
                 .saturating_mul(1024 * 1024),
+            reload_on_as: config.reload_on_as.unwrap_or(0).saturating_mul(1024 * 1024),
             reload_mercy: Duration::from_secs(
                 config.reload_mercy.map_or(config.worker_reload_mercy, |m| {
                     m.min(config.worker_reload_mercy)

@@ -308,3 +308,44 @@ fn max_worker_lifetime_recycles_a_worker_gracefully() {
     wait_all_replaced(&server, &first);
     assert_eq!(get(server.ports.http, "/").text(), "srv ok");
 }
+
+/// The worker pid that answered `/pid`.
+fn answering_pid(server: &Server) -> u64 {
+    let body: serde_json::Value =
+        serde_json::from_str(&get(server.ports.http, "/pid").text()).expect("json");
+    body["pid"].as_u64().expect("pid")
+}
+
+#[test]
+fn reload_on_as_recycles_a_worker_past_its_address_space_limit() {
+    // Every Python worker maps more than 1 MB: each request is its process's last.
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .test_app("srv_app")
+        .master()
+        .processes(1)
+        .args(["--reload-on-as", "1"])
+        .start();
+    wait_workers_ready(&server, server.ports.stats, 1);
+    let first = answering_pid(&server);
+    server.wait_log(WAIT, |l| {
+        l.contains("(reload-on-as: vsz ") && l.contains(" MB >= 1 MB)")
+    });
+    wait_all_replaced(&server, &[first]);
+    assert_ne!(answering_pid(&server), first);
+    drop(server);
+
+    // Far below the limit: the worker stays.
+    let server = Rwsgi::new()
+        .http()
+        .stats()
+        .test_app("srv_app")
+        .master()
+        .processes(1)
+        .args(["--reload-on-as", "10000000"])
+        .start();
+    wait_workers_ready(&server, server.ports.stats, 1);
+    let pids: Vec<u64> = (0..3).map(|_| answering_pid(&server)).collect();
+    assert!(pids.iter().all(|&p| p == pids[0]), "{pids:?}");
+}
