@@ -369,6 +369,11 @@ options! {
         field: reload_on_rss: Option<u64> = None,
         apply: |c, o| c.reload_on_rss = o.nonzero_or_off()?,
     }
+    ReloadOnAs { name: "reload-on-as", kind: Value, value: "MB",
+        help: "recycle a worker whose address space (vsz) exceeds MB megabytes after a request (0 = off)",
+        field: reload_on_as: Option<u64> = None,
+        apply: |c, o| c.reload_on_as = o.nonzero_or_off()?,
+    }
     ReloadMercy { name: "reload-mercy", kind: Value, value: "SECS",
         help: "maximum time to wait for processes to die on reload/shutdown (default: \
          --worker-reload-mercy; the shorter of the two applies)",
@@ -526,6 +531,121 @@ options! {
         help: "gracefully reload (as SIGHUP) when PATH is modified or touched",
         field: touch_reload: Vec<PathBuf> = Vec::new(),
         apply: |c, o| c.touch_reload.push(o.path()?),
+    }
+    MasterFifo { name: "master-fifo", kind: Multi, value: "PATH",
+        help: "create a FIFO at PATH the master reads uWSGI's one-letter commands from (r: graceful \
+         reload, c: chain reload, w: reload workers, q: graceful shutdown, Q: brutal shutdown, \
+         s: print stats, +/-: cheaper workers, 0-9: switch FIFO...); repeatable, the first \
+         active (implies --master)",
+        field: master_fifo: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.master_fifo.push(o.path()?),
+    }
+    TouchChainReload { name: "touch-chain-reload", kind: Multi, value: "PATH",
+        help: "chain reload (one worker at a time, the next once the new one accepts) when PATH \
+         is modified or touched (implies --master)",
+        field: touch_chain_reload: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.touch_chain_reload.push(o.path()?),
+    }
+    MaxWorkerLifetime { name: "max-worker-lifetime", kind: Value, value: "SECS",
+        help: "gracefully recycle a worker that has run for more than SECS seconds (0 = off)",
+        field: max_worker_lifetime: Option<u64> = None,
+        apply: |c, o| c.max_worker_lifetime = o.nonzero_or_off()?,
+    }
+    MaxWorkerLifetimeDelta { name: "max-worker-lifetime-delta", kind: Value, value: "SECS",
+        help: "add (worker id - 1) x SECS to --max-worker-lifetime, so workers are not all \
+         recycled at once",
+        field: max_worker_lifetime_delta: u64 = 0,
+        apply: |c, o| c.max_worker_lifetime_delta = o.number()?,
+    }
+    AttachDaemon { name: "attach-daemon", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) beside the workers: respawned (throttled) when it dies, \
+         stopped with the server; it must not go to the background (implies --master)",
+        field: daemons: Vec<crate::DaemonSpec> = Vec::new(),
+        apply: |c, o| c.daemons.push(crate::DaemonSpec::plain(o.required()?)),
+    }
+    AttachControlDaemon { name: "attach-control-daemon", kind: Multi, value: "CMD",
+        help: "as --attach-daemon, and the server shuts down when CMD dies",
+        apply: |c, o| c.daemons.push(crate::DaemonSpec {
+            control: true,
+            ..crate::DaemonSpec::plain(o.required()?)
+        }),
+    }
+    SmartAttachDaemon { name: "smart-attach-daemon", kind: Multi, value: "PIDFILE CMD",
+        help: "run CMD (which daemonizes itself and writes PIDFILE) unless PIDFILE names a live \
+         process; started again when it does not (checked every second, after FREQ checks with \
+         'PIDFILE,FREQ'); left running when the server stops",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::smart(v, false).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    SmartAttachDaemon2 { name: "smart-attach-daemon2", kind: Multi, value: "PIDFILE CMD",
+        help: "as --smart-attach-daemon, but the master daemonizes CMD and writes PIDFILE",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::smart(v, true).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    AttachDaemon2 { name: "attach-daemon2", kind: Multi, value: "KEY=VAL,...",
+        help: "a daemon as key=value pairs: cmd, pidfile, daemonize, freq, control, touch \
+         (';'-separated files that restart it), stopsignal, chdir, max_throttle",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.daemons.push(crate::DaemonSpec::keyval(v).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    HookAsap { name: "hook-asap", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook as soon as the configuration is read (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        field: hooks: crate::Hooks = crate::Hooks::default(),
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Asap, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookPreApp { name: "hook-pre-app", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook before the apps load (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::PreApp, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookPostApp { name: "hook-post-app", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook after the apps loaded (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::PostApp, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookAccepting { name: "hook-accepting", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook in each worker once it accepts requests (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Accepting, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    HookAccepting1 { name: "hook-accepting1", kind: Multi, value: "ACTION:ARGS",
+        help: "run a hook in the first worker once it accepts requests (actions: exec, mkdir, print, chdir; a failure stops the server)",
+        apply: |c, o| {
+            let v = o.required()?;
+            let hook = crate::Hook::parse(crate::HookPhase::Accepting1, v).map_err(|e| o.invalid(v, e))?;
+            c.hooks.hooks.push(hook)
+        },
+    }
+    ExecAsap { name: "exec-asap", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) as soon as the configuration is read; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::Asap, o.required()?)),
+    }
+    ExecPreApp { name: "exec-pre-app", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) before the apps load; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::PreApp, o.required()?)),
+    }
+    ExecPostApp { name: "exec-post-app", kind: Multi, value: "CMD",
+        help: "run CMD (through /bin/sh) after the apps loaded; a non-zero exit stops the server",
+        apply: |c, o| c.hooks.execs.push(crate::Hook::exec(crate::HookPhase::PostApp, o.required()?)),
     }
     Uid { name: "uid", kind: Value, value: "USER",
         help: "setuid to the specified user/uid",

@@ -28,11 +28,13 @@
 
 pub mod addr;
 mod config;
+mod daemon;
 mod defs;
 mod error;
 mod expr;
 mod formats;
 pub mod forwarded;
+mod hooks;
 mod host;
 mod logic;
 mod magic;
@@ -44,9 +46,11 @@ pub use config::{
     flag_value, is_builtin_plugin, normalize_plugin, CheaperAlgo, ExportedOptions, FileServeMode,
     Mount, Protocol, SignalAction, SignalHook, SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
+pub use daemon::DaemonSpec;
 pub use defs::Config;
 pub use error::{ConfigError, Origin, Warning};
 pub use forwarded::TrustedPeers;
+pub use hooks::{Hook, HookAction, HookPhase, Hooks};
 pub use host::{Host, HostFacts, PathKind};
 pub use parse::{
     options_from_env, parse, parse_args, parse_args_and_env, Command, EnvOption, Parsed,

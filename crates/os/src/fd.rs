@@ -59,6 +59,25 @@ pub fn set_cloexec(fd: impl AsFd, on: bool) -> io::Result<()> {
     Ok(rustix::io::fcntl_setfd(fd, flags)?)
 }
 
+/// Creates a FIFO (named pipe) at `path`, mode 0600, replacing whatever file was there (as
+/// uWSGI's `--master-fifo` does, so a stale FIFO or file from an earlier run does not stay).
+pub fn make_fifo(path: &std::path::Path) -> io::Result<()> {
+    match rustix::fs::unlink(path) {
+        Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mode = rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR;
+    Ok(rustix::fs::mkfifoat(rustix::fs::CWD, path, mode)?)
+}
+
+/// Opens the FIFO at `path` for reading, non-blocking and close-on-exec: the open does not
+/// wait for a writer, and reads return `EAGAIN` while the FIFO is empty.
+pub fn open_fifo_reader(path: &std::path::Path) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    Ok(rustix::fs::open(path, flags, Mode::empty())?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,10 +23,34 @@ pub fn kill(target: RawPid, sig: Signal) -> io::Result<()> {
     Ok(rustix::process::kill_process(pid(target)?, sig)?)
 }
 
+/// Sends `sig` to the process group led by `leader` (> 0), e.g. a managed daemon and the
+/// processes its shell started.
+pub fn kill_group(leader: RawPid, sig: Signal) -> io::Result<()> {
+    Ok(rustix::process::kill_process_group(pid(leader)?, sig)?)
+}
+
+/// Whether process `target` exists (`kill(pid, 0)`; one owned by another user counts).
+pub fn exists(target: RawPid) -> bool {
+    match pid(target) {
+        Ok(p) => !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Makes this process the leader of a new session and process group (`setsid(2)`).
+pub fn new_session() -> io::Result<()> {
+    rustix::process::setsid()?;
+    Ok(())
+}
+
 /// Reaps one exited child without blocking: its pid and how it ended, `None` when no child
 /// has exited (or there are no children).
 pub fn reap_child() -> Option<(RawPid, WaitStatus)> {
-    match rustix::process::waitpid(None, WaitOptions::NOHANG) {
+    // Any child (-1), not only those in our process group: daemons run in sessions of their own.
+    match rustix::process::wait(WaitOptions::NOHANG) {
         Ok(Some((pid, status))) => Some((pid.as_raw_pid(), status)),
         Ok(None) | Err(_) => None,
     }

@@ -28,8 +28,15 @@ use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 use rwsgi_os::net::UnixQueueProbe;
 
+mod chain;
 mod cheaper_mode;
+mod daemons;
+mod fifo;
+pub(crate) mod hooks;
+use chain::Chain;
 use cheaper_mode::{CheaperMode, TOKEN_WAKE};
+use daemons::Daemon;
+use fifo::{MasterFifo, TOKEN_FIFO};
 
 /// Most apps a worker can report in the scoreboard.
 const MAX_APPS: usize = 64;
@@ -86,6 +93,9 @@ pub(crate) enum StartError {
     /// A metrics option (`--metric`, `--metrics-dir`) is wrong.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    /// A `hook-*` / `exec-*` failed (every phase is fatal, as in uWSGI).
+    #[error("{0}\nFATAL hook failed, destroying instance")]
+    Hook(#[from] hooks::HookError),
 }
 
 /// `--limit-as`: caps this process's address space, and so every worker's (children inherit
@@ -159,6 +169,16 @@ struct Master {
     metric_collector: Option<MetricsCollector>,
     /// `--log-maxsize`: the log file's rotation.
     log_rotation: Option<crate::logrotate::LogRotation>,
+    /// `--master-fifo`, when given.
+    fifo: Option<MasterFifo>,
+    /// The chain reload in progress, if any.
+    chain: Chain,
+    /// `--touch-chain-reload` files.
+    touch_chain_reload: TouchWatch,
+    /// `--logto`: the file the master FIFO's `l` reopens.
+    logto: Option<String>,
+    /// `--attach-daemon` and its kin.
+    daemons: Vec<Daemon>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -203,6 +223,7 @@ fn lock_names(user_locks: u32) -> Vec<String> {
 
 /// Runs the server until it is told to stop; returns the exit code.
 pub(crate) fn run(config: Config) -> Result<i32, StartError> {
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::Asap)?;
     if let Some(mb) = config.limit_as {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
@@ -309,6 +330,11 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         cheaper,
         metric_collector,
         log_rotation: log_rotation(&config),
+        fifo: MasterFifo::new(&config.master_fifo),
+        chain: Chain::default(),
+        touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
+        logto: config.logto.clone(),
+        daemons: Daemon::all(&config.daemons),
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -317,7 +343,10 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
             respawn_at: Some(Instant::now()),
         }),
     };
+    master.open_fifo().map_err(os("--master-fifo"))?;
     master.spawn_initial()?;
+    // After the workers, as uWSGI's master does.
+    master.spawn_daemons();
     Ok(master.event_loop())
 }
 
@@ -423,7 +452,9 @@ fn load_apps(config: &Config, settings: &Settings) -> Result<Option<Arc<Apps>>, 
     if settings.lazy_apps {
         return Ok(None);
     }
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::PreApp)?;
     let apps = crate::apps::load_all(settings).map_err(StartError::App)?;
+    hooks::run(&config.hooks, rwsgi_config::HookPhase::PostApp)?;
     if apps.list.is_empty() && config.need_app {
         return Err(StartError::App("no app configured".into()));
     }
@@ -513,6 +544,7 @@ impl Master {
             }
             self.stats = None;
             self.metrics = None;
+            self.fifo = None;
             self.unix_probe = None;
             let code = child(self);
             // Without running the master's destructors or atexit hooks, inherited across fork.
@@ -587,6 +619,8 @@ impl Master {
                 let ev = self.poller.event(i);
                 if ev.token >= TOKEN_WAKE {
                     self.wake_from_cheap_mode();
+                } else if ev.token == TOKEN_FIFO {
+                    self.on_fifo_readable();
                 } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
@@ -643,23 +677,35 @@ impl Master {
 
     /// Graceful shutdown: workers finish their requests, then everything exits.
     fn begin_shutdown(&mut self, why: &str) {
+        self.begin_shutdown_with(why, Signal::TERM);
+    }
+
+    /// Shutdown, the workers told with `sig` (`TERM`: finish the requests; `INT`: stop now).
+    fn begin_shutdown_with(&mut self, why: &str, sig: Signal) {
         eprintln!("...shutting down ({why}): waiting for the workers to finish...");
         self.phase = Phase::ShuttingDown(Instant::now() + self.settings.reload_mercy);
         for wid in WorkerId::all(self.workers.len()) {
-            self.stop_worker(wid, Signal::TERM);
+            self.stop_worker(wid, sig);
         }
         self.stop_pusher();
+        self.stop_daemons();
     }
 
     /// uWSGI's graceful reload: workers finish what they are doing, then the master
     /// re-executes itself (new code, same sockets: clients queue, none is refused).
     fn begin_reload(&mut self) {
+        self.begin_reload_with(Signal::HUP);
+    }
+
+    /// Reload, the workers told with `sig` (`HUP`: finish the requests; `INT`: stop now).
+    fn begin_reload_with(&mut self, sig: Signal) {
         eprintln!("...gracefully killing workers...");
         self.phase = Phase::Reloading(Instant::now() + self.settings.reload_mercy);
         for wid in WorkerId::all(self.workers.len()) {
-            self.stop_worker(wid, Signal::HUP);
+            self.stop_worker(wid, sig);
         }
         self.stop_pusher();
+        self.stop_daemons();
     }
 
     /// The pid of worker `idx` (0-based) if it is alive and not already being stopped.
@@ -741,6 +787,9 @@ impl Master {
 
     fn reap(&mut self) {
         while let Some((pid, status)) = process::reap_child() {
+            if self.on_daemon_exit(pid) {
+                continue;
+            }
             if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
                 p.pid = 0;
                 if self.phase == Phase::Running {
@@ -760,6 +809,7 @@ impl Master {
             };
             let wid = WorkerId::from_index(idx);
             self.scoreboard.on_exit(wid);
+            self.chain_on_exit(wid);
             let w = &mut self.workers[idx];
             // Asked to stop, or stopped by itself after a graceful wind-down (--max-requests):
             // a worker exits 0 only then.
@@ -806,6 +856,7 @@ impl Master {
                 self.stop_worker(wid, Signal::TERM);
             }
             self.stop_pusher();
+            self.stop_daemons();
         }
         self.fatal = true;
     }
@@ -840,6 +891,17 @@ impl Master {
                     );
                     self.begin_reload();
                 }
+            }
+            if self.phase == Phase::Running {
+                if let Some(path) = self.touch_chain_reload.touched() {
+                    eprintln!(
+                        "*** {} has been touched... chain reload !!! ***",
+                        path.display()
+                    );
+                    self.begin_chain_reload();
+                }
+                self.check_worker_lifetime();
+                self.check_daemons();
             }
         }
         for server in [self.stats.as_mut(), self.metrics.as_mut()]
@@ -890,16 +952,21 @@ impl Master {
                 }
             }
         }
+        self.respawn_daemons();
+        // After the respawns: a replacement just forked counts as not yet accepting.
+        self.check_chain();
     }
 
     /// During shutdown: the exit code once every worker is gone (or killed at the deadline).
     fn check_done(&mut self) -> Option<i32> {
         let alive = self.workers.iter().any(|w| w.pid > 0)
-            || self.pusher.as_ref().is_some_and(|p| p.pid > 0);
+            || self.pusher.as_ref().is_some_and(|p| p.pid > 0)
+            || self.daemon_pids().next().is_some();
         let pending = self.workers.iter().any(|w| w.respawn_at.is_some());
         match self.phase {
             Phase::ShuttingDown(deadline) | Phase::Reloading(deadline) => {
                 if alive && Instant::now() > deadline {
+                    self.kill_daemons();
                     let pusher = self.pusher.as_ref().map(|p| p.pid);
                     for pid in self.workers.iter().map(|w| w.pid).chain(pusher) {
                         if pid > 0 {

@@ -26,6 +26,9 @@ pub(crate) struct Settings {
     pub head_timeout: Duration,
     /// Apps to load, in order.
     pub apps: Vec<AppSpec>,
+    /// `hook-*` / `exec-*`: the worker runs the accepting phases (and the app phases with
+    /// `--lazy-apps`).
+    pub hooks: rwsgi_config::Hooks,
     /// `--manage-script-name`.
     pub manage_script_name: bool,
     /// `--lazy-apps`: load apps in each worker after fork.
@@ -44,6 +47,9 @@ pub(crate) struct Settings {
     pub max_requests_delta: u64,
     /// `--reload-on-rss` in bytes (0 = off): a worker this large after a request is recycled.
     pub reload_on_rss: u64,
+    /// `--reload-on-as` in bytes (0 = off): a worker with this much address space after a
+    /// request is recycled.
+    pub reload_on_as: u64,
     /// How long a stopping worker may finish in-flight requests: `--worker-reload-mercy`, or
     /// `--reload-mercy` when that is shorter (rwsgi stops every worker at once, so the
     /// master's overall wait and each worker's are the same deadline).
@@ -97,6 +103,10 @@ pub(crate) struct MasterSettings {
     pub vacuum: bool,
     /// `--pidfile`.
     pub pidfile: Option<std::path::PathBuf>,
+    /// `--max-worker-lifetime` seconds: a worker running longer is gracefully recycled.
+    pub max_worker_lifetime: Option<u64>,
+    /// `--max-worker-lifetime-delta`: (worker id - 1) x this is added to the lifetime.
+    pub max_worker_lifetime_delta: u64,
 }
 
 impl Settings {
@@ -120,7 +130,11 @@ impl Settings {
         }
         Settings {
             master: MasterSettings {
-                respawn_always: config.master,
+                // uWSGI's options that need its master imply it.
+                respawn_always: config.master
+                    || !config.master_fifo.is_empty()
+                    || !config.touch_chain_reload.is_empty()
+                    || !config.daemons.is_empty(),
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
@@ -131,6 +145,8 @@ impl Settings {
                 metrics_cores: config.metrics_cores,
                 vacuum: config.vacuum,
                 pidfile: config.pidfile.clone(),
+                max_worker_lifetime: config.max_worker_lifetime,
+                max_worker_lifetime_delta: config.max_worker_lifetime_delta,
             },
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
@@ -142,6 +158,7 @@ impl Settings {
             manage_script_name: config.manage_script_name,
             // uWSGI's --lazy implies --lazy-apps.
             lazy_apps: config.lazy_apps || config.lazy,
+            hooks: config.hooks.clone(),
             response: ResponseOptions {
                 timeout: config
                     .socket_timeout
@@ -161,6 +178,7 @@ impl Settings {
                 .reload_on_rss
                 .unwrap_or(0)
                 .saturating_mul(1024 * 1024),
+            reload_on_as: config.reload_on_as.unwrap_or(0).saturating_mul(1024 * 1024),
             reload_mercy: Duration::from_secs(
                 config.reload_mercy.map_or(config.worker_reload_mercy, |m| {
                     m.min(config.worker_reload_mercy)
@@ -220,6 +238,15 @@ fn request_log(config: &Config) -> RequestLog {
         x_forwarded_for: config.log_x_forwarded_for,
         micros: config.log_micros,
         outputs: None,
+    }
+}
+
+impl MasterSettings {
+    /// How many seconds worker `wid` (1-based) may run before it is recycled (uWSGI adds
+    /// (id - 1) x delta); `None` = forever.
+    pub(crate) fn lifetime_for(&self, wid: usize) -> Option<u64> {
+        let delta = (wid.saturating_sub(1) as u64).saturating_mul(self.max_worker_lifetime_delta);
+        self.max_worker_lifetime.map(|l| l.saturating_add(delta))
     }
 }
 
@@ -320,5 +347,14 @@ mod tests {
         );
         s.max_requests_delta = 0;
         assert_eq!(s.max_requests_for(wid(3)), 100);
+    }
+
+    #[test]
+    fn worker_lifetime_adds_the_delta_from_the_second_worker_on() {
+        let mut s = Settings::from_config(&Config::default()).master;
+        s.max_worker_lifetime_delta = 5;
+        assert_eq!(s.lifetime_for(2), None, "no --max-worker-lifetime: forever");
+        s.max_worker_lifetime = Some(60);
+        assert_eq!((s.lifetime_for(1), s.lifetime_for(3)), (Some(60), Some(70)));
     }
 }

@@ -454,6 +454,11 @@ impl WorkerSlot {
         self.accepting.store(accepting as u64, Relaxed);
     }
 
+    /// Whether the worker is accepting requests (read by the master's chain reload).
+    pub fn accepting(&self) -> bool {
+        self.accepting.load(Relaxed) != 0
+    }
+
     /// Current memory usage in bytes (uWSGI updates it after each request with --memory-report).
     pub fn set_memory(&self, rss: u64, vsz: u64) {
         self.rss.store(rss, Relaxed);

@@ -254,4 +254,49 @@ impl Master {
             }
         }
     }
+
+    /// The master FIFO's `+`: one more worker (the lowest cheap slot) in cheaper mode.
+    pub(super) fn cheaper_add_worker(&mut self) {
+        if self.cheaper.cheaper.is_none() || self.cheaper.sleeping {
+            eprintln!("master fifo: '+' needs cheaper mode: ignored");
+            return;
+        }
+        let Some(wid) = WorkerId::all(self.workers.len())
+            .find(|&wid| self.workers[wid.index()].cheap && self.workers[wid.index()].pid == 0)
+        else {
+            return; // every slot runs already
+        };
+        eprintln!("master fifo: spawning cheap worker {wid}");
+        if let Err(e) = self.spawn(wid) {
+            eprintln!("cannot spawn worker {wid}: {e}");
+        }
+    }
+
+    /// The master FIFO's `-`: one worker fewer (the highest running one) in cheaper mode,
+    /// never below `--cheaper`.
+    pub(super) fn cheaper_remove_worker(&mut self) {
+        let Some(min) = self
+            .cheaper
+            .cheaper
+            .as_ref()
+            .map(|c| c.settings().min_workers)
+        else {
+            eprintln!("master fifo: '-' needs cheaper mode: ignored");
+            return;
+        };
+        let running: Vec<WorkerId> = WorkerId::all(self.workers.len())
+            .filter(|&wid| {
+                let w = &self.workers[wid.index()];
+                w.pid > 0 && !w.cheap && w.stopping_since.is_none()
+            })
+            .collect();
+        if running.len() <= min {
+            return;
+        }
+        if let Some(&wid) = running.last() {
+            eprintln!("master fifo: cheaping worker {wid}");
+            self.mark_cheap(wid);
+            self.stop_worker(wid, Signal::TERM);
+        }
+    }
 }

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use pyo3::prelude::*;
+use rwsgi_config::HookPhase;
 use rwsgi_os::fd::WakeFd;
 use rwsgi_os::mm::{set_malloc_option, MallocOption};
 use rwsgi_stats::scoreboard::Scoreboard;
@@ -63,6 +64,19 @@ fn install_stop_handlers() {
     crate::signals::child_defaults();
 }
 
+/// Runs the worker's hooks of `phase`; on a failure (fatal in uWSGI) the master is asked to
+/// shut the server down, and false is returned.
+fn run_hooks(wid: WorkerId, settings: &Settings, phase: HookPhase) -> bool {
+    match crate::master::hooks::run(&settings.hooks, phase) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("worker {wid}: {e}\nFATAL hook failed, destroying instance");
+            let _ = rwsgi_os::process::kill(rwsgi_os::process::parent_pid(), rwsgi_os::Signal::INT);
+            false
+        }
+    }
+}
+
 /// Runs worker `wid` in this (freshly forked) process; returns its exit code.
 pub(crate) fn run(
     wid: WorkerId,
@@ -86,13 +100,22 @@ pub(crate) fn run(
 
     let apps = match preloaded {
         Some(apps) => apps,
-        None => match crate::apps::load_all(settings) {
-            Ok(apps) => Arc::new(apps),
-            Err(e) => {
-                eprintln!("worker {wid}: {e}");
-                return 22;
+        None => {
+            if !run_hooks(wid, settings, HookPhase::PreApp) {
+                return 1;
             }
-        },
+            let apps = match crate::apps::load_all(settings) {
+                Ok(apps) => Arc::new(apps),
+                Err(e) => {
+                    eprintln!("worker {wid}: {e}");
+                    return 22;
+                }
+            };
+            if !run_hooks(wid, settings, HookPhase::PostApp) {
+                return 1;
+            }
+            apps
+        }
     };
     after_apps_loaded(wid, settings);
     // uWSGI's post-fork hook (where @postfork functions run): once per worker, after the fork
@@ -111,6 +134,12 @@ pub(crate) fn run(
         served: AtomicU64::new(0),
     };
     scoreboard.worker(wid).set_accepting(true);
+    if !run_hooks(wid, settings, HookPhase::Accepting)
+        || (wid.get() == 1 && !run_hooks(wid, settings, HookPhase::Accepting1))
+    {
+        scoreboard.worker(wid).set_accepting(false);
+        return 1;
+    }
     let code = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for core_id in 1..settings.threads {

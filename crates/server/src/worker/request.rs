@@ -350,7 +350,10 @@ impl Core<'_, '_> {
         }
         core_slot.end_request();
         // Read only when asked for: /proc/self/statm costs a few µs per request.
-        let usage = if w.settings.memory_report || w.settings.reload_on_rss > 0 {
+        let usage = if w.settings.memory_report
+            || w.settings.reload_on_rss > 0
+            || w.settings.reload_on_as > 0
+        {
             rwsgi_stats::procfs::self_memory_usage().ok()
         } else {
             None
@@ -422,7 +425,7 @@ impl Core<'_, '_> {
         step
     }
 
-    /// The worker's limits after a request: `--max-requests` and `--reload-on-rss`.
+    /// The worker's limits after a request: `--max-requests`, `--reload-on-rss`, `--reload-on-as`.
     fn after_request(&self, usage: Option<MemUsage>) {
         let w = self.w;
         if w.count_served() {
@@ -435,6 +438,16 @@ impl Core<'_, '_> {
                 w.pid,
                 m.rss >> 20,
                 w.settings.reload_on_rss >> 20
+            );
+            w.request_stop();
+        } else if let Some(m) =
+            usage.filter(|m| w.settings.reload_on_as > 0 && m.vsz >= w.settings.reload_on_as)
+        {
+            eprintln!(
+                "...The work of process {} is done (reload-on-as: vsz {} MB >= {} MB). Seeya!",
+                w.pid,
+                m.vsz >> 20,
+                w.settings.reload_on_as >> 20
             );
             w.request_stop();
         }

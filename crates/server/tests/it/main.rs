@@ -5,10 +5,13 @@
 
 mod cheaper;
 mod config_corpus;
+mod daemons;
 mod faults;
+mod hooks;
 mod http_bodies;
 mod http_conformance;
 mod logging;
+mod master_fifo;
 mod metrics;
 mod nginx;
 mod prometheus;
