@@ -13,7 +13,9 @@ socket, a uwsgi socket, a stats socket and --harakiri 3, then, all at once and f
 * a stats client that connects and never reads, for the whole run;
 * garbage bytes to every socket every 5 s;
 * one SIGHUP graceful reload, with a stuck request in flight at that moment (the kills
-  pause around it, so any failure then is the reload's).
+  pause around it, so any failure then is the reload's);
+* one chain reload (`c` on the --master-fifo): workers replaced one at a time, the kills
+  paused around it too, so any failure then is the chain's.
 
 It prints what was sent, what failed (by kind), the failures near each kill, harakiri'd
 requests, stats reads, invalid JSON, respawns and how long the reload held new
@@ -165,6 +167,9 @@ class Soak:
         self.reload_probes = 0
         self.stuck_threads = []
         self.reload_window = None  # (start, end) during which failures are the reload's
+        self.chain_window = None  # (start, end) of the chain reload
+        self.chain_replaced = 0  # workers the chain reload replaced
+        self.fifo = os.path.join(workdir, "master.fifo")
         self.master = None
         self.t0 = time.monotonic()
         self.log_path = os.path.join(workdir, "rwsgi.log")
@@ -181,7 +186,7 @@ class Soak:
             "--stats", f"127.0.0.1:{self.stats}",
             "--harakiri", str(HARAKIRI), "--listen", "1024",
             "--chdir", self.dir, "--module", "soak_app",
-            "--disable-logging",
+            "--disable-logging", "--master-fifo", self.fifo,
         ]
         self.log = open(self.log_path, "w")
         self.master = subprocess.Popen(args, stdout=self.log, stderr=self.log,
@@ -383,6 +388,26 @@ class Soak:
         self.reload_window = (start - 0.5, time.monotonic())
         self.kills_paused.clear()
 
+    def chain_reload(self):
+        """`c` on the master FIFO: every worker replaced, one at a time, under the load."""
+        self.kills_paused.set()
+        time.sleep(KILL_WINDOW + 0.5)
+        old = set(self.worker_pids())
+        start = time.monotonic()
+        with open(self.fifo, "w") as f:
+            f.write("c")
+        self.t.add("chain_reloads")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self.stop.is_set():
+            pids = set(self.worker_pids())
+            if len(pids) == PROCESSES and not (pids & old):
+                break
+            time.sleep(0.2)
+        self.chain_replaced = len(old - set(self.worker_pids()))
+        time.sleep(1)
+        self.chain_window = (start - 0.5, time.monotonic())
+        self.kills_paused.clear()
+
     # -- the run ---------------------------------------------------------------------------
 
     def run(self):
@@ -399,6 +424,9 @@ class Soak:
         # The reload at 40 % of the run (after the first kills, before the end).
         self.stop.wait(max(self.duration * 0.4, 5))
         self.reload()
+        # The chain reload at 70 %.
+        self.stop.wait(max(0.0, t0 + self.duration * 0.7 - time.monotonic()))
+        self.chain_reload()
         self.stop.wait(max(0.0, t0 + self.duration - time.monotonic()))
         self.stop.set()
         for th in background + self.stuck_threads:
@@ -428,6 +456,9 @@ class Soak:
         in_reload = [f for f in t.failures
                      if self.reload_window and self.reload_window[0] <= f[0] <= self.reload_window[1]
                      and f[1] != "stuck_not_cut"]
+        in_chain = [f for f in t.failures
+                    if self.chain_window and self.chain_window[0] <= f[0] <= self.chain_window[1]
+                    and f[1] != "stuck_not_cut"]
         per_kill = [sum(1 for f in t.failures if k <= f[0] <= k + KILL_WINDOW) for k in kills]
         by_kind = collections.Counter(f[1] for f in t.failures)
         # The longest wait of a request sent between the SIGHUP and the new generation.
@@ -457,13 +488,17 @@ class Soak:
               f"{STATS_BURST}" + (f"; errors: {stats_errors}" if stats_errors else ""))
         print(f"invalid JSON:           {c['invalid_json']}")
         print(f"garbage sent:           {c['garbage_sent']} connections")
-        respawns = spawned - PROCESSES * c["reloads"]
+        respawns = spawned - PROCESSES * c["reloads"] - self.chain_replaced
         print(f"respawns:               {respawns} (workers spawned after start-up, the "
               f"reload's new generation of {PROCESSES} not counted)")
         if held is not None:
             print(f"reload held new conns:  {held:.2f} s (the longest wait of a request sent "
                   f"between the SIGHUP and the new generation; {self.reload_probes} probes)")
         print(f"failures in the reload: {len(in_reload)}")
+        if self.chain_window:
+            print(f"chain reload:           {self.chain_replaced} of {PROCESSES} workers replaced "
+                  f"in {self.chain_window[1] - self.chain_window[0] - 1.5:.1f} s; "
+                  f"failures: {len(in_chain)}")
         print(f"server alive at the end: {'yes' if alive else 'NO'}")
 
         goals = [
@@ -471,6 +506,8 @@ class Soak:
              failures <= len(kills) + harakiried),
             ("0 invalid JSON", c["invalid_json"] == 0),
             ("0 failures from the reload", not in_reload),
+            (f"the chain reload replaced every worker ({self.chain_replaced}/{PROCESSES}) "
+             f"with 0 failures", self.chain_replaced == PROCESSES and not in_chain),
             (f"reload held <= harakiri limit ({HARAKIRI} s)",
              held is not None and held <= HARAKIRI),
             ("every stuck request cut", c["stuck_completed"] == 0),
