@@ -70,7 +70,10 @@ impl Master {
         while at <= self.workers.len() {
             let id = WorkerId::from_index(at - 1);
             let w = &self.workers[id.index()];
-            if w.pid > 0 && !w.cheap && self.scoreboard.worker(id).accepting() {
+            // The victim asked to stop holds the chain until it exits (it stops accepting
+            // first, which must not look like a worker to skip).
+            let winding_down = w.stopping_since.is_some();
+            if w.pid > 0 && !w.cheap && (winding_down || self.scoreboard.worker(id).accepting()) {
                 if w.stopping_since.is_none() {
                     eprintln!("chain next victim is worker {at}");
                     self.stop_worker(id, Signal::HUP);
