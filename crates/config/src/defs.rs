@@ -658,18 +658,128 @@ options! {
         apply: |c, o| c.gid = Some(o.string()?),
     }
     ProcnamePrefix { name: "procname-prefix", kind: Value, value: "PREFIX",
-        help: "prefix process names with PREFIX (the kernel's process name, as top and ps -e show it)",
+        help: "prefix process titles with PREFIX (implies --auto-procname)",
         field: procname_prefix: Option<String> = None,
         apply: |c, o| c.procname_prefix = Some(o.string()?),
     }
     ProcnamePrefixSpaced { name: "procname-prefix-spaced", kind: Value, value: "PREFIX",
-        help: "prefix process names with PREFIX and a space",
+        help: "prefix process titles with PREFIX and a space (implies --auto-procname)",
         apply: |c, o| c.procname_prefix = Some(format!("{} ", o.string()?)),
     }
     AutoProcname { name: "auto-procname", kind: Flag, value: "",
-        help: "name processes after their role ('rwsgi master', 'rwsgi worker N'), as top and ps -e show",
+        help: "title processes after their role ('rwsgi master', 'rwsgi worker N'): the command line \
+         (ps aux, /proc/PID/cmdline, cut to the original's length) and the kernel's name (ps -e, \
+         /proc/PID/comm, 15 bytes)",
         field: auto_procname: bool = false,
         apply: |c, o| c.auto_procname = o.flag(),
+    }
+    // --- process and socket options: titles, umask, limits, stdin, pidfiles, daemonizing
+    ProcnameAppend { name: "procname-append", kind: Value, value: "SUFFIX",
+        help: "append SUFFIX to process names (implies --auto-procname)",
+        field: procname_append: Option<String> = None,
+        apply: |c, o| c.procname_append = Some(o.string()?),
+    }
+    Procname { name: "procname", kind: Value, value: "NAME",
+        help: "name every process NAME instead of after its role (implies --auto-procname)",
+        field: procname: Option<String> = None,
+        apply: |c, o| c.procname = Some(o.string()?),
+    }
+    ProcnameMaster { name: "procname-master", kind: Value, value: "NAME",
+        help: "name the master NAME (implies --auto-procname)",
+        field: procname_master: Option<String> = None,
+        apply: |c, o| c.procname_master = Some(o.string()?),
+    }
+    ChownSocket { name: "chown-socket", kind: Value, value: "USER[:GROUP]",
+        help: "chown the UNIX sockets rwsgi binds to USER (and GROUP), names or ids, before \
+         privileges are dropped",
+        field: chown_socket: Option<String> = None,
+        apply: |c, o| c.chown_socket = Some(o.string()?),
+    }
+    Umask { name: "umask", kind: Value, value: "MODE",
+        help: "set the file-creation mask (octal) at start-up, before any file or socket is \
+         created (logs, sockets, pidfiles)",
+        field: umask: Option<u32> = None,
+        apply: |c, o| {
+            o.required()?;
+            c.umask = Some(chmod_mode(o)?)
+        },
+    }
+    MaxFd { name: "max-fd", kind: Value, value: "N",
+        help: "set the open file descriptor limit (RLIMIT_NOFILE, soft and hard) of the master \
+         and every worker to N (raising it needs root)",
+        field: max_fd: Option<u64> = None,
+        apply: |c, o| c.max_fd = o.nonzero_or_off()?,
+    }
+    HonourStdin { name: "honour-stdin", kind: Flag, value: "",
+        help: "keep stdin as it was given instead of pointing it at /dev/null",
+        field: honour_stdin: bool = false,
+        apply: |c, o| c.honour_stdin = o.flag(),
+    }
+    CloseOnExec { name: "close-on-exec", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi accepts every connection close-on-exec already, \
+         so processes an app spawns never inherit them",
+    }
+    CloseOnExec2 { name: "close-on-exec2", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi's listening sockets are close-on-exec already \
+         (a reload hands them over explicitly), so processes an app spawns never inherit them",
+    }
+    Reaper { name: "reaper", short: 'r', kind: Flag, value: "",
+        help: "after each request, reap (waitpid) every exited child of the worker, so processes \
+         an app spawned and never waited for leave no zombies",
+        field: reaper: bool = false,
+        apply: |c, o| c.reaper = o.flag(),
+    }
+    ExitOnReload { name: "exit-on-reload", kind: Flag, value: "",
+        help: "shut down gracefully whenever a graceful reload is asked for (SIGHUP, --touch-reload, \
+         --fs-reload, the master FIFO's r)",
+        field: exit_on_reload: bool = false,
+        apply: |c, o| c.exit_on_reload = o.flag(),
+    }
+    Pidfile2 { name: "pidfile2", kind: Value, value: "PATH",
+        help: "write the master pid to PATH after privileges are dropped (--uid/--gid)",
+        field: pidfile2: Option<PathBuf> = None,
+        apply: |c, o| c.pidfile2 = Some(o.path()?),
+    }
+    SafePidfile { name: "safe-pidfile", kind: Value, value: "PATH",
+        help: "write the master pid to PATH before privileges are dropped, atomically (a \
+         temporary file renamed over PATH, so a reader never sees it empty or half written)",
+        field: safe_pidfile: Option<PathBuf> = None,
+        apply: |c, o| c.safe_pidfile = Some(o.path()?),
+    }
+    SafePidfile2 { name: "safe-pidfile2", kind: Value, value: "PATH",
+        help: "as --safe-pidfile, after privileges are dropped",
+        field: safe_pidfile2: Option<PathBuf> = None,
+        apply: |c, o| c.safe_pidfile2 = Some(o.path()?),
+    }
+    FsReload { name: "fs-reload", kind: Multi, value: "PATH",
+        help: "gracefully reload when the file or directory PATH is modified (for a directory: an \
+         entry in it created, deleted, renamed or written), checked once a second",
+        field: fs_reload: Vec<PathBuf> = Vec::new(),
+        apply: |c, o| c.fs_reload.push(o.path()?),
+    }
+    ShowConfig { name: "show-config", kind: Flag, value: "",
+        help: "log the configuration at start-up as uWSGI does, reformatted as ini \
+         (';uWSGI instance configuration', '[uwsgi]', one 'key = value' line per option)",
+        field: show_config: bool = false,
+        apply: |c, o| c.show_config = o.flag(),
+    }
+    Daemonize { name: "daemonize", short: 'd', kind: Value, value: "LOGFILE",
+        help: "detach from the terminal (new session, stdin at /dev/null, the file-creation mask \
+         0 unless --umask) and log to LOGFILE instead of --logto",
+        field: daemonize: Option<String> = None,
+        apply: |c, o| c.daemonize = Some(o.string()?),
+    }
+    Daemonize2 { name: "daemonize2", kind: Value, value: "LOGFILE",
+        help: "as --daemonize, but detaching only once the apps are loaded (an app that fails to \
+         load still fails the command); logs go to LOGFILE from the start",
+        field: daemonize2: Option<String> = None,
+        apply: |c, o| c.daemonize2 = Some(o.string()?),
+    }
+    HarakiriVerbose { name: "harakiri-verbose", kind: Flag, value: "",
+        help: "at a harakiri, log the system call (/proc/PID/syscall) and kernel wait channel \
+         (/proc/PID/wchan) the worker was stuck in",
+        field: harakiri_verbose: bool = false,
+        apply: |c, o| c.harakiri_verbose = o.flag(),
     }
     NeedApp { name: "need-app", kind: Flag, value: "",
         help: "exit if no app can be loaded (default true; need-app = false to disable)",

@@ -303,6 +303,8 @@ mod tests {
             [
                 "enable-threads",
                 "die-on-term",
+                "close-on-exec",
+                "close-on-exec2",
                 "single-interpreter",
                 "thunder-lock",
                 "plugins-dir",

@@ -12,7 +12,8 @@
 //!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
 //! * [`mm`] — the anonymous shared mapping of the scoreboard, malloc tuning;
-//! * [`user`] — `--uid` / `--gid`, the names of ids;
+//! * [`user`] — `--uid` / `--gid`, the names of ids, `--chown-socket`;
+//! * [`watch`] — inotify watches for `--fs-reload`;
 //! * [`time`] and [`system`] — the clock, local time, host name, page size, online CPUs,
 //!   `glob(3)`.
 //!
@@ -42,5 +43,6 @@ pub mod signal;
 pub mod system;
 pub mod time;
 pub mod user;
+pub mod watch;
 
 pub use rustix::process::{Signal, WaitStatus};

@@ -165,6 +165,85 @@ pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
     result
 }
 
+// --- process and socket options (`--umask`, `--max-fd`, `--honour-stdin`, titles)
+
+/// Sets the process's file-creation mask (`umask(2)`); returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask & 0o777)).as_raw_mode() as u32
+}
+
+/// Sets both the soft and the hard limit on open descriptors (`RLIMIT_NOFILE`) to `n`:
+/// lowering always works, raising the hard limit needs `CAP_SYS_RESOURCE`.
+pub fn set_open_files_limit(n: u64) -> io::Result<()> {
+    let limit = Rlimit {
+        current: Some(n),
+        maximum: Some(n),
+    };
+    Ok(rustix::process::setrlimit(Resource::Nofile, limit)?)
+}
+
+/// The soft limit on open descriptors (`None`: unlimited).
+pub fn open_files_limit() -> Option<u64> {
+    rustix::process::getrlimit(Resource::Nofile).current
+}
+
+/// Points stdin (fd 0) at `/dev/null`, as uWSGI does unless `--honour-stdin`.
+pub fn stdin_to_null() -> io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    rustix::stdio::dup2_stdin(&null)?;
+    Ok(())
+}
+
+/// Where the kernel keeps this process's command line (`arg_start`, `arg_end`: fields 48 and
+/// 49 of `/proc/PID/stat`), read from that file's text. The name in parentheses may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+pub fn arg_area(stat: &str) -> Option<(u64, u64)> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    // The field after `)` is number 3 (state): 48 is the 46th from there.
+    let start: u64 = fields.nth(45)?.parse().ok()?;
+    let end: u64 = fields.next()?.parse().ok()?;
+    (start < end).then_some((start, end))
+}
+
+/// Replaces this process's command line (`/proc/PID/cmdline`, what `ps aux` and `top -c`
+/// show) with `title`, as uWSGI's process names do: the title is written over the memory the
+/// kernel reads the command line from (through `/proc/self/mem`, so no pointer is forged),
+/// ended by a NUL and padded with spaces to the end of the area; a title longer than the
+/// original command line is cut. The strings `std::env::args` reads live there: read them
+/// before. Returns the bytes of `title` kept.
+pub fn set_cmdline(title: &[u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let (start, end) = arg_area(&stat)
+        .ok_or_else(|| io::Error::other("no command line area in /proc/self/stat"))?;
+    let len = usize::try_from(end - start).map_err(io::Error::other)?;
+    let buf = cmdline_image(title, len);
+    let kept = buf.iter().position(|&b| b == 0).unwrap_or(0);
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/mem")?;
+    mem.write_all_at(&buf, start)?;
+    Ok(kept)
+}
+
+/// The bytes written over a command line area of `len` bytes for `title`: the title (cut to
+/// leave room, NULs dropped), a NUL, then spaces (a last byte that is not NUL tells the
+/// kernel the area was rewritten, so it shows only up to the first NUL).
+pub fn cmdline_image(title: &[u8], len: usize) -> Vec<u8> {
+    let mut buf: Vec<u8> = title
+        .iter()
+        .copied()
+        .filter(|&b| b != 0)
+        .take(len.saturating_sub(1))
+        .collect();
+    if buf.len() < len {
+        buf.push(0);
+    }
+    buf.resize(len, b' ');
+    buf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +303,34 @@ mod tests {
             line.split_whitespace().nth(1).unwrap().parse().unwrap()
         };
         assert_eq!(real_ids(), (field("Uid:"), field("Gid:")));
+    }
+
+    #[test]
+    fn the_arg_area_is_found_after_a_name_with_parentheses() {
+        let mut fields: Vec<String> = (3..=52).map(|n| n.to_string()).collect();
+        fields[48 - 3] = "1000".into();
+        fields[49 - 3] = "1040".into();
+        let stat = format!("42 (a) b (c)) {}", fields.join(" "));
+        assert_eq!(arg_area(&stat), Some((1000, 1040)));
+        assert_eq!(arg_area("42 (x) S 1"), None);
+        assert_eq!(arg_area("no parenthesis"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(arg_area(&own).is_some(), "{own}");
+    }
+
+    #[test]
+    fn a_cmdline_image_is_the_title_a_nul_and_spaces() {
+        assert_eq!(cmdline_image(b"ab", 6), b"ab\0   ");
+        assert_eq!(cmdline_image(b"abcdef", 4), b"abc\0");
+        assert_eq!(cmdline_image(b"a\0b", 4), b"ab\0 ");
+        assert_eq!(cmdline_image(b"x", 0), b"");
+    }
+
+    #[test]
+    fn the_open_files_limit_reads_back() {
+        let limit = open_files_limit();
+        assert!(limit.is_none_or(|n| n > 0));
+        let old = set_umask(0o027);
+        assert_eq!(set_umask(old), 0o027);
     }
 }

@@ -81,6 +81,14 @@ pub fn switch_user(uid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Changes the owner and group of the file at `path` (`chown(2)`; `None` leaves one as is),
+/// for `--chown-socket`.
+pub fn chown(path: &std::path::Path, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    let uid = uid.map(rustix::process::Uid::from_raw);
+    let gid = gid.map(rustix::process::Gid::from_raw);
+    Ok(rustix::fs::chown(path, uid, gid)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

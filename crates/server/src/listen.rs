@@ -252,3 +252,90 @@ pub(crate) fn bind_abstract(name: &[u8]) -> io::Result<Socket> {
     let listener = std::os::unix::net::UnixListener::bind_addr(&sa)?;
     Ok(Socket::from(OwnedFd::from(listener)))
 }
+
+/// `--chown-socket USER[:GROUP]`: the owner (and group) to give UNIX sockets, names or ids;
+/// without `:GROUP` the group is left as it is (as uWSGI's `uwsgi_chown`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChownSpec<'a> {
+    /// The user, a name or an id.
+    pub user: &'a str,
+    /// The group, a name or an id.
+    pub group: Option<&'a str>,
+}
+
+impl<'a> ChownSpec<'a> {
+    /// Splits `USER[:GROUP]`; `None` for an empty user or group.
+    pub(crate) fn parse(spec: &'a str) -> Option<ChownSpec<'a>> {
+        let (user, group) = match spec.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (spec, None),
+        };
+        if user.is_empty() || group.is_some_and(str::is_empty) {
+            return None;
+        }
+        Some(ChownSpec { user, group })
+    }
+
+    /// The ids (numbers as they are, names from the user and group databases).
+    fn ids(&self) -> io::Result<(u32, Option<u32>)> {
+        let uid = match self.user.parse() {
+            Ok(n) => n,
+            Err(_) => rwsgi_os::user::user_id(self.user)?,
+        };
+        let gid = match self.group {
+            Some(g) => Some(match g.parse() {
+                Ok(n) => n,
+                Err(_) => rwsgi_os::user::group_id(g)?,
+            }),
+            None => None,
+        };
+        Ok((uid, gid))
+    }
+}
+
+/// Gives every filesystem UNIX socket in `listeners` to `spec`'s owner and group (before
+/// privileges are dropped: only root may give a file away). Any failure is fatal, as in uWSGI.
+pub(crate) fn chown_sockets(listeners: &[Listener], spec: &str) -> Result<(), BindError> {
+    let parsed = ChownSpec::parse(spec);
+    for l in listeners {
+        let Some(path) = &l.path else { continue };
+        let err = |source: io::Error| BindError {
+            addr: format!("{} (--chown-socket {spec})", l.name),
+            source,
+        };
+        let owner = parsed
+            .as_ref()
+            .ok_or_else(|| err(io::Error::other("expected USER[:GROUP]")))?;
+        let (uid, gid) = owner.ids().map_err(err)?;
+        rwsgi_os::user::chown(path, Some(uid), gid).map_err(err)?;
+        eprintln!("chown {} to {spec}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod chown_tests {
+    use super::*;
+
+    #[test]
+    fn chown_specs_are_user_and_optional_group() {
+        let p = ChownSpec::parse;
+        assert_eq!(
+            p("www-data:www-data"),
+            Some(ChownSpec {
+                user: "www-data",
+                group: Some("www-data")
+            })
+        );
+        assert_eq!(
+            p("1000"),
+            Some(ChownSpec {
+                user: "1000",
+                group: None
+            })
+        );
+        assert_eq!(p(""), None);
+        assert_eq!(p(":g"), None);
+        assert_eq!(p("u:"), None);
+    }
+}

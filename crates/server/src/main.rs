@@ -13,6 +13,7 @@ mod logsink;
 mod master;
 mod metrics;
 mod privileges;
+mod process_opts;
 mod procname;
 mod reqlog;
 mod settings;
@@ -29,6 +30,8 @@ use std::process::ExitCode;
 use rwsgi_config::Command;
 
 fn main() -> ExitCode {
+    // Before any process title writes over them.
+    procname::original_args();
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "top") {
         return ExitCode::from(rwsgi_top::main(&args[1..]));
@@ -57,7 +60,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Serve(config) => {
+        Command::Serve(mut config) => {
+            // --umask first (uWSGI applies it while parsing), then --daemonize, whose file is
+            // the log.
+            process_opts::apply_umask(&config);
+            process_opts::daemon_log(&mut config);
+            if process_opts::should_detach(config.daemonize.is_some()) {
+                let plain_fork = rwsgi_os::process::fork_plain;
+                if let Err(e) = process_opts::detach(config.umask.is_some(), plain_fork) {
+                    eprintln!("rwsgi: --daemonize: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             // After a reload the log process owns the log already (stdout/stderr go to it).
             if let Some(path) = config.logto.as_ref().filter(|_| !logproc::active()) {
                 if let Err(e) = redirect_logs(path) {
@@ -72,6 +86,9 @@ fn main() -> ExitCode {
             }
             for w in &parsed.warnings {
                 eprintln!("rwsgi: warning: {w}");
+            }
+            if config.show_config {
+                eprint!("{}", process_opts::show_config(&config.exported.0));
             }
             match master::run(config) {
                 Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -22,6 +22,7 @@ use rwsgi_wsgi::Apps;
 
 use crate::listen::{self, Listener};
 use crate::metrics::{MetricsAccess, MetricsCollector};
+use crate::process_opts::PidfileTime;
 use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
@@ -179,6 +180,8 @@ struct Master {
     logto: Option<String>,
     /// `--attach-daemon` and its kin.
     daemons: Vec<Daemon>,
+    /// `--fs-reload` paths, watched through inotify.
+    fs_reload: crate::process_opts::FsReload,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -227,6 +230,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     if let Some(mb) = config.limit_as {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
+    crate::process_opts::apply_max_fd(&config);
     let mut settings = Settings::from_config(&config);
     // uWSGI's cheaper options imply its master: a stopped worker is someone's to start again.
     settings.master.respawn_always |= CheaperMode::enabled(&config);
@@ -249,14 +253,16 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         std::env::set_current_dir(dir).map_err(os("chdir"))?;
     }
     let sockets = bind_sockets(&config)?;
+    // --honour-stdin, --pidfile / --safe-pidfile (before the drop, as uWSGI), --pidfile2 /
+    // --safe-pidfile2 (after it).
+    crate::process_opts::remap_stdin(&config, sockets.listeners.iter().map(Listener::raw));
+    crate::process_opts::write_pidfiles(&config, PidfileTime::BeforeDrop).map_err(os("pidfile"))?;
     crate::privileges::drop_to(config.uid.as_deref(), config.gid.as_deref())
         .map_err(os("uid/gid"))?;
     if let Some(path) = &config.logto2 {
         crate::redirect_logs(path).map_err(os("--logto2"))?;
     }
-    if let Some(path) = &config.pidfile {
-        std::fs::write(path, format!("{}\n", std::process::id())).map_err(os("pidfile"))?;
-    }
+    crate::process_opts::write_pidfiles(&config, PidfileTime::AfterDrop).map_err(os("pidfile2"))?;
     start_python(&config)?;
     let nsockets = sockets.listeners.len();
     let metrics_info =
@@ -275,6 +281,15 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     let metrics_access = MetricsAccess::new(metrics_info.clone(), nsockets);
     crate::umod::install(&config, &settings, scoreboard.clone(), metrics_access)?;
     let apps = load_apps(&config, &settings)?;
+    if crate::process_opts::should_detach(config.daemonize2.is_some()) {
+        // --daemonize2: once the apps are loaded; the pid changes, so the pidfiles again.
+        eprintln!("*** daemonizing rwsgi ***");
+        crate::process_opts::detach(config.umask.is_some(), interp::fork)
+            .map_err(os("--daemonize2"))?;
+        for when in [PidfileTime::BeforeDrop, PidfileTime::AfterDrop] {
+            crate::process_opts::write_pidfiles(&config, when).map_err(os("pidfile"))?;
+        }
+    }
     let signal_actions = signal_actions(&config.signal_hooks);
     let (poller, signals) = event_sources(&signal_actions)?;
     let Sockets {
@@ -301,6 +316,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     };
     // After the chdir above: relative paths name files under --chdir, as in uWSGI.
     let touch_reload = TouchWatch::new(&config.touch_reload);
+    let fs_reload = crate::process_opts::FsReload::new(&config.fs_reload);
     let (cheaper, cheaper_log) = CheaperMode::new(&config);
     for line in cheaper_log {
         eprintln!("{line}");
@@ -335,6 +351,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
         logto: config.logto.clone(),
         daemons: Daemon::all(&config.daemons),
+        fs_reload,
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -391,6 +408,9 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
             l.raw()
         );
         listeners.push(l);
+    }
+    if let Some(spec) = &config.chown_socket {
+        listen::chown_sockets(&listeners, spec)?;
     }
     let access = if config.stats.is_some() || config.metrics.is_some() {
         Some(crate::stats_server::Access::from_config(config)?)
@@ -762,6 +782,11 @@ impl Master {
             });
             if stuck {
                 eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1) ***");
+                if self.settings.master.harakiri_verbose {
+                    for line in crate::process_opts::read_harakiri_details(pid) {
+                        eprintln!("{line}");
+                    }
+                }
                 self.scoreboard.worker(wid).inc_harakiri();
                 self.kill_worker(idx);
             }
@@ -893,6 +918,12 @@ impl Master {
                 }
             }
             if self.phase == Phase::Running {
+                if let Some(path) = self.fs_reload.changed() {
+                    eprintln!("[uwsgi-fsmon] detected event on \"{}\"", path.display());
+                    self.begin_reload();
+                }
+            }
+            if self.phase == Phase::Running {
                 if let Some(path) = self.touch_chain_reload.touched() {
                     eprintln!(
                         "*** {} has been touched... chain reload !!! ***",
@@ -978,6 +1009,12 @@ impl Master {
                     return None;
                 }
                 if let Phase::Reloading(_) = self.phase {
+                    if self.settings.master.exit_on_reload {
+                        // --exit-on-reload: the workers went as for a reload; the master too.
+                        eprintln!("rwsgi: GAME OVER (insert coin)");
+                        self.vacuum();
+                        return Some(0);
+                    }
                     let err = self.exec_self();
                     eprintln!("!!! graceful reload failed: {err}; respawning the workers instead");
                     self.phase = Phase::Running;
@@ -1023,7 +1060,9 @@ impl Master {
         let value = listen::Inherited::export(sockets.iter().map(|(k, fd)| (k.as_str(), *fd)));
         // SAFETY: the master is single-threaded.
         unsafe { std::env::set_var(listen::INHERIT_ENV, value) };
-        let args: Vec<CString> = std::env::args_os()
+        // As started: process titles have written over the strings `std::env::args` reads.
+        let args: Vec<CString> = crate::procname::original_args()
+            .iter()
             .filter_map(|a| CString::new(a.as_bytes()).ok())
             .collect();
         process::exec(c"/proc/self/exe", &args)
@@ -1047,6 +1086,9 @@ impl Master {
             }
         }
         if let Some(path) = &self.settings.master.pidfile {
+            let _ = std::fs::remove_file(path);
+        }
+        for path in &self.settings.master.more_pidfiles {
             let _ = std::fs::remove_file(path);
         }
     }

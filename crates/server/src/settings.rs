@@ -56,8 +56,10 @@ pub(crate) struct Settings {
     pub reload_mercy: Duration,
     /// `--chdir2`: the directory to change to once the apps are loaded.
     pub chdir2: Option<std::path::PathBuf>,
-    /// `--procname-prefix` / `--auto-procname`: how processes name themselves.
+    /// `--procname*` / `--auto-procname`: how processes title themselves.
     pub procname: crate::procname::ProcName,
+    /// `--reaper`: after each request the worker reaps its exited children.
+    pub reaper: bool,
     /// `--py-autoreload`: how often worker 1 checks loaded modules' files for changes.
     pub py_autoreload: Option<Duration>,
     /// `--chdir`, reported in apps[].chdir.
@@ -107,6 +109,12 @@ pub(crate) struct MasterSettings {
     pub max_worker_lifetime: Option<u64>,
     /// `--max-worker-lifetime-delta`: (worker id - 1) x this is added to the lifetime.
     pub max_worker_lifetime_delta: u64,
+    /// `--pidfile2`, `--safe-pidfile`, `--safe-pidfile2`: also removed by `--vacuum`.
+    pub more_pidfiles: Vec<std::path::PathBuf>,
+    /// `--exit-on-reload`: a graceful reload asked for shuts down instead.
+    pub exit_on_reload: bool,
+    /// `--harakiri-verbose`: log the stuck worker's syscall and wait channel.
+    pub harakiri_verbose: bool,
 }
 
 impl Settings {
@@ -147,6 +155,17 @@ impl Settings {
                 pidfile: config.pidfile.clone(),
                 max_worker_lifetime: config.max_worker_lifetime,
                 max_worker_lifetime_delta: config.max_worker_lifetime_delta,
+                more_pidfiles: [
+                    &config.pidfile2,
+                    &config.safe_pidfile,
+                    &config.safe_pidfile2,
+                ]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+                exit_on_reload: config.exit_on_reload,
+                harakiri_verbose: config.harakiri_verbose,
             },
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,
@@ -185,10 +204,8 @@ impl Settings {
                 }),
             ),
             chdir2: config.chdir2.clone(),
-            procname: crate::procname::ProcName {
-                prefix: config.procname_prefix.clone().unwrap_or_default(),
-                auto: config.auto_procname,
-            },
+            procname: crate::procname::ProcName::from_config(config),
+            reaper: config.reaper,
             py_autoreload: config.py_autoreload.map(Duration::from_secs),
             chdir: config
                 .chdir

@@ -428,6 +428,10 @@ impl Core<'_, '_> {
     /// The worker's limits after a request: `--max-requests`, `--reload-on-rss`, `--reload-on-as`.
     fn after_request(&self, usage: Option<MemUsage>) {
         let w = self.w;
+        if w.settings.reaper {
+            // --reaper: children the app started and never waited for leave no zombies.
+            while rwsgi_os::process::reap_child().is_some() {}
+        }
         if w.count_served() {
             // --max-requests reached: the worker winds down.
         } else if let Some(m) =
