@@ -384,6 +384,11 @@ fn daemonized(option: &str) {
     });
     assert_eq!(get(p.http, "/").text(), "srv ok");
     assert!(log().contains("spawned rwsgi worker 1"), "{}", log());
+    if option == "--daemonize" {
+        // Detached before anything was created: with the daemon's file-creation mask 0.
+        let mode = std::fs::metadata(&pidfile).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o666), "umask 0 unless --umask");
+    }
     if option == "--daemonize2" {
         // Detached only once the app was loaded, by the process that loaded it.
         let text = log();
