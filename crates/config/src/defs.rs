@@ -725,7 +725,8 @@ options! {
     }
     Reaper { name: "reaper", short: 'r', kind: Flag, value: "",
         help: "after each request, reap (waitpid) every exited child of the worker, so processes \
-         an app spawned and never waited for leave no zombies",
+         an app spawned and never waited for leave no zombies (as in uWSGI, a child the app \
+         waits for itself may then be gone already)",
         field: reaper: bool = false,
         apply: |c, o| c.reaper = o.flag(),
     }
