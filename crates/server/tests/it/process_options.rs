@@ -423,11 +423,12 @@ fn daemonize2_detaches_after_the_apps_are_loaded() {
     daemonized("--daemonize2");
 }
 
-/// rwsgi on a UNIX socket only, with stdin from `stdin`; returns the child and the log path.
-fn with_stdin(dir: &Path, stdin: Stdio, extra: &[&str]) -> (std::process::Child, PathBuf) {
-    let log_path = dir.join("rwsgi.log");
+/// rwsgi on a UNIX socket only, with stdin from `stdin` (stopped when dropped).
+fn with_stdin(stdin: Stdio, extra: &[&str]) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log_path = dir.path().join("rwsgi.log");
     let log = std::fs::File::create(&log_path).expect("log file");
-    let sock = dir.join("s.sock").display().to_string();
+    let sock = dir.path().join("s.sock").display().to_string();
     let child = Command::new(rwsgi_bin())
         .args(["--socket", &sock, "--processes", "1", "--master"])
         .args(["--module", "srv_app", "--chdir"])
@@ -438,7 +439,12 @@ fn with_stdin(dir: &Path, stdin: Stdio, extra: &[&str]) -> (std::process::Child,
         .stderr(log)
         .spawn()
         .expect("spawn rwsgi");
-    (child, log_path)
+    Server {
+        child,
+        dir,
+        log_path,
+        ports: Ports::default(),
+    }
 }
 
 #[test]
@@ -449,14 +455,11 @@ fn stdin_is_dev_null_unless_honour_stdin() {
     for honour in [false, true] {
         let file = std::fs::File::open(&input).expect("open input");
         let extra: &[&str] = if honour { &["--honour-stdin"] } else { &[] };
-        let (mut child, log) = with_stdin(dir.path(), Stdio::from(file), extra);
-        let master = child.id() as i32;
-        let worker = eventually(WAIT, "a worker", || {
-            let log = std::fs::read_to_string(&log).unwrap_or_default();
-            match children(master).first() {
-                Some(&w) if log.contains("spawned rwsgi worker 1") => Ok(w),
-                _ => Err(log),
-            }
+        let server = with_stdin(Stdio::from(file), extra);
+        let master = server.pid();
+        let worker = eventually(WAIT, "a worker", || match children(master).first() {
+            Some(&w) if server.log().contains("spawned rwsgi worker 1") => Ok(w),
+            _ => Err(server.log()),
         });
         let want = if honour {
             input.clone()
@@ -465,7 +468,6 @@ fn stdin_is_dev_null_unless_honour_stdin() {
         };
         assert_eq!(stdin_of(master as u64), want, "master, honour={honour}");
         assert_eq!(stdin_of(worker), want, "worker, honour={honour}");
-        stop_child(&mut child, libc::SIGTERM);
     }
 }
 
