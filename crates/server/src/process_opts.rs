@@ -51,7 +51,8 @@ pub(crate) fn detach(
         rwsgi_os::process::set_umask(0);
     }
     rwsgi_os::process::stdin_to_null()?;
-    // SAFETY: the caller's contract: single-threaded (no other thread reads the environment).
+    // SAFETY: in the child of a fork only the forking thread exists, so no other thread can
+    // read the environment while it changes.
     unsafe { std::env::set_var(DAEMONIZED_ENV, "1") };
     Ok(())
 }
