@@ -76,8 +76,9 @@ pub(crate) struct Settings {
     /// `--http-keepalive`, `--http-enable-proxy-protocol`); [`Settings::conn_policy`] turns
     /// them into each socket's [`ConnPolicy`].
     pub http: HttpRouter,
-    /// `--limit-post`: request bodies over this many bytes are refused with 413.
-    pub limit_post: Option<u64>,
+    /// `--limit-post`: request bodies over this many bytes are refused with 413 (`u64::MAX`
+    /// when unset, so the check is one compare that never fires).
+    pub limit_post: u64,
     /// `--static-map*` / `--check-static` and their companions; `None` when no file is
     /// mapped. Set by the master at start-up ([`crate::static_files::StaticFiles::from_config`]
     /// resolves the directories and reads the mime file).
@@ -238,7 +239,7 @@ impl Settings {
                     .map(Duration::from_secs),
                 proxy_protocol: config.proxy_protocol,
             },
-            limit_post: config.limit_post,
+            limit_post: config.limit_post.unwrap_or(u64::MAX),
             static_files: None,
         }
     }

@@ -145,8 +145,9 @@ impl Body {
         }
     }
 
-    /// Bounds a chunked body (`--limit-post`): reading past `limit` decoded bytes fails, as
-    /// [`BodyFailure::TooLarge`]. (A body with a Content-Length is refused before the app.)
+    /// Bounds a chunked body (`--limit-post`; `u64::MAX`: no bound): reading past `limit`
+    /// decoded bytes fails, as [`BodyFailure::TooLarge`]. (A body with a Content-Length is
+    /// refused before the app.)
     pub fn set_limit(&mut self, limit: u64) {
         self.limit = limit;
     }

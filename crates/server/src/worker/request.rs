@@ -61,14 +61,6 @@ impl Core<'_, '_> {
         };
         match parsed {
             Ok(Some(head)) => {
-                // --limit-post: a declared length over the limit never reaches the app.
-                if let (Some(limit), BodyFraming::Length(n)) =
-                    (self.w.settings.limit_post, head.framing)
-                {
-                    if n > limit {
-                        return self.refuse_too_large(conn, n, limit);
-                    }
-                }
                 // Static files before the app (one branch when there are none); a request
                 // with a body always goes to the app.
                 if let Some(statics) = &self.w.settings.static_files {
@@ -86,6 +78,11 @@ impl Core<'_, '_> {
                     }
                 }
                 if let BodyFraming::Length(n) = head.framing {
+                    // --limit-post (u64::MAX when off: one compare, for bodies only): a
+                    // declared length over the limit never reaches the app.
+                    if n > self.w.settings.limit_post {
+                        return self.refuse_too_large(conn, n);
+                    }
                     if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
                         return Step::Pump;
                     }
@@ -164,7 +161,8 @@ impl Core<'_, '_> {
     /// the app (uWSGI logs "Invalid (too big) CONTENT_LENGTH" and drops the connection). The
     /// body the client may already be sending is discarded while the connection lingers, so
     /// the client reads the answer rather than a reset.
-    fn refuse_too_large(&mut self, conn: &mut Conn, len: u64, limit: u64) -> Step {
+    fn refuse_too_large(&mut self, conn: &mut Conn, len: u64) -> Step {
+        let limit = self.w.settings.limit_post;
         eprintln!(
             "worker {} core {}: request body of {len} bytes from {} is over limit-post ({limit} \
              bytes): 413",
@@ -345,11 +343,7 @@ impl Core<'_, '_> {
             head.head_only,
         );
         body.set_timeout(policy.response.timeout);
-        if head.framing == BodyFraming::Chunked {
-            if let Some(limit) = w.settings.limit_post {
-                body.set_limit(limit);
-            }
-        }
+        body.set_limit(w.settings.limit_post);
         if needs_body {
             body.publish_on_wire(self.body_on_wire.clone());
             writer.watch_body(self.body_on_wire.clone());
