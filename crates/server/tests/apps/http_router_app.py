@@ -3,10 +3,13 @@
 /environ   REMOTE_ADDR, REMOTE_PORT and the request count so far, as JSON
 /stream    a body from a generator, no Content-Length (chunked on HTTP/1.1 keep-alive)
 /echo      the request body's length after wsgi.input.read() to the end
+/hold      waits (10 s at most) until the file named by the query string exists
 /calls     how many requests this worker's app saw (every path counts)
 """
 
 import json
+import os
+import time
 
 CALLS = 0
 
@@ -40,6 +43,11 @@ def application(environ, start_response):
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return _stream()
+    if path == "/hold":
+        deadline = time.monotonic() + 10
+        while not os.path.exists(environ["QUERY_STRING"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return _json(start_response, {"held": True})
     if path == "/echo":
         return _json(start_response, {"read": len(environ["wsgi.input"].read())})
     return _json(start_response, {"calls": CALLS})

@@ -110,6 +110,37 @@ fn proxy_protocol_v1_and_v2_set_remote_addr_and_the_log_line() {
             .any(|line| line.contains("203.0.113.7") && line.contains("GET /environ"))
     });
 
+    // The stats show the proxied client in the request's vars while it runs.
+    let flag = server.dir.path().join("release");
+    let mut held = connect(port);
+    held.set_nodelay(true).unwrap();
+    // In two writes: the header may arrive in pieces.
+    held.write_all(b"PROXY TCP4 198.51.100.77 192.0").unwrap();
+    held.write_all(
+        format!(
+            ".2.1 1234 80\r\nGET /hold?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            flag.display()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "REMOTE_ADDR in the stats' vars",
+        || {
+            let doc = try_stats(server.ports.stats)?;
+            let text = doc.to_string();
+            if text.contains("REMOTE_ADDR=198.51.100.77") && text.contains("REMOTE_PORT=1234") {
+                Ok(())
+            } else {
+                Err(text)
+            }
+        },
+    );
+    std::fs::write(&flag, b"").unwrap();
+    let (r, _) = read_http_response(&mut held).expect("the held response");
+    assert_eq!(r.status, 200);
+
     let env = environ_after(port, b"PROXY TCP6 2001:db8::42 ::1 4242 80\r\n", &server);
     assert_eq!(
         (env["REMOTE_ADDR"].as_str(), env["REMOTE_PORT"].as_str()),
