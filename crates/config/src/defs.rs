@@ -333,7 +333,9 @@ options! {
         help: "read a PROXY protocol header (v1 text or v2 binary) at the start of each \
                connection on HTTP sockets: REMOTE_ADDR / REMOTE_PORT (and the request log) \
                name the client it carries; a connection without one is served as it is (as \
-               uWSGI does), a malformed one gets 400 and is closed",
+               uWSGI does, though the specification says to refuse it), a malformed one gets \
+               400 and is closed. Any client that reaches the socket can send one: use it only \
+               behind a balancer",
         field: proxy_protocol: bool = false,
         apply: |c, o| c.proxy_protocol = o.flag(),
     }
