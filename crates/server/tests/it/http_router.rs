@@ -395,3 +395,54 @@ fn no_defer_accept_lets_a_silent_client_in_at_once_and_the_timeout_then_closes_i
     assert_eq!(get(dport, "/calls").status, 200);
     assert_eq!(open_sockets(dworker), dbase, "{}", deferred.log());
 }
+
+#[test]
+fn limit_post_holds_on_uwsgi_sockets_too_and_http_timeout_does_not_reach_them() {
+    // As uWSGI checks CONTENT_LENGTH for every protocol. The PROXY header is for HTTP sockets
+    // only: a uwsgi packet is never read as one.
+    let server = Rwsgi::new()
+        .uwsgi()
+        .test_app("http_router_app")
+        .args([
+            "--limit-post",
+            "100",
+            "--enable-proxy-protocol",
+            "--http-timeout",
+            "1",
+        ])
+        .start();
+    let port = server.ports.uwsgi;
+    wait_uwsgi_ready(&server, port, "/calls");
+    let r = try_uwsgi(port, "POST", "/echo", &[b'u'; 100]).expect("uwsgi");
+    assert_eq!((r.status, json(&r)["read"].as_u64()), (200, Some(100)));
+    let r = try_uwsgi(port, "POST", "/echo", &[b'u'; 101]).expect("uwsgi");
+    assert_eq!(r.status, 413, "{}", server.log());
+    // A uwsgi client in the middle of its packet keeps --socket-timeout's 10 s, not the 1 s
+    // of --http-timeout: still served after the HTTP timeout (and a sweep) has passed.
+    let packet = uwsgi_str_packet(
+        &[
+            ("REQUEST_METHOD", "GET"),
+            ("PATH_INFO", "/calls"),
+            ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ],
+        b"",
+    );
+    let mut s = connect(port);
+    s.write_all(&packet[..3]).unwrap();
+    let waited = Instant::now();
+    // The first byte lets the connection in; it must still be open 2.5 s later.
+    s.set_read_timeout(Some(Duration::from_millis(2500)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    let early = s.read(&mut byte);
+    assert!(
+        matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "closed after {:?}: {early:?}",
+        waited.elapsed()
+    );
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&packet[3..]).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    assert_eq!(parse_response(&raw).status, 200, "{}", server.log());
+}
