@@ -227,6 +227,19 @@ fn zero_means(o: &Occurrence<'_>, default: u64) -> Result<u64, ConfigError> {
     Ok(Some(o.number()?).filter(|&n| n > 0).unwrap_or(default))
 }
 
+/// `--http-keepalive`: uWSGI's optional number (no value = 1); the flag words an ini writes
+/// (`true`, `off`, ...) as 1 and 0. `None` for 0.
+fn keepalive_secs(o: &Occurrence<'_>) -> Result<Option<u64>, ConfigError> {
+    const WORDS: [&str; 6] = ["true", "on", "yes", "false", "off", "no"];
+    match o.value.map(str::trim) {
+        Some(v) if WORDS.iter().any(|w| v.eq_ignore_ascii_case(w)) => {
+            Ok(crate::config::flag_value(Some(v)).then_some(1))
+        }
+        None | Some("") => Ok(Some(1)),
+        Some(_) => o.nonzero_or_off(),
+    }
+}
+
 /// A percentage (0 means the default, as in [`zero_means`]).
 fn percent(o: &Occurrence<'_>, default: u64) -> Result<u64, ConfigError> {
     let n = zero_means(o, default)?;
@@ -292,6 +305,57 @@ options! {
         help: "the read size while a body is buffered (default 8192, at least --post-buffering)",
         field: post_buffering_bufsize: u64 = 0,
         apply: |c, o| c.post_buffering_bufsize = o.number()?,
+    }
+    // --- uWSGI's HTTP router (rwsgi's HTTP sockets are the router), limit-post, defer-accept
+    HttpTimeout { name: "http-timeout", kind: Value, value: "SECS",
+        help: "give up on an HTTP-socket client that sends or takes nothing for SECS: while its \
+               request head or body is read, its response written, and between requests on a \
+               kept-alive connection (uWSGI's HTTP router timeout; on HTTP sockets it wins over \
+               --socket-timeout, which keeps the uwsgi sockets; default: --socket-timeout's \
+               10 / 30, and 60 between requests)",
+        field: http_timeout: Option<u64> = None,
+        apply: |c, o| c.http_timeout = o.nonzero_or_off()?,
+    }
+    HttpKeepalive { name: "http-keepalive", kind: OptionalValue, value: "SECS",
+        help: "HTTP/1.1 keep-alive: rwsgi's HTTP sockets always keep HTTP/1.1 connections (and \
+               HTTP/1.0 ones that ask), so a flag, 0 or 1 changes nothing; N > 1 closes a \
+               kept-alive connection idle for N seconds (as uWSGI's router; default \
+               --http-timeout, else 60)",
+        field: http_keepalive: Option<u64> = None,
+        apply: |c, o| c.http_keepalive = keepalive_secs(o)?,
+    }
+    HttpAutoChunked { name: "http-auto-chunked", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: an HTTP/1.1 response without a Content-Length is \
+               always sent chunked on a kept-alive connection (uWSGI's router without this \
+               option closes the connection instead)",
+    }
+    HttpEnableProxyProtocol { name: "http-enable-proxy-protocol", kind: OptionalValue, value: "BOOL",
+        help: "read a PROXY protocol header (v1 text or v2 binary) at the start of each \
+               connection on HTTP sockets: REMOTE_ADDR / REMOTE_PORT (and the request log) \
+               name the client it carries; a connection without one is served as it is (as \
+               uWSGI does, though the specification says to refuse it), a malformed one gets \
+               400 and is closed. Any client that reaches the socket can send one: use it only \
+               behind a balancer",
+        field: proxy_protocol: bool = false,
+        apply: |c, o| c.proxy_protocol = o.flag(),
+    }
+    EnableProxyProtocol { name: "enable-proxy-protocol", kind: Flag, value: "",
+        help: "the same as --http-enable-proxy-protocol (uWSGI's --http-socket spelling)",
+        apply: |c, o| c.proxy_protocol = o.flag(),
+    }
+    NoDeferAccept { name: "no-defer-accept", kind: Flag, value: "",
+        help: "accept TCP connections at once instead of when their first bytes arrive \
+               (TCP_DEFER_ACCEPT, on by default as in uWSGI)",
+        field: no_defer_accept: bool = false,
+        apply: |c, o| c.no_defer_accept = o.flag(),
+    }
+    LimitPost { name: "limit-post", kind: Value, value: "BYTES",
+        help: "refuse request bodies over BYTES with 413 before the app runs: a larger \
+               Content-Length at once, a chunked body once it passes BYTES (its wsgi.input \
+               read raises; uWSGI drops the connection without an answer) (0 = off, the \
+               default)",
+        field: limit_post: Option<u64> = None,
+        apply: |c, o| c.limit_post = o.nonzero_or_off()?,
     }
     ForwardedAllowIps { name: "forwarded-allow-ips", kind: Value, value: "LIST",
         help: "peers (comma list of IPs/CIDRs, * = all) whose X-Forwarded-Proto, X-Forwarded-Ssl and \

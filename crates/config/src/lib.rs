@@ -60,6 +60,8 @@ pub use parse::{
 #[cfg(test)]
 mod format_tests;
 #[cfg(test)]
+mod http_router_tests;
+#[cfg(test)]
 mod lang_tests;
 #[cfg(test)]
 mod tests;

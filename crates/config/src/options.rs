@@ -301,6 +301,7 @@ mod tests {
         assert_eq!(
             noops,
             [
+                "http-auto-chunked",
                 "enable-threads",
                 "die-on-term",
                 "close-on-exec",

@@ -5,16 +5,18 @@
 //! * [`http`] — HTTP/1.x request heads (for `--http-socket`), chunked request
 //!   bodies, CGI environ key mapping, percent decoding and status parsing.
 //! * [`static_file`] — static-file path mapping (traversal-safe), byte ranges, HTTP dates.
+//! * [`proxy`] — the PROXY protocol header (v1 text, v2 binary) a balancer sends first.
 //!
 //! Everything here sits on the server's per-request hot path and is fed
 //! untrusted bytes, so no function panics on any input; malformed input is
-//! reported through the typed errors [`UwsgiError`], [`HttpError`] and
-//! [`ChunkedError`].
+//! reported through the typed errors [`UwsgiError`], [`HttpError`],
+//! [`ChunkedError`] and [`ProxyError`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod http;
+pub mod proxy;
 pub mod static_file;
 pub mod uwsgi;
 
@@ -23,6 +25,7 @@ pub mod uwsgi;
 pub use httparse;
 
 pub use http::{BodyFraming, ChunkedDecoder, ChunkedError, HttpError, HttpHead};
+pub use proxy::{ProxyError, ProxyHead};
 pub use uwsgi::{UwsgiError, UwsgiHead, Vars};
 
 /// Parses a `Content-Length` value: one or more ASCII digits, surrounded by

@@ -123,12 +123,14 @@ pub(crate) fn inherit_key(kind: &str, name: &str) -> String {
 }
 
 /// Binds `addr` (or adopts the socket a reloading master handed over) and listens. `chmod`
-/// applies to filesystem UNIX sockets.
+/// applies to filesystem UNIX sockets; `defer_accept` (off with `--no-defer-accept`) to TCP
+/// ones.
 pub(crate) fn bind(
     addr: &Addr,
     proto: Protocol,
     backlog: u32,
     chmod: Option<u32>,
+    defer_accept: bool,
     inherited: &mut Inherited,
 ) -> Result<Listener, BindError> {
     let key = inherit_key(proto.name(), &addr.to_string());
@@ -137,12 +139,12 @@ pub(crate) fn bind(
         // As uWSGI: a connection becomes acceptable only once its first bytes arrived, so a
         // worker never accepts a client that has nothing to say yet (and never has to park it
         // in epoll). Clients of both protocols always speak first. (Not for the stats socket,
-        // whose raw clients never speak.)
-        rwsgi_os::net::set_defer_accept(&listener.fd, DEFER_ACCEPT_SECS).map_err(|source| {
-            BindError {
-                addr: listener.name.clone(),
-                source,
-            }
+        // whose raw clients never speak.) `--no-defer-accept` sets 0, which also clears what
+        // a socket handed over by a reloading master had.
+        let secs = if defer_accept { DEFER_ACCEPT_SECS } else { 0 };
+        rwsgi_os::net::set_defer_accept(&listener.fd, secs).map_err(|source| BindError {
+            addr: listener.name.clone(),
+            source,
         })?;
     }
     Ok(listener)

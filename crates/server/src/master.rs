@@ -398,6 +398,7 @@ fn bind_sockets(config: &Config) -> Result<Sockets, StartError> {
             proto,
             config.listen,
             config.chmod_socket,
+            !config.no_defer_accept,
             &mut inherited,
         )?;
         eprintln!(

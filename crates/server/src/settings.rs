@@ -74,10 +74,42 @@ pub(crate) struct Settings {
     /// `--post-buffering-bufsize`: bytes asked of one `read(2)` while a body is spooled to
     /// its file (uWSGI: 8192 by default, never less than `--post-buffering`).
     pub post_buffering_bufsize: usize,
+    /// uWSGI's HTTP-router options on rwsgi's HTTP sockets (`--http-timeout`,
+    /// `--http-keepalive`, `--http-enable-proxy-protocol`); [`Settings::conn_policy`] turns
+    /// them into each socket's [`ConnPolicy`].
+    pub http: HttpRouter,
+    /// `--limit-post`: request bodies over this many bytes are refused with 413 (`u64::MAX`
+    /// when unset, so the check is one compare that never fires).
+    pub limit_post: u64,
     /// `--static-map*` / `--check-static` and their companions; `None` when no file is
     /// mapped. Set by the master at start-up ([`crate::static_files::StaticFiles::from_config`]
     /// resolves the directories and reads the mime file).
     pub static_files: Option<Arc<crate::static_files::StaticFiles>>,
+}
+
+/// uWSGI's HTTP-router options, for rwsgi's HTTP sockets.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HttpRouter {
+    /// `--http-timeout`: every wait for an HTTP client (head, idle, body, response).
+    pub timeout: Option<Duration>,
+    /// `--http-keepalive N` with N > 1: a kept-alive HTTP connection idle this long is closed.
+    pub keepalive_idle: Option<Duration>,
+    /// `--http-enable-proxy-protocol` / `--enable-proxy-protocol`.
+    pub proxy_protocol: bool,
+}
+
+/// How a core treats the connections of one listening socket (worked out once per socket
+/// when the core starts, so a request only indexes it).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnPolicy {
+    /// A client that connected or started a request head may send nothing more for this long.
+    pub head_timeout: Duration,
+    /// A kept-alive connection idle this long between requests is closed.
+    pub idle_timeout: Duration,
+    /// Every response's settings; their timeout is also the request body's.
+    pub response: ResponseOptions,
+    /// A PROXY protocol header may come first (HTTP sockets with `--enable-proxy-protocol`).
+    pub proxy_protocol: bool,
 }
 
 /// What only the master reads: lifecycle policy and what it cleans up.
@@ -216,8 +248,42 @@ impl Settings {
             forwarded_allow: config.forwarded_allow_ips.clone(),
             post_buffering: config.post_buffering,
             post_buffering_bufsize: post_buffering_bufsize(config),
+            http: HttpRouter {
+                timeout: config.http_timeout.map(Duration::from_secs),
+                keepalive_idle: config
+                    .http_keepalive
+                    .filter(|&n| n > 1)
+                    .map(Duration::from_secs),
+                proxy_protocol: config.proxy_protocol,
+            },
+            limit_post: config.limit_post.unwrap_or(u64::MAX),
             static_files: None,
         }
+    }
+
+    /// The policy for the connections of a socket speaking `proto`: on HTTP sockets
+    /// `--http-timeout` bounds every wait (winning over `--socket-timeout`, as uWSGI's router
+    /// timeout is the one its HTTP clients meet) and `--http-keepalive N` the idle time
+    /// between requests; uwsgi sockets keep `--socket-timeout` and never read a PROXY header.
+    pub(crate) fn conn_policy(&self, proto: rwsgi_config::Protocol) -> ConnPolicy {
+        let mut policy = ConnPolicy {
+            head_timeout: self.head_timeout,
+            idle_timeout: KEEPALIVE_IDLE,
+            response: self.response.clone(),
+            proxy_protocol: false,
+        };
+        if proto.is_http() {
+            if let Some(t) = self.http.timeout {
+                policy.head_timeout = t;
+                policy.idle_timeout = t;
+                policy.response.timeout = t;
+            }
+            if let Some(idle) = self.http.keepalive_idle {
+                policy.idle_timeout = idle;
+            }
+            policy.proxy_protocol = self.http.proxy_protocol;
+        }
+        policy
     }
 
     /// The request count after which worker `wid` (1-based) is recycled; 0 = never.
@@ -283,6 +349,10 @@ fn post_buffering_bufsize(config: &Config) -> usize {
 /// unless `--socket-timeout` says otherwise.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A kept-alive connection idle this long between requests is closed, unless
+/// `--http-timeout` or `--http-keepalive` says otherwise (uWSGI's router default).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+
 /// `Name: value\r\n` for each `--add-header` except `Connection` (the config lets only
 /// `Connection: close` through, which the writer emits itself when it closes).
 fn render_headers(headers: &[(String, String)]) -> Option<Arc<[u8]>> {
@@ -319,6 +389,45 @@ mod tests {
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
         assert!(s.response.always_close);
+    }
+
+    #[test]
+    fn http_timeout_wins_on_http_sockets_and_socket_timeout_keeps_uwsgi_ones() {
+        use rwsgi_config::Protocol;
+        let secs = |p: &ConnPolicy| {
+            (
+                p.head_timeout.as_secs(),
+                p.idle_timeout.as_secs(),
+                p.response.timeout.as_secs(),
+                p.proxy_protocol,
+            )
+        };
+        let mut config = Config::default();
+        let s = Settings::from_config(&config);
+        assert_eq!(secs(&s.conn_policy(Protocol::Http)), (10, 60, 30, false));
+        assert_eq!(secs(&s.conn_policy(Protocol::Uwsgi)), (10, 60, 30, false));
+        config.socket_timeout = Some(5);
+        config.http_timeout = Some(86400);
+        config.proxy_protocol = true;
+        let s = Settings::from_config(&config);
+        assert_eq!(
+            secs(&s.conn_policy(Protocol::Http)),
+            (86400, 86400, 86400, true)
+        );
+        assert_eq!(
+            secs(&s.conn_policy(Protocol::Http11)),
+            (86400, 86400, 86400, true)
+        );
+        assert_eq!(secs(&s.conn_policy(Protocol::Uwsgi)), (5, 60, 5, false));
+        // --http-keepalive 1 is a flag; N > 1 is the idle time between requests.
+        config.http_keepalive = Some(1);
+        let s = Settings::from_config(&config);
+        assert_eq!(s.conn_policy(Protocol::Http).idle_timeout.as_secs(), 86400);
+        config.http_keepalive = Some(15);
+        config.http_timeout = None;
+        let s = Settings::from_config(&config);
+        assert_eq!(secs(&s.conn_policy(Protocol::Http)), (5, 15, 5, true));
+        assert_eq!(s.conn_policy(Protocol::Uwsgi).idle_timeout.as_secs(), 60);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub enum BodyFailure {
     TimedOut,
     /// The connection ended (or failed) before the body did.
     Disconnected,
+    /// A chunked body grew past `--limit-post`.
+    TooLarge,
 }
 
 impl BodyFailure {
@@ -43,6 +45,7 @@ impl BodyFailure {
             BodyFailure::Malformed => Some(b"400 Bad Request"),
             BodyFailure::TimedOut => Some(b"408 Request Timeout"),
             BodyFailure::Disconnected => None,
+            BodyFailure::TooLarge => Some(b"413 Request Entity Too Large"),
         }
     }
 
@@ -50,6 +53,7 @@ impl BodyFailure {
         match e.kind() {
             io::ErrorKind::InvalidData => BodyFailure::Malformed,
             io::ErrorKind::TimedOut => BodyFailure::TimedOut,
+            io::ErrorKind::FileTooLarge => BodyFailure::TooLarge,
             _ => BodyFailure::Disconnected,
         }
     }
@@ -100,6 +104,10 @@ pub struct Body {
     failure: Option<BodyFailure>,
     /// Where this body publishes how much of it is still on the wire, if anyone looks.
     on_wire: Option<BodyOnWire>,
+    /// Most decoded bytes a chunked body may have (`--limit-post`; `u64::MAX`: no limit).
+    limit: u64,
+    /// Decoded bytes of a chunked body so far.
+    decoded: u64,
 }
 
 impl Default for Body {
@@ -132,7 +140,16 @@ impl Body {
             timeout: DEFAULT_SOCKET_TIMEOUT,
             failure: None,
             on_wire: None,
+            limit: u64::MAX,
+            decoded: 0,
         }
+    }
+
+    /// Bounds a chunked body (`--limit-post`; `u64::MAX`: no bound): reading past `limit`
+    /// decoded bytes fails, as [`BodyFailure::TooLarge`]. (A body with a Content-Length is
+    /// refused before the app.)
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
     }
 
     /// Publishes, now and after every read, how many body bytes are still on the wire.
@@ -240,6 +257,14 @@ impl Body {
                             Err(e) => return Err(self.failed(e)),
                         };
                         self.pos += used;
+                        self.decoded += (self.pending.len() - before) as u64;
+                        if self.decoded > self.limit {
+                            let e = io::Error::new(
+                                io::ErrorKind::FileTooLarge,
+                                format!("chunked body over limit-post ({} bytes)", self.limit),
+                            );
+                            return Err(self.failed(e));
+                        }
                         if done {
                             self.finished = true;
                             return Ok(true);
@@ -704,6 +729,11 @@ mod tests {
                 io::ErrorKind::TimedOut,
                 BodyFailure::TimedOut,
                 Some(&b"408 Request Timeout"[..]),
+            ),
+            (
+                io::ErrorKind::FileTooLarge,
+                BodyFailure::TooLarge,
+                Some(&b"413 Request Entity Too Large"[..]),
             ),
             (
                 io::ErrorKind::UnexpectedEof,

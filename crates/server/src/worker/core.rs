@@ -19,6 +19,7 @@ use super::body::{Buffering, Linger, Pump};
 use super::static_send::Transfer;
 use super::WorkerShared;
 use crate::reqlog::{Clock, LogBuffers};
+use crate::settings::ConnPolicy;
 
 /// A client connection owned by this core.
 pub(super) struct Conn {
@@ -44,6 +45,9 @@ pub(super) struct Conn {
     /// A static file's response is going out (`--static-map`); the connection is watched
     /// for writability meanwhile.
     pub sending: Option<Box<Transfer>>,
+    /// A PROXY protocol header may still come first (`--enable-proxy-protocol`, HTTP sockets,
+    /// until the connection's first bytes have been looked at).
+    pub proxy_pending: bool,
 }
 
 /// What happened to a connection after some of its bytes were handled.
@@ -76,14 +80,14 @@ pub(super) struct Core<'w, 'a> {
     pub spool_buf: Vec<u8>,
     /// Where the body being read publishes how much of it is still to come (for the writer).
     pub body_on_wire: BodyOnWire,
+    /// Each listening socket's connection policy (timeouts, PROXY header), by listener index.
+    pub policies: Vec<ConnPolicy>,
 }
 
 /// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
 const WAKE: u64 = u64::MAX;
 /// A connection that never sent a complete request gets this long once the worker stops.
 const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
-/// A keep-alive connection idle this long between requests is closed.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 /// Most connections accepted back to back (each answered and closed) before the core looks at
 /// its other connections again.
 const ACCEPT_BATCH: u32 = 16;
@@ -139,6 +143,11 @@ impl<'w, 'a> Core<'w, 'a> {
             scratch: Vec::new(),
             spool_buf: Vec::new(),
             body_on_wire: BodyOnWire::default(),
+            policies: w
+                .listeners
+                .iter()
+                .map(|l| w.settings.conn_policy(l.proto))
+                .collect(),
         })
     }
 
@@ -234,23 +243,24 @@ impl<'w, 'a> Core<'w, 'a> {
         }
     }
 
-    /// Closes keep-alive connections idle for too long and clients stuck mid-head (slowloris).
+    /// Closes keep-alive connections idle for too long and clients stuck mid-head (slowloris),
+    /// or silent since they connected (`--no-defer-accept` lets those in).
     fn close_stale(&mut self) {
         let now = Instant::now();
-        let head_timeout = self.w.settings.head_timeout;
         for slot in 0..self.conns.len() {
             let stale = self.conns[slot].as_ref().is_some_and(|c| {
                 if let Some(linger) = &c.linger {
                     return linger.expired(now);
                 }
+                let policy = &self.policies[c.listener];
                 if c.sending.is_some() {
                     // A reader that takes nothing for the response timeout is given up on.
-                    return now.duration_since(c.last_active) > self.w.settings.response.timeout;
+                    return now.duration_since(c.last_active) > policy.response.timeout;
                 }
-                let limit = if c.buf.is_empty() {
-                    KEEPALIVE_IDLE
+                let limit = if c.buf.is_empty() && c.served > 0 {
+                    policy.idle_timeout
                 } else {
-                    head_timeout
+                    policy.head_timeout
                 };
                 now.duration_since(c.last_active) > limit
             });
@@ -288,6 +298,7 @@ impl<'w, 'a> Core<'w, 'a> {
             spooled: None,
             linger: None,
             sending: None,
+            proxy_pending: self.policies[listener].proxy_protocol,
         };
         let slot = match self.free.pop() {
             Some(s) => s,

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use rwsgi_os::fdio::writev_nb;
 use rwsgi_os::time::unix_now;
 use rwsgi_proto::http;
+use rwsgi_proto::proxy::{self, Proxied, ProxyHead};
 use rwsgi_proto::{httparse, uwsgi};
 use rwsgi_stats::procfs::MemUsage;
 use rwsgi_wsgi::vars::HttpConn;
@@ -48,6 +49,12 @@ impl Head {
 impl Core<'_, '_> {
     /// Serves the request at the start of `conn.buf`, if complete.
     pub(super) fn serve(&mut self, py: Python<'_>, conn: &mut Conn) -> Step {
+        // One branch when --enable-proxy-protocol is off (and after a connection's start).
+        if conn.proxy_pending {
+            if let Some(step) = self.take_proxy_header(conn) {
+                return step;
+            }
+        }
         let parsed = match self.w.listeners[conn.listener].proto {
             Protocol::Http | Protocol::Http11 => self.parse_http(conn),
             Protocol::Uwsgi => self.parse_uwsgi(conn),
@@ -71,6 +78,11 @@ impl Core<'_, '_> {
                     }
                 }
                 if let BodyFraming::Length(n) = head.framing {
+                    // --limit-post (u64::MAX when off: one compare, for bodies only): a
+                    // declared length over the limit never reaches the app.
+                    if n > self.w.settings.limit_post {
+                        return self.refuse_too_large(conn, n);
+                    }
                     if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
                         return Step::Pump;
                     }
@@ -102,6 +114,74 @@ impl Core<'_, '_> {
                 Step::Close
             }
         }
+    }
+
+    /// Reads the PROXY protocol header a connection may start with (uWSGI's rule: it may be
+    /// absent, and then the socket's peer is the client). The client it names becomes
+    /// REMOTE_ADDR / REMOTE_PORT for every request of the connection; who may set the scheme
+    /// with forwarded headers stays decided by the socket's peer (the balancer), since anyone
+    /// can write a header. `None`: go on with the request in `conn.buf`.
+    fn take_proxy_header(&mut self, conn: &mut Conn) -> Option<Step> {
+        match proxy::parse(&conn.buf) {
+            Ok(None) => Some(Step::NeedMore),
+            Ok(Some(ProxyHead::Absent)) => {
+                conn.proxy_pending = false;
+                None
+            }
+            Ok(Some(ProxyHead::Header { len, proxied })) => {
+                conn.proxy_pending = false;
+                conn.buf.drain(..len);
+                if let Proxied::Addrs { src, .. } = proxied {
+                    conn.remote_addr = src.ip().to_string();
+                    conn.remote_port = src.port().to_string();
+                }
+                conn.buf.is_empty().then_some(Step::NeedMore)
+            }
+            Err(e) => {
+                conn.proxy_pending = false;
+                eprintln!(
+                    "worker {} core {}: bad PROXY header from {}: {e}",
+                    self.w.wid, self.id, conn.remote_addr
+                );
+                self.w
+                    .scoreboard
+                    .core(self.w.wid, self.id)
+                    .add_read_errors(1);
+                self.w
+                    .scoreboard
+                    .responses(self.w.wid, self.id)
+                    .record(400, 0);
+                send_simple(conn, e.status());
+                Some(Step::Close)
+            }
+        }
+    }
+
+    /// `--limit-post`: answers 413 to a request whose Content-Length is over the limit, before
+    /// the app (uWSGI logs "Invalid (too big) CONTENT_LENGTH" and drops the connection). The
+    /// body the client may already be sending is discarded while the connection lingers, so
+    /// the client reads the answer rather than a reset.
+    fn refuse_too_large(&mut self, conn: &mut Conn, len: u64) -> Step {
+        let limit = self.w.settings.limit_post;
+        eprintln!(
+            "worker {} core {}: request body of {len} bytes from {} is over limit-post ({limit} \
+             bytes): 413",
+            self.w.wid,
+            self.id,
+            if conn.remote_addr.is_empty() {
+                "unix socket"
+            } else {
+                &conn.remote_addr
+            }
+        );
+        self.w
+            .scoreboard
+            .responses(self.w.wid, self.id)
+            .record(413, 0);
+        send_simple(conn, "413 Request Entity Too Large");
+        conn.buf.clear();
+        conn.linger = Some(Linger::start(&conn.fd, Body::default(), false));
+        Step::Pump
     }
 
     fn parse_http(&mut self, conn: &Conn) -> Result<Option<Head>, (&'static str, String)> {
@@ -248,7 +328,8 @@ impl Core<'_, '_> {
                 BodyFraming::None => false,
             };
         let mut writer = std::mem::take(&mut self.writer);
-        writer.set_options(&w.settings.response);
+        let policy = &self.policies[conn.listener];
+        writer.set_options(&policy.response);
         writer.reset(
             fd,
             head.dialect,
@@ -261,7 +342,8 @@ impl Core<'_, '_> {
             head.dialect == Dialect::Uwsgi && !needs_body,
             head.head_only,
         );
-        body.set_timeout(w.settings.response.timeout);
+        body.set_timeout(policy.response.timeout);
+        body.set_limit(w.settings.limit_post);
         if needs_body {
             body.publish_on_wire(self.body_on_wire.clone());
             writer.watch_body(self.body_on_wire.clone());

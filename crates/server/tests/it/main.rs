@@ -10,6 +10,7 @@ mod faults;
 mod hooks;
 mod http_bodies;
 mod http_conformance;
+mod http_router;
 mod logging;
 mod master_fifo;
 mod metrics;
