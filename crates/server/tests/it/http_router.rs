@@ -18,18 +18,6 @@ fn config(name: &str) -> String {
         .to_string()
 }
 
-/// `--module http_router_app` from this crate's `tests/apps` (named from this file's crate,
-/// so the app is found whichever checkout built the harness).
-fn router_app() -> [String; 4] {
-    let apps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/apps");
-    [
-        "--module".into(),
-        "http_router_app".into(),
-        "--chdir".into(),
-        apps.display().to_string(),
-    ]
-}
-
 /// Starts rwsgi on corpus config `name` with pre-bound HTTP and stats sockets named through
 /// the `http_port` / `stats_port` placeholders; waits until the HTTP socket answers.
 fn start(name: &str) -> Server {
@@ -388,7 +376,7 @@ fn no_defer_accept_lets_a_silent_client_in_at_once_and_the_timeout_then_closes_i
 
     // Without --no-defer-accept (the default), the kernel holds the silent client back: the
     // server side of its connection waits in SYN_RECV and the worker has nothing to accept.
-    let deferred = Rwsgi::new().http().args(router_app()).start();
+    let deferred = Rwsgi::new().http().test_app("http_router_app").start();
     let dport = deferred.ports.http;
     deferred.wait_http_ready(dport, 1);
     let dworker = only_worker(&deferred);
@@ -414,7 +402,7 @@ fn limit_post_holds_on_uwsgi_sockets_too_and_http_timeout_does_not_reach_them() 
     // only: a uwsgi packet is never read as one.
     let server = Rwsgi::new()
         .uwsgi()
-        .args(router_app())
+        .test_app("http_router_app")
         .args([
             "--limit-post",
             "100",
