@@ -213,10 +213,11 @@ fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else.
-fn env_behavior(o: &Occurrence<'_>) -> Result<(), ConfigError> {
+/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else; true for cheat.
+fn env_behavior(o: &Occurrence<'_>) -> Result<bool, ConfigError> {
     match o.required()? {
-        "holy" | "cheat" => Ok(()),
+        "holy" => Ok(false),
+        "cheat" => Ok(true),
         v => Err(o.invalid(v, "expected holy or cheat")),
     }
 }
@@ -754,13 +755,50 @@ options! {
         help: "accepted for compatibility: rwsgi's plugins are built in, so there is no plugin \
          directory to search",
     }
+    // --- Paste Deploy, the WSGI environ's allocation, fork hooks (uWSGI's python plugin)
+    Paste { name: "paste", kind: Value, value: "URI",
+        help: "load the app with PasteDeploy's loadapp(URI): config:FILE (a relative FILE is taken \
+         from the directory the apps load in), egg:DIST[#NAME] or call:MODULE:FACTORY; \
+         PasteDeploy must be importable in the app's Python",
+        field: paste: Option<String> = None,
+        apply: |c, o| c.paste = Some(o.string()?),
+    }
+    PasteName { name: "paste-name", kind: Value, value: "NAME",
+        help: "the app section --paste loads (default main: [app:main], [pipeline:main], ...)",
+        field: paste_name: Option<String> = None,
+        apply: |c, o| c.paste_name = Some(o.string()?),
+    }
+    PasteLogger { name: "paste-logger", kind: Flag, value: "",
+        help: "before loading --paste config:FILE, configure Python's logging from FILE \
+         (logging.config.fileConfig, with %(here)s and %(__file__)s defined)",
+        field: paste_logger: bool = false,
+        apply: |c, o| c.paste_logger = o.flag(),
+    }
+    // handled by the parser: the file's [uwsgi] section, then paste = config:FILE
+    IniPaste { name: "ini-paste", kind: Value, value: "FILE",
+        help: "load the [uwsgi] section of a PasteDeploy ini FILE and the app with \
+         --paste config:FILE (made absolute)",
+    }
+    IniPasteLogged { name: "ini-paste-logged", kind: Value, value: "FILE",
+        help: "as --ini-paste, with --paste-logger",
+    }
     WsgiEnvBehavior { name: "wsgi-env-behavior", aliases: ["wsgi-env-behaviour"], kind: Value,
         value: "holy|cheat",
-        help: "how environ dicts are allocated: rwsgi always builds a new dict for each request \
-         (uWSGI's holy); cheat is accepted and behaves the same (uWSGI's cheat reuses one dict per \
-         core and clears it after the request, so an app that keeps environ past its request \
-         finds it emptied there, intact in rwsgi)",
-        apply: |_c, o| env_behavior(o)?,
+        help: "holy (the default): each request's environ is the app's to keep; cheat: emptied \
+         once its request is over, as uWSGI's cheat allocator leaves it (rwsgi still gives each \
+         request a dict of its own)",
+        field: wsgi_env_cheat: bool = false,
+        apply: |c, o| c.wsgi_env_cheat = env_behavior(o)?,
+    }
+    WsgiDisableFileWrapper { name: "wsgi-disable-file-wrapper", kind: Flag, value: "",
+        help: "no wsgi.file_wrapper in the environ (apps then send files their own way)",
+        field: wsgi_disable_file_wrapper: bool = false,
+        apply: |c, o| c.wsgi_disable_file_wrapper = o.flag(),
+    }
+    PyCallOsafterfork { name: "py-call-osafterfork", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: every process rwsgi forks already runs \
+         PyOS_AfterFork_Child, so Python signal handlers work in workers and \
+         os.register_at_fork(after_in_child=...) hooks run there",
     }
     // --- static files
     StaticMap { name: "static-map", kind: Multi, value: "/PREFIX=DIR",
@@ -1396,6 +1434,7 @@ impl Config {
         if self.need_app
             && self.module.is_none()
             && self.wsgi_file.is_none()
+            && self.paste.is_none()
             && self.mounts.is_empty()
         {
             return Err(ConfigError::NoApp);
@@ -1404,6 +1443,16 @@ impl Config {
             return Err(ConfigError::RawStatsAuth);
         }
         self.validate_logging()?;
+        if self.paste_logger
+            && !self
+                .paste
+                .as_deref()
+                .is_some_and(|p| p.starts_with("config:"))
+        {
+            return Err(ConfigError::Inconsistent(
+                "--paste-logger needs --paste config:FILE: it configures logging from that file",
+            ));
+        }
         self.validate_cheaper()
     }
 

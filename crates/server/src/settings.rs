@@ -120,6 +120,13 @@ impl Settings {
         if let Some(file) = &config.wsgi_file {
             apps.push(AppSpec::file("", &file.to_string_lossy(), callable));
         }
+        if let Some(uri) = &config.paste {
+            apps.push(AppSpec::paste(rwsgi_wsgi::PasteSpec {
+                uri: uri.clone(),
+                name: config.paste_name.clone(),
+                logging: config.paste_logger,
+            }));
+        }
         for mount in &config.mounts {
             let prefix = mount.prefix.trim_end_matches('/');
             apps.push(if mount.is_file() {

@@ -16,7 +16,7 @@ pub mod vars;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-pub use app::{App, AppError, AppSource, AppSpec, Apps};
+pub use app::{App, AppError, AppSource, AppSpec, Apps, PasteSpec};
 pub use environ::{EnvironTemplate, ServerFlags};
 pub use input::{Body, BodyFailure, BodyFraming, BodyOnWire, Drain, Input, LINGER_MAX_BYTES};
 pub use response::{Dialect, ResponseOptions, StartResponse, Writer};

@@ -14,6 +14,7 @@ mod logging;
 mod master_fifo;
 mod metrics;
 mod nginx;
+mod paste;
 mod prometheus;
 mod push;
 mod server;
