@@ -17,6 +17,7 @@ mod nginx;
 mod paste;
 mod prometheus;
 mod push;
+mod python_plugin;
 mod server;
 mod smoke;
 mod static_files;
