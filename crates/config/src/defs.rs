@@ -142,6 +142,15 @@ fn log_date_format(value: Option<&str>) -> String {
     }
 }
 
+/// `--log-route` / `--log-req-route`: `NAME REGEXP` (the regexp is compiled by the server).
+fn route(o: &Occurrence<'_>) -> Result<String, ConfigError> {
+    let v = o.required()?;
+    match v.trim().split_once(' ') {
+        Some((name, re)) if !name.is_empty() && !re.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(o.invalid(v, "expected NAME REGEXP")),
+    }
+}
+
 /// The error for an option rwsgi refuses, naming why.
 fn refused(o: &Occurrence<'_>, why: &str) -> ConfigError {
     o.invalid(o.value.unwrap_or(""), why)
@@ -1034,7 +1043,8 @@ options! {
     }
     ReqLogger { name: "req-logger", aliases: ["logger-req"], kind: Multi, value: "[NAME ]LOGGER",
         help: "send request log lines to LOGGER: file:PATH, stdio, syslog[:ADDR[,IDENT]] \
-         (repeatable: each gets every line)",
+         (repeatable: each unnamed one gets every line no --log-req-route takes; a named one, \
+         'NAME LOGGER', only what a route sends it)",
         field: req_loggers: Vec<String> = Vec::new(),
         apply: |c, o| c.req_loggers.push(o.string()?),
     }
@@ -1049,23 +1059,28 @@ options! {
     Logger { name: "logger", kind: Multi, value: "[NAME ]LOGGER",
         help: "send every log line (the processes' own and request lines without a \
          --req-logger) to LOGGER through rwsgi's log process: file:PATH, stdio, \
-         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable)",
+         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable); a named one \
+         ('NAME LOGGER') gets only the lines a --log-route sends it",
         field: loggers: Vec<String> = Vec::new(),
         apply: |c, o| c.loggers.push(o.string()?),
     }
     LogEncoder { name: "log-encoder", kind: Multi, value: "ENCODER",
         help: "pass every line the log process delivers through ENCODER, in order (the \
-         encoders of --log-req-encoder)",
+         encoders of --log-req-encoder; ENCODER:NAME ARGS encodes only the named logger's lines)",
         field: log_encoders: Vec<String> = Vec::new(),
         apply: |c, o| c.log_encoders.push(o.string()?),
     }
     LogRoute { name: "log-route", kind: Multi, value: "NAME REGEXP",
-        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
-        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+        help: "send the log lines matching REGEXP (Rust regex syntax) to the --logger named NAME \
+         ('NAME PLUGIN:ARGS') instead of the unnamed loggers (every matching route gets the line)",
+        field: log_route: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_route.push(route(o)?),
     }
     LogReqRoute { name: "log-req-route", kind: Multi, value: "NAME REGEXP",
-        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
-        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+        help: "send the request lines matching REGEXP to the --req-logger (or --logger) named \
+         NAME instead of the unnamed request loggers",
+        field: log_req_route: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_req_route.push(route(o)?),
     }
     LogDrain { name: "log-drain", kind: Multi, value: "REGEXP",
         help: "refused: rwsgi filters no log lines by regexp",
@@ -1462,6 +1477,7 @@ impl Config {
         let log_process = self.log_master
             || !self.loggers.is_empty()
             || !self.log_encoders.is_empty()
+            || !self.log_route.is_empty()
             || self.log_date.is_some();
         if log_process && self.logto2.is_some() {
             return Err(ConfigError::Inconsistent(

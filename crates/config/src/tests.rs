@@ -1195,7 +1195,7 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
     assert_eq!(c.log_date.as_deref(), Some("%Y"));
     assert_eq!(c.log_backupname.as_deref(), Some("/tmp/x.old"));
     for (extra, why) in [
-        (&["--log-route", "x ^a"][..], "rwsgi routes no log lines"),
+        (&["--log-route", "x"][..], "expected NAME REGEXP"),
         (&["--log-drain", "x"], "filters no log lines"),
         (
             &["--log-socket", "127.0.0.1:9"],
@@ -1210,7 +1210,23 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
         let e = err(&with(extra), &[]);
         assert!(e.contains(why), "{extra:?}: {e}");
     }
-    assert!(err(&with(&["--log-route", "x ^a"]), &[]).contains("'log-route'"));
+    assert!(err(&with(&["--log-req-route", "x"]), &[]).contains("'log-req-route'"));
+    let c = serve(
+        &with(&[
+            "--log-route",
+            "errors  50\\d ",
+            "--log-req-route",
+            "s /slow",
+        ]),
+        &[],
+    );
+    assert_eq!(
+        (c.log_route, c.log_req_route),
+        (
+            vec!["errors  50\\d".to_string()],
+            vec!["s /slow".to_string()]
+        )
+    );
     let c = serve(
         &with(&[
             "--logger",
