@@ -3,7 +3,7 @@
 //! same file), `--paste config:` / `call:` with `--paste-name`, and the error for a Python
 //! without PasteDeploy. The factories (tests/apps/paste_app.py) answer with the global and
 //! local conf they were handed, so each test sees what PasteDeploy built.
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rwsgi_testkit::prelude::*;
@@ -244,4 +244,58 @@ fn without_paste_deploy_start_up_fails_naming_the_option() {
         "{out}"
     );
     assert!(out.contains("pip install PasteDeploy"), "{out}");
+}
+
+#[test]
+fn paste_config_percent_p_in_the_uwsgi_section_loads_the_app_from_the_same_file() {
+    let ini = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/configs/paste_deploy.ini");
+    let mut rwsgi = Rwsgi::new();
+    let http = rwsgi.prebind(SocketKind::Http);
+    let stats = rwsgi.prebind(SocketKind::Stats);
+    let server = rwsgi
+        .args(["--set-placeholder", &format!("http_port={http}")])
+        .args(["--set-placeholder", &format!("stats_port={stats}")])
+        .arg(ini.display().to_string())
+        .start();
+    wait_workers_ready(&server, stats, 1);
+    let v = json(&get(http, "/corpus"));
+    let dir = ini.parent().expect("dir").display().to_string();
+    assert_eq!(v["local"]["who"], "from-the-corpus", "{v}");
+    assert_eq!(v["local"]["datadir"], format!("{dir}/data"), "{v}");
+    assert_eq!(v["global"]["__file__"], ini.display().to_string(), "{v}");
+    // paste-logger: the file's root logger writes the app's lines to stderr.
+    server.wait_log(WAIT, |l| {
+        l.contains("CORPUSLOG pasteapp hello served /corpus")
+    });
+}
+
+#[test]
+fn paste_egg_loads_an_entry_point_of_an_installed_distribution() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dist = dir.path().join("rwsgi_paste_egg-1.0.dist-info");
+    std::fs::create_dir(&dist).expect("mkdir");
+    std::fs::write(
+        dist.join("METADATA"),
+        "Metadata-Version: 2.1\nName: rwsgi-paste-egg\nVersion: 1.0\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dist.join("entry_points.txt"),
+        "[paste.app_factory]\nmain = paste_app:direct\nhello = paste_app:hello_factory\n",
+    )
+    .expect("write");
+    let site = dir.path().display().to_string();
+    let apps = apps_dir().display().to_string();
+    for (uri, app) in [
+        ("egg:rwsgi-paste-egg", "direct"),
+        ("egg:rwsgi-paste-egg#hello", "hello"),
+    ] {
+        let server = Rwsgi::new()
+            .http()
+            .stats()
+            .args(["--pythonpath", &site, "--pythonpath", &apps, "--paste", uri])
+            .start();
+        wait_workers_ready(&server, server.ports.stats, 1);
+        assert_eq!(json(&get(server.ports.http, "/"))["app"], app, "{uri}");
+    }
 }
