@@ -192,6 +192,7 @@ mod tests {
             |c: &mut Config| c.log_master = true,
             |c: &mut Config| c.loggers.push("stdio".into()),
             |c: &mut Config| c.log_encoders.push("nl".into()),
+            |c: &mut Config| c.log_route.push("errors 50\\d".into()),
             |c: &mut Config| c.log_date = Some(String::new()),
         ] {
             let mut c = Config::default();
