@@ -772,7 +772,17 @@ impl Parser<'_> {
     /// `[uwsgi]` section, then `paste = config:FILE` with FILE made absolute from the current
     /// directory (and `paste-logger` for the logged form), so they win over the section's.
     fn ini_paste(&mut self, spec: &str, logged: bool, origin: Origin) -> Step {
-        self.load_file(spec, &origin, Format::Ini)?;
+        match self.load_file(spec, &origin, Format::Ini) {
+            // uWSGI warns and goes on: the file still holds the app (the sockets may come
+            // from the command line).
+            Err(Flow::Error(e @ ConfigError::SectionNotFound { .. })) => {
+                self.warnings.push(Warning {
+                    origin: origin.clone(),
+                    message: format!("{e}: only the app is loaded from it"),
+                });
+            }
+            other => other?,
+        }
         let file = self.last_ini.clone().unwrap_or_else(|| spec.to_string());
         let path = self.host.facts().cwd.join(&file);
         let mut derived = vec![("paste", Some(format!("config:{}", path.display())))];

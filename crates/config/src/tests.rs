@@ -1285,6 +1285,20 @@ fn ini_paste_loads_the_uwsgi_section_and_the_same_file_for_paste_deploy() {
         (Some("config:%d/x.ini"), Some("api"), true)
     );
     assert!(err(&["--ini-paste", "/none.ini"], &[]).contains("/none.ini"));
+    // A PasteDeploy file without [uwsgi]: a warning, as in uWSGI, and the app still loads.
+    let host = FakeHost::with_files(&[("/srv/only.ini", "[app:main]\nuse = call:m:f\n")]);
+    let parsed = fake_parse(
+        &["--http-socket", ":1", "--ini-paste", "/srv/only.ini"],
+        &host,
+    )
+    .expect("parses");
+    let warnings = warning_lines(&parsed);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("has no [uwsgi] section")),
+        "{warnings:?}"
+    );
     let e = err(
         &[
             "--http-socket",
