@@ -36,6 +36,9 @@ pub(crate) enum LogSpecError {
         /// The regex crate's explanation.
         why: String,
     },
+    /// An encoder bound (`ENCODER:NAME`) to a logger nobody named.
+    #[error("log encoder bound to '{0}': no logger of that name")]
+    UnboundEncoder(String),
     /// A route names a logger nobody defined.
     #[error("no logger named '{0}' (name one with 'NAME PLUGIN:ARGS')")]
     UnknownRouteLogger(String),
@@ -524,6 +527,16 @@ impl LogOutputs {
             option: "--log-route",
             source,
         })?;
+        if let Some(name) = encoders
+            .iter()
+            .filter_map(|e| e.use_for.as_deref())
+            .find(|n| !names.contains(&Some(*n)))
+        {
+            return Err(LogSetupError::Spec {
+                option: "--log-encoder",
+                source: LogSpecError::UnboundEncoder(name.to_string()),
+            });
+        }
         let mut chains: Vec<Vec<Encoder>> = Vec::new();
         let mut outputs = Vec::with_capacity(all.len());
         for logger in &all {
@@ -713,8 +726,12 @@ pub(crate) fn open_request_outputs(
         }
     }
     let outputs = LogOutputs::open(&specs, &chain, &routes).map_err(|e| match e {
-        LogSetupError::Spec { source, .. } => LogSetupError::Spec {
-            option: "--log-req-route",
+        LogSetupError::Spec { option, source } => LogSetupError::Spec {
+            option: if option == "--log-route" {
+                "--log-req-route"
+            } else {
+                "--log-req-encoder"
+            },
             source,
         },
         other => other,
@@ -923,6 +940,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&b).unwrap(), "B:B two\n");
         // "C three" went to the implicit stderr output (the test's stderr).
         assert_eq!(outputs.outputs.len(), 3);
+        let unbound = [BoundEncoder::parse("nl:gamma").unwrap()];
+        assert!(matches!(
+            LogOutputs::open(&loggers, &unbound, &[]),
+            Err(LogSetupError::Spec { source: LogSpecError::UnboundEncoder(n), .. }) if n == "gamma"
+        ));
     }
 
     #[test]
