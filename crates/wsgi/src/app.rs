@@ -40,9 +40,11 @@ pub struct PasteSpec {
 }
 
 impl PasteSpec {
-    /// The file of a `config:` URI (the part `fileConfig` reads), `None` for the others.
+    /// The file of a `config:` URI (the part `fileConfig` reads, without a `#section`),
+    /// `None` for the others.
     pub fn config_file(&self) -> Option<&str> {
-        self.uri.strip_prefix("config:").map(str::trim)
+        let rest = self.uri.strip_prefix("config:")?;
+        Some(rest.split_once('#').map_or(rest, |(file, _)| file).trim())
     }
 }
 
@@ -354,4 +356,22 @@ pub fn eval_str(py: Python<'_>, expr: &str) -> PyResult<String> {
         pyo3::exceptions::PyValueError::new_err(format!("expression contains NUL: {e}"))
     })?;
     py.eval(&code, Some(&globals), None)?.str()?.extract()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logging_file_of_a_paste_uri_is_its_config_file_without_the_section() {
+        let spec = |uri: &str| PasteSpec {
+            uri: uri.into(),
+            name: None,
+            logging: true,
+        };
+        assert_eq!(spec("config:/srv/a.ini").config_file(), Some("/srv/a.ini"));
+        assert_eq!(spec("config:site.ini#api").config_file(), Some("site.ini"));
+        assert_eq!(spec("egg:Dist#main").config_file(), None);
+        assert_eq!(spec("call:m:f").config_file(), None);
+    }
 }

@@ -157,22 +157,25 @@ fn ini_paste_serves_the_files_composite_pipeline_and_filter_app_with_their_confs
 
 #[test]
 fn ini_paste_logged_configures_pythons_logging_from_the_same_file() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let applog = dir.path().join("app.log");
-    let mut rwsgi = Rwsgi::new();
-    let (ini, http) = site_ini(&mut rwsgi, dir.path(), &format!("{SITE}{LOGGING}"));
-    let _server = start(rwsgi.args(["--ini-paste-logged", &ini]), dir);
-    assert_eq!(
-        json(&get(http, "/logged")).get("app"),
-        Some(&"hello".into())
-    );
-    // The app's logger writes through the file's handler and formatter.
-    let text = wait_file(&applog, WAIT, |t| t.contains("hello served /logged"));
-    assert!(
-        text.lines()
-            .any(|l| l == "PASTELOG INFO pasteapp: hello served /logged"),
-        "{text}"
-    );
+    // In the master before the fork, or with --lazy-apps in the worker that loads the app.
+    for extra in [&[][..], &["--lazy-apps"][..]] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let applog = dir.path().join("app.log");
+        let mut rwsgi = Rwsgi::new();
+        let (ini, http) = site_ini(&mut rwsgi, dir.path(), &format!("{SITE}{LOGGING}"));
+        let _server = start(rwsgi.args(["--ini-paste-logged", &ini]).args(extra), dir);
+        assert_eq!(
+            json(&get(http, "/logged")).get("app"),
+            Some(&"hello".into())
+        );
+        // The app's logger writes through the file's handler and formatter.
+        let text = wait_file(&applog, WAIT, |t| t.contains("hello served /logged"));
+        assert!(
+            text.lines()
+                .any(|l| l == "PASTELOG INFO pasteapp: hello served /logged"),
+            "{extra:?}: {text}"
+        );
+    }
 }
 
 #[test]
