@@ -142,6 +142,15 @@ fn log_date_format(value: Option<&str>) -> String {
     }
 }
 
+/// `--log-route` / `--log-req-route`: `NAME REGEXP` (the regexp is compiled by the server).
+fn route(o: &Occurrence<'_>) -> Result<String, ConfigError> {
+    let v = o.required()?;
+    match v.trim().split_once(' ') {
+        Some((name, re)) if !name.is_empty() && !re.trim().is_empty() => Ok(v.trim().to_string()),
+        _ => Err(o.invalid(v, "expected NAME REGEXP")),
+    }
+}
+
 /// The error for an option rwsgi refuses, naming why.
 fn refused(o: &Occurrence<'_>, why: &str) -> ConfigError {
     o.invalid(o.value.unwrap_or(""), why)
@@ -213,10 +222,11 @@ fn plugins(cfg: &mut Config, o: &Occurrence<'_>) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else.
-fn env_behavior(o: &Occurrence<'_>) -> Result<(), ConfigError> {
+/// `--wsgi-env-behavior`: uWSGI's two allocators, nothing else; true for cheat.
+fn env_behavior(o: &Occurrence<'_>) -> Result<bool, ConfigError> {
     match o.required()? {
-        "holy" | "cheat" => Ok(()),
+        "holy" => Ok(false),
+        "cheat" => Ok(true),
         v => Err(o.invalid(v, "expected holy or cheat")),
     }
 }
@@ -929,13 +939,50 @@ options! {
         help: "accepted for compatibility: rwsgi's plugins are built in, so there is no plugin \
          directory to search",
     }
+    // --- Paste Deploy, the WSGI environ's allocation, fork hooks (uWSGI's python plugin)
+    Paste { name: "paste", kind: Value, value: "URI",
+        help: "load the app with PasteDeploy's loadapp(URI): config:FILE (a relative FILE is taken \
+         from the directory the apps load in), egg:DIST[#NAME] or call:MODULE:FACTORY; \
+         PasteDeploy must be importable in the app's Python",
+        field: paste: Option<String> = None,
+        apply: |c, o| c.paste = Some(o.string()?),
+    }
+    PasteName { name: "paste-name", kind: Value, value: "NAME",
+        help: "the app section --paste loads (default main: [app:main], [pipeline:main], ...)",
+        field: paste_name: Option<String> = None,
+        apply: |c, o| c.paste_name = Some(o.string()?),
+    }
+    PasteLogger { name: "paste-logger", kind: Flag, value: "",
+        help: "before loading --paste config:FILE, configure Python's logging from FILE \
+         (logging.config.fileConfig, with %(here)s and %(__file__)s defined)",
+        field: paste_logger: bool = false,
+        apply: |c, o| c.paste_logger = o.flag(),
+    }
+    // handled by the parser: the file's [uwsgi] section, then paste = config:FILE
+    IniPaste { name: "ini-paste", kind: Value, value: "FILE",
+        help: "load the [uwsgi] section of a PasteDeploy ini FILE and the app with \
+         --paste config:FILE (made absolute)",
+    }
+    IniPasteLogged { name: "ini-paste-logged", kind: Value, value: "FILE",
+        help: "as --ini-paste, with --paste-logger",
+    }
     WsgiEnvBehavior { name: "wsgi-env-behavior", aliases: ["wsgi-env-behaviour"], kind: Value,
         value: "holy|cheat",
-        help: "how environ dicts are allocated: rwsgi always builds a new dict for each request \
-         (uWSGI's holy); cheat is accepted and behaves the same (uWSGI's cheat reuses one dict per \
-         core and clears it after the request, so an app that keeps environ past its request \
-         finds it emptied there, intact in rwsgi)",
-        apply: |_c, o| env_behavior(o)?,
+        help: "holy (the default): each request's environ is the app's to keep; cheat: emptied \
+         once its request is over, as uWSGI's cheat allocator leaves it (rwsgi still gives each \
+         request a dict of its own)",
+        field: wsgi_env_cheat: bool = false,
+        apply: |c, o| c.wsgi_env_cheat = env_behavior(o)?,
+    }
+    WsgiDisableFileWrapper { name: "wsgi-disable-file-wrapper", kind: Flag, value: "",
+        help: "no wsgi.file_wrapper in the environ (apps then send files their own way)",
+        field: wsgi_disable_file_wrapper: bool = false,
+        apply: |c, o| c.wsgi_disable_file_wrapper = o.flag(),
+    }
+    PyCallOsafterfork { name: "py-call-osafterfork", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: every process rwsgi forks already runs \
+         PyOS_AfterFork_Child, so Python signal handlers work in workers and \
+         os.register_at_fork(after_in_child=...) hooks run there",
     }
     // --- static files
     StaticMap { name: "static-map", kind: Multi, value: "/PREFIX=DIR",
@@ -1171,7 +1218,8 @@ options! {
     }
     ReqLogger { name: "req-logger", aliases: ["logger-req"], kind: Multi, value: "[NAME ]LOGGER",
         help: "send request log lines to LOGGER: file:PATH, stdio, syslog[:ADDR[,IDENT]] \
-         (repeatable: each gets every line)",
+         (repeatable: each unnamed one gets every line no --log-req-route takes; a named one, \
+         'NAME LOGGER', only what a route sends it)",
         field: req_loggers: Vec<String> = Vec::new(),
         apply: |c, o| c.req_loggers.push(o.string()?),
     }
@@ -1186,23 +1234,28 @@ options! {
     Logger { name: "logger", kind: Multi, value: "[NAME ]LOGGER",
         help: "send every log line (the processes' own and request lines without a \
          --req-logger) to LOGGER through rwsgi's log process: file:PATH, stdio, \
-         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable)",
+         syslog[:IDENT[,FACILITY]], rsyslog:ADDR[,IDENT[,PRI]] (repeatable); a named one \
+         ('NAME LOGGER') gets only the lines a --log-route sends it",
         field: loggers: Vec<String> = Vec::new(),
         apply: |c, o| c.loggers.push(o.string()?),
     }
     LogEncoder { name: "log-encoder", kind: Multi, value: "ENCODER",
         help: "pass every line the log process delivers through ENCODER, in order (the \
-         encoders of --log-req-encoder)",
+         encoders of --log-req-encoder; ENCODER:NAME ARGS encodes only the named logger's lines)",
         field: log_encoders: Vec<String> = Vec::new(),
         apply: |c, o| c.log_encoders.push(o.string()?),
     }
     LogRoute { name: "log-route", kind: Multi, value: "NAME REGEXP",
-        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
-        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+        help: "send the log lines matching REGEXP (Rust regex syntax) to the --logger named NAME \
+         ('NAME PLUGIN:ARGS') instead of the unnamed loggers (every matching route gets the line)",
+        field: log_route: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_route.push(route(o)?),
     }
     LogReqRoute { name: "log-req-route", kind: Multi, value: "NAME REGEXP",
-        help: "refused: rwsgi routes no log lines to named loggers; every --req-logger gets every request line",
-        apply: |_c, o| return Err(refused(o, "rwsgi routes no log lines to named loggers; every --req-logger gets every request line")),
+        help: "send the request lines matching REGEXP to the --req-logger (or --logger) named \
+         NAME instead of the unnamed request loggers",
+        field: log_req_route: Vec<String> = Vec::new(),
+        apply: |c, o| c.log_req_route.push(route(o)?),
     }
     LogDrain { name: "log-drain", kind: Multi, value: "REGEXP",
         help: "refused: rwsgi filters no log lines by regexp",
@@ -1571,6 +1624,7 @@ impl Config {
         if self.need_app
             && self.module.is_none()
             && self.wsgi_file.is_none()
+            && self.paste.is_none()
             && self.mounts.is_empty()
         {
             return Err(ConfigError::NoApp);
@@ -1579,6 +1633,16 @@ impl Config {
             return Err(ConfigError::RawStatsAuth);
         }
         self.validate_logging()?;
+        if self.paste_logger
+            && !self
+                .paste
+                .as_deref()
+                .is_some_and(|p| p.starts_with("config:"))
+        {
+            return Err(ConfigError::Inconsistent(
+                "--paste-logger needs --paste config:FILE: it configures logging from that file",
+            ));
+        }
         self.validate_cheaper()
     }
 
@@ -1588,6 +1652,7 @@ impl Config {
         let log_process = self.log_master
             || !self.loggers.is_empty()
             || !self.log_encoders.is_empty()
+            || !self.log_route.is_empty()
             || self.log_date.is_some();
         if log_process && self.logto2.is_some() {
             return Err(ConfigError::Inconsistent(

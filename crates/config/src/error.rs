@@ -190,7 +190,7 @@ pub enum ConfigError {
     Inconsistent(&'static str),
     /// No application and `need-app` is on.
     #[error(
-        "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"
+        "no application configured: use --module, --wsgi-file, --paste or --mount (or need-app = false)"
     )]
     NoApp,
     /// `--stats-http-auth` with a raw `--stats` socket, which reads no request and so cannot

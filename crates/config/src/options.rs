@@ -309,6 +309,7 @@ mod tests {
                 "single-interpreter",
                 "thunder-lock",
                 "plugins-dir",
+                "py-call-osafterfork",
                 "honour-range",
                 "ignore-write-errors",
                 "ignore-sigpipe",

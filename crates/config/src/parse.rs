@@ -750,6 +750,11 @@ impl Parser<'_> {
                 });
                 return self.load_file(&v, &origin, format);
             }
+            Opt::IniPaste | Opt::IniPasteLogged => {
+                let v = self.required(written, value.as_deref(), &origin)?;
+                let v = self.expand_now(&v, &origin)?;
+                return self.ini_paste(&v, spec.opt == Opt::IniPasteLogged, origin);
+            }
             _ => {}
         }
         self.entries.push(Entry {
@@ -760,6 +765,35 @@ impl Parser<'_> {
             origin,
             placeholder: false,
         });
+        Ok(())
+    }
+
+    /// `--ini-paste FILE` / `--ini-paste-logged FILE` (uWSGI's python plugin): the file's
+    /// `[uwsgi]` section, then `paste = config:FILE` with FILE made absolute from the current
+    /// directory (and `paste-logger` for the logged form), so they win over the section's.
+    fn ini_paste(&mut self, spec: &str, logged: bool, origin: Origin) -> Step {
+        match self.load_file(spec, &origin, Format::Ini) {
+            // uWSGI warns and goes on: the file still holds the app (the sockets may come
+            // from the command line).
+            Err(Flow::Error(e @ ConfigError::SectionNotFound { .. })) => {
+                self.warnings.push(Warning {
+                    origin: origin.clone(),
+                    message: format!("{e}: only the app is loaded from it"),
+                });
+            }
+            other => other?,
+        }
+        let file = self.last_ini.clone().unwrap_or_else(|| spec.to_string());
+        let path = self.host.facts().cwd.join(&file);
+        let mut derived = vec![("paste", Some(format!("config:{}", path.display())))];
+        if logged {
+            derived.push(("paste-logger", None));
+        }
+        for (name, value) in derived {
+            if let Some(target) = lookup(name) {
+                self.push_known(target, name, value, origin.clone())?;
+            }
+        }
         Ok(())
     }
 

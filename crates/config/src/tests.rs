@@ -624,7 +624,7 @@ fn error_cases_name_the_option() {
         (with(&["stray"]), "command line: unexpected argument 'stray' (expected an option, a .ini file or a .py/.wsgi file)"),
         (with(&["--ini", "/missing.ini"]), "command line: cannot read ini file '/missing.ini': No such file or directory"),
         (vec!["--module", "m"], "no socket configured: use --socket, --http-socket or --http11-socket"),
-        (vec!["--socket", ":1"], "no application configured: use --module, --wsgi-file or --mount (or need-app = false)"),
+        (vec!["--socket", ":1"], "no application configured: use --module, --wsgi-file, --paste or --mount (or need-app = false)"),
     ];
     for (args, want) in cases {
         assert_eq!(err(&args, &[]), want, "{args:?}");
@@ -1136,6 +1136,7 @@ fn plugins_dir_http_plugin_and_env_behavior_are_accepted_as_uwsgi_configs_write_
         c.plugins,
         ["python3", "http", "corerouter", "cheaper_busyness"]
     );
+    assert!(c.wsgi_env_cheat, "the last one, cheat, applies");
     // no-ops change nothing else
     let plain = serve(
         &[
@@ -1151,6 +1152,7 @@ fn plugins_dir_http_plugin_and_env_behavior_are_accepted_as_uwsgi_configs_write_
     assert_eq!(
         Config {
             exported: plain.exported.clone(),
+            wsgi_env_cheat: false,
             ..c
         },
         plain
@@ -1193,7 +1195,7 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
     assert_eq!(c.log_date.as_deref(), Some("%Y"));
     assert_eq!(c.log_backupname.as_deref(), Some("/tmp/x.old"));
     for (extra, why) in [
-        (&["--log-route", "x ^a"][..], "rwsgi routes no log lines"),
+        (&["--log-route", "x"][..], "expected NAME REGEXP"),
         (&["--log-drain", "x"], "filters no log lines"),
         (
             &["--log-socket", "127.0.0.1:9"],
@@ -1208,7 +1210,23 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
         let e = err(&with(extra), &[]);
         assert!(e.contains(why), "{extra:?}: {e}");
     }
-    assert!(err(&with(&["--log-route", "x ^a"]), &[]).contains("'log-route'"));
+    assert!(err(&with(&["--log-req-route", "x"]), &[]).contains("'log-req-route'"));
+    let c = serve(
+        &with(&[
+            "--log-route",
+            "errors  50\\d ",
+            "--log-req-route",
+            "s /slow",
+        ]),
+        &[],
+    );
+    assert_eq!(
+        (c.log_route, c.log_req_route),
+        (
+            vec!["errors  50\\d".to_string()],
+            vec!["s /slow".to_string()]
+        )
+    );
     let c = serve(
         &with(&[
             "--logger",
@@ -1229,4 +1247,91 @@ fn logging_options_parse_and_the_ones_rwsgi_lacks_are_refused_by_name() {
     );
     let c = serve(&with(&["--log-prefix=[app]"]), &[]);
     assert_eq!(c.log_date.as_deref(), Some("[app]"));
+}
+
+#[test]
+fn ini_paste_loads_the_uwsgi_section_and_the_same_file_for_paste_deploy() {
+    let ini = "[uwsgi]\nhttp-socket = :8000\nprocesses = 3\npaste = call:ignored:f\n\
+               [app:main]\nuse = call:app:factory\n";
+    let c = serve(&["--ini-paste", "/srv/app.ini"], &[("/srv/app.ini", ini)]);
+    assert_eq!(c.processes, 3);
+    assert_eq!(c.paste.as_deref(), Some("config:/srv/app.ini"));
+    assert!(!c.paste_logger);
+
+    // A relative file is made absolute from the current directory, as uWSGI does.
+    let c = serve(&["--ini-paste-logged", "app.ini"], &[("app.ini", ini)]);
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(
+        c.paste,
+        Some(format!("config:{}", cwd.join("app.ini").display()))
+    );
+    assert!(c.paste_logger);
+
+    // paste alone counts as an app; paste-name and paste-logger are read as written.
+    let c = serve(
+        &[
+            "--http-socket",
+            ":1",
+            "--paste",
+            "config:%d/x.ini",
+            "--paste-name",
+            "api",
+            "--paste-logger",
+        ],
+        &[],
+    );
+    assert_eq!(
+        (c.paste.as_deref(), c.paste_name.as_deref(), c.paste_logger),
+        (Some("config:%d/x.ini"), Some("api"), true)
+    );
+    assert!(err(&["--ini-paste", "/none.ini"], &[]).contains("/none.ini"));
+    // A PasteDeploy file without [uwsgi]: a warning, as in uWSGI, and the app still loads.
+    let host = FakeHost::with_files(&[("/srv/only.ini", "[app:main]\nuse = call:m:f\n")]);
+    let parsed = fake_parse(
+        &["--http-socket", ":1", "--ini-paste", "/srv/only.ini"],
+        &host,
+    )
+    .expect("parses");
+    let warnings = warning_lines(&parsed);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("has no [uwsgi] section")),
+        "{warnings:?}"
+    );
+    let e = err(
+        &[
+            "--http-socket",
+            ":1",
+            "--paste",
+            "call:m:f",
+            "--paste-logger",
+        ],
+        &[],
+    );
+    assert!(
+        e.contains("--paste-logger needs --paste config:FILE"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wsgi_options_of_the_python_plugin_parse() {
+    let base = ["--http-socket", ":1", "--module", "m"];
+    let with = |extra: &[&str]| serve(&[&base[..], extra].concat(), &[]);
+    assert!(!with(&[]).wsgi_disable_file_wrapper);
+    assert!(with(&["--wsgi-disable-file-wrapper"]).wsgi_disable_file_wrapper);
+    assert!(!with(&["--wsgi-env-behavior", "holy"]).wsgi_env_cheat);
+    assert!(with(&["--wsgi-env-behaviour", "cheat"]).wsgi_env_cheat);
+    // a documented no-op: rwsgi already runs the after-fork hooks in every child
+    assert_eq!(
+        Config {
+            exported: Default::default(),
+            ..with(&["--py-call-osafterfork"])
+        },
+        Config {
+            exported: Default::default(),
+            ..with(&[])
+        }
+    );
 }

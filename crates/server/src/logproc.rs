@@ -1,7 +1,8 @@
-//! The log process: with `--logger`, `--log-encoder`, `--log-date` or `--log-master`, every line the server's
+//! The log process: with `--logger`, `--log-encoder`, `--log-route`, `--log-date` or `--log-master`, every line the server's
 //! processes write to stdout/stderr (the master's, the workers', Python's, and request lines
 //! without a `--req-logger`) goes through a pipe to one process that dates, encodes and
-//! delivers it — uWSGI's log master, kept out of rwsgi's master so the master stays one
+//! delivers it (to the named loggers whose `--log-route` matches the line, else to the
+//! unnamed ones) — uWSGI's log master, kept out of rwsgi's master so the master stays one
 //! thread that never blocks on a logger.
 //!
 //! It is forked (twice, so it is nobody's child to reap) at start-up before anything else
@@ -17,7 +18,7 @@ use rwsgi_config::Config;
 use rwsgi_os::process::{close_fds_except, exit_now, fork_plain, redirect_output, wait_for};
 use rwsgi_os::time::{local_time, unix_now};
 
-use crate::logsink::{Encoder, LogOutputs, LogSetupError, LoggerSpec};
+use crate::logsink::{BoundEncoder, LogOutputs, LogSetupError, NamedLogger, RouteSpec};
 
 /// Set in the environment once stdout/stderr go to a log process (a reload keeps it).
 const ACTIVE_ENV: &str = "RWSGI_LOG_PROCESS";
@@ -71,6 +72,7 @@ fn wanted(config: &Config) -> bool {
     config.log_master
         || !config.loggers.is_empty()
         || !config.log_encoders.is_empty()
+        || !config.log_route.is_empty()
         || config.log_date.is_some()
 }
 
@@ -80,31 +82,27 @@ pub(crate) fn start(config: &Config, hostname: &str) -> Result<(), LogSetupError
     if !wanted(config) || active() {
         return Ok(());
     }
+    let spec_err = |option| move |source| LogSetupError::Spec { option, source };
     let chain = config
         .log_encoders
         .iter()
-        .map(|e| Encoder::parse(e))
+        .map(|e| BoundEncoder::parse(e))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| LogSetupError::Spec {
-            option: "--log-encoder",
-            source,
-        })?;
-    let mut specs = config
+        .map_err(spec_err("--log-encoder"))?;
+    let specs = config
         .loggers
         .iter()
-        .map(|l| LoggerSpec::parse(l, hostname))
+        .map(|l| NamedLogger::parse(l, hostname))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| LogSetupError::Spec {
-            option: "--logger",
-            source,
-        })?;
-    if specs.is_empty() {
-        specs.push(LoggerSpec::Stdio);
-    }
-    let outputs = LogOutputs::open(&specs, chain).map_err(|source| LogSetupError::Open {
-        spec: format!("--logger {}", config.loggers.join(", ")),
-        source,
-    })?;
+        .map_err(spec_err("--logger"))?;
+    let routes = config
+        .log_route
+        .iter()
+        .map(|r| RouteSpec::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(spec_err("--log-route"))?;
+    // Without a logger, lines go to stderr (LogOutputs adds it when no logger is unnamed).
+    let outputs = LogOutputs::open(&specs, &chain, &routes)?;
     let date = config.log_date.as_deref().map(DatePrefix::parse);
     let io = |source| LogSetupError::Open {
         spec: "the log process".into(),
@@ -194,6 +192,7 @@ mod tests {
             |c: &mut Config| c.log_master = true,
             |c: &mut Config| c.loggers.push("stdio".into()),
             |c: &mut Config| c.log_encoders.push("nl".into()),
+            |c: &mut Config| c.log_route.push("errors 50\\d".into()),
             |c: &mut Config| c.log_date = Some(String::new()),
         ] {
             let mut c = Config::default();

@@ -25,11 +25,23 @@ pub(crate) enum LogSpecError {
     /// An encoder rwsgi has not got.
     #[error("unknown log encoder '{0}': rwsgi has format, json, prefix, suffix and nl (gzip and compress are not built in)")]
     UnknownEncoder(String),
-    /// An encoder bound to a named logger (`ENCODER:NAME`): rwsgi names no loggers.
-    #[error(
-        "log encoder '{0}' is bound to a named logger; rwsgi applies every encoder to every line"
-    )]
-    NamedEncoder(String),
+    /// A `--log-route` / `--log-req-route` that is not `NAME REGEXP`.
+    #[error("route '{0}': expected NAME REGEXP")]
+    BadRoute(String),
+    /// A route's regexp does not compile (Rust's regex syntax: no look-around).
+    #[error("route '{spec}': {why}")]
+    RouteRegex {
+        /// The route as written.
+        spec: String,
+        /// The regex crate's explanation.
+        why: String,
+    },
+    /// An encoder bound (`ENCODER:NAME`) to a logger nobody named.
+    #[error("log encoder bound to '{0}': no logger of that name")]
+    UnboundEncoder(String),
+    /// A route names a logger nobody defined.
+    #[error("no logger named '{0}' (name one with 'NAME PLUGIN:ARGS')")]
+    UnknownRouteLogger(String),
     /// A logger spec that is missing its argument or has a bad one.
     #[error("logger '{spec}': {why}")]
     BadLogger {
@@ -87,9 +99,15 @@ const SEVERITY_INFO: u32 = 6;
 /// daemon.notice: uWSGI's rsyslog default.
 const RSYSLOG_PRIORITY: u32 = 29;
 
+/// A logger's name in `NAME PLUGIN[:ARGS]`: what comes before the first space when it is all
+/// letters and digits (uWSGI's rule); routes and bound encoders refer to it.
+pub(crate) fn logger_name(spec: &str) -> Option<&str> {
+    let (name, _) = spec.trim().split_once(' ')?;
+    (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(name)
+}
+
 impl LoggerSpec {
-    /// Parses `[NAME ]PLUGIN[:ARGS]` (the name, which only uWSGI's log routing uses, is
-    /// dropped).
+    /// Parses `[NAME ]PLUGIN[:ARGS]` (the name is [`logger_name`]'s business).
     pub(crate) fn parse(spec: &str, hostname: &str) -> Result<LoggerSpec, LogSpecError> {
         let spec = spec.trim();
         let body = spec.split_once(' ').map_or(spec, |(_, b)| b.trim());
@@ -181,14 +199,38 @@ pub(crate) enum TemplatePiece {
     Unknown,
 }
 
+/// An encoder of a chain and the named logger it is bound to (`ENCODER:NAME ARGS`), if any:
+/// a bound encoder encodes only that logger's lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BoundEncoder {
+    pub encoder: Encoder,
+    pub use_for: Option<String>,
+}
+
+impl BoundEncoder {
+    /// Parses `NAME[:LOGGER][ ARGS]` as uWSGI's `--log-encoder` reads it.
+    pub(crate) fn parse(spec: &str) -> Result<BoundEncoder, LogSpecError> {
+        let (head, args) = spec.split_once(' ').unwrap_or((spec, ""));
+        let (name, use_for) = match head.trim().split_once(':') {
+            Some((n, l)) => (n, Some(l.to_string())),
+            None => (head.trim(), None),
+        };
+        Ok(BoundEncoder {
+            encoder: Encoder::parse_named(name, args)?,
+            use_for,
+        })
+    }
+}
+
 impl Encoder {
-    /// Parses `NAME[ ARGS]` as uWSGI's `--log-encoder` reads it.
+    /// Parses `NAME[ ARGS]` as uWSGI's `--log-encoder` reads it (not bound to a logger).
+    #[cfg(test)]
     pub(crate) fn parse(spec: &str) -> Result<Encoder, LogSpecError> {
         let (name, args) = spec.split_once(' ').unwrap_or((spec, ""));
-        let name = name.trim();
-        if name.contains(':') {
-            return Err(LogSpecError::NamedEncoder(name.to_string()));
-        }
+        Encoder::parse_named(name.trim(), args)
+    }
+
+    fn parse_named(name: &str, args: &str) -> Result<Encoder, LogSpecError> {
         match name {
             "format" => Ok(Encoder::Template {
                 pieces: parse_template(args),
@@ -342,59 +384,189 @@ enum SyslogSocket {
     Unix(UnixDatagram),
 }
 
-/// The request loggers and their encoder chain, opened once in the master.
+/// `--log-route` / `--log-req-route`: `NAME REGEXP`, parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteSpec {
+    /// The named logger the matching lines go to.
+    pub logger: String,
+    /// Matched against the whole line, its newline included.
+    pub regex: regex::bytes::Regex,
+}
+
+impl RouteSpec {
+    /// Parses `NAME REGEXP` (split at the first space, as uWSGI does).
+    pub(crate) fn parse(spec: &str) -> Result<RouteSpec, LogSpecError> {
+        let (name, pattern) = spec
+            .trim()
+            .split_once(' ')
+            .filter(|(n, p)| !n.is_empty() && !p.trim().is_empty())
+            .ok_or_else(|| LogSpecError::BadRoute(spec.to_string()))?;
+        let regex =
+            regex::bytes::Regex::new(pattern.trim()).map_err(|e| LogSpecError::RouteRegex {
+                spec: spec.to_string(),
+                why: e.to_string(),
+            })?;
+        Ok(RouteSpec {
+            logger: name.to_string(),
+            regex,
+        })
+    }
+}
+
+/// One logger as configured: its name (if any) and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NamedLogger {
+    pub name: Option<String>,
+    pub spec: LoggerSpec,
+    /// As written, for errors.
+    pub written: String,
+}
+
+impl NamedLogger {
+    /// Parses `[NAME ]PLUGIN[:ARGS]`.
+    pub(crate) fn parse(spec: &str, hostname: &str) -> Result<NamedLogger, LogSpecError> {
+        Ok(NamedLogger {
+            name: logger_name(spec).map(str::to_string),
+            spec: LoggerSpec::parse(spec, hostname)?,
+            written: spec.trim().to_string(),
+        })
+    }
+}
+
+/// Which outputs get a line (uWSGI's log routing, pure): every output named by a route whose
+/// regexp matches the line; when none matches, every unnamed output.
+#[derive(Debug, Default)]
+pub(crate) struct Routing {
+    /// Each route's regexp and the index of the output it names.
+    routes: Vec<(regex::bytes::Regex, usize)>,
+    /// The outputs without a name.
+    unnamed: Vec<usize>,
+}
+
+impl Routing {
+    /// Resolves `routes` against the loggers' names (a route naming no logger is an error).
+    /// Without an unnamed logger, the caller adds one (stderr, as uWSGI writes unrouted
+    /// lines to its original log).
+    fn new(names: &[Option<&str>], routes: &[RouteSpec]) -> Result<Routing, LogSpecError> {
+        let mut table = Vec::with_capacity(routes.len());
+        for r in routes {
+            let i = names
+                .iter()
+                .position(|n| *n == Some(r.logger.as_str()))
+                .ok_or_else(|| LogSpecError::UnknownRouteLogger(r.logger.clone()))?;
+            table.push((r.regex.clone(), i));
+        }
+        let unnamed = (0..names.len()).filter(|&i| names[i].is_none()).collect();
+        Ok(Routing {
+            routes: table,
+            unnamed,
+        })
+    }
+
+    /// Calls `f` with the index of each output `line` goes to.
+    fn targets(&self, line: &[u8], mut f: impl FnMut(usize)) {
+        let mut routed = false;
+        for (regex, i) in &self.routes {
+            if regex.is_match(line) {
+                f(*i);
+                routed = true;
+            }
+        }
+        if !routed {
+            self.unnamed.iter().for_each(|&i| f(i));
+        }
+    }
+}
+
+/// An opened logger and the encoder chain its lines pass through.
+#[derive(Debug)]
+struct Output {
+    sink: Sink,
+    /// Index into [`LogOutputs::chains`].
+    chain: usize,
+}
+
+/// Loggers, their encoder chains and the routes between them, opened once (the request
+/// loggers in the master, the others in the log process).
 #[derive(Debug)]
 pub(crate) struct LogOutputs {
-    encoders: Vec<Encoder>,
-    sinks: Vec<Sink>,
+    /// The distinct encoder chains (unbound encoders, plus those bound to the logger).
+    chains: Vec<Vec<Encoder>>,
+    outputs: Vec<Output>,
+    routing: Routing,
+}
+
+/// The encoders that apply to the logger named `name`: the unbound ones and those bound to it.
+fn chain_for(encoders: &[BoundEncoder], name: Option<&str>) -> Vec<Encoder> {
+    encoders
+        .iter()
+        .filter(|e| e.use_for.is_none() || e.use_for.as_deref() == name)
+        .map(|e| e.encoder.clone())
+        .collect()
 }
 
 impl LogOutputs {
-    /// Opens every logger in `specs` (files created if missing, sockets connected).
-    pub(crate) fn open(specs: &[LoggerSpec], encoders: Vec<Encoder>) -> std::io::Result<Self> {
-        let mut sinks = Vec::with_capacity(specs.len());
-        for spec in specs {
-            sinks.push(match spec {
-                LoggerSpec::File(path) => Sink::File(
-                    std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(path)?,
-                ),
-                LoggerSpec::Stdio => Sink::Stdio,
-                LoggerSpec::Syslog {
-                    addr,
-                    ident,
-                    priority,
-                } => {
-                    let socket = match addr.as_deref() {
-                        None => SyslogSocket::Unix(connect_unix("/dev/log")?),
-                        Some(path) if path.starts_with('/') => {
-                            SyslogSocket::Unix(connect_unix(path)?)
-                        }
-                        Some(hostport) => {
-                            let socket = UdpSocket::bind(("0.0.0.0", 0))?;
-                            socket.connect(hostport)?;
-                            SyslogSocket::Udp(socket)
-                        }
-                    };
-                    Sink::Syslog {
-                        socket,
-                        ident: ident.clone(),
-                        priority: *priority,
-                    }
-                }
+    /// Opens every logger in `loggers` (files created if missing, sockets connected) with the
+    /// encoders that apply to it, and resolves `routes` against their names; lines no route
+    /// takes go to the unnamed loggers, or to stderr when every logger is named.
+    pub(crate) fn open(
+        loggers: &[NamedLogger],
+        encoders: &[BoundEncoder],
+        routes: &[RouteSpec],
+    ) -> Result<Self, LogSetupError> {
+        let mut all: Vec<NamedLogger> = loggers.to_vec();
+        if !all.iter().any(|l| l.name.is_none()) {
+            all.push(NamedLogger {
+                name: None,
+                spec: LoggerSpec::Stdio,
+                written: "stdio".into(),
             });
         }
-        Ok(LogOutputs { encoders, sinks })
+        let names: Vec<Option<&str>> = all.iter().map(|l| l.name.as_deref()).collect();
+        let routing = Routing::new(&names, routes).map_err(|source| LogSetupError::Spec {
+            option: "--log-route",
+            source,
+        })?;
+        if let Some(name) = encoders
+            .iter()
+            .filter_map(|e| e.use_for.as_deref())
+            .find(|n| !names.contains(&Some(*n)))
+        {
+            return Err(LogSetupError::Spec {
+                option: "--log-encoder",
+                source: LogSpecError::UnboundEncoder(name.to_string()),
+            });
+        }
+        let mut chains: Vec<Vec<Encoder>> = Vec::new();
+        let mut outputs = Vec::with_capacity(all.len());
+        for logger in &all {
+            let chain = chain_for(encoders, logger.name.as_deref());
+            let chain = match chains.iter().position(|c| *c == chain) {
+                Some(i) => i,
+                None => {
+                    chains.push(chain);
+                    chains.len() - 1
+                }
+            };
+            let sink = open_sink(&logger.spec).map_err(|source| LogSetupError::Open {
+                spec: format!("logger {}", logger.written),
+                source,
+            })?;
+            outputs.push(Output { sink, chain });
+        }
+        Ok(LogOutputs {
+            chains,
+            outputs,
+            routing,
+        })
     }
 
     /// The descriptors the loggers hold.
     pub(crate) fn fds(&self) -> Vec<std::os::fd::RawFd> {
         use std::os::fd::AsRawFd;
-        self.sinks
+        self.outputs
             .iter()
-            .filter_map(|sink| match sink {
+            .filter_map(|o| match &o.sink {
                 Sink::File(f) => Some(f.as_raw_fd()),
                 Sink::Stdio => None,
                 Sink::Syslog { socket, .. } => Some(match socket {
@@ -405,33 +577,81 @@ impl LogOutputs {
             .collect()
     }
 
-    /// Encodes `line` and hands it to every logger; best effort (a lost log line is not worth
-    /// failing a request for). `out` and `tmp` are reused buffers.
+    /// Routes `line`, encodes it and hands it to its loggers; best effort (a lost log line is
+    /// not worth failing a request for). `out` and `tmp` are reused buffers.
     pub(crate) fn emit(&self, line: &[u8], out: &mut Vec<u8>, tmp: &mut Vec<u8>) {
-        encode_chain(&self.encoders, line, out, tmp);
-        for sink in &self.sinks {
-            match sink {
-                Sink::File(f) => {
-                    let _ = (&*f).write(out);
+        // The chain `out` holds the line encoded by: outputs sharing a chain encode once.
+        let mut encoded: Option<usize> = None;
+        self.routing.targets(line, |i| {
+            let Some(output) = self.outputs.get(i) else {
+                return;
+            };
+            if encoded != Some(output.chain) {
+                encode_chain(&self.chains[output.chain], line, out, tmp);
+                encoded = Some(output.chain);
+            }
+            output.sink.write(out, tmp);
+        });
+    }
+}
+
+/// Opens one logger.
+fn open_sink(spec: &LoggerSpec) -> std::io::Result<Sink> {
+    Ok(match spec {
+        LoggerSpec::File(path) => Sink::File(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+        LoggerSpec::Stdio => Sink::Stdio,
+        LoggerSpec::Syslog {
+            addr,
+            ident,
+            priority,
+        } => {
+            let socket = match addr.as_deref() {
+                None => SyslogSocket::Unix(connect_unix("/dev/log")?),
+                Some(path) if path.starts_with('/') => SyslogSocket::Unix(connect_unix(path)?),
+                Some(hostport) => {
+                    let socket = UdpSocket::bind(("0.0.0.0", 0))?;
+                    socket.connect(hostport)?;
+                    SyslogSocket::Udp(socket)
                 }
-                Sink::Stdio => {
-                    let _ = write_stderr(out);
-                }
-                Sink::Syslog {
-                    socket,
-                    ident,
-                    priority,
-                } => {
-                    tmp.clear();
-                    let _ = write!(tmp, "<{priority}>");
-                    local_time(unix_now(), c"%b %e %H:%M:%S", tmp);
-                    let _ = write!(tmp, " {ident}: ");
-                    tmp.extend_from_slice(out.strip_suffix(b"\n").unwrap_or(out));
-                    let _ = match socket {
-                        SyslogSocket::Udp(s) => s.send(tmp),
-                        SyslogSocket::Unix(s) => s.send(tmp),
-                    };
-                }
+            };
+            Sink::Syslog {
+                socket,
+                ident: ident.clone(),
+                priority: *priority,
+            }
+        }
+    })
+}
+
+impl Sink {
+    /// Writes the encoded line `out` (`tmp` is scratch for a syslog datagram).
+    fn write(&self, out: &[u8], tmp: &mut Vec<u8>) {
+        match self {
+            Sink::File(f) => {
+                let _ = (&*f).write(out);
+            }
+            Sink::Stdio => {
+                let _ = write_stderr(out);
+            }
+            Sink::Syslog {
+                socket,
+                ident,
+                priority,
+            } => {
+                tmp.clear();
+                let _ = write!(tmp, "<{priority}>");
+                local_time(unix_now(), c"%b %e %H:%M:%S", tmp);
+                let _ = write!(tmp, " {ident}: ");
+                tmp.extend_from_slice(out.strip_suffix(b"\n").unwrap_or(out));
+                let _ = match socket {
+                    SyslogSocket::Udp(s) => s.send(tmp),
+                    SyslogSocket::Unix(s) => s.send(tmp),
+                };
             }
         }
     }
@@ -460,42 +680,76 @@ pub(crate) enum LogSetupError {
     },
 }
 
-/// Opens `--req-logger`s with the `--log-req-encoder` chain; `None` when neither is set
-/// (the line is then one `write(2)` to stderr). Encoders without a logger encode the line
-/// for stderr.
+/// Opens `--req-logger`s with the `--log-req-encoder` chain and the `--log-req-route`s;
+/// `None` when none is set (the line is then one `write(2)` to stderr). Encoders without a
+/// logger encode the line for stderr. A route may name a request logger or, as in uWSGI, a
+/// named `--logger` (`loggers`), opened here too for the request lines it takes.
 pub(crate) fn open_request_outputs(
-    loggers: &[String],
-    encoders: &[String],
+    req: &RequestLoggers<'_>,
     hostname: &str,
 ) -> Result<Option<Arc<LogOutputs>>, LogSetupError> {
-    if loggers.is_empty() && encoders.is_empty() {
+    if req.loggers.is_empty() && req.encoders.is_empty() && req.routes.is_empty() {
         return Ok(None);
     }
-    let chain = encoders
+    let spec_err = |option| move |source| LogSetupError::Spec { option, source };
+    let chain = req
+        .encoders
         .iter()
-        .map(|e| Encoder::parse(e))
+        .map(|e| BoundEncoder::parse(e))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| LogSetupError::Spec {
-            option: "--log-req-encoder",
+        .map_err(spec_err("--log-req-encoder"))?;
+    let mut specs = req
+        .loggers
+        .iter()
+        .map(|l| NamedLogger::parse(l, hostname))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(spec_err("--req-logger"))?;
+    let routes = req
+        .routes
+        .iter()
+        .map(|r| RouteSpec::parse(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(spec_err("--log-req-route"))?;
+    for route in &routes {
+        if specs
+            .iter()
+            .any(|s| s.name.as_deref() == Some(&route.logger))
+        {
+            continue;
+        }
+        let general = req
+            .general
+            .iter()
+            .find(|l| logger_name(l) == Some(route.logger.as_str()));
+        if let Some(general) = general {
+            specs.push(NamedLogger::parse(general, hostname).map_err(spec_err("--logger"))?);
+        }
+    }
+    let outputs = LogOutputs::open(&specs, &chain, &routes).map_err(|e| match e {
+        LogSetupError::Spec { option, source } => LogSetupError::Spec {
+            option: if option == "--log-route" {
+                "--log-req-route"
+            } else {
+                "--log-req-encoder"
+            },
             source,
-        })?;
-    let mut specs = Vec::with_capacity(loggers.len().max(1));
-    for l in loggers {
-        specs.push(
-            LoggerSpec::parse(l, hostname).map_err(|source| LogSetupError::Spec {
-                option: "--req-logger",
-                source,
-            })?,
-        );
-    }
-    if specs.is_empty() {
-        specs.push(LoggerSpec::Stdio);
-    }
-    let outputs = LogOutputs::open(&specs, chain).map_err(|source| LogSetupError::Open {
-        spec: format!("--req-logger {}", loggers.join(", ")),
-        source,
+        },
+        other => other,
     })?;
     Ok(Some(Arc::new(outputs)))
+}
+
+/// The request-log options [`open_request_outputs`] reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequestLoggers<'a> {
+    /// `--req-logger`.
+    pub loggers: &'a [String],
+    /// `--log-req-encoder`.
+    pub encoders: &'a [String],
+    /// `--log-req-route`.
+    pub routes: &'a [String],
+    /// `--logger`: the named ones a request route may name.
+    pub general: &'a [String],
 }
 
 fn connect_unix(path: &str) -> std::io::Result<UnixDatagram> {
@@ -565,9 +819,131 @@ mod tests {
             Encoder::parse("gzip"),
             Err(LogSpecError::UnknownEncoder("gzip".into()))
         );
+        assert_eq!(
+            BoundEncoder::parse("json:mylogger {\"m\":\"${msg}\"}"),
+            Ok(BoundEncoder {
+                encoder: Encoder::parse("json {\"m\":\"${msg}\"}").unwrap(),
+                use_for: Some("mylogger".into()),
+            })
+        );
+        assert_eq!(BoundEncoder::parse("nl").unwrap().use_for, None);
+    }
+
+    fn route(spec: &str) -> RouteSpec {
+        RouteSpec::parse(spec).unwrap()
+    }
+
+    #[test]
+    fn loggers_are_named_by_a_leading_alphanumeric_word() {
+        assert_eq!(logger_name("errors file:/tmp/e.log"), Some("errors"));
+        assert_eq!(logger_name("file:/tmp/e.log"), None);
+        assert_eq!(
+            logger_name("my-log file:/x"),
+            None,
+            "uWSGI: letters and digits only"
+        );
+        let named = NamedLogger::parse("e5 file:/tmp/e.log", "h").unwrap();
+        assert_eq!(
+            (named.name.as_deref(), named.spec),
+            (Some("e5"), LoggerSpec::File("/tmp/e.log".into()))
+        );
+    }
+
+    #[test]
+    fn routes_parse_as_name_and_regexp() {
+        let r = route("errors HTTP/1.\\d 50\\d");
+        assert_eq!(r.logger, "errors");
+        assert!(r.regex.is_match(b"GET / => (HTTP/1.1 503)\n"));
         assert!(matches!(
-            Encoder::parse("json:mylogger {}"),
-            Err(LogSpecError::NamedEncoder(_))
+            RouteSpec::parse("errors"),
+            Err(LogSpecError::BadRoute(_))
+        ));
+        assert!(matches!(
+            RouteSpec::parse("x (unclosed"),
+            Err(LogSpecError::RouteRegex { .. })
+        ));
+        // PCRE's look-around is not Rust regex syntax: refused, never silently different.
+        assert!(RouteSpec::parse("x ^((?!msg).)*$").is_err());
+    }
+
+    #[test]
+    fn matching_routes_take_a_line_and_the_rest_go_to_the_unnamed_loggers() {
+        let names = [Some("errors"), None, Some("slow"), None];
+        let routing = Routing::new(
+            &names,
+            &[
+                route("errors \\b50\\d\\b"),
+                route("slow msecs=\\d{4}"),
+                route("errors panic"),
+            ],
+        )
+        .unwrap();
+        let targets = |line: &[u8]| {
+            let mut got = Vec::new();
+            routing.targets(line, |i| got.push(i));
+            got
+        };
+        assert_eq!(targets(b"status=200 msecs=3\n"), [1, 3]);
+        assert_eq!(targets(b"status=503 msecs=3\n"), [0]);
+        assert_eq!(
+            targets(b"status=503 msecs=2000\n"),
+            [0, 2],
+            "every matching route"
+        );
+        assert_eq!(
+            targets(b"panic 500\n"),
+            [0, 0],
+            "one delivery per matching route"
+        );
+        assert!(matches!(
+            Routing::new(&names, &[route("nobody x")]),
+            Err(LogSpecError::UnknownRouteLogger(n)) if n == "nobody"
+        ));
+    }
+
+    #[test]
+    fn a_logger_gets_the_unbound_encoders_and_those_bound_to_it() {
+        let encoders: Vec<_> = ["prefix [all]", "format:errors E ${msg}", "nl"]
+            .iter()
+            .map(|e| BoundEncoder::parse(e).unwrap())
+            .collect();
+        let names = |c: Vec<Encoder>| c.len();
+        assert_eq!(names(chain_for(&encoders, Some("errors"))), 3);
+        assert_eq!(names(chain_for(&encoders, Some("other"))), 2);
+        assert_eq!(names(chain_for(&encoders, None)), 2);
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        encode_chain(
+            &chain_for(&encoders, Some("errors")),
+            b"boom\n",
+            &mut out,
+            &mut tmp,
+        );
+        assert_eq!(out, b"E [all]boom\n");
+    }
+
+    #[test]
+    fn outputs_write_routed_lines_to_their_files_and_stderr_takes_the_rest_when_all_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+        let loggers = [
+            NamedLogger::parse(&format!("alpha file:{}", a.display()), "h").unwrap(),
+            NamedLogger::parse(&format!("beta file:{}", b.display()), "h").unwrap(),
+        ];
+        let encoders = [BoundEncoder::parse("prefix:beta B:").unwrap()];
+        let outputs =
+            LogOutputs::open(&loggers, &encoders, &[route("alpha ^A"), route("beta ^B")]).unwrap();
+        let (mut out, mut tmp) = (Vec::new(), Vec::new());
+        for line in [&b"A one\n"[..], b"B two\n", b"C three\n"] {
+            outputs.emit(line, &mut out, &mut tmp);
+        }
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "A one\n");
+        assert_eq!(std::fs::read_to_string(&b).unwrap(), "B:B two\n");
+        // "C three" went to the implicit stderr output (the test's stderr).
+        assert_eq!(outputs.outputs.len(), 3);
+        let unbound = [BoundEncoder::parse("nl:gamma").unwrap()];
+        assert!(matches!(
+            LogOutputs::open(&loggers, &unbound, &[]),
+            Err(LogSetupError::Spec { source: LogSpecError::UnboundEncoder(n), .. }) if n == "gamma"
         ));
     }
 

@@ -237,8 +237,12 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     settings.static_files = crate::static_files::StaticFiles::from_config(&config)?.map(Arc::new);
     settings.procname.apply(crate::procname::Role::Master);
     settings.request_log.outputs = crate::logsink::open_request_outputs(
-        &config.req_loggers,
-        &config.log_req_encoders,
+        &crate::logsink::RequestLoggers {
+            loggers: &config.req_loggers,
+            encoders: &config.log_req_encoders,
+            routes: &config.log_req_route,
+            general: &config.loggers,
+        },
         &settings.hostname,
     )?;
     let push_config = rwsgi_push::parse_config(&config)?;

@@ -64,6 +64,10 @@ pub(crate) struct Settings {
     pub py_autoreload: Option<Duration>,
     /// `--chdir`, reported in apps[].chdir.
     pub chdir: String,
+    /// `wsgi.file_wrapper` in the environ (off with `--wsgi-disable-file-wrapper`).
+    pub wsgi_file_wrapper: bool,
+    /// `--wsgi-env-behavior cheat`: each environ is emptied once its request is over.
+    pub wsgi_env_cheat: bool,
     /// This host's name, for SERVER_NAME on the HTTP socket (as uWSGI sets it).
     pub hostname: String,
     /// `--forwarded-allow-ips`: peers whose forwarded headers set `wsgi.url_scheme`.
@@ -160,6 +164,13 @@ impl Settings {
         if let Some(file) = &config.wsgi_file {
             apps.push(AppSpec::file("", &file.to_string_lossy(), callable));
         }
+        if let Some(uri) = &config.paste {
+            apps.push(AppSpec::paste(rwsgi_wsgi::PasteSpec {
+                uri: uri.clone(),
+                name: config.paste_name.clone(),
+                logging: config.paste_logger,
+            }));
+        }
         for mount in &config.mounts {
             let prefix = mount.prefix.trim_end_matches('/');
             apps.push(if mount.is_file() {
@@ -244,6 +255,8 @@ impl Settings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            wsgi_file_wrapper: !config.wsgi_disable_file_wrapper,
+            wsgi_env_cheat: config.wsgi_env_cheat,
             hostname: rwsgi_os::system::hostname(),
             forwarded_allow: config.forwarded_allow_ips.clone(),
             post_buffering: config.post_buffering,

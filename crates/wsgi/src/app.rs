@@ -1,4 +1,5 @@
-//! Loading WSGI apps (`--module`, `--wsgi-file`, `--mount`) and choosing one per request.
+//! Loading WSGI apps (`--module`, `--wsgi-file`, `--paste`, `--mount`) and choosing one per
+//! request.
 
 use std::path::Path;
 
@@ -23,6 +24,28 @@ pub enum AppSource {
     Module(String),
     /// A Python file executed as a module (`--wsgi-file`).
     File(String),
+    /// `--paste URI`: the app PasteDeploy's `loadapp` builds.
+    Paste(PasteSpec),
+}
+
+/// What `--paste` (or `--ini-paste`) asks PasteDeploy for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasteSpec {
+    /// `config:FILE`, `egg:DIST[#NAME]` or `call:MODULE:FACTORY`, as `loadapp` reads it.
+    pub uri: String,
+    /// `--paste-name`: the section (`main` when `None`).
+    pub name: Option<String>,
+    /// `--paste-logger`: `logging.config.fileConfig` the `config:` file first.
+    pub logging: bool,
+}
+
+impl PasteSpec {
+    /// The file of a `config:` URI (the part `fileConfig` reads, without a `#section`),
+    /// `None` for the others.
+    pub fn config_file(&self) -> Option<&str> {
+        let rest = self.uri.strip_prefix("config:")?;
+        Some(rest.split_once('#').map_or(rest, |(file, _)| file).trim())
+    }
 }
 
 impl AppSpec {
@@ -45,6 +68,15 @@ impl AppSpec {
             mountpoint: mountpoint.to_string(),
             source: AppSource::File(path.to_string()),
             callable: default_callable.to_string(),
+        }
+    }
+
+    /// A `--paste` app (the default one: PasteDeploy composes its own mounts).
+    pub fn paste(spec: PasteSpec) -> AppSpec {
+        AppSpec {
+            mountpoint: String::new(),
+            source: AppSource::Paste(spec),
+            callable: String::new(),
         }
     }
 }
@@ -73,6 +105,25 @@ pub enum AppError {
         /// The Python error, traceback printed separately.
         err: PyErr,
     },
+    /// `--paste` needs PasteDeploy, and this Python cannot import it.
+    #[error(
+        "--paste {uri}: PasteDeploy is not importable in this Python ({err}); install it in \
+         the app's environment (pip install PasteDeploy)"
+    )]
+    NoPasteDeploy {
+        /// The URI asked for.
+        uri: String,
+        /// The import error.
+        err: PyErr,
+    },
+    /// The object PasteDeploy built cannot be called.
+    #[error("--paste {uri}: PasteDeploy built {built}, which is not callable")]
+    PasteNotCallable {
+        /// The URI asked for.
+        uri: String,
+        /// The object's repr.
+        built: String,
+    },
     /// The named callable is not there, or not callable.
     #[error("unable to find callable '{callable}' in {what}")]
     NoCallable {
@@ -92,6 +143,7 @@ fn describe(spec: &AppSpec) -> String {
     match &spec.source {
         AppSource::Module(m) => format!("module '{m}'{mp}"),
         AppSource::File(f) => format!("file '{f}'{mp}"),
+        AppSource::Paste(p) => format!("paste '{}'{mp}", p.uri),
     }
 }
 
@@ -112,6 +164,18 @@ pub fn load(py: Python<'_>, spec: &AppSpec, chdir: &str) -> Result<App, AppError
         err,
     };
     let module = match &spec.source {
+        AppSource::Paste(paste) => {
+            let callable = load_paste(py, paste).map_err(|e| match e {
+                PasteFailure::Python(err) => load_err(err),
+                other => other.into_app_error(&paste.uri),
+            })?;
+            return Ok(App {
+                mountpoint: spec.mountpoint.clone(),
+                callable: callable.unbind(),
+                chdir: chdir.to_string(),
+                startup_time: rwsgi_os::time::unix_now(),
+            });
+        }
         AppSource::Module(name) => py.import(name.as_str()).map_err(load_err)?.into_any(),
         AppSource::File(path) => {
             let abs = Path::new(path);
@@ -153,6 +217,81 @@ pub fn load(py: Python<'_>, spec: &AppSpec, chdir: &str) -> Result<App, AppError
         chdir: chdir.to_string(),
         startup_time: rwsgi_os::time::unix_now(),
     })
+}
+
+/// How a `--paste` load failed before it became an [`AppError`].
+enum PasteFailure {
+    NoPasteDeploy(PyErr),
+    NotCallable(String),
+    Python(PyErr),
+}
+
+impl PasteFailure {
+    fn into_app_error(self, uri: &str) -> AppError {
+        let uri = uri.to_string();
+        match self {
+            PasteFailure::NoPasteDeploy(err) => AppError::NoPasteDeploy { uri, err },
+            PasteFailure::NotCallable(built) => AppError::PasteNotCallable { uri, built },
+            PasteFailure::Python(err) => AppError::Load {
+                what: format!("paste '{uri}'"),
+                err,
+            },
+        }
+    }
+}
+
+impl From<PyErr> for PasteFailure {
+    fn from(err: PyErr) -> Self {
+        PasteFailure::Python(err)
+    }
+}
+
+/// uWSGI's paste loader: `logging.config.fileConfig(FILE)` first with `--paste-logger`, then
+/// `paste.deploy.loadapp(URI[, name])`. Three things work here that fail under uWSGI: a
+/// relative `config:` file is found from the directory the apps load in (uWSGI hands
+/// PasteDeploy no `relative_to`, so it refuses one); a bare `call:MODULE:FACTORY` is an app
+/// factory (PasteDeploy has no protocol for it at the top level); and `fileConfig` knows
+/// `%(here)s` and `%(__file__)s`, as PasteDeploy's own sections do.
+fn load_paste<'py>(py: Python<'py>, spec: &PasteSpec) -> Result<Bound<'py, PyAny>, PasteFailure> {
+    eprintln!("Loading paste environment: {}", spec.uri);
+    py.import("paste.deploy")
+        .map_err(PasteFailure::NoPasteDeploy)?;
+    let os_path = py.import("os.path")?;
+    // The process is in --chdir by now.
+    let base: String = py.import("os")?.call_method0("getcwd")?.extract()?;
+    if spec.logging {
+        if let Some(file) = spec.config_file() {
+            let file: String = os_path.call_method1("join", (&base, file))?.extract()?;
+            let defaults = PyDict::new(py);
+            defaults.set_item("here", os_path.call_method1("dirname", (&file,))?)?;
+            defaults.set_item("__file__", &file)?;
+            py.import("logging.config")?
+                .call_method1("fileConfig", (&file, defaults))?;
+        }
+    }
+    // loadapp(URI, name, relative_to=...) is loadcontext(APP, ...).create(); a bare
+    // `call:MODULE:FACTORY` has no protocol there (PasteDeploy refuses it), so it is taken
+    // as an app factory, as `use = call:...` in an [app:...] section is.
+    let loadwsgi = py.import("paste.deploy.loadwsgi")?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("relative_to", &base)?;
+    if let Some(name) = &spec.name {
+        kwargs.set_item("name", name)?;
+    }
+    let context = loadwsgi.call_method(
+        "loadcontext",
+        (loadwsgi.getattr("APP")?, spec.uri.as_str()),
+        Some(&kwargs),
+    )?;
+    if context.getattr("protocol")?.is_none() {
+        context.setattr("protocol", "paste.app_factory")?;
+    }
+    let app = context.call_method0("create")?;
+    if !app.is_callable() {
+        let built = app.repr().map(|r| r.to_string()).unwrap_or_default();
+        return Err(PasteFailure::NotCallable(built));
+    }
+    Ok(app)
 }
 
 /// The apps of a worker, with the request routing uWSGI applies.
@@ -217,4 +356,22 @@ pub fn eval_str(py: Python<'_>, expr: &str) -> PyResult<String> {
         pyo3::exceptions::PyValueError::new_err(format!("expression contains NUL: {e}"))
     })?;
     py.eval(&code, Some(&globals), None)?.str()?.extract()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logging_file_of_a_paste_uri_is_its_config_file_without_the_section() {
+        let spec = |uri: &str| PasteSpec {
+            uri: uri.into(),
+            name: None,
+            logging: true,
+        };
+        assert_eq!(spec("config:/srv/a.ini").config_file(), Some("/srv/a.ini"));
+        assert_eq!(spec("config:site.ini#api").config_file(), Some("site.ini"));
+        assert_eq!(spec("egg:Dist#main").config_file(), None);
+        assert_eq!(spec("call:m:f").config_file(), None);
+    }
 }

@@ -21,6 +21,8 @@ pub struct EnvironTemplate {
     key_scheme: Py<PyString>,
     http: Py<PyString>,
     https: Py<PyString>,
+    /// [`ServerFlags::clear_environ`].
+    pub(crate) clear_environ: bool,
 }
 
 /// What the template needs to know about the server.
@@ -34,6 +36,10 @@ pub struct ServerFlags {
     pub worker_id: usize,
     /// The core id.
     pub core_id: usize,
+    /// `wsgi.file_wrapper` in the environ (off with `--wsgi-disable-file-wrapper`).
+    pub file_wrapper: bool,
+    /// `--wsgi-env-behavior cheat`: each environ is emptied once its request is over.
+    pub clear_environ: bool,
 }
 
 impl EnvironTemplate {
@@ -45,7 +51,9 @@ impl EnvironTemplate {
         base.set_item("wsgi.multithread", flags.multithread)?;
         base.set_item("wsgi.multiprocess", flags.multiprocess)?;
         base.set_item("wsgi.run_once", false)?;
-        base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+        if flags.file_wrapper {
+            base.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+        }
         base.set_item("wsgi.input_terminated", true)?;
         base.set_item("uwsgi.version", env!("CARGO_PKG_VERSION").as_bytes())?;
         // CGI's SERVER_SOFTWARE (RFC 3875 §4.1.17) costs nothing per request here; a
@@ -60,6 +68,7 @@ impl EnvironTemplate {
             key_scheme: PyString::intern(py, "wsgi.url_scheme").unbind(),
             http: PyString::intern(py, "http").unbind(),
             https: PyString::intern(py, "https").unbind(),
+            clear_environ: flags.clear_environ,
         })
     }
 

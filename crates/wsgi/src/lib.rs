@@ -16,7 +16,7 @@ pub mod vars;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
-pub use app::{App, AppError, AppSource, AppSpec, Apps};
+pub use app::{App, AppError, AppSource, AppSpec, Apps, PasteSpec};
 pub use environ::{EnvironTemplate, ServerFlags};
 pub use input::{Body, BodyFailure, BodyFraming, BodyOnWire, Drain, Input, LINGER_MAX_BYTES};
 pub use response::{Dialect, ResponseOptions, StartResponse, Writer};
@@ -64,10 +64,18 @@ pub fn call_app(
             return (outcome, body, Writer::default());
         }
     };
-    let result = template
-        .build(py, vars, input.as_any())
-        .and_then(|env| app.bind(py).call1((env, &sr)))
-        .and_then(|iterable| respond(py, &sr, &iterable));
+    let result = template.build(py, vars, input.as_any()).and_then(|env| {
+        let done = app
+            .bind(py)
+            .call1((&env, &sr))
+            .and_then(|iterable| respond(py, &sr, &iterable));
+        if template.clear_environ {
+            // uWSGI's cheat allocator: the request is over (close() was called), and an app
+            // that kept its environ finds it empty.
+            env.clear();
+        }
+        done
+    });
     let sr_ref = sr.borrow();
     let body = input.borrow().take_body();
     if let (Err(err), Some(failure)) = (&result, body.failure()) {

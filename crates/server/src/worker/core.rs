@@ -123,6 +123,8 @@ impl<'w, 'a> Core<'w, 'a> {
                 multiprocess: w.settings.processes > 1,
                 worker_id: w.wid.get(),
                 core_id: id,
+                file_wrapper: w.settings.wsgi_file_wrapper,
+                clear_environ: w.settings.wsgi_env_cheat,
             },
         )
         .map_err(|e| io::Error::other(e.to_string()))?;

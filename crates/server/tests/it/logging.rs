@@ -178,7 +178,7 @@ fn log_maxsize_rotates_the_logto_file_and_the_new_file_keeps_logging() {
 
 #[test]
 fn logging_options_rwsgi_lacks_stop_start_up_naming_them() {
-    for (option, value) in [("--log-route", "x ^a"), ("--log-drain", "x")] {
+    for (option, value) in [("--log-drain", "x"), ("--log-filter", "x")] {
         let (code, out) = run_to_exit(
             &[
                 "--http-socket",
@@ -355,4 +355,95 @@ fn logto2_opens_its_file_after_start_up() {
     assert_eq!(get(p.http, "/late").status, 200);
     wait_file(&file, WAIT, |t| t.contains("GET /late "));
     assert!(!server.log().contains("GET /late "), "{}", server.log());
+}
+
+#[test]
+fn log_route_sends_matching_lines_to_the_named_logger_and_the_rest_to_the_unnamed_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (errors, all) = (dir.path().join("errors.log"), dir.path().join("all.log"));
+    let (server, p) = start(&[
+        "--logger",
+        &format!("errors file:{}", errors.display()),
+        "--logger",
+        &format!("file:{}", all.display()),
+        "--log-route",
+        r"errors \(HTTP/1\.1 50\d\)",
+        // bound to the named logger: only its lines are encoded
+        "--log-encoder",
+        "format:errors ERR ${msgnl}",
+    ]);
+    assert_eq!(get(p.http, "/status/503").status, 503);
+    assert_eq!(get(p.http, "/status/404").status, 404);
+    assert_eq!(get(p.http, "/plain").status, 200);
+    let routed = wait_file(&errors, WAIT, |t| t.contains("GET /status/503 "));
+    let rest = wait_file(&all, WAIT, |t| t.contains("GET /plain "));
+    assert!(
+        routed
+            .lines()
+            .all(|l| l.starts_with("ERR ") && l.contains("(HTTP/1.1 50")),
+        "{routed}"
+    );
+    assert!(
+        !rest.contains("GET /status/503 "),
+        "a routed line leaves the others: {rest}"
+    );
+    assert!(rest.contains("GET /status/404 "), "{rest}");
+    assert!(
+        rest.contains("spawned rwsgi worker"),
+        "the server's own lines: {rest}"
+    );
+    assert!(!rest.contains("ERR "), "{rest}");
+    drop(server);
+
+    // A route to a logger nobody named stops start-up, naming both.
+    let (code, out) = run_to_exit(
+        &[
+            "--http-socket",
+            "127.0.0.1:0",
+            "--module",
+            "log_app",
+            "--log-route",
+            "nobody ^a",
+        ],
+        WAIT,
+    );
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("--log-route: no logger named 'nobody'"),
+        "{out}"
+    );
+}
+
+#[test]
+fn log_req_route_sends_request_lines_to_named_request_loggers_or_named_loggers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str| dir.path().join(name);
+    let (slow, audit, requests) = (file("slow.log"), file("audit.log"), file("requests.log"));
+    let (server, p) = start(&[
+        "--req-logger",
+        &format!("slow file:{}", slow.display()),
+        "--req-logger",
+        &format!("file:{}", requests.display()),
+        // a named --logger, as uWSGI finds a request route's logger among those
+        "--logger",
+        &format!("audit file:{}", audit.display()),
+        "--log-req-route",
+        "slow GET /sleep",
+        "--log-req-route",
+        "audit GET /audit/",
+    ]);
+    for path in ["/sleep?0.01", "/audit/1", "/plain"] {
+        assert_eq!(get(p.http, path).status, 200, "{path}");
+    }
+    let routed_slow = wait_file(&slow, WAIT, |t| t.contains("GET /sleep?0.01 "));
+    let routed_audit = wait_file(&audit, WAIT, |t| t.contains("GET /audit/1 "));
+    let rest = wait_file(&requests, WAIT, |t| t.contains("GET /plain "));
+    assert_eq!(routed_slow.lines().count(), 1, "{routed_slow}");
+    assert_eq!(routed_audit.lines().count(), 1, "{routed_audit}");
+    assert_eq!(rest.lines().count(), 1, "{rest}");
+    // Every request line went to a request logger, none to the server's log; the named
+    // --logger gets no server lines, which go to stderr (no logger is unnamed).
+    let log = server.log();
+    assert!(!log.contains("GET /"), "{log}");
+    assert!(log.contains("spawned rwsgi worker"), "{log}");
 }
