@@ -103,7 +103,8 @@ fn with_lazy_apps_the_app_phases_run_in_each_worker() {
     server.wait_http_ready(server.ports.http, 2);
     let count = |name: &str| lines(&file).iter().filter(|l| *l == name).count();
     wait_for(WAIT, "both workers' hooks", || {
-        count("exec-post-app") == 2 && count("hook-accepting") == 2
+        // accepting1 runs after the accepting hooks, so wait for it too.
+        count("exec-post-app") == 2 && count("hook-accepting") == 2 && count("hook-accepting1") == 1
     });
     let seen = lines(&file);
     assert_eq!((count("hook-asap"), count("exec-asap")), (1, 1), "{seen:?}");
