@@ -104,7 +104,9 @@ pub fn exit_now(code: i32) -> ! {
 
 /// Forks a plain child: `Ok(0)` in the child, the child's pid in the parent. Only for a
 /// process that has one thread and has not started Python (the master forks its workers
-/// through the interpreter's wrapper, which tells Python).
+/// through the interpreter's wrapper, which tells Python), or, where other threads run (a
+/// test binary), for a child that does only async-signal-safe work (atomics, a syscall,
+/// [`exit_now`]) before it leaves: it may not take a lock another thread held at the fork.
 pub fn fork_plain() -> io::Result<RawPid> {
     // SAFETY: fork has no memory preconditions; the caller is single-threaded (documented
     // above), so the child copies no lock another thread holds. libc's: rustix's fork is in
@@ -131,10 +133,13 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits for child `raw` to exit (blocking).
-pub fn wait_for(raw: RawPid) -> io::Result<()> {
-    rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())?;
-    Ok(())
+/// Waits for child `raw` to exit (blocking), and says how it ended.
+pub fn wait_for(raw: RawPid) -> io::Result<WaitStatus> {
+    match rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())? {
+        Some((_, status)) => Ok(status),
+        // Only WNOHANG returns without a status.
+        None => Err(io::Error::other("waitpid returned no status")),
+    }
 }
 
 /// `execv(path, args)`: replaces this process's image, keeping its descriptors that are not
