@@ -183,7 +183,9 @@ impl Fixture {
             .args(extra)
             .dir(dir)
             .start();
-        let Ports { http, uwsgi, stats } = server.ports;
+        let Ports {
+            http, uwsgi, stats, ..
+        } = server.ports;
         server.wait_http_ready(http, 2);
         Fixture {
             server,
