@@ -83,6 +83,24 @@ pub fn limit_address_space(bytes: u64) -> io::Result<()> {
     Ok(rustix::process::setrlimit(Resource::As, limit)?)
 }
 
+/// The soft and hard limits on this process's open descriptors (`RLIMIT_NOFILE`; `None`:
+/// unlimited).
+pub fn open_files_limit() -> (Option<u64>, Option<u64>) {
+    let l = rustix::process::getrlimit(Resource::Nofile);
+    (l.current, l.maximum)
+}
+
+/// Sets the soft limit on open descriptors to `soft` (at most the hard limit, unchanged); the
+/// children forked later inherit it.
+pub fn set_open_files_limit(soft: u64) -> io::Result<()> {
+    let maximum = rustix::process::getrlimit(Resource::Nofile).maximum;
+    let limit = Rlimit {
+        current: Some(maximum.map_or(soft, |m| soft.min(m))),
+        maximum,
+    };
+    Ok(rustix::process::setrlimit(Resource::Nofile, limit)?)
+}
+
 /// Asks the kernel to send `sig` to this process when its parent dies.
 pub fn set_parent_death_signal(sig: Signal) -> io::Result<()> {
     Ok(rustix::process::set_parent_process_death_signal(Some(sig))?)
@@ -173,6 +191,18 @@ pub fn with_umask<T>(mask: u32, f: impl FnOnce() -> T) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_read_and_lowered() {
+        let (soft, hard) = open_files_limit();
+        let soft = soft.expect("a finite soft limit");
+        assert!(hard.is_none_or(|h| h >= soft));
+        // Lowered (always allowed) then restored: the soft limit is what was set.
+        set_open_files_limit(soft - 1).unwrap();
+        assert_eq!(open_files_limit().0, Some(soft - 1));
+        set_open_files_limit(soft).unwrap();
+        assert_eq!(open_files_limit(), (Some(soft), hard));
+    }
 
     #[test]
     fn a_pid_that_would_name_a_group_is_refused() {

@@ -10,6 +10,12 @@
 //! [`LatencySlot`] per (worker, core, app) (the request-duration histogram), and one
 //! [`MetricSlot`] per custom `--metric` (none without them).
 //!
+//! The arrays are regions of one [`SharedLayout`]: every slot type derives `FromZeros` (the
+//! kernel's zero pages are valid slots) and is `Sync` (atomics only), so the scoreboard reads
+//! and writes its slots through `&` references from `rwsgi_os::mm`, without `unsafe` of its
+//! own. The header's fields are atomics too, stored once in [`Scoreboard::new`] before anyone
+//! else sees the mapping; [`Scoreboard::header`] copies them out as a plain [`Header`].
+//!
 //! Ownership rules (nothing enforces them at run time; they keep every hot-path method a couple
 //! of plain atomic operations):
 //! * a [`CoreSlot`], and the [`ResponseSlot`] and [`LatencySlot`]s of the same core, are
