@@ -331,6 +331,112 @@ mod tests {
         assert_eq!(layout.map().unwrap().len(), crate::system::page_size());
     }
 
+    /// One reservation of a proptest plan: which slot type, how many.
+    #[derive(Debug, Clone, Copy)]
+    enum Kind {
+        Word32,
+        Word64,
+        Line,
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever is reserved, in whatever order: each region is aligned for its type, the
+        /// regions follow one another without overlap, all fit in the mapping, and a write
+        /// through one region is seen through it and through no other.
+        #[test]
+        fn regions_never_overlap_and_fit(
+            plan in proptest::collection::vec(
+                (proptest::prop_oneof![
+                    proptest::strategy::Just(Kind::Word32),
+                    proptest::strategy::Just(Kind::Word64),
+                    proptest::strategy::Just(Kind::Line),
+                ], 0usize..300),
+                1..12,
+            )
+        ) {
+            let mut layout = SharedLayout::new();
+            // (kind, offset, bytes, index into the typed lists below)
+            let (mut w32, mut w64, mut lines, mut spans) = (vec![], vec![], vec![], vec![]);
+            for &(kind, count) in &plan {
+                let (offset, bytes, align) = match kind {
+                    Kind::Word32 => {
+                        let r = layout.array::<AtomicU32>(count).unwrap();
+                        w32.push(r);
+                        (r.offset(), 4 * count, 4)
+                    }
+                    Kind::Word64 => {
+                        let r = layout.array::<AtomicU64>(count).unwrap();
+                        w64.push(r);
+                        (r.offset(), 8 * count, 8)
+                    }
+                    Kind::Line => {
+                        let r = layout.array::<Line>(count).unwrap();
+                        lines.push(r);
+                        (r.offset(), 64 * count, 64)
+                    }
+                };
+                proptest::prop_assert_eq!(offset % align, 0);
+                spans.push((offset, offset + bytes));
+            }
+            for pair in spans.windows(2) {
+                proptest::prop_assert!(pair[0].1 <= pair[1].0, "{:?}", pair);
+            }
+            let end = spans.last().map_or(0, |s| s.1);
+            proptest::prop_assert_eq!(layout.len(), end);
+            let map = layout.map().unwrap();
+            proptest::prop_assert!(map.len() >= end);
+            // Mark the last slot of every region with its region's number, then read all back.
+            let mut mark = 0u64;
+            for r in &w32 {
+                mark += 1;
+                if let Some(w) = map.get(r).last() {
+                    w.store(mark as u32, SeqCst);
+                }
+            }
+            for r in &w64 {
+                mark += 1;
+                if let Some(w) = map.get(r).last() {
+                    w.store(mark, SeqCst);
+                }
+            }
+            for r in &lines {
+                mark += 1;
+                if let Some(l) = map.get(r).last() {
+                    l.0[7].store(mark, SeqCst);
+                }
+            }
+            let mut mark = 0u64;
+            for r in &w32 {
+                mark += 1;
+                let s = map.get(r);
+                proptest::prop_assert_eq!(s.len(), r.len());
+                for (i, w) in s.iter().enumerate() {
+                    let want = if i + 1 == s.len() { mark as u32 } else { 0 };
+                    proptest::prop_assert_eq!(w.load(SeqCst), want);
+                }
+            }
+            for r in &w64 {
+                mark += 1;
+                let s = map.get(r);
+                for (i, w) in s.iter().enumerate() {
+                    let want = if i + 1 == s.len() { mark } else { 0 };
+                    proptest::prop_assert_eq!(w.load(SeqCst), want);
+                }
+            }
+            for r in &lines {
+                mark += 1;
+                let s = map.get(r);
+                for (i, l) in s.iter().enumerate() {
+                    let want = if i + 1 == s.len() { mark } else { 0 };
+                    proptest::prop_assert_eq!(l.0[7].load(SeqCst), want);
+                    proptest::prop_assert!(l.0[..7].iter().all(|w| w.load(SeqCst) == 0));
+                }
+            }
+        }
+    }
+
     #[test]
     fn malloc_options_are_accepted() {
         assert!(set_malloc_option(MallocOption::MmapThreshold, 4 << 20));
