@@ -11,7 +11,8 @@
 //! * [`process`] — `kill`, `waitpid`, `setrlimit`, the parent-death signal, `_exit`, `execv`,
 //!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
-//! * [`mm`] — the anonymous shared mapping of the scoreboard, malloc tuning;
+//! * [`mm`] — the anonymous shared mappings (scoreboard, user locks, pushers' memory) as typed
+//!   slot arrays, malloc tuning;
 //! * [`user`] — `--uid` / `--gid`, the names of ids, `--chown-socket`;
 //! * [`watch`] — inotify watches for `--fs-reload`;
 //! * [`time`] and [`system`] — the clock, local time, host name, page size, online CPUs,

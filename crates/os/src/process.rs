@@ -83,6 +83,24 @@ pub fn limit_address_space(bytes: u64) -> io::Result<()> {
     Ok(rustix::process::setrlimit(Resource::As, limit)?)
 }
 
+/// The soft and hard limits on this process's open descriptors (`RLIMIT_NOFILE`; `None`:
+/// unlimited).
+pub fn open_files_limit() -> (Option<u64>, Option<u64>) {
+    let l = rustix::process::getrlimit(Resource::Nofile);
+    (l.current, l.maximum)
+}
+
+/// Sets the soft limit on open descriptors to `soft` (at most the hard limit, unchanged); the
+/// children forked later inherit it.
+pub fn set_open_files_limit(soft: u64) -> io::Result<()> {
+    let maximum = rustix::process::getrlimit(Resource::Nofile).maximum;
+    let limit = Rlimit {
+        current: Some(maximum.map_or(soft, |m| soft.min(m))),
+        maximum,
+    };
+    Ok(rustix::process::setrlimit(Resource::Nofile, limit)?)
+}
+
 /// Asks the kernel to send `sig` to this process when its parent dies.
 pub fn set_parent_death_signal(sig: Signal) -> io::Result<()> {
     Ok(rustix::process::set_parent_process_death_signal(Some(sig))?)
@@ -104,7 +122,9 @@ pub fn exit_now(code: i32) -> ! {
 
 /// Forks a plain child: `Ok(0)` in the child, the child's pid in the parent. Only for a
 /// process that has one thread and has not started Python (the master forks its workers
-/// through the interpreter's wrapper, which tells Python).
+/// through the interpreter's wrapper, which tells Python), or, where other threads run (a
+/// test binary), for a child that does only async-signal-safe work (atomics, a syscall,
+/// [`exit_now`]) before it leaves: it may not take a lock another thread held at the fork.
 pub fn fork_plain() -> io::Result<RawPid> {
     // SAFETY: fork has no memory preconditions; the caller is single-threaded (documented
     // above), so the child copies no lock another thread holds. libc's: rustix's fork is in
@@ -131,10 +151,13 @@ pub fn close_fds_except(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
     Ok(())
 }
 
-/// Waits for child `raw` to exit (blocking).
-pub fn wait_for(raw: RawPid) -> io::Result<()> {
-    rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())?;
-    Ok(())
+/// Waits for child `raw` to exit (blocking), and says how it ended.
+pub fn wait_for(raw: RawPid) -> io::Result<WaitStatus> {
+    match rustix::process::waitpid(Some(pid(raw)?), WaitOptions::empty())? {
+        Some((_, status)) => Ok(status),
+        // Only WNOHANG returns without a status.
+        None => Err(io::Error::other("waitpid returned no status")),
+    }
 }
 
 /// `execv(path, args)`: replaces this process's image, keeping its descriptors that are not
@@ -247,6 +270,18 @@ pub fn cmdline_image(title: &[u8], len: usize) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_files_limit_is_read_and_lowered() {
+        let (soft, hard) = open_files_limit();
+        let soft = soft.expect("a finite soft limit");
+        assert!(hard.is_none_or(|h| h >= soft));
+        // Lowered (always allowed) then restored: the soft limit is what was set.
+        set_open_files_limit(soft - 1).unwrap();
+        assert_eq!(open_files_limit().0, Some(soft - 1));
+        set_open_files_limit(soft).unwrap();
+        assert_eq!(open_files_limit(), (Some(soft), hard));
+    }
 
     #[test]
     fn a_pid_that_would_name_a_group_is_refused() {

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 
 use rustix::thread::futex;
 
-use crate::mm::SharedMapping;
+use crate::mm::SharedArray;
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
@@ -25,22 +25,18 @@ const HOLDER_CHECK: futex::Timespec = futex::Timespec {
 /// by harakiri) is taken over by one of its waiters instead of blocking them forever.
 #[derive(Debug)]
 pub struct SharedLocks {
-    mapping: SharedMapping,
+    /// Per lock: its state word, then its holder's pid (0 while free or being taken); zero
+    /// when mapped, i.e. unlocked with no holder.
+    words: SharedArray<AtomicU32>,
     count: usize,
 }
-
-// SAFETY: the mapping is only ever accessed through `&AtomicU32`s.
-unsafe impl Send for SharedLocks {}
-// SAFETY: as above: every access is atomic.
-unsafe impl Sync for SharedLocks {}
 
 impl SharedLocks {
     /// Maps `count` unlocked locks (at least one).
     pub fn new(count: usize) -> io::Result<SharedLocks> {
         let count = count.max(1);
-        // Per lock: its state word, then its holder's pid (0 while free or being taken).
-        let mapping = SharedMapping::new(count * 2 * std::mem::size_of::<AtomicU32>())?;
-        Ok(SharedLocks { mapping, count })
+        let words = SharedArray::new(count * 2)?;
+        Ok(SharedLocks { words, count })
     }
 
     /// How many locks there are.
@@ -53,12 +49,7 @@ impl SharedLocks {
         if n >= self.count {
             return None;
         }
-        // SAFETY: the mapping is page-aligned, zero-filled (= UNLOCKED, no holder), at least
-        // `count * 8` bytes long and lives as long as `self`; `2n + 1 < 2 * count`.
-        unsafe {
-            let base = self.mapping.as_ptr().cast::<AtomicU32>();
-            Some((&*base.add(2 * n), &*base.add(2 * n + 1)))
-        }
+        Some((&self.words[2 * n], &self.words[2 * n + 1]))
     }
 
     fn word(&self, n: usize) -> Option<&AtomicU32> {
@@ -166,18 +157,14 @@ mod tests {
     #[test]
     fn a_lock_whose_holder_died_is_taken_over_by_a_waiter() {
         let locks = SharedLocks::new(1).unwrap();
-        // SAFETY: the child only takes the lock (atomics, getpid) and _exits: no allocation,
-        // no lock another thread of the test harness could hold.
-        let child = unsafe { libc::fork() };
-        assert!(child >= 0);
+        // The child only takes the lock (atomics, getpid, futex) and leaves with _exit: no
+        // allocation, no lock another thread of the test harness could hold (fork_plain's rule).
+        let child = crate::process::fork_plain().unwrap();
         if child == 0 {
             locks.lock(0);
-            // SAFETY: leaves the forked child at once, holding the lock.
-            unsafe { libc::_exit(0) };
+            crate::process::exit_now(0);
         }
-        let mut status = 0;
-        // SAFETY: reaping the child this test forked.
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(crate::process::wait_for(child).unwrap().exited());
         assert!(locks.is_locked(0), "the child died holding the lock");
         // The waiter sees the holder gone and takes the lock over; it is then an ordinary one.
         assert!(locks.lock(0));

@@ -14,7 +14,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rwsgi_os::mm::SharedMapping;
+use rwsgi_os::mm::SharedArray;
 
 /// Bytes one save may hold (a statsd pusher's counters as JSON: a few dozen bytes per
 /// metric, so thousands of workers' worth; a larger save is skipped, see [`Slot::save`]).
@@ -32,28 +32,19 @@ const WHICH_BIT: u64 = 1 << 63;
 /// was made. Clones share the same memory.
 #[derive(Clone, Debug)]
 pub struct PushMemory {
-    map: Arc<AtomicWords>,
+    /// The mapping as `AtomicU64` words, `slots * SLOT_WORDS` of them.
+    map: Arc<SharedArray<AtomicU64>>,
     slots: usize,
 }
-
-/// The mapping, only ever read and written as `AtomicU64` words.
-#[derive(Debug)]
-struct AtomicWords(SharedMapping);
-
-// SAFETY: the mapping is only accessed through `AtomicU64`s (see `PushMemory::words`), which
-// are Sync; the pointer stays valid (unmapped only on drop) wherever the owner goes.
-unsafe impl Send for AtomicWords {}
-// SAFETY: as above: shared access is atomic only.
-unsafe impl Sync for AtomicWords {}
 
 impl PushMemory {
     /// Maps one slot per pusher (`pushers` of them, at least one). The pages are the kernel's
     /// zero pages until a pusher writes them: unused slots cost no memory.
     pub fn new(pushers: usize) -> io::Result<PushMemory> {
         let slots = pushers.max(1);
-        let map = SharedMapping::new(slots * SLOT_WORDS * WORD)?;
+        let map = SharedArray::new(slots * SLOT_WORDS)?;
         Ok(PushMemory {
-            map: Arc::new(AtomicWords(map)),
+            map: Arc::new(map),
             slots,
         })
     }
@@ -68,16 +59,7 @@ impl PushMemory {
     }
 
     fn words(&self) -> &[AtomicU64] {
-        // SAFETY: the mapping is page-aligned (so aligned for u64), `slots * SLOT_WORDS`
-        // words long, zero-filled at first (a valid AtomicU64) and only ever accessed through
-        // atomics by every process sharing it; the slice borrows `self`, which holds the
-        // mapping alive through its Arc.
-        unsafe {
-            std::slice::from_raw_parts(
-                self.map.0.as_ptr() as *const AtomicU64,
-                self.slots * SLOT_WORDS,
-            )
-        }
+        &self.map
     }
 }
 
@@ -176,19 +158,15 @@ mod tests {
         let mem = PushMemory::new(1).unwrap();
         // The pusher process saves, dies; its respawn (forked from the same master, so
         // sharing the same pages as this parent) reads the save.
-        // SAFETY: fork in a test; the child only stores into the shared mapping (no
-        // allocation, no lock) and ends with _exit, running none of the harness's code.
-        let child = unsafe { libc::fork() };
-        assert!(child >= 0, "fork");
+        // The child only stores into the shared mapping (no allocation, no lock) and leaves
+        // with _exit, running none of the harness's code (fork_plain's rule in a test).
+        let child = rwsgi_os::process::fork_plain().expect("fork");
         if child == 0 {
             let ok = mem.slot(0).is_some_and(|s| s.save(b"saved by the child"));
-            // SAFETY: ends the child at once (see above).
-            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+            rwsgi_os::process::exit_now(if ok { 0 } else { 1 });
         }
-        let mut status = 0;
-        // SAFETY: waits for the child this test forked, by its pid.
-        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
-        assert_eq!(status, 0);
+        let status = rwsgi_os::process::wait_for(child).unwrap();
+        assert_eq!(status.exit_status(), Some(0));
         assert_eq!(
             mem.slot(0).unwrap().load().as_deref(),
             Some(&b"saved by the child"[..])

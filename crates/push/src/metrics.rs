@@ -282,27 +282,13 @@ pub fn carbon_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rwsgi_stats::model::{CoreStats, MasterInfo, SocketInfo, SocketStats, WorkerStats};
+    use rwsgi_stats::model::{MasterInfo, SocketInfo, SocketStats, WorkerStats};
 
     fn worker(id: u64, requests: u64) -> WorkerStats {
         WorkerStats {
-            id,
             pid: 100 + id,
             accepting: 1,
-            requests,
-            delta_requests: requests,
-            exceptions: 1,
-            rss: 1000,
-            vsz: 5000,
-            respawn_count: 1,
-            tx: 10 * requests,
-            avg_rt: 200 * id,
-            cores: vec![CoreStats {
-                id: 0,
-                requests,
-                ..Default::default()
-            }],
-            ..Default::default()
+            ..rwsgi_stats::fixtures::worker(id, requests)
         }
     }
 

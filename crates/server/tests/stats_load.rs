@@ -19,25 +19,15 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Enough descriptors for 1,000 sockets here and in the server (which inherits the limit).
 fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain getrlimit/setrlimit on this process.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
-        let want: libc::rlim_t = 8192;
-        if lim.rlim_cur < want {
-            lim.rlim_cur = want.min(lim.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0);
-        }
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
+    let want = 8192;
+    let (soft, hard) = rwsgi_os::process::open_files_limit();
+    if soft.is_some_and(|s| s < want) {
+        rwsgi_os::process::set_open_files_limit(want).expect("setrlimit(RLIMIT_NOFILE)");
     }
+    let soft = rwsgi_os::process::open_files_limit().0;
     assert!(
-        lim.rlim_cur >= 2 * CLIENTS as libc::rlim_t + 256,
-        "RLIMIT_NOFILE {} is too low for {CLIENTS} clients (hard limit {})",
-        lim.rlim_cur,
-        lim.rlim_max
+        soft.is_none_or(|s| s >= 2 * CLIENTS as u64 + 256),
+        "RLIMIT_NOFILE {soft:?} is too low for {CLIENTS} clients (hard limit {hard:?})"
     );
 }
 

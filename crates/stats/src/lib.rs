@@ -11,6 +11,8 @@
 //! * [`procfs`] — rss/vsz of a pid;
 //! * [`redact`] — what a snapshot shows of request vars (redaction, `--stats-vars`).
 
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod fixtures;
 pub mod json;
 pub mod metrics;
 pub mod model;

@@ -701,7 +701,8 @@ pub fn is_builtin_metric(name: &str, workers: usize, cores: usize, sockets: usiz
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CoreStats, MasterInfo, MetricsInfo, SocketInfo, SocketStats};
+    use crate::fixtures;
+    use crate::model::{MasterInfo, MetricsInfo, SocketInfo, SocketStats};
 
     fn parse(s: &str) -> MetricSpec {
         parse_metric_spec(s).unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -876,30 +877,13 @@ mod tests {
     }
 
     fn snap() -> StatsSnapshot {
-        let worker = |id: u64, requests: u64| WorkerStats {
-            id,
-            requests,
-            delta_requests: requests,
-            exceptions: 1,
-            rss: 1000,
-            vsz: 5000,
-            respawn_count: 1,
-            tx: 10 * requests,
-            avg_rt: 200 * id,
-            cores: vec![CoreStats {
-                id: 0,
-                requests,
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
         StatsSnapshot {
             master: MasterInfo {
                 sockets: vec![SocketInfo::default()],
                 ..Default::default()
             },
             sockets: vec![SocketStats { queue: 2 }],
-            workers: vec![worker(1, 3), worker(2, 4)],
+            workers: vec![fixtures::worker(1, 3), fixtures::worker(2, 4)],
             ..Default::default()
         }
     }

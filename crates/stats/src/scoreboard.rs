@@ -10,6 +10,12 @@
 //! [`LatencySlot`] per (worker, core, app) (the request-duration histogram), and one
 //! [`MetricSlot`] per custom `--metric` (none without them).
 //!
+//! The arrays are regions of one [`SharedLayout`]: every slot type derives `FromZeros` (the
+//! kernel's zero pages are valid slots) and is `Sync` (atomics only), so the scoreboard reads
+//! and writes its slots through `&` references from `rwsgi_os::mm`, without `unsafe` of its
+//! own. The header's fields are atomics too, stored once in [`Scoreboard::new`] before anyone
+//! else sees the mapping; [`Scoreboard::header`] copies them out as a plain [`Header`].
+//!
 //! Ownership rules (nothing enforces them at run time; they keep every hot-path method a couple
 //! of plain atomic operations):
 //! * a [`CoreSlot`], and the [`ResponseSlot`] and [`LatencySlot`]s of the same core, are
@@ -38,10 +44,10 @@
 
 use std::fmt;
 use std::hint::spin_loop;
-use std::mem::{align_of, size_of};
-use std::sync::atomic::{fence, AtomicI64, AtomicU64, Ordering};
+use std::mem::size_of;
+use std::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
-use rwsgi_os::mm::SharedMapping;
+use rwsgi_os::mm::{FromZeros, Region, SharedLayout, SharedMapping};
 
 use Ordering::{Acquire, Relaxed, Release};
 
@@ -150,59 +156,84 @@ pub enum ScoreboardError {
     BadHeader(&'static str),
 }
 
-/// The header at offset 0 of the mapping. Its plain fields are written once by the creator
-/// before any fork; only `master` (atomics) changes afterwards.
-#[repr(C, align(64))]
-#[derive(Debug)]
-pub struct Header {
+macro_rules! header {
+    ($($(#[$doc:meta])* $field:ident: $ty:ty as $atomic:ty,)*) => {
+        /// The header at offset 0 of the mapping, as [`Scoreboard::header`] reads it. Written
+        /// once by the creator before any fork.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Header {
+            $($(#[$doc])* pub $field: $ty,)*
+        }
+
+        /// The header as stored: the same fields as atomics (a shared slot only changes
+        /// through atomics), then the master's own counters.
+        #[repr(C, align(64))]
+        #[derive(Debug, FromZeros)]
+        struct HeaderSlot {
+            $($field: $atomic,)*
+            master: MasterSlot,
+        }
+
+        impl HeaderSlot {
+            fn store(&self, h: &Header) {
+                $(self.$field.store(h.$field, Relaxed);)*
+            }
+
+            fn load(&self) -> Header {
+                Header {
+                    $($field: self.$field.load(Relaxed),)*
+                }
+            }
+        }
+    };
+}
+header! {
     /// [`MAGIC`].
-    pub magic: u64,
+    magic: u64 as AtomicU64,
     /// [`LAYOUT_VERSION`].
-    pub version: u32,
-    /// `size_of::<Header>()`.
-    pub header_size: u32,
+    version: u32 as AtomicU32,
+    /// The stored header's size (`size_of` its slot).
+    header_size: u32 as AtomicU32,
     /// Number of workers.
-    pub workers: u32,
+    workers: u32 as AtomicU32,
     /// Cores per worker.
-    pub cores: u32,
+    cores: u32 as AtomicU32,
     /// Apps per worker.
-    pub apps: u32,
+    apps: u32 as AtomicU32,
     /// Listening sockets.
-    pub sockets: u32,
+    sockets: u32 as AtomicU32,
     /// Custom metrics.
-    pub metrics: u32,
+    metrics: u32 as AtomicU32,
     /// `size_of::<MetricSlot>()`.
-    pub metric_slot_size: u32,
+    metric_slot_size: u32 as AtomicU32,
     /// `size_of::<WorkerSlot>()`.
-    pub worker_slot_size: u32,
+    worker_slot_size: u32 as AtomicU32,
     /// `size_of::<CoreSlot>()`.
-    pub core_slot_size: u32,
+    core_slot_size: u32 as AtomicU32,
     /// `size_of::<AppSlot>()`.
-    pub app_slot_size: u32,
+    app_slot_size: u32 as AtomicU32,
     /// `size_of::<SocketSlot>()`.
-    pub socket_slot_size: u32,
+    socket_slot_size: u32 as AtomicU32,
     /// `size_of::<ResponseSlot>()`.
-    pub response_slot_size: u32,
+    response_slot_size: u32 as AtomicU32,
     /// `size_of::<LatencySlot>()`.
-    pub latency_slot_size: u32,
+    latency_slot_size: u32 as AtomicU32,
     /// Byte offset of the socket array.
-    pub sockets_offset: u64,
+    sockets_offset: u64 as AtomicU64,
     /// Byte offset of the worker array.
-    pub workers_offset: u64,
+    workers_offset: u64 as AtomicU64,
     /// Byte offset of the core array.
-    pub cores_offset: u64,
+    cores_offset: u64 as AtomicU64,
     /// Byte offset of the app array.
-    pub apps_offset: u64,
+    apps_offset: u64 as AtomicU64,
     /// Byte offset of the response array.
-    pub responses_offset: u64,
+    responses_offset: u64 as AtomicU64,
     /// Byte offset of the latency array.
-    pub latencies_offset: u64,
+    latencies_offset: u64 as AtomicU64,
     /// Byte offset of the metric array.
-    pub metrics_offset: u64,
+    metrics_offset: u64 as AtomicU64,
     /// Total mapping size.
-    pub total_size: u64,
-    /// The master's own counters.
-    pub master: MasterSlot,
+    total_size: u64 as AtomicU64,
 }
 
 #[inline]
@@ -214,7 +245,7 @@ fn bump(a: &AtomicU64) {
 /// Counters only the master writes, read by every stats reader (the stats socket in the
 /// master, the pusher process).
 #[repr(C, align(64))]
-#[derive(Debug)]
+#[derive(Debug, FromZeros)]
 pub struct MasterSlot {
     listen_queue_errors: AtomicU64,
     reserved: [AtomicU64; MASTER_RESERVED_WORDS],
@@ -234,6 +265,7 @@ impl MasterSlot {
 
 /// One listening socket's accept-queue depth, as the master last measured it.
 #[repr(C, align(64))]
+#[derive(FromZeros)]
 pub struct SocketSlot {
     queue: AtomicU64,
     reserved: [AtomicU64; SOCKET_RESERVED_WORDS],
@@ -255,6 +287,7 @@ macro_rules! worker_slot {
     ($($(#[$doc:meta])* $counter:ident,)*) => {
         /// Per-worker counters: one atomic per entry of `model::worker_counters!`.
         #[repr(C, align(64))]
+        #[derive(FromZeros)]
         pub struct WorkerSlot {
             $($counter: AtomicU64,)*
             /// Room for a per-worker latency histogram (fixed buckets, atomic adds) and more.
@@ -282,6 +315,7 @@ macro_rules! core_slot {
         /// Per-core counters (one atomic per entry of `model::core_counters!`) and the
         /// in-flight request (start time + vars under a seqlock).
         #[repr(C, align(64))]
+        #[derive(FromZeros)]
         pub struct CoreSlot {
             seq: AtomicU64,
             in_request: AtomicU64,
@@ -316,6 +350,7 @@ macro_rules! app_slot {
     ($($(#[$doc:meta])* $counter:ident,)*) => {
         /// Per-(worker, app) counters: one atomic per entry of `model::app_counters!`.
         #[repr(C, align(64))]
+        #[derive(FromZeros)]
         pub struct AppSlot {
             $($counter: AtomicU64,)*
             reserved: [AtomicU64; APP_RESERVED_WORDS],
@@ -338,6 +373,7 @@ app_counters!(app_slot);
 /// Per-core response counters: one per status code, and the request bytes read. Single writer
 /// (the core), so its counters are a load and a store.
 #[repr(C, align(64))]
+#[derive(FromZeros)]
 pub struct ResponseSlot {
     request_bytes: AtomicU64,
     /// One bit per entry of `codes` that was ever counted, so a reader loads these few words
@@ -351,6 +387,7 @@ pub struct ResponseSlot {
 /// One core's request-duration histogram for one app: per-bucket (not cumulative) counts and
 /// the sum of durations. Single writer (the core).
 #[repr(C, align(64))]
+#[derive(FromZeros)]
 pub struct LatencySlot {
     buckets: [AtomicU64; LATENCY_SLOTS],
     sum_us: AtomicU64,
@@ -359,6 +396,7 @@ pub struct LatencySlot {
 
 /// One custom metric's value (uWSGI's `int64_t *value` in its shared array).
 #[repr(C, align(64))]
+#[derive(FromZeros)]
 pub struct MetricSlot {
     value: AtomicI64,
     reserved: [AtomicU64; METRIC_RESERVED_WORDS],
@@ -933,20 +971,15 @@ impl LatencySlot {
 pub struct Scoreboard {
     mapping: SharedMapping,
     layout: Layout,
-    sockets_offset: usize,
-    workers_offset: usize,
-    cores_offset: usize,
-    apps_offset: usize,
-    responses_offset: usize,
-    latencies_offset: usize,
-    metrics_offset: usize,
+    header: Region<HeaderSlot>,
+    sockets: Region<SocketSlot>,
+    workers: Region<WorkerSlot>,
+    cores: Region<CoreSlot>,
+    apps: Region<AppSlot>,
+    responses: Region<ResponseSlot>,
+    latencies: Region<LatencySlot>,
+    metrics: Region<MetricSlot>,
 }
-
-// SAFETY: the mapping is only accessed through atomics (slots, the header's master slot) or
-// read-only after creation (the header's plain fields); the pointer stays valid until Drop.
-unsafe impl Send for Scoreboard {}
-// SAFETY: see above.
-unsafe impl Sync for Scoreboard {}
 
 impl fmt::Debug for Scoreboard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -955,18 +988,6 @@ impl fmt::Debug for Scoreboard {
             .field("size", &self.mapping.len())
             .finish()
     }
-}
-
-fn round_up(n: usize, to: usize) -> Option<usize> {
-    n.checked_add(to - 1).map(|x| x / to * to)
-}
-
-/// `count` slots of `size` bytes from `offset`, then rounded up to `align`.
-fn array_end(offset: usize, count: usize, size: usize, align: usize) -> Option<usize> {
-    count
-        .checked_mul(size)
-        .and_then(|n| n.checked_add(offset))
-        .and_then(|n| round_up(n, align))
 }
 
 impl Scoreboard {
@@ -995,82 +1016,44 @@ impl Scoreboard {
             return Err(bad("too many metrics"));
         }
         let too_big = || bad("mapping size overflows");
-        let sockets_offset = size_of::<Header>();
-        let workers_offset = array_end(
-            sockets_offset,
-            layout.sockets,
-            size_of::<SocketSlot>(),
-            align_of::<WorkerSlot>(),
-        )
-        .ok_or_else(too_big)?;
-        let cores_offset = array_end(
-            workers_offset,
-            layout.workers,
-            size_of::<WorkerSlot>(),
-            align_of::<CoreSlot>(),
-        )
-        .ok_or_else(too_big)?;
-        let apps_offset = layout
-            .total_cores()
-            .and_then(|n| {
-                array_end(
-                    cores_offset,
-                    n,
-                    size_of::<CoreSlot>(),
-                    align_of::<AppSlot>(),
-                )
-            })
-            .ok_or_else(too_big)?;
-        let responses_offset = layout
+        let total_cores = layout.total_cores().ok_or_else(too_big)?;
+        let mut plan = SharedLayout::new();
+        let header = plan.array(1).ok_or_else(too_big)?;
+        let sockets = plan.array(layout.sockets).ok_or_else(too_big)?;
+        let workers = plan.array(layout.workers).ok_or_else(too_big)?;
+        let cores = plan.array(total_cores).ok_or_else(too_big)?;
+        let apps = layout
             .workers
             .checked_mul(layout.apps)
-            .and_then(|n| {
-                array_end(
-                    apps_offset,
-                    n,
-                    size_of::<AppSlot>(),
-                    align_of::<ResponseSlot>(),
-                )
-            })
+            .and_then(|n| plan.array(n))
             .ok_or_else(too_big)?;
-        let latencies_offset = layout
-            .total_cores()
-            .and_then(|n| {
-                array_end(
-                    responses_offset,
-                    n,
-                    size_of::<ResponseSlot>(),
-                    align_of::<LatencySlot>(),
-                )
-            })
+        let responses = plan.array(total_cores).ok_or_else(too_big)?;
+        let latencies = total_cores
+            .checked_mul(layout.apps)
+            .and_then(|n| plan.array(n))
             .ok_or_else(too_big)?;
-        let metrics_offset = layout
-            .total_cores()
-            .and_then(|n| n.checked_mul(layout.apps))
-            .and_then(|n| {
-                array_end(
-                    latencies_offset,
-                    n,
-                    size_of::<LatencySlot>(),
-                    align_of::<MetricSlot>(),
-                )
-            })
-            .ok_or_else(too_big)?;
-        let size = array_end(
-            metrics_offset,
-            layout.metrics,
-            size_of::<MetricSlot>(),
-            4096,
-        )
-        .ok_or_else(too_big)?;
-
-        let mapping =
-            SharedMapping::new(size).map_err(|source| ScoreboardError::Mmap { size, source })?;
-        let base = mapping.as_ptr();
-        let header = Header {
+        let metrics = plan.array(layout.metrics).ok_or_else(too_big)?;
+        let size = plan.len();
+        let mapping = plan
+            .map()
+            .map_err(|source| ScoreboardError::Mmap { size, source })?;
+        let sb = Scoreboard {
+            mapping,
+            layout,
+            header,
+            sockets,
+            workers,
+            cores,
+            apps,
+            responses,
+            latencies,
+            metrics,
+        };
+        // Nobody else sees the mapping yet (no fork since it was made); every slot is zero.
+        sb.header_slot().store(&Header {
             magic: MAGIC,
             version: LAYOUT_VERSION,
-            header_size: size_of::<Header>() as u32,
+            header_size: size_of::<HeaderSlot>() as u32,
             workers: layout.workers as u32,
             cores: layout.cores as u32,
             apps: layout.apps as u32,
@@ -1083,34 +1066,15 @@ impl Scoreboard {
             socket_slot_size: size_of::<SocketSlot>() as u32,
             response_slot_size: size_of::<ResponseSlot>() as u32,
             latency_slot_size: size_of::<LatencySlot>() as u32,
-            sockets_offset: sockets_offset as u64,
-            workers_offset: workers_offset as u64,
-            cores_offset: cores_offset as u64,
-            apps_offset: apps_offset as u64,
-            responses_offset: responses_offset as u64,
-            latencies_offset: latencies_offset as u64,
-            metrics_offset: metrics_offset as u64,
-            total_size: size as u64,
-            master: MasterSlot {
-                listen_queue_errors: AtomicU64::new(0),
-                reserved: [const { AtomicU64::new(0) }; MASTER_RESERVED_WORDS],
-            },
-        };
-        // SAFETY: fresh page-aligned mapping of at least size_of::<Header>() bytes (the
-        // socket array starts there), nobody else sees it yet. The rest is zero-filled by the
-        // kernel, and all-zero is a valid value for every slot (they are plain atomics).
-        unsafe { std::ptr::write(base as *mut Header, header) };
-        let sb = Scoreboard {
-            mapping,
-            layout,
-            sockets_offset,
-            workers_offset,
-            cores_offset,
-            apps_offset,
-            responses_offset,
-            latencies_offset,
-            metrics_offset,
-        };
+            sockets_offset: sockets.offset() as u64,
+            workers_offset: workers.offset() as u64,
+            cores_offset: cores.offset() as u64,
+            apps_offset: apps.offset() as u64,
+            responses_offset: responses.offset() as u64,
+            latencies_offset: latencies.offset() as u64,
+            metrics_offset: metrics.offset() as u64,
+            total_size: sb.mapping.len() as u64,
+        });
         sb.verify()?;
         Ok(sb)
     }
@@ -1120,10 +1084,14 @@ impl Scoreboard {
         &self.layout
     }
 
-    /// The header at the start of the mapping.
-    pub fn header(&self) -> &Header {
-        // SAFETY: written in `new`; afterwards only its atomics change.
-        unsafe { &*(self.mapping.as_ptr() as *const Header) }
+    /// The header at the start of the mapping (a copy of its fields).
+    pub fn header(&self) -> Header {
+        self.header_slot().load()
+    }
+
+    #[inline]
+    fn header_slot(&self) -> &HeaderSlot {
+        &self.mapping.get(&self.header)[0]
     }
 
     /// Check the header against this build's layout.
@@ -1135,7 +1103,7 @@ impl Scoreboard {
         if h.version != LAYOUT_VERSION {
             return Err(ScoreboardError::BadHeader("layout version"));
         }
-        if h.header_size as usize != size_of::<Header>() {
+        if h.header_size as usize != size_of::<HeaderSlot>() {
             return Err(ScoreboardError::BadHeader("header size"));
         }
         if h.worker_slot_size as usize != size_of::<WorkerSlot>()
@@ -1162,7 +1130,7 @@ impl Scoreboard {
     /// The master's own counters (in the header).
     #[inline]
     pub fn master(&self) -> &MasterSlot {
-        &self.header().master
+        &self.header_slot().master
     }
 
     /// Socket `idx` (0-based, in binding order). Panics when out of range.
@@ -1172,8 +1140,7 @@ impl Scoreboard {
             "socket {idx} out of 0..{}",
             self.layout.sockets
         );
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        unsafe { self.slot(self.sockets_offset, idx) }
+        &self.mapping.get(&self.sockets)[idx]
     }
 
     /// Worker `wid`. Panics if `wid` > workers.
@@ -1184,8 +1151,7 @@ impl Scoreboard {
             "worker id {wid} out of 1..={}",
             self.layout.workers
         );
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        unsafe { self.slot(self.workers_offset, wid.index()) }
+        &self.mapping.get(&self.workers)[wid.index()]
     }
 
     /// Core `core` (0-based) of worker `wid`. Panics when out of range.
@@ -1198,8 +1164,7 @@ impl Scoreboard {
             self.layout.cores
         );
         let idx = wid.index() * self.layout.cores + core;
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        unsafe { self.slot(self.cores_offset, idx) }
+        &self.mapping.get(&self.cores)[idx]
     }
 
     /// App `app` (0-based) of worker `wid`. Panics when out of range.
@@ -1221,8 +1186,7 @@ impl Scoreboard {
             return None;
         }
         let idx = wid.index() * self.layout.apps + app;
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        Some(unsafe { self.slot(self.apps_offset, idx) })
+        self.mapping.get(&self.apps).get(idx)
     }
 
     /// The response counters of core `core` (0-based) of worker `wid`. Panics when out of
@@ -1236,8 +1200,7 @@ impl Scoreboard {
             self.layout.cores
         );
         let idx = wid.index() * self.layout.cores + core;
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        unsafe { self.slot(self.responses_offset, idx) }
+        &self.mapping.get(&self.responses)[idx]
     }
 
     /// The latency histogram of app `app` on core `core` of worker `wid`, or `None` when out
@@ -1249,8 +1212,7 @@ impl Scoreboard {
             return None;
         }
         let idx = (wid.index() * l.cores + core) * l.apps + app;
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        Some(unsafe { self.slot(self.latencies_offset, idx) })
+        self.mapping.get(&self.latencies).get(idx)
     }
 
     /// Custom metric `idx` (0-based, in `--metric` order), or `None` when out of range.
@@ -1259,19 +1221,7 @@ impl Scoreboard {
         if idx >= self.layout.metrics {
             return None;
         }
-        // SAFETY: in bounds (checked above), aligned (offsets rounded), atomics only.
-        Some(unsafe { self.slot(self.metrics_offset, idx) })
-    }
-
-    /// # Safety
-    /// Slot `idx` of the `T` array at `offset` must lie inside the mapping, and `offset` must
-    /// be one of the array offsets computed in `new` for `T`.
-    #[inline]
-    unsafe fn slot<T>(&self, offset: usize, idx: usize) -> &T {
-        // SAFETY: the caller guarantees the slot is in bounds; `new` aligned every array for
-        // its slot type, the mapping lives as long as `self`, and slots hold only atomics, so
-        // shared references to them are sound across threads and processes.
-        unsafe { &*(self.mapping.as_ptr().add(offset + idx * size_of::<T>()) as *const T) }
+        self.mapping.get(&self.metrics).get(idx)
     }
 
     /// Master, before forking worker `wid`: [`WorkerSlot::prepare_spawn`] plus clearing the
@@ -1443,12 +1393,12 @@ mod tests {
         let h = s.header();
         assert_eq!(h.magic, MAGIC);
         assert_eq!(h.version, LAYOUT_VERSION);
-        assert_eq!(h.header_size as usize, size_of::<Header>());
+        assert_eq!(h.header_size as usize, size_of::<HeaderSlot>());
         assert_eq!(h.workers, 2);
         assert_eq!(h.sockets, 2);
         assert_eq!(h.core_slot_size as usize, size_of::<CoreSlot>());
         assert_eq!(h.socket_slot_size as usize, size_of::<SocketSlot>());
-        assert!(h.sockets_offset as usize >= size_of::<Header>());
+        assert!(h.sockets_offset as usize >= size_of::<HeaderSlot>());
         assert!(h.total_size as usize <= s.mapping.len());
         s.verify().unwrap();
     }

@@ -1,5 +1,7 @@
 //! The scoreboard across processes (fork) and under a concurrent writer (seqlock).
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,18 +27,12 @@ fn forked_child_writes_parent_reads() {
     })
     .unwrap();
     sb.prepare_spawn(wid(2), 1_700_000_000);
-    // Two pipes: child -> parent "request started", parent -> child "go on".
-    let mut up = [0i32; 2];
-    let mut down = [0i32; 2];
-    // SAFETY: plain pipe(2) calls on valid arrays.
-    unsafe {
-        assert_eq!(libc::pipe(up.as_mut_ptr()), 0);
-        assert_eq!(libc::pipe(down.as_mut_ptr()), 0);
-    }
-    // SAFETY: the child only does atomic stores, read/write on pipes and _exit: no allocation,
-    // no locks, nothing that another (now missing) thread of the test harness could hold.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0);
+    // One socket pair: child -> parent "request started", parent -> child "go on".
+    let (mut parent, mut child) = UnixStream::pair().expect("socketpair");
+    // The child only does atomic stores, one-byte reads and writes on the socket pair and
+    // _exit: no allocation, no locks, nothing that another (now missing) thread of the test
+    // harness could hold (fork_plain's rule in a test).
+    let pid = rwsgi_os::process::fork_plain().expect("fork");
     if pid == 0 {
         let w = sb.worker(wid(2));
         w.set_accepting(true);
@@ -56,19 +52,15 @@ fn forked_child_writes_parent_reads() {
             ],
         );
         let mut b = [1u8];
-        // SAFETY: valid fds and buffer.
-        unsafe {
-            libc::write(up[1], b.as_ptr().cast(), 1);
-            libc::read(down[0], b.as_mut_ptr().cast(), 1);
-        }
+        let talked = child.write(&b).is_ok() && child.read(&mut b).is_ok();
         sb.core(wid(2), 1).end_request();
-        // SAFETY: terminate the child without running the harness' destructors.
-        unsafe { libc::_exit(0) };
+        // Without running the harness' destructors.
+        rwsgi_os::process::exit_now(if talked { 0 } else { 1 });
     }
+    drop(child);
     sb.worker(wid(2)).set_pid(pid as u32);
     let mut b = [0u8];
-    // SAFETY: valid fds and buffer.
-    unsafe { assert_eq!(libc::read(up[0], b.as_mut_ptr().cast(), 1), 1) };
+    assert_eq!(parent.read(&mut b).expect("read from the child"), 1);
 
     // The child is inside a request on core 1.
     assert_eq!(sb.worker_status(wid(2)), WorkerStatus::Busy);
@@ -84,16 +76,9 @@ fn forked_child_writes_parent_reads() {
         ]
     );
 
-    // SAFETY: valid fds and buffer; waitpid on our own child.
-    unsafe {
-        libc::write(down[1], b.as_ptr().cast(), 1);
-        let mut status = 0;
-        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        for fd in up.into_iter().chain(down) {
-            libc::close(fd);
-        }
-    }
+    parent.write_all(&b).expect("write to the child");
+    let status = rwsgi_os::process::wait_for(pid).expect("waitpid");
+    assert_eq!(status.exit_status(), Some(0), "{status:?}");
     let c = sb.worker(wid(2)).stats(2);
     assert_eq!(c.pid, pid as u64);
     assert_eq!(c.requests, 10);

@@ -6,6 +6,7 @@
 //! * [`http`], [`uwsgi`], [`stats`]: clients for the three kinds of socket. The HTTP parser is
 //!   stricter than the server (httparse for heads, a strict dechunker, exact Content-Length), so
 //!   a malformed response fails the test instead of parsing as a short one.
+//! * [`load::Load`]: a bounded load of client threads, every response counted.
 //! * [`receivers`]: the real receivers of the pusher tests (UDP, carbon-cache, a MongoDB wire
 //!   server, a Zabbix trapper stand-in).
 //! * [`tmux::Tmux`]: a program in a real terminal (capture the screen, send keys).
@@ -14,6 +15,7 @@
 //! `use rwsgi_testkit::prelude::*;` brings everything a test file needs.
 
 pub mod http;
+pub mod load;
 pub mod ports;
 pub mod process;
 pub mod receivers;
@@ -26,6 +28,7 @@ pub mod wsgi_server;
 /// Everything a test file needs, in one `use`.
 pub mod prelude {
     pub use crate::http::*;
+    pub use crate::load::*;
     pub use crate::ports::*;
     pub use crate::process::*;
     pub use crate::stats::*;

@@ -35,6 +35,8 @@ pub struct Ports {
     pub uwsgi: u16,
     /// `--stats`.
     pub stats: u16,
+    /// `--metrics` (the Prometheus listener).
+    pub metrics: u16,
 }
 
 /// A listening socket the harness can pre-bind for rwsgi.
@@ -46,6 +48,8 @@ pub enum SocketKind {
     Uwsgi,
     /// `--stats`.
     Stats,
+    /// `--metrics` (the Prometheus listener).
+    Metrics,
 }
 
 impl SocketKind {
@@ -55,6 +59,7 @@ impl SocketKind {
             SocketKind::Http => "--http-socket",
             SocketKind::Uwsgi => "--socket",
             SocketKind::Stats => "--stats",
+            SocketKind::Metrics => "--metrics",
         }
     }
 
@@ -64,6 +69,7 @@ impl SocketKind {
             SocketKind::Http => "http",
             SocketKind::Uwsgi => "uwsgi",
             SocketKind::Stats => "stats",
+            SocketKind::Metrics => "metrics",
         }
     }
 }
@@ -100,6 +106,7 @@ impl Rwsgi {
             SocketKind::Http => self.ports.http = port,
             SocketKind::Uwsgi => self.ports.uwsgi = port,
             SocketKind::Stats => self.ports.stats = port,
+            SocketKind::Metrics => self.ports.metrics = port,
         }
         port
     }
@@ -123,6 +130,11 @@ impl Rwsgi {
     /// A stats socket (`--stats`) on a pre-bound loopback port.
     pub fn stats(self) -> Rwsgi {
         self.listen(SocketKind::Stats)
+    }
+
+    /// A Prometheus listener (`--metrics`) on a pre-bound loopback port.
+    pub fn metrics(self) -> Rwsgi {
+        self.listen(SocketKind::Metrics)
     }
 
     /// `--master`.

@@ -6,9 +6,6 @@
 use rwsgi_testkit::prelude::*;
 use serde_json::Value;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The app's slow route: each request holds a worker for 0.2 s.
@@ -60,72 +57,12 @@ fn wait_at_rest(server: &Server, n: usize, timeout: Duration) -> Value {
     )
 }
 
-/// `clients` threads sending slow requests on new connections until stopped, each at most
-/// `MAX_PER_CLIENT` requests and `MAX_LOAD` long. Every response is counted.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
+/// Requests each load client sends at most (see [`Load`]).
 const MAX_PER_CLIENT: usize = 400;
-const MAX_LOAD: Duration = Duration::from_secs(60);
 
-impl Load {
-    fn start(port: u16, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let deadline = Instant::now() + MAX_LOAD;
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..MAX_PER_CLIENT {
-                        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                            break;
-                        }
-                        match try_http(port, "GET", SLOW, &[], b"") {
-                            Ok(r) if r.status == 200 && r.text() == "slept" => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => {
-                                failures
-                                    .lock()
-                                    .unwrap()
-                                    .push(format!("{} {}", r.status, r.text()))
-                            }
-                            Err(e) => failures.lock().unwrap().push(e.to_string()),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failures,
-            threads,
-        }
-    }
-
-    /// Stops the clients (each finishes its request in flight); returns the responses.
-    fn finish(self, server: &Server) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().expect("client thread");
-        }
-        let failures = self.failures.lock().unwrap();
-        assert!(
-            failures.is_empty(),
-            "{} failed requests: {:?}\n{}",
-            failures.len(),
-            &failures[..failures.len().min(5)],
-            server.log()
-        );
-        self.ok.load(Ordering::Relaxed)
-    }
+/// `clients` threads sending slow requests (see [`Load`]).
+fn slow_load(port: u16, clients: usize) -> Load {
+    Load::start(port, clients, SLOW, "slept", MAX_PER_CLIENT)
 }
 
 /// Polls the stats under load until `processes` workers are active, recording each change of
@@ -165,7 +102,7 @@ fn scales_up_and_back(algo: &str, algo_args: &[&str], clients: usize, step: usiz
     let server = start(&args);
     wait_at_rest(&server, 1, Duration::from_secs(20));
 
-    let load = Load::start(server.ports.http, clients);
+    let load = slow_load(server.ports.http, clients);
     let seen = rises_step_by_step(&server, processes, step);
     assert!(seen.len() >= 2, "{seen:?}");
     let served = load.finish(&server);
@@ -239,7 +176,7 @@ fn manual_keeps_the_worker_count_under_load() {
         "manual",
     ]);
     wait_at_rest(&server, 1, Duration::from_secs(20));
-    let load = Load::start(server.ports.http, 4);
+    let load = slow_load(server.ports.http, 4);
     // a few overloaded cycles: nothing changes
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
@@ -412,7 +349,7 @@ fn with_lazy_apps_a_spawned_worker_loads_the_app_itself() {
         "2",
     ]);
     wait_at_rest(&server, 1, Duration::from_secs(20));
-    let load = Load::start(server.ports.http, 6);
+    let load = slow_load(server.ports.http, 6);
     rises_step_by_step(&server, 3, 2);
     let s = stats(server.ports.stats);
     assert!(load.finish(&server) > 0);

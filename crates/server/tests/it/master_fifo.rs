@@ -7,10 +7,7 @@ use rwsgi_testkit::prelude::*;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -151,71 +148,6 @@ fn unknown_and_unsupported_letters_are_logged_and_ignored() {
     assert_eq!(pids(&server), before, "nothing was reloaded");
 }
 
-/// Clients sending requests on new connections until stopped (bounded in count and time);
-/// every response is counted, every failure kept.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, clients: usize) -> Load {
-        const MAX_PER_CLIENT: usize = 5000;
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let threads = (0..clients)
-            .map(|_| {
-                let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..MAX_PER_CLIENT {
-                        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
-                            break;
-                        }
-                        match try_http(port, "GET", "/sleep?0.02", &[], b"") {
-                            Ok(r) if r.status == 200 && r.text() == "slept" => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(r) => {
-                                failures
-                                    .lock()
-                                    .unwrap()
-                                    .push(format!("{} {}", r.status, r.text()))
-                            }
-                            Err(e) => failures.lock().unwrap().push(e.to_string()),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failures,
-            threads,
-        }
-    }
-
-    fn finish(self, server: &Server) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads {
-            t.join().expect("client thread");
-        }
-        let failures = self.failures.lock().unwrap();
-        assert!(
-            failures.is_empty(),
-            "{} failed requests: {:?}\n{}",
-            failures.len(),
-            &failures[..failures.len().min(5)],
-            server.log()
-        );
-        self.ok.load(Ordering::Relaxed)
-    }
-}
-
 /// The log from the chain's start: each victim is named only after the previous worker's
 /// replacement was spawned, in worker order, and the chain completes.
 fn assert_one_at_a_time(log: &str, processes: usize) {
@@ -243,16 +175,14 @@ fn assert_one_at_a_time(log: &str, processes: usize) {
 fn c_chain_reloads_one_worker_at_a_time_without_a_failed_request() {
     let (server, fifo) = start(3, 1, &["--lazy-apps"]);
     let before = pids(&server);
-    let load = Load::start(server.ports.http, 4);
-    wait_for(WAIT, "the load running", || {
-        load.ok.load(Ordering::Relaxed) > 20
-    });
+    let load = Load::start(server.ports.http, 4, "/sleep?0.02", "slept", 5000);
+    wait_for(WAIT, "the load running", || load.ok() > 20);
     send(&fifo[0], b"c");
     server.wait_log(WAIT, |l| l.contains("chain reloading complete"));
     let after = wait_all_replaced(&server, &before);
-    let ok_at_end = load.ok.load(Ordering::Relaxed);
+    let ok_at_end = load.ok();
     wait_for(WAIT, "requests after the chain", || {
-        load.ok.load(Ordering::Relaxed) > ok_at_end + 20
+        load.ok() > ok_at_end + 20
     });
     let served = load.finish(&server);
     assert!(served > 40, "{served} responses");

@@ -133,10 +133,10 @@ fn metric_inc_from_concurrent_workers_reaches_stats_file_and_statsd() {
 
 #[test]
 fn metric_functions_answer_as_uwsgi() {
-    let prom = free_port();
     let server = Rwsgi::new()
         .http()
         .stats()
+        .metrics()
         .test_app("metrics_app")
         .master()
         .processes(2)
@@ -149,8 +149,6 @@ fn metric_functions_answer_as_uwsgi() {
             "name=both,collector=sum,children=m;floor",
             "--metric",
             "name=alias_m,alias=m",
-            "--metrics",
-            &format!("127.0.0.1:{prom}"),
         ])
         .start();
     wait_workers_ready(&server, server.ports.stats, 2);
@@ -209,7 +207,7 @@ fn metric_functions_answer_as_uwsgi() {
         }
     });
     // /metrics: one family for the custom metrics, and promtool accepts it
-    let r = try_http(prom, "GET", "/metrics", &[], b"").expect("GET /metrics");
+    let r = try_http(server.ports.metrics, "GET", "/metrics", &[], b"").expect("GET /metrics");
     let text = r.text();
     for want in [
         "# TYPE rwsgi_metric gauge",

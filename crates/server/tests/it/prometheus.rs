@@ -177,23 +177,25 @@ fn the_metrics_listener_serves_only_metrics_on_tcp_unix_and_abstract_sockets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("metrics.sock");
     let name = format!("rwsgi-metrics-test-{}", std::process::id());
-    // rwsgi binds --metrics itself here: the harness pre-binds only its own socket kinds.
-    let port = free_port();
-    for (addr, client) in [
-        (format!("127.0.0.1:{port}"), StatsAddr::Tcp(port)),
-        (path.display().to_string(), StatsAddr::Unix(path.clone())),
-        (
+    // TCP: pre-bound by the harness; UNIX and abstract: bound by rwsgi itself.
+    for addr in [
+        None,
+        Some((path.display().to_string(), StatsAddr::Unix(path.clone()))),
+        Some((
             format!("@{name}"),
             StatsAddr::Abstract(name.clone().into_bytes()),
-        ),
+        )),
     ] {
-        let server = Rwsgi::new()
-            .http()
-            .args(["--metrics", &addr])
-            .test_app("prom_app")
-            .master()
-            .processes(1)
-            .start();
+        let rwsgi = Rwsgi::new().http();
+        let rwsgi = match &addr {
+            None => rwsgi.metrics(),
+            Some((addr, _)) => rwsgi.args(["--metrics", addr]),
+        };
+        let server = rwsgi.test_app("prom_app").master().processes(1).start();
+        let (addr, client) = addr.unwrap_or_else(|| {
+            let port = server.ports.metrics;
+            (format!("127.0.0.1:{port}"), StatsAddr::Tcp(port))
+        });
         wait_spawned(&server, 1);
         assert_eq!(get(server.ports.http, "/").status, 200);
         let metrics = eventually(WAIT, "1 request on /metrics", || {

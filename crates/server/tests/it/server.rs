@@ -39,9 +39,9 @@ fn launch_app_in(dir: tempfile::TempDir, extra: &[&str]) -> (Server, Ports) {
     (server, ports)
 }
 
+/// Signals a worker of the server this test started, by its pid.
 fn kill(pid: u64, sig: i32) {
-    // SAFETY: signalling a worker of the server this test started, by its pid.
-    unsafe { libc::kill(pid as i32, sig) };
+    rwsgi_testkit::process::kill(pid as i32, sig);
 }
 
 /// Asserts a plain `GET /` answers 200 "srv ok".
@@ -1368,20 +1368,9 @@ fn abandon_a_streamed_response(server: &Server, p: &Ports) -> serde_json::Value 
         .read_exact(&mut first)
         .expect("start of the response");
     // Linger 0: close(2) sends a reset at once instead of waiting for the unread data.
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a socket this test owns, with a correctly sized linger struct.
-    unsafe {
-        libc::setsockopt(
-            std::os::fd::AsRawFd::as_raw_fd(&client),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER");
     drop(client);
     wait_stats(
         server,

@@ -183,7 +183,9 @@ impl Fixture {
             .args(extra)
             .dir(dir)
             .start();
-        let Ports { http, uwsgi, stats } = server.ports;
+        let Ports {
+            http, uwsgi, stats, ..
+        } = server.ports;
         server.wait_http_ready(http, 2);
         Fixture {
             server,
@@ -286,8 +288,7 @@ fn identity_sockets_and_listen_queue() {
     let f = Fixture::start(&[]);
     let v = stats(f.stats);
     assert_eq!(v["pid"].as_i64(), Some(i64::from(f.server.pid())));
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = rwsgi_os::process::real_ids();
     assert_eq!(v["uid"].as_u64(), Some(u64::from(uid)));
     assert_eq!(v["gid"].as_u64(), Some(u64::from(gid)));
     assert_eq!(
@@ -441,8 +442,7 @@ fn killed_worker_is_respawned_with_its_count_and_spawn_time() {
     let old_spawn = w1["last_spawn"].as_u64().expect("last_spawn");
     assert_eq!(w1["respawn_count"], 1, "{w1}");
     assert!(old_pid > 0);
-    // SAFETY: SIGKILL to a worker of the server we started, by its pid.
-    assert_eq!(unsafe { libc::kill(old_pid as i32, libc::SIGKILL) }, 0);
+    rwsgi_os::process::kill(old_pid as i32, rwsgi_os::Signal::KILL).expect("SIGKILL the worker");
     let v = wait_stats(
         &f.server,
         f.stats,

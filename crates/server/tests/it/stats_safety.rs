@@ -315,22 +315,14 @@ fn http_stats_and_metrics_require_the_configured_credentials() {
     std::fs::write(&auth, "# scrapers\ns3cr3t-token\nprom:pass word\n").expect("auth file");
     // Readable by everyone: the server says so.
     std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-    let metrics_port = free_port();
-    let metrics = format!("127.0.0.1:{metrics_port}");
     let auth_arg = auth.display().to_string();
     let server = start(
-        Rwsgi::new().stats(),
+        Rwsgi::new().stats().metrics(),
         dir,
         &path,
-        &[
-            "--stats-http",
-            "--stats-http-auth",
-            &auth_arg,
-            "--metrics",
-            &metrics,
-        ],
+        &["--stats-http", "--stats-http-auth", &auth_arg],
     );
-    let stats_port = server.ports.stats;
+    let (stats_port, metrics_port) = (server.ports.stats, server.ports.metrics);
     let log = server.log();
     assert!(
         log.contains("is readable by other users (chmod 600 it)"),

@@ -8,12 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    let r = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    assert_eq!(r, 0, "gethostname");
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    rwsgi_os::system::hostname()
 }
 
 /// The value of a native-str environ key, asserting it is a `str`.
