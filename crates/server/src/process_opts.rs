@@ -61,10 +61,10 @@ pub(crate) fn detach(
 /// then the limit in force, logged as uWSGI's "detected max file descriptor number".
 pub(crate) fn apply_max_fd(config: &Config) {
     if let Some(n) = config.max_fd {
-        if let Err(e) = rwsgi_os::process::set_open_files_limit(n) {
+        if let Err(e) = rwsgi_os::process::set_open_files_soft_and_hard_limit(n) {
             eprintln!("setrlimit(RLIMIT_NOFILE, {n}) for --max-fd: {e}");
         }
-        if let Some(limit) = rwsgi_os::process::open_files_limit() {
+        if let (Some(limit), _) = rwsgi_os::process::open_files_limit() {
             eprintln!("detected max file descriptor number: {limit}");
         }
     }
