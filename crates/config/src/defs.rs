@@ -522,6 +522,13 @@ options! {
         field: locks: u32 = 0,
         apply: |c, o| c.locks = o.ranged(0, 1024)? as u32,
     }
+    SignalBufsize { name: "signal-bufsize", aliases: ["signals-bufsize"], kind: Value,
+        value: "BYTES",
+        help: "the send and receive buffer of each uWSGI signal queue (master to worker): a \
+         full queue drops the signal and counts it (default: the kernel's, a few hundred signals)",
+        field: signal_bufsize: u64 = 0,
+        apply: |c, o| c.signal_bufsize = o.ranged(0, 64 << 20)?,
+    }
     NoOrphans { name: "no-orphans", kind: Flag, value: "",
         help: "workers (and the pusher process) stop when the master dies instead of living on",
         field: no_orphans: bool = false,

@@ -26,6 +26,7 @@ use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
+use crate::usignal::{Bridge, Channels, Hub, Workers};
 use rwsgi_os::net::UnixQueueProbe;
 
 mod chain;
@@ -179,6 +180,8 @@ struct Master {
     logto: Option<String>,
     /// `--attach-daemon` and its kin.
     daemons: Vec<Daemon>,
+    /// uWSGI's signals: routing, timers, cron, file monitors.
+    signal_hub: Hub,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -273,10 +276,24 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         crate::metrics::init_slots(info, &scoreboard);
     }
     let metrics_access = MetricsAccess::new(metrics_info.clone(), nsockets);
-    crate::umod::install(&config, &settings, scoreboard.clone(), metrics_access)?;
+    // Before the app loads (it may register signals) and before any fork.
+    let channels = Arc::new(
+        Channels::new(settings.processes, settings.master.signal_bufsize)
+            .map_err(os("the uWSGI signal channels"))?,
+    );
+    let (bridge, pending_signals) = Bridge::new(channels.clone(), scoreboard.clone());
+    crate::umod::install(
+        &config,
+        &settings,
+        scoreboard.clone(),
+        metrics_access,
+        Box::new(bridge),
+    )?;
     let apps = load_apps(&config, &settings)?;
     let signal_actions = signal_actions(&config.signal_hooks);
     let (poller, signals) = event_sources(&signal_actions)?;
+    let signal_hub = Hub::new(channels, pending_signals);
+    signal_hub.register(&poller).map_err(os("epoll"))?;
     let Sockets {
         listeners,
         mut stats,
@@ -335,6 +352,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
         logto: config.logto.clone(),
         daemons: Daemon::all(&config.daemons),
+        signal_hub,
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -344,6 +362,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         }),
     };
     master.open_fifo().map_err(os("--master-fifo"))?;
+    // What the app registered while it loaded in the master (signals queue until the workers
+    // read them).
+    master.with_signal_hub(|hub, poller, w| hub.take_pending(poller, w));
     master.spawn_initial()?;
     // After the workers, as uWSGI's master does.
     master.spawn_daemons();
@@ -562,6 +583,7 @@ impl Master {
                 &m.scoreboard,
                 &m.settings,
                 m.apps.clone(),
+                m.signal_hub.channels(),
             )
         })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
@@ -608,7 +630,12 @@ impl Master {
             if let Some(code) = self.check_done() {
                 return code;
             }
-            let n = match self.poller.wait(Some(Duration::from_millis(200))) {
+            // A signal timer due sooner shortens the wait.
+            let mut timeout = Duration::from_millis(200);
+            if let Some(next) = self.signal_hub.next_timer() {
+                timeout = timeout.min(next.saturating_duration_since(Instant::now()));
+            }
+            let n = match self.poller.wait(Some(timeout)) {
                 Ok(n) => n,
                 Err(e) => {
                     eprintln!("master: epoll_wait: {e}");
@@ -621,6 +648,9 @@ impl Master {
                     self.wake_from_cheap_mode();
                 } else if ev.token == TOKEN_FIFO {
                     self.on_fifo_readable();
+                } else if self.signal_hub.owns(ev.token) {
+                    let token = ev.token;
+                    self.with_signal_hub(|hub, poller, w| hub.on_event(token, poller, w));
                 } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
@@ -656,6 +686,45 @@ impl Master {
             }
             self.reap();
             self.tick();
+        }
+    }
+
+    /// Runs `f` on the signal hub with what routing needs: the poller and which workers are
+    /// active (running, not cheaped, not stopping).
+    fn with_signal_hub(&mut self, f: impl FnOnce(&mut Hub, &Poller, &Workers<'_>)) {
+        let active: Vec<bool> = self
+            .workers
+            .iter()
+            .map(|w| w.pid > 0 && !w.cheap && w.stopping_since.is_none())
+            .collect();
+        let w = Workers {
+            scoreboard: &self.scoreboard,
+            active: &active,
+        };
+        f(&mut self.signal_hub, &self.poller, &w);
+    }
+
+    /// `uwsgi.set_user_harakiri`: a core past the deadline its app set gets its worker killed
+    /// (and respawned), with or without `--harakiri`, as uWSGI's master does.
+    fn check_user_harakiri(&mut self) {
+        let now = unix_now();
+        for idx in 0..self.workers.len() {
+            let wid = WorkerId::from_index(idx);
+            let w = self.workers[idx];
+            if w.pid <= 0 || w.killed {
+                continue;
+            }
+            let late = (0..self.settings.threads).find(|&core| {
+                let deadline = self.scoreboard.core(wid, core).user_harakiri();
+                deadline > 0 && now > deadline
+            });
+            if let Some(core) = late {
+                eprintln!("HARAKIRI (user) triggered by worker {wid} core {core} !!!");
+                eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {}, try: 1) ***", w.pid);
+                self.scoreboard.core(wid, core).set_user_harakiri(0);
+                self.scoreboard.worker(wid).inc_harakiri();
+                self.kill_worker(idx);
+            }
         }
     }
 
@@ -880,6 +949,8 @@ impl Master {
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
+            self.check_user_harakiri();
+            self.signal_hub.refresh_queues(&self.scoreboard);
             if self.phase == Phase::Running {
                 self.cheaper_cycle();
             }
@@ -925,6 +996,10 @@ impl Master {
         }
         if let Some(limit) = self.settings.master.harakiri_secs {
             self.check_harakiri(limit);
+        }
+        if self.phase == Phase::Running {
+            let unix = unix_now();
+            self.with_signal_hub(|hub, _, w| hub.tick(now, unix, w));
         }
         let mercy = self.settings.reload_mercy;
         for idx in 0..self.workers.len() {

@@ -107,6 +107,8 @@ pub(crate) struct MasterSettings {
     pub max_worker_lifetime: Option<u64>,
     /// `--max-worker-lifetime-delta`: (worker id - 1) x this is added to the lifetime.
     pub max_worker_lifetime_delta: u64,
+    /// `--signal-bufsize`: each uWSGI signal queue's buffer, bytes (0: the kernel's).
+    pub signal_bufsize: usize,
 }
 
 impl Settings {
@@ -138,6 +140,7 @@ impl Settings {
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
+                signal_bufsize: config.signal_bufsize as usize,
                 evil_reload_on_rss_mb: config.evil_reload_on_rss,
                 stats_minified: config.stats_minified,
                 stats_addr: config.stats.clone(),

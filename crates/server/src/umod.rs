@@ -54,6 +54,7 @@ impl ServerView for ScoreboardView {
                     respawn_count: s.respawn_count,
                     tx: s.tx,
                     avg_rt: s.avg_rt,
+                    signals: s.signals,
                     apps: self
                         .mountpoints
                         .iter()
@@ -111,6 +112,7 @@ pub(crate) fn install(
     settings: &Settings,
     scoreboard: Arc<Scoreboard>,
     metrics: MetricsAccess,
+    signals: Box<dyn rwsgi_wsgi::uwsgi_module::SignalBackend>,
 ) -> Result<(), UmodError> {
     // Lock 0 always exists; --locks N adds 1..=N.
     let locks = SharedLocks::new(config.locks as usize + 1)?;
@@ -129,6 +131,7 @@ pub(crate) fn install(
             chdir: settings.chdir.clone(),
             metrics,
         }),
+        signals,
     };
     Python::attach(|py| uwsgi_module::install(py, ctx))?;
     Ok(())

@@ -61,13 +61,13 @@ pub const LAYOUT_VERSION: u32 = 4;
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
-pub const WORKER_RESERVED_WORDS: usize = 39;
+pub const WORKER_RESERVED_WORDS: usize = 37;
 /// Reserved u64 words in each core slot.
-pub const CORE_RESERVED_WORDS: usize = 4;
+pub const CORE_RESERVED_WORDS: usize = 3;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in the master slot.
-pub const MASTER_RESERVED_WORDS: usize = 7;
+pub const MASTER_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each socket slot.
 pub const SOCKET_RESERVED_WORDS: usize = 7;
 pub use crate::model::{LATENCY_BUCKETS_US, LATENCY_SLOTS};
@@ -217,6 +217,9 @@ fn bump(a: &AtomicU64) {
 #[derive(Debug)]
 pub struct MasterSlot {
     listen_queue_errors: AtomicU64,
+    signal_queue: AtomicU64,
+    routed_signals: AtomicU64,
+    unrouted_signals: AtomicU64,
     reserved: [AtomicU64; MASTER_RESERVED_WORDS],
 }
 
@@ -229,6 +232,25 @@ impl MasterSlot {
     /// Times a listen queue was found full.
     pub fn listen_queue_errors(&self) -> u64 {
         self.listen_queue_errors.load(Relaxed)
+    }
+
+    /// Master: signals waiting for the first free worker, as it just measured.
+    pub fn set_signal_queue(&self, n: u64) {
+        self.signal_queue.store(n, Relaxed);
+    }
+
+    /// Signals waiting for the first free worker.
+    pub fn signal_queue(&self) -> u64 {
+        self.signal_queue.load(Relaxed)
+    }
+
+    /// Master: it delivered a signal to a worker's queue (`delivered`) or dropped it.
+    pub fn count_signal(&self, delivered: bool) {
+        bump(if delivered {
+            &self.routed_signals
+        } else {
+            &self.unrouted_signals
+        });
     }
 }
 
@@ -496,6 +518,16 @@ impl WorkerSlot {
         self.cheap.store(cheap as u64, Relaxed);
     }
 
+    /// Worker: it ran a uWSGI signal's handler (any core: an atomic add).
+    pub fn add_signal(&self) {
+        self.signals.fetch_add(1, Relaxed);
+    }
+
+    /// Master: signals queued for this worker, as it just measured.
+    pub fn set_signal_queue(&self, n: u64) {
+        self.signal_queue.store(n, Relaxed);
+    }
+
     /// Master killed the worker for harakiri.
     pub fn inc_harakiri(&self) {
         self.harakiri_count.fetch_add(1, Relaxed);
@@ -714,6 +746,17 @@ impl CoreSlot {
     #[inline]
     pub fn add_offloaded_request(&self) {
         bump(&self.offloaded_requests);
+    }
+
+    /// The core (or the master, clearing it) sets its `uwsgi.set_user_harakiri` deadline
+    /// (Unix seconds, 0: none).
+    pub fn set_user_harakiri(&self, deadline: u64) {
+        self.user_harakiri.store(deadline, Relaxed);
+    }
+
+    /// The core's user harakiri deadline (0: none).
+    pub fn user_harakiri(&self) -> u64 {
+        self.user_harakiri.load(Relaxed)
     }
 
     /// 1 while inside a request.
@@ -1093,6 +1136,9 @@ impl Scoreboard {
             total_size: size as u64,
             master: MasterSlot {
                 listen_queue_errors: AtomicU64::new(0),
+                signal_queue: AtomicU64::new(0),
+                routed_signals: AtomicU64::new(0),
+                unrouted_signals: AtomicU64::new(0),
                 reserved: [const { AtomicU64::new(0) }; MASTER_RESERVED_WORDS],
             },
         };
@@ -1280,6 +1326,7 @@ impl Scoreboard {
         self.worker(wid).prepare_spawn(now_unix_s);
         for c in 0..self.layout.cores {
             self.core(wid, c).clear_request();
+            self.core(wid, c).set_user_harakiri(0);
         }
     }
 
@@ -1379,6 +1426,10 @@ impl Scoreboard {
         StatsSnapshot {
             master: master.clone(),
             listen_queue_errors: self.master().listen_queue_errors(),
+            signal_queue: self.master().signal_queue(),
+            routed_signals: self.master().routed_signals.load(Relaxed),
+            unrouted_signals: self.master().unrouted_signals.load(Relaxed),
+            lock_holders: Vec::new(),
             sockets: (0..layout.sockets.min(master.sockets.len()))
                 .map(|i| SocketStats {
                     queue: self.socket(i).queue(),
