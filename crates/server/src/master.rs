@@ -28,6 +28,7 @@ use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
 use crate::usignal::{Bridge, Channels, Hub, Workers};
 use rwsgi_os::net::UnixQueueProbe;
+use rwsgi_os::shlock::SharedLocks;
 
 mod chain;
 mod cheaper_mode;
@@ -182,6 +183,8 @@ struct Master {
     daemons: Vec<Daemon>,
     /// uWSGI's signals: routing, timers, cron, file monitors.
     signal_hub: Hub,
+    /// `uwsgi.lock(n)`'s locks: the stats JSON shows each holder's pid.
+    user_locks: Arc<SharedLocks>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -282,7 +285,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
             .map_err(os("the uWSGI signal channels"))?,
     );
     let (bridge, pending_signals) = Bridge::new(channels.clone(), scoreboard.clone());
-    crate::umod::install(
+    let user_locks = crate::umod::install(
         &config,
         &settings,
         scoreboard.clone(),
@@ -353,6 +356,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         logto: config.logto.clone(),
         daemons: Daemon::all(&config.daemons),
         signal_hub,
+        user_locks,
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -660,13 +664,20 @@ impl Master {
                 } else {
                     let info = &self.master_info;
                     let scoreboard = &self.scoreboard;
+                    let user_locks = &self.user_locks;
                     let opts = RenderOptions {
                         minified: self.settings.master.stats_minified,
                         rwsgi_keys: true,
                     };
                     let cores = self.settings.master.metrics_cores;
                     let mut render = |what: Output, out: &mut Vec<u8>| match what {
-                        Output::Json => render_uwsgi(&scoreboard.snapshot_full(info), opts, out),
+                        Output::Json => {
+                            let mut snap = scoreboard.snapshot_full(info);
+                            snap.lock_holders = (0..user_locks.count())
+                                .map(|n| u64::from(user_locks.holder(n)))
+                                .collect();
+                            render_uwsgi(&snap, opts, out)
+                        }
                         Output::Metrics(format) => render_prometheus(
                             &scoreboard.snapshot_with_metrics(info),
                             MetricsOptions { format, cores },

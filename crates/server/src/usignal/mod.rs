@@ -202,6 +202,9 @@ pub(crate) struct Hub {
     watcher: Option<FileWatcher>,
     /// Watch descriptor → signal.
     monitors: Vec<(i32, u8)>,
+    /// When a full queue was last logged (at most once a second: a flood must not flood the
+    /// log too; every drop is counted).
+    full_logged: std::cell::Cell<Option<Instant>>,
 }
 
 /// Who the master may deliver to right now (for `active-workers`).
@@ -223,6 +226,7 @@ impl Hub {
             cron_checked: 0,
             watcher: None,
             monitors: Vec::new(),
+            full_logged: std::cell::Cell::new(None),
         }
     }
 
@@ -437,8 +441,18 @@ impl Hub {
         let delivered = match sigchan::send_message(fd, &[sig]) {
             Ok(true) => true,
             Ok(false) => {
-                eprintln!("*** SIGNAL QUEUE IS FULL (you can tune it with --signal-bufsize) ***");
-                eprintln!("could not deliver signal {sig} to {to}");
+                let now = Instant::now();
+                if self
+                    .full_logged
+                    .get()
+                    .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                {
+                    self.full_logged.set(Some(now));
+                    eprintln!(
+                        "*** SIGNAL QUEUE IS FULL (you can tune it with --signal-bufsize) ***"
+                    );
+                    eprintln!("could not deliver signal {sig} to {to}");
+                }
                 false
             }
             Err(e) => {
@@ -460,5 +474,183 @@ impl Hub {
                 .worker(WorkerId::from_index(i))
                 .set_signal_queue(depth(&pair.worker));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rwsgi_stats::model::MasterInfo;
+    use rwsgi_stats::scoreboard::Layout;
+
+    fn setup(bufsize: usize) -> (Hub, Bridge, Arc<Scoreboard>, Poller) {
+        let sb = Arc::new(
+            Scoreboard::new(Layout {
+                workers: 2,
+                cores: 1,
+                apps: 1,
+                sockets: 0,
+                metrics: 0,
+            })
+            .unwrap(),
+        );
+        let channels = Arc::new(Channels::new(2, bufsize).unwrap());
+        let (bridge, pending) = Bridge::new(channels.clone(), sb.clone());
+        (
+            Hub::new(channels, pending),
+            bridge,
+            sb,
+            Poller::new().unwrap(),
+        )
+    }
+
+    /// Every signal queued on `fd`.
+    fn queued(fd: BorrowedFd<'_>) -> Vec<u8> {
+        std::iter::from_fn(|| read_signal(fd)).collect()
+    }
+
+    fn w(n: usize) -> WorkerId {
+        WorkerId::new(n).unwrap()
+    }
+
+    #[test]
+    fn each_target_reaches_its_queues() {
+        let (mut hub, bridge, sb, poller) = setup(0);
+        let ws = Workers {
+            scoreboard: &sb,
+            active: &[false, true],
+        };
+        // The master's registrations wait for the hub.
+        bridge.register(0, 1, "workers").unwrap();
+        bridge.register(0, 2, "worker2").unwrap();
+        bridge.register(0, 3, "active-workers").unwrap();
+        bridge.register(0, 4, "").unwrap();
+        assert!(bridge
+            .register(0, 5, "spooler")
+            .unwrap_err()
+            .contains("spooler"));
+        for sig in [1, 2, 3, 4, 9] {
+            bridge.request(0, SignalRequest::Raise(sig)).unwrap();
+        }
+        hub.take_pending(&poller, &ws);
+        let ch = hub.channels();
+        hub.refresh_queues(&sb);
+        assert_eq!(sb.worker(w(1)).stats(1).signal_queue, 1);
+        assert_eq!(sb.worker(w(2)).stats(2).signal_queue, 3);
+        assert_eq!(sb.master().signal_queue(), 2);
+        assert_eq!(queued(ch.worker_end(w(1))), [1]);
+        assert_eq!(queued(ch.worker_end(w(2))), [1, 2, 3]);
+        // The default target, and an unregistered signal (uWSGI's empty target): the pool.
+        assert_eq!(queued(ch.pool_end()), [4, 9]);
+        assert_eq!(sb.snapshot(&MasterInfo::default()).routed_signals, 6);
+    }
+
+    #[test]
+    fn a_workers_messages_register_raise_and_add_timers() {
+        let (mut hub, bridge, sb, poller) = setup(0);
+        let ws = Workers {
+            scoreboard: &sb,
+            active: &[true, true],
+        };
+        // From worker 1's process: over its channel.
+        bridge.register(1, 7, "worker1").unwrap();
+        bridge.request(1, SignalRequest::Raise(7)).unwrap();
+        bridge
+            .request(
+                1,
+                SignalRequest::Timer {
+                    sig: 8,
+                    secs: 1,
+                    iterations: 2,
+                },
+            )
+            .unwrap();
+        assert!(hub.owns(TOKEN_CHANNELS) && hub.owns(TOKEN_CHANNELS + 1));
+        assert!(!hub.owns(TOKEN_CHANNELS + 2));
+        hub.on_event(TOKEN_CHANNELS, &poller, &ws);
+        let ch = hub.channels.clone();
+        assert_eq!(queued(ch.worker_end(w(1))), [7]);
+        let next = hub.next_timer().expect("a timer");
+        let now = Instant::now();
+        hub.tick(now, 0, &ws);
+        assert!(queued(ch.pool_end()).is_empty());
+        // Two iterations, then the timer is gone.
+        hub.tick(next, 0, &ws);
+        hub.tick(next + Duration::from_secs(1), 0, &ws);
+        hub.tick(next + Duration::from_secs(2), 0, &ws);
+        assert_eq!(queued(ch.pool_end()), [8, 8]);
+        assert!(hub.next_timer().is_none());
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_blocking() {
+        let (mut hub, bridge, sb, poller) = setup(4096);
+        let ws = Workers {
+            scoreboard: &sb,
+            active: &[true, true],
+        };
+        bridge.register(0, 1, "worker1").unwrap();
+        hub.take_pending(&poller, &ws);
+        for _ in 0..10_000 {
+            hub.route(1, &ws);
+        }
+        let snap = sb.snapshot(&MasterInfo::default());
+        assert!(snap.unrouted_signals > 0, "{snap:?}");
+        assert_eq!(snap.routed_signals + snap.unrouted_signals, 10_000);
+        let got = queued(hub.channels().worker_end(w(1))).len() as u64;
+        assert_eq!(got, snap.routed_signals);
+    }
+
+    #[test]
+    fn cron_entries_fire_once_a_minute_from_the_tick() {
+        let (mut hub, bridge, sb, poller) = setup(0);
+        let ws = Workers {
+            scoreboard: &sb,
+            active: &[true, true],
+        };
+        bridge
+            .request(
+                0,
+                SignalRequest::Cron {
+                    sig: 5,
+                    spec: [-1; 5],
+                },
+            )
+            .unwrap();
+        hub.take_pending(&poller, &ws);
+        let now = Instant::now();
+        for t in 6_000..6_130 {
+            hub.tick(now, t, &ws);
+        }
+        // 6000 is a minute boundary: 6000, 6060, 6120.
+        assert_eq!(queued(hub.channels().pool_end()), [5, 5, 5]);
+    }
+
+    #[test]
+    fn a_file_monitor_fires_once_per_batch_of_events() {
+        let (mut hub, bridge, sb, poller) = setup(0);
+        let ws = Workers {
+            scoreboard: &sb,
+            active: &[true, true],
+        };
+        let dir = std::env::temp_dir().join(format!("rwsgi-fmon-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        std::fs::write(&file, b"0").unwrap();
+        bridge
+            .request(
+                0,
+                SignalRequest::FileMonitor {
+                    sig: 6,
+                    path: file.clone(),
+                },
+            )
+            .unwrap();
+        hub.take_pending(&poller, &ws);
+        std::fs::write(&file, b"1").unwrap();
+        std::fs::write(&file, b"2").unwrap();
+        hub.on_event(TOKEN_FILEMON, &poller, &ws);
+        assert_eq!(queued(hub.channels().pool_end()), [6]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

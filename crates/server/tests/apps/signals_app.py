@@ -89,6 +89,13 @@ def application(environ, start_response):
     elif path == "/harakiri":
         too_slow()
         body = {}
+    elif path == "/hold":
+        uwsgi.lock(1)
+        try:
+            time.sleep(float(environ["QUERY_STRING"] or "3"))
+        finally:
+            uwsgi.unlock(1)
+        body = {"pid": os.getpid()}
     elif path == "/sleep":
         time.sleep(float(environ["QUERY_STRING"] or "3"))
         body = {"worker_id": uwsgi.worker_id()}

@@ -165,7 +165,7 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
     );
 
     // The stats: each worker's `signals` is what its handlers ran (worker 2: every tick).
-    let s = wait_stats(&server, server.ports.stats, WAIT, "signals counted", |s| {
+    wait_stats(&server, server.ports.stats, WAIT, "signals counted", |s| {
         let handled = worker_signals(s);
         handled.len() == 2 && handled[1] as usize >= marks(&dir, "timer").len()
     });
@@ -237,6 +237,26 @@ fn a_busy_worker_queues_its_signals_and_signal_wait_returns_what_arrived() {
         BTreeMap::from([(1, 1), (2, 1)]),
         "{ran:?}"
     );
+}
+
+#[test]
+fn a_held_lock_shows_its_holder_in_the_stats() {
+    let (server, _dir) = start("signals_app", 2, &["--locks", "2"]);
+    let port = server.ports.http;
+    let hold = std::thread::spawn(move || try_http(port, "GET", "/hold?3", &[], b""));
+    let s = wait_stats(&server, server.ports.stats, WAIT, "user 1 held", |s| {
+        s["locks"][1]["user 1"].as_u64().unwrap_or(0) != 0
+    });
+    let holder = s["locks"][1]["user 1"].as_u64();
+    assert_eq!(s["locks"][0]["user 0"], 0, "{s}");
+    let pids: Vec<Option<u64>> = (0..2).map(|i| s["workers"][i]["pid"].as_u64()).collect();
+    assert!(pids.contains(&holder), "{s}");
+    let r = hold.join().expect("thread").expect("hold request");
+    let body: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(body["pid"].as_u64(), holder);
+    wait_stats(&server, server.ports.stats, WAIT, "user 1 released", |s| {
+        s["locks"][1]["user 1"] == 0
+    });
 }
 
 #[test]

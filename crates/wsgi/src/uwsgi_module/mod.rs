@@ -171,7 +171,7 @@ pub struct ServerContext {
     /// rwsgi's own version (`uwsgi.rwsgi_version`).
     pub server_version: String,
     /// The user locks: lock 0 and `--locks N` more, shared by every worker.
-    pub locks: SharedLocks,
+    pub locks: std::sync::Arc<SharedLocks>,
     /// Live counters.
     pub view: Box<dyn ServerView>,
     /// uWSGI's signals, timers, cron and file monitors.
@@ -561,7 +561,7 @@ fn ready(py: Python<'_>) -> Py<PyAny> {
 }
 
 fn lock_index(n: i64) -> PyResult<(usize, &'static SharedLocks)> {
-    let locks = &context()?.locks;
+    let locks: &'static SharedLocks = &context()?.locks;
     usize::try_from(n)
         .ok()
         .filter(|&n| n < locks.count())
