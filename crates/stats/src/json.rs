@@ -42,7 +42,7 @@ pub struct RenderOptions {
 }
 
 /// Append the uWSGI stats document for `snap` to `out`. Keys for uWSGI features rwsgi does
-/// not have (uWSGI signals, offloading, routing, static files, shared sockets) are written as 0.
+/// not have (routing, shared sockets) are written as 0.
 pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>) {
     let master = &snap.master;
     let cores = master.include_cores;

@@ -6,8 +6,8 @@
 //! [`StatsSnapshot`]; what changes ([`WorkerStats`], [`CoreStats`], [`AppStats`],
 //! [`SocketStats`], `listen_queue_errors`) is read from the scoreboard by
 //! [`Scoreboard::snapshot`](crate::Scoreboard::snapshot). Keys of uWSGI's schema that stand for
-//! features rwsgi does not have (uWSGI signals, offloading, the internal router, static files,
-//! shared sockets) have no field: the renderers write them as 0.
+//! features rwsgi does not have (the internal router, shared sockets) have no field: the
+//! renderers write them as 0.
 
 use std::fmt;
 
@@ -307,7 +307,8 @@ pub struct MasterInfo {
     pub gid: u64,
     /// The working directory.
     pub cwd: String,
-    /// Lock names; rendered as `{"<name>":0}` objects (rwsgi holds none of uWSGI's locks).
+    /// Lock names; rendered as `{"<name>":<holder pid>}` objects (the snapshot's
+    /// `lock_holders`; 0 for uWSGI's internal locks, which rwsgi does not have).
     pub locks: Vec<String>,
     /// The listening sockets, in binding order.
     pub sockets: Vec<SocketInfo>,
