@@ -168,6 +168,14 @@ impl SignalBackend for Bridge {
         }
     }
 
+    fn handled(&self, wid: usize) {
+        if let Some(wid) =
+            WorkerId::new(wid).filter(|w| w.get() <= self.scoreboard.layout().workers)
+        {
+            self.scoreboard.worker(wid).add_signal();
+        }
+    }
+
     fn set_user_harakiri(&self, wid: usize, core: usize, deadline: u64) {
         let layout = self.scoreboard.layout();
         if let Some(wid) = WorkerId::new(wid).filter(|w| w.get() <= layout.workers) {
@@ -289,7 +297,7 @@ impl Hub {
             Msg::Request(SignalRequest::Raise(sig)) => self.route(sig, w),
             Msg::Request(SignalRequest::Timer {
                 sig,
-                secs,
+                millis,
                 iterations,
             }) => {
                 let rb = iterations > 0;
@@ -303,10 +311,10 @@ impl Hub {
                     return;
                 }
                 self.rb_timers += rb as usize;
-                let every = Duration::from_secs(secs.max(1) as u64);
+                let every = Duration::from_millis(millis.max(1) as u64);
                 self.timers
                     .push(Timer::new(sig, every, iterations, Instant::now()));
-                eprintln!("[uwsgi-signal] timer {sig} every {secs} seconds registered");
+                eprintln!("[uwsgi-signal] timer {sig} every {millis} ms registered");
             }
             Msg::Request(SignalRequest::Cron { sig, spec }) => {
                 if self.crons.len() >= MAX_EACH {
@@ -560,7 +568,7 @@ mod tests {
                 1,
                 SignalRequest::Timer {
                     sig: 8,
-                    secs: 1,
+                    millis: 1000,
                     iterations: 2,
                 },
             )

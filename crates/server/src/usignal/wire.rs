@@ -4,7 +4,7 @@
 //! [1, sig]                                  raise sig (uwsgi.signal)
 //! [2, sig, kind, id u32 LE]                 register sig for a target (kind 0 pool, 1 worker
 //!                                           id, 2 workers, 3 active-workers)
-//! [3, sig, secs u32 LE, iterations u32 LE]  a timer (iterations 0: forever)
+//! [3, sig, ms u32 LE, iterations u32 LE]    a timer (period in ms; iterations 0: forever)
 //! [4, sig, 5 x i32 LE]                      a cron entry: minute hour day month weekday
 //! [5, sig, path...]                         a file monitor on path (absolute, non-empty)
 //! ```
@@ -63,11 +63,11 @@ pub(crate) fn encode(msg: &Msg, out: &mut Vec<u8>) {
         }
         Msg::Request(SignalRequest::Timer {
             sig,
-            secs,
+            millis,
             iterations,
         }) => {
             out.extend_from_slice(&[3, *sig]);
-            out.extend_from_slice(&secs.to_le_bytes());
+            out.extend_from_slice(&millis.to_le_bytes());
             out.extend_from_slice(&iterations.to_le_bytes());
         }
         Msg::Request(SignalRequest::Cron { sig, spec }) => {
@@ -127,7 +127,7 @@ pub(crate) fn decode(b: &[u8], workers: usize) -> Result<Msg, WireError> {
             len(10)?;
             Msg::Request(SignalRequest::Timer {
                 sig,
-                secs: u32_at(b, 2),
+                millis: u32_at(b, 2),
                 iterations: u32_at(b, 6),
             })
         }
@@ -174,12 +174,12 @@ mod tests {
         roundtrip(Msg::Register(7, Target::ActiveWorkers));
         roundtrip(Msg::Request(SignalRequest::Timer {
             sig: 1,
-            secs: 3,
+            millis: 3,
             iterations: 0,
         }));
         roundtrip(Msg::Request(SignalRequest::Timer {
             sig: 1,
-            secs: u32::MAX,
+            millis: u32::MAX,
             iterations: 9,
         }));
         roundtrip(Msg::Request(SignalRequest::Cron {

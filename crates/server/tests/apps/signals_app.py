@@ -9,7 +9,7 @@ import os
 import time
 
 import uwsgi
-from uwsgidecorators import cron, filemon, harakiri, signal, timer
+from uwsgidecorators import cron, filemon, harakiri, mstimer, signal, timer
 
 DIR = os.environ["SIG_DIR"]
 WATCHED = os.path.join(DIR, "watched")
@@ -26,6 +26,12 @@ def mark(name, num):
 @timer(1, target="worker2")
 def tick(num):
     mark("timer", num)
+
+
+# Signal 41, every 200 ms, to worker 1.
+@mstimer(200, signum=41, target="worker1")
+def fast(num):
+    mark("ms", num)
 
 
 def rb(num):
@@ -68,7 +74,15 @@ def too_slow():
 
 
 def refusals():
+    import uwsgidecorators
+
     out = {}
+    for name in ("spool", "mulefunc"):
+        try:
+            getattr(uwsgidecorators, name)(lambda: None)
+            out[name] = None
+        except RuntimeError as e:
+            out[name] = str(e)
     for target in ("spooler", "mule1", "worker9", "nonsense"):
         try:
             uwsgi.register_signal(99, target, mark)
@@ -84,7 +98,8 @@ def application(environ, start_response):
         uwsgi.signal(int(path[len("/raise/"):]))
         body = {"worker_id": uwsgi.worker_id()}
     elif path == "/wait":
-        uwsgi.signal_wait()
+        # Other signals (the timers) arriving meanwhile run their handlers; 40 ends the wait.
+        uwsgi.signal_wait(40)
         body = {"worker_id": uwsgi.worker_id(), "received": uwsgi.signal_received()}
     elif path == "/harakiri":
         too_slow()

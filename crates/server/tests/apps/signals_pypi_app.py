@@ -56,5 +56,9 @@ def application(environ, start_response):
             pypi.spool(lambda: None)(a=1)
         except Exception as e:
             body["spool"] = str(e)
+        try:
+            pypi.mulefunc(lambda: None)()
+        except Exception as e:
+            body["mulefunc"] = str(e)
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]

@@ -90,6 +90,10 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
     // @timer(1, target="worker2") got signal 0 (the first free one): only worker 2 runs it.
     let ticks = wait_marks(&server, &dir, "timer", 3);
     assert!(ticks.iter().all(|&m| m == (2, 0)), "{ticks:?}");
+    // @mstimer(200, signum=41, target="worker1"): five times a second, in worker 1.
+    let fast = wait_marks(&server, &dir, "ms", 10);
+    assert!(fast.iter().all(|&m| m == (1, 41)), "{fast:?}");
+    assert!(fast.len() >= 2 * ticks.len(), "{fast:?} vs {ticks:?}");
 
     // Cron -1 -1 -1 -1 -1 to `workers`: the first check of the minute, once in each worker.
     let crons = wait_marks(&server, &dir, "cron", 2);
@@ -136,7 +140,7 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
         .iter()
         .map(|n| n.as_u64().expect("n"))
         .collect();
-    assert_eq!(registered, [0, 1, 2, 20, 30, 31, 40], "{info}");
+    assert_eq!(registered, [0, 1, 2, 20, 30, 31, 40, 41], "{info}");
     let refusals = &info["refusals"];
     assert!(
         refusals["spooler"]
@@ -171,7 +175,7 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
     });
     // Worker 1 ran exactly what its lines show (read together: a cron minute may pass).
     let worker1_lines = || {
-        ["timer", "rb", "workers", "anyone", "filemon", "cron"]
+        ["timer", "ms", "rb", "workers", "anyone", "filemon", "cron"]
             .iter()
             .flat_map(|f| marks(&dir, f))
             .filter(|&(w, _)| w == 1)
@@ -217,9 +221,9 @@ fn a_busy_worker_queues_its_signals_and_signal_wait_returns_what_arrived() {
         s["workers"][1]["signal_queue"] == 0
     });
 
-    // signal_wait(): a request waits in one worker (its only core inside the request: the
-    // wait is the only reader of its channel); signal 40 to `workers` from a request on the
-    // other worker wakes it, after running the handler there.
+    // signal_wait(40): a request waits in one worker (its only core inside the request: the
+    // wait is the only reader of its channel; the timers' signals arriving meanwhile run their
+    // handlers); signal 40 to `workers` from a request on the other worker ends it.
     let waiter = std::thread::spawn(move || try_http(port, "GET", "/wait", &[], b""));
     wait_stats(&server, server.ports.stats, WAIT, "a worker waiting", |s| {
         s["workers"]
@@ -237,6 +241,27 @@ fn a_busy_worker_queues_its_signals_and_signal_wait_returns_what_arrived() {
         BTreeMap::from([(1, 1), (2, 1)]),
         "{ran:?}"
     );
+}
+
+#[test]
+fn with_lazy_apps_each_worker_registers_its_own_handlers() {
+    let (server, dir) = start("signals_app", 2, &["--lazy-apps"]);
+    // Each worker added its own 1 s timer to worker 2: two ticks a second there, none in 1.
+    let ticks = wait_marks(&server, &dir, "timer", 6);
+    assert!(ticks.iter().all(|&m| m == (2, 0)), "{ticks:?}");
+    // Each worker's own handler of signal 30 runs once.
+    get_json(&server, "/raise/30");
+    let all = wait_marks(&server, &dir, "workers", 2);
+    assert_eq!(
+        per_worker(&all),
+        BTreeMap::from([(1, 1), (2, 1)]),
+        "{all:?}"
+    );
+    // The app was never imported in the master: the log shows registrations by wid 1 and 2.
+    let log = server.log();
+    assert!(log.contains("signum 30 registered (wid: 1"), "{log}");
+    assert!(log.contains("signum 30 registered (wid: 2"), "{log}");
+    assert!(!log.contains("signum 30 registered (wid: 0"), "{log}");
 }
 
 #[test]

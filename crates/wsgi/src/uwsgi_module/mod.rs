@@ -114,12 +114,13 @@ pub trait ServerView: Send + Sync {
 pub enum SignalRequest {
     /// `uwsgi.signal(sig)`: route `sig` to its target.
     Raise(u8),
-    /// `add_timer(sig, secs)` (`iterations` 0) and `add_rb_timer(sig, secs, iterations)`.
+    /// `add_timer(sig, secs)`, `add_ms_timer(sig, msecs)` (`iterations` 0) and
+    /// `add_rb_timer(sig, secs, iterations)`.
     Timer {
         /// The signal raised.
         sig: u8,
-        /// The period, seconds (at least 1).
-        secs: u32,
+        /// The period, milliseconds (at least 1).
+        millis: u32,
         /// Firings before it stops; 0 for ever.
         iterations: u32,
     },
@@ -149,6 +150,8 @@ pub trait SignalBackend: Send + Sync {
     /// Waits (the GIL released by the caller) for the next signal to worker `wid`; `None` when
     /// none can come.
     fn wait(&self, wid: usize) -> Option<u8>;
+    /// Worker `wid` ran a signal's handler inside `signal_wait` (counted in its `signals`).
+    fn handled(&self, wid: usize);
     /// `uwsgi.set_user_harakiri`: core `core` of worker `wid` is killed by the master once
     /// Unix second `deadline` passes (0: no deadline).
     fn set_user_harakiri(&self, wid: usize, core: usize, deadline: u64);
@@ -264,6 +267,7 @@ pub fn install(py: Python<'_>, ctx: ServerContext) -> Result<(), ModuleError> {
     m.add_function(wrap_pyfunction!(signal, &m)?)?;
     m.add_function(wrap_pyfunction!(add_timer, &m)?)?;
     m.add_function(wrap_pyfunction!(add_rb_timer, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_ms_timer, &m)?)?;
     m.add_function(wrap_pyfunction!(add_cron, &m)?)?;
     m.add_function(wrap_pyfunction!(add_file_monitor, &m)?)?;
     m.add_function(wrap_pyfunction!(signal_wait, &m)?)?;
@@ -766,9 +770,22 @@ fn signal(signum: i64, remote: Option<&str>) -> PyResult<()> {
     signal_request(SignalRequest::Raise(signal_number(signum)?))
 }
 
-fn timer_secs(secs: i64) -> PyResult<u32> {
-    u32::try_from(secs).ok().filter(|&s| s > 0).ok_or_else(|| {
-        PyValueError::new_err(format!("invalid timer period {secs}: at least 1 second"))
+/// A timer's period in milliseconds: `n` units of `unit_ms`, at least one unit, at most
+/// `u32::MAX` ms (49 days).
+fn timer_period(n: i64, unit_ms: i64) -> PyResult<u32> {
+    n.checked_mul(unit_ms)
+        .and_then(|ms| u32::try_from(ms).ok())
+        .filter(|&ms| ms > 0)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid timer period {n}")))
+}
+
+/// Raises `signum` every `msecs` milliseconds (uWSGI's high-resolution timer).
+#[pyfunction]
+fn add_ms_timer(signum: i64, msecs: i64) -> PyResult<()> {
+    signal_request(SignalRequest::Timer {
+        sig: signal_number(signum)?,
+        millis: timer_period(msecs, 1)?,
+        iterations: 0,
     })
 }
 
@@ -777,7 +794,7 @@ fn timer_secs(secs: i64) -> PyResult<u32> {
 fn add_timer(signum: i64, seconds: i64) -> PyResult<()> {
     signal_request(SignalRequest::Timer {
         sig: signal_number(signum)?,
-        secs: timer_secs(seconds)?,
+        millis: timer_period(seconds, 1000)?,
         iterations: 0,
     })
 }
@@ -788,7 +805,7 @@ fn add_timer(signum: i64, seconds: i64) -> PyResult<()> {
 fn add_rb_timer(signum: i64, seconds: i64, iterations: i64) -> PyResult<()> {
     signal_request(SignalRequest::Timer {
         sig: signal_number(signum)?,
-        secs: timer_secs(seconds)?,
+        millis: timer_period(seconds, 1000)?,
         iterations: u32::try_from(iterations)
             .map_err(|_| PyValueError::new_err(format!("invalid iterations {iterations}")))?,
     })
@@ -843,7 +860,9 @@ fn signal_wait(py: Python<'_>, signum: Option<i64>) -> PyResult<Bound<'_, PyByte
         let Some(sig) = py.detach(|| backend.wait(wid)) else {
             return Err(PyRuntimeError::new_err("unable to call signal_wait()"));
         };
-        run_signal_handler(py, sig);
+        if run_signal_handler(py, sig) {
+            backend.handled(wid);
+        }
         if wanted.is_none_or(|w| w == sig) {
             SIGNAL_RECEIVED.with(|r| r.set(sig));
             return Ok(PyBytes::new(py, b""));

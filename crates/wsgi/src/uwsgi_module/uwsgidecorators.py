@@ -108,6 +108,20 @@ class timer(object):
         return f
 
 
+class mstimer(object):
+    """@mstimer(msecs[, signum=N, target=...]): the function runs every msecs milliseconds."""
+
+    def __init__(self, msecs, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.msecs = msecs
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_ms_timer(self.num, self.msecs)
+        return f
+
+
 class rbtimer(object):
     """@rbtimer(secs[, signum=N, target=...]): like @timer (uWSGI's red-black tree timer)."""
 
