@@ -103,6 +103,9 @@ macro_rules! worker_counters {
             signals,
             /// Signals queued for this worker and not yet read (the master measures it).
             signal_queue,
+            /// 1 + the number of the uWSGI signal whose handler runs now, 0 when none: the
+            /// status is then `sig<N>`.
+            signal_running,
         }
     };
 }

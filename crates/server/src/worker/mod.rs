@@ -235,8 +235,12 @@ impl WorkerShared<'_> {
         let Some(sig) = crate::usignal::read_signal(fd) else {
             return;
         };
-        if rwsgi_wsgi::uwsgi_module::run_signal_handler(py, sig) {
-            self.scoreboard.worker(self.wid).add_signal();
+        let slot = self.scoreboard.worker(self.wid);
+        slot.set_signal_running(Some(sig));
+        let ran = rwsgi_wsgi::uwsgi_module::run_signal_handler(py, sig);
+        slot.set_signal_running(None);
+        if ran {
+            slot.add_signal();
         } else {
             eprintln!(
                 "[uwsgi-signal] worker {} has no handler for signal {sig}",

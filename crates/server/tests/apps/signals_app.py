@@ -68,6 +68,12 @@ def waited(num):
     mark("waited", num)
 
 
+@signal(42, target="worker1")
+def slow(num):
+    time.sleep(2)
+    mark("slow", num)
+
+
 @harakiri(1)
 def too_slow():
     time.sleep(30)

@@ -140,7 +140,7 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
         .iter()
         .map(|n| n.as_u64().expect("n"))
         .collect();
-    assert_eq!(registered, [0, 1, 2, 20, 30, 31, 40, 41], "{info}");
+    assert_eq!(registered, [0, 1, 2, 20, 30, 31, 40, 41, 42], "{info}");
     let refusals = &info["refusals"];
     assert!(
         refusals["spooler"]
@@ -175,11 +175,13 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
     });
     // Worker 1 ran exactly what its lines show (read together: a cron minute may pass).
     let worker1_lines = || {
-        ["timer", "ms", "rb", "workers", "anyone", "filemon", "cron"]
-            .iter()
-            .flat_map(|f| marks(&dir, f))
-            .filter(|&(w, _)| w == 1)
-            .count() as u64
+        [
+            "timer", "ms", "rb", "workers", "anyone", "filemon", "cron", "slow",
+        ]
+        .iter()
+        .flat_map(|f| marks(&dir, f))
+        .filter(|&(w, _)| w == 1)
+        .count() as u64
     };
     let s = eventually(WAIT, "worker 1's signals = its handlers' lines", || {
         let s = stats(server.ports.stats);
