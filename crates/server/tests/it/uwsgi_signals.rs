@@ -267,6 +267,43 @@ fn with_lazy_apps_each_worker_registers_its_own_handlers() {
 }
 
 #[test]
+fn with_two_cores_per_worker_one_core_takes_each_signal() {
+    let (server, dir) = start("signals_app", 2, &["--threads", "2"]);
+    assert_eq!(
+        stats(server.ports.stats)["workers"][0]["cores"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    for _ in 0..5 {
+        get_json(&server, "/raise/30");
+    }
+    let all = wait_marks(&server, &dir, "workers", 10);
+    assert_eq!(
+        per_worker(&all),
+        BTreeMap::from([(1, 5), (2, 5)]),
+        "{all:?}"
+    );
+    // Worker 2's handled count matches its lines: no signal ran twice, none was lost.
+    let ticks = wait_marks(&server, &dir, "timer", 3);
+    assert!(ticks.iter().all(|&m| m == (2, 0)), "{ticks:?}");
+    eventually(WAIT, "worker 2's signals = its handlers' lines", || {
+        let s = stats(server.ports.stats);
+        let lines = ["timer", "workers", "rb", "anyone", "cron"]
+            .iter()
+            .flat_map(|f| marks(&dir, f))
+            .filter(|&(w, _)| w == 2)
+            .count() as u64;
+        let handled = worker_signals(&s)[1];
+        if handled == lines {
+            Ok(())
+        } else {
+            Err(format!("{handled} handled, {lines} lines"))
+        }
+    });
+}
+
+#[test]
 fn a_held_lock_shows_its_holder_in_the_stats() {
     let (server, _dir) = start("signals_app", 2, &["--locks", "2"]);
     let port = server.ports.http;
