@@ -1356,7 +1356,8 @@ options! {
         help: "group mules into a farm",
     }
     Cron { name: "cron", aliases: ["unique-cron", "cron2"], kind: Multi, value: "SPEC",
-        refused: "rwsgi has no cron: use the system's cron or a systemd timer",
+        refused: "rwsgi has no command cron: use the system's cron or a systemd timer (an app's \
+         uwsgi.add_cron / @cron signals work)",
         help: "run a command or signal on a schedule",
     }
     Legion { name: "legion", kind: Multi, value: "NAME ADDR VALOR CRYPTO",

@@ -9,6 +9,11 @@
 //! per request which connection a core serves ([`begin_request`] / [`end_request`]). Request
 //! state (`set_logvar`, `request_id`, `connection_fd`) is per core: cores are threads, so it
 //! lives in thread-locals, and nothing is allocated unless the app asks.
+//!
+//! uWSGI's signals (`register_signal`, `signal`, the timers, `add_cron`, `add_file_monitor`,
+//! `signal_wait`, `set_user_harakiri`) go through the context's [`SignalBackend`]: the server
+//! routes them; this module keeps the process's handler table and runs a handler when the
+//! server's event loop hands it a signal ([`run_signal_handler`]).
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
