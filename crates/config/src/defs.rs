@@ -596,6 +596,13 @@ options! {
         field: locks: u32 = 0,
         apply: |c, o| c.locks = o.ranged(0, 1024)? as u32,
     }
+    SignalBufsize { name: "signal-bufsize", aliases: ["signals-bufsize"], kind: Value,
+        value: "BYTES",
+        help: "the send and receive buffer of each uWSGI signal queue (master to worker): a \
+         full queue drops the signal and counts it (default: the kernel's, a few hundred signals)",
+        field: signal_bufsize: u64 = 0,
+        apply: |c, o| c.signal_bufsize = o.ranged(0, 64 << 20)?,
+    }
     NoOrphans { name: "no-orphans", kind: Flag, value: "",
         help: "workers (and the pusher process) stop when the master dies instead of living on",
         field: no_orphans: bool = false,
@@ -1577,7 +1584,8 @@ options! {
         help: "group mules into a farm",
     }
     Cron { name: "cron", aliases: ["unique-cron", "cron2"], kind: Multi, value: "SPEC",
-        refused: "rwsgi has no cron: use the system's cron or a systemd timer",
+        refused: "rwsgi has no command cron: use the system's cron or a systemd timer (an app's \
+         uwsgi.add_cron / @cron signals work)",
         help: "run a command or signal on a schedule",
     }
     Legion { name: "legion", kind: Multi, value: "NAME ADDR VALOR CRYPTO",

@@ -11,6 +11,7 @@
 //! * [`process`] — `kill`, `waitpid`, `setrlimit`, the parent-death signal, `_exit`, `execv`,
 //!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
+//! * [`sigchan`] — uWSGI signals' master ↔ worker message channels, inotify;
 //! * [`mm`] — the anonymous shared mappings (scoreboard, user locks, pushers' memory) as typed
 //!   slot arrays, malloc tuning;
 //! * [`user`] — `--uid` / `--gid`, the names of ids, `--chown-socket`;
@@ -40,6 +41,7 @@ pub mod net;
 pub mod poller;
 pub mod process;
 pub mod shlock;
+pub mod sigchan;
 pub mod signal;
 pub mod system;
 pub mod time;

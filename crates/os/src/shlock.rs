@@ -102,6 +102,12 @@ impl SharedLocks {
         true
     }
 
+    /// The pid of lock `n`'s holder (0 while free, or for an `n` out of range), as uWSGI's
+    /// stats show each lock.
+    pub fn holder(&self, n: usize) -> u32 {
+        self.words(n).map_or(0, |(_, holder)| holder.load(Relaxed))
+    }
+
     /// True when lock `n` is held by someone.
     pub fn is_locked(&self, n: usize) -> bool {
         self.word(n).is_some_and(|w| w.load(Relaxed) != UNLOCKED)

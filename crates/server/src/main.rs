@@ -23,6 +23,7 @@ mod stats_auth;
 mod stats_server;
 mod touch;
 mod umod;
+mod usignal;
 mod worker;
 
 use std::process::ExitCode;

@@ -27,7 +27,9 @@ use crate::settings::Settings;
 use crate::signals::{ForkGuard, SignalPipe};
 use crate::stats_server::{Mode, Output, StatsServer};
 use crate::touch::TouchWatch;
+use crate::usignal::{Bridge, Channels, Hub, Workers};
 use rwsgi_os::net::UnixQueueProbe;
+use rwsgi_os::shlock::SharedLocks;
 
 mod chain;
 mod cheaper_mode;
@@ -182,6 +184,10 @@ struct Master {
     daemons: Vec<Daemon>,
     /// `--fs-reload` paths, watched through inotify.
     fs_reload: crate::process_opts::FsReload,
+    /// uWSGI's signals: routing, timers, cron, file monitors.
+    signal_hub: Hub,
+    /// `uwsgi.lock(n)`'s locks: the stats JSON shows each holder's pid.
+    user_locks: Arc<SharedLocks>,
 }
 
 /// uWSGI-compatible defaults (TERM, INT, QUIT: graceful shutdown; HUP: graceful reload),
@@ -283,7 +289,19 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         crate::metrics::init_slots(info, &scoreboard);
     }
     let metrics_access = MetricsAccess::new(metrics_info.clone(), nsockets);
-    crate::umod::install(&config, &settings, scoreboard.clone(), metrics_access)?;
+    // Before the app loads (it may register signals) and before any fork.
+    let channels = Arc::new(
+        Channels::new(settings.processes, settings.master.signal_bufsize)
+            .map_err(os("the uWSGI signal channels"))?,
+    );
+    let (bridge, pending_signals) = Bridge::new(channels.clone(), scoreboard.clone());
+    let user_locks = crate::umod::install(
+        &config,
+        &settings,
+        scoreboard.clone(),
+        metrics_access,
+        Box::new(bridge),
+    )?;
     let apps = load_apps(&config, &settings)?;
     if crate::process_opts::should_detach(config.daemonize2.is_some()) {
         // --daemonize2: once the apps are loaded; the pid changes, so the pidfiles again.
@@ -296,6 +314,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
     }
     let signal_actions = signal_actions(&config.signal_hooks);
     let (poller, signals) = event_sources(&signal_actions)?;
+    let signal_hub = Hub::new(channels, pending_signals);
+    signal_hub.register(&poller).map_err(os("epoll"))?;
     let Sockets {
         listeners,
         mut stats,
@@ -356,6 +376,8 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         logto: config.logto.clone(),
         daemons: Daemon::all(&config.daemons),
         fs_reload,
+        signal_hub,
+        user_locks,
         pusher: push_memory.map(|memory| PusherProc {
             config: push_config,
             memory,
@@ -365,6 +387,9 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         }),
     };
     master.open_fifo().map_err(os("--master-fifo"))?;
+    // What the app registered while it loaded in the master (signals queue until the workers
+    // read them).
+    master.with_signal_hub(|hub, poller, w| hub.take_pending(poller, w));
     master.spawn_initial()?;
     // After the workers, as uWSGI's master does.
     master.spawn_daemons();
@@ -587,6 +612,7 @@ impl Master {
                 &m.scoreboard,
                 &m.settings,
                 m.apps.clone(),
+                m.signal_hub.channels(),
             )
         })?;
         self.scoreboard.worker(wid).set_pid(pid as u32);
@@ -633,7 +659,12 @@ impl Master {
             if let Some(code) = self.check_done() {
                 return code;
             }
-            let n = match self.poller.wait(Some(Duration::from_millis(200))) {
+            // A signal timer due sooner shortens the wait.
+            let mut timeout = Duration::from_millis(200);
+            if let Some(next) = self.signal_hub.next_timer() {
+                timeout = timeout.min(next.saturating_duration_since(Instant::now()));
+            }
+            let n = match self.poller.wait(Some(timeout)) {
                 Ok(n) => n,
                 Err(e) => {
                     eprintln!("master: epoll_wait: {e}");
@@ -646,6 +677,9 @@ impl Master {
                     self.wake_from_cheap_mode();
                 } else if ev.token == TOKEN_FIFO {
                     self.on_fifo_readable();
+                } else if self.signal_hub.owns(ev.token) {
+                    let token = ev.token;
+                    self.with_signal_hub(|hub, poller, w| hub.on_event(token, poller, w));
                 } else if ev.token == TOKEN_SIGNALS {
                     signals.clear();
                     self.signals.drain(&mut signals);
@@ -655,13 +689,20 @@ impl Master {
                 } else {
                     let info = &self.master_info;
                     let scoreboard = &self.scoreboard;
+                    let user_locks = &self.user_locks;
                     let opts = RenderOptions {
                         minified: self.settings.master.stats_minified,
                         rwsgi_keys: true,
                     };
                     let cores = self.settings.master.metrics_cores;
                     let mut render = |what: Output, out: &mut Vec<u8>| match what {
-                        Output::Json => render_uwsgi(&scoreboard.snapshot_full(info), opts, out),
+                        Output::Json => {
+                            let mut snap = scoreboard.snapshot_full(info);
+                            snap.lock_holders = (0..user_locks.count())
+                                .map(|n| u64::from(user_locks.holder(n)))
+                                .collect();
+                            render_uwsgi(&snap, opts, out)
+                        }
                         Output::Metrics(format) => render_prometheus(
                             &scoreboard.snapshot_with_metrics(info),
                             MetricsOptions { format, cores },
@@ -681,6 +722,45 @@ impl Master {
             }
             self.reap();
             self.tick();
+        }
+    }
+
+    /// Runs `f` on the signal hub with what routing needs: the poller and which workers are
+    /// active (running, not cheaped, not stopping).
+    fn with_signal_hub(&mut self, f: impl FnOnce(&mut Hub, &Poller, &Workers<'_>)) {
+        let active: Vec<bool> = self
+            .workers
+            .iter()
+            .map(|w| w.pid > 0 && !w.cheap && w.stopping_since.is_none())
+            .collect();
+        let w = Workers {
+            scoreboard: &self.scoreboard,
+            active: &active,
+        };
+        f(&mut self.signal_hub, &self.poller, &w);
+    }
+
+    /// `uwsgi.set_user_harakiri`: a core past the deadline its app set gets its worker killed
+    /// (and respawned), with or without `--harakiri`, as uWSGI's master does.
+    fn check_user_harakiri(&mut self) {
+        let now = unix_now();
+        for idx in 0..self.workers.len() {
+            let wid = WorkerId::from_index(idx);
+            let w = self.workers[idx];
+            if w.pid <= 0 || w.killed {
+                continue;
+            }
+            let late = (0..self.settings.threads).find(|&core| {
+                let deadline = self.scoreboard.core(wid, core).user_harakiri();
+                deadline > 0 && now > deadline
+            });
+            if let Some(core) = late {
+                eprintln!("HARAKIRI (user) triggered by worker {wid} core {core} !!!");
+                eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {}, try: 1) ***", w.pid);
+                self.scoreboard.core(wid, core).set_user_harakiri(0);
+                self.scoreboard.worker(wid).inc_harakiri();
+                self.kill_worker(idx);
+            }
         }
     }
 
@@ -910,6 +990,8 @@ impl Master {
             if let Some(mb) = self.settings.master.evil_reload_on_rss_mb {
                 self.check_evil_rss(mb);
             }
+            self.check_user_harakiri();
+            self.signal_hub.refresh_queues(&self.scoreboard);
             if self.phase == Phase::Running {
                 self.cheaper_cycle();
             }
@@ -961,6 +1043,10 @@ impl Master {
         }
         if let Some(limit) = self.settings.master.harakiri_secs {
             self.check_harakiri(limit);
+        }
+        if self.phase == Phase::Running {
+            let unix = unix_now();
+            self.with_signal_hub(|hub, _, w| hub.tick(now, unix, w));
         }
         let mercy = self.settings.reload_mercy;
         for idx in 0..self.workers.len() {

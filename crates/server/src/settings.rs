@@ -151,6 +151,8 @@ pub(crate) struct MasterSettings {
     pub exit_on_reload: bool,
     /// `--harakiri-verbose`: log the stuck worker's syscall and wait channel.
     pub harakiri_verbose: bool,
+    /// `--signal-bufsize`: each uWSGI signal queue's buffer, bytes (0: the kernel's).
+    pub signal_bufsize: usize,
 }
 
 impl Settings {
@@ -189,6 +191,7 @@ impl Settings {
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
+                signal_bufsize: config.signal_bufsize as usize,
                 evil_reload_on_rss_mb: config.evil_reload_on_rss,
                 stats_minified: config.stats_minified,
                 stats_addr: config.stats.clone(),

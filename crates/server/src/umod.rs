@@ -54,6 +54,7 @@ impl ServerView for ScoreboardView {
                     respawn_count: s.respawn_count,
                     tx: s.tx,
                     avg_rt: s.avg_rt,
+                    signals: s.signals,
                     apps: self
                         .mountpoints
                         .iter()
@@ -105,15 +106,16 @@ pub(crate) enum UmodError {
 }
 
 /// Installs `uwsgi` and `uwsgidecorators` in this (the master's) interpreter, before the apps
-/// load; workers inherit them.
+/// load; workers inherit them. Returns the user locks (their holders show in the stats).
 pub(crate) fn install(
     config: &Config,
     settings: &Settings,
     scoreboard: Arc<Scoreboard>,
     metrics: MetricsAccess,
-) -> Result<(), UmodError> {
+    signals: Box<dyn rwsgi_wsgi::uwsgi_module::SignalBackend>,
+) -> Result<Arc<SharedLocks>, UmodError> {
     // Lock 0 always exists; --locks N adds 1..=N.
-    let locks = SharedLocks::new(config.locks as usize + 1)?;
+    let locks = Arc::new(SharedLocks::new(config.locks as usize + 1)?);
     let ctx = ServerContext {
         opt: config.exported.0.clone(),
         numproc: settings.processes,
@@ -122,14 +124,15 @@ pub(crate) fn install(
         hostname: settings.hostname.clone(),
         started_on: rwsgi_os::time::unix_now(),
         server_version: env!("CARGO_PKG_VERSION").to_string(),
-        locks,
+        locks: locks.clone(),
         view: Box::new(ScoreboardView {
             scoreboard,
             mountpoints: settings.apps.iter().map(|a| a.mountpoint.clone()).collect(),
             chdir: settings.chdir.clone(),
             metrics,
         }),
+        signals,
     };
     Python::attach(|py| uwsgi_module::install(py, ctx))?;
-    Ok(())
+    Ok(locks)
 }

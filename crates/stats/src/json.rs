@@ -42,7 +42,7 @@ pub struct RenderOptions {
 }
 
 /// Append the uWSGI stats document for `snap` to `out`. Keys for uWSGI features rwsgi does
-/// not have (uWSGI signals, offloading, routing, static files, shared sockets) are written as 0.
+/// not have (routing, shared sockets) are written as 0.
 pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>) {
     let master = &snap.master;
     let cores = master.include_cores;
@@ -61,7 +61,7 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
     w.comma();
     w.kv_u64("listen_queue_errors", snap.listen_queue_errors);
     w.comma();
-    w.kv_u64("signal_queue", 0);
+    w.kv_u64("signal_queue", snap.signal_queue);
     w.comma();
     w.kv_u64("load", listen_queue);
     w.comma();
@@ -81,7 +81,7 @@ pub fn render_uwsgi(snap: &StatsSnapshot, opts: RenderOptions, out: &mut Vec<u8>
             w.comma();
         }
         w.obj_open();
-        w.kv_u64(lock, 0);
+        w.kv_u64(lock, snap.lock_holders.get(i).copied().unwrap_or(0));
         w.obj_close();
     }
     w.list_close();
@@ -229,9 +229,9 @@ fn worker(w: &mut Writer<'_>, snap: &StatsSnapshot, wk: &WorkerStats, cores: boo
     w.comma();
     w.kv_u64("harakiri_count", wk.harakiri_count);
     w.comma();
-    w.kv_u64("signals", 0);
+    w.kv_u64("signals", wk.signals);
     w.comma();
-    w.kv_u64("signal_queue", 0);
+    w.kv_u64("signal_queue", wk.signal_queue);
     w.comma();
     w.key("status");
     w.status(wk.status);

@@ -8,7 +8,7 @@
 //!
 //! | name | type | oid | from |
 //! |---|---|---|---|
-//! | `core.routed_signals`, `core.unrouted_signals` | counter | 5.1, 5.2 | 0 (rwsgi routes no uWSGI signals) |
+//! | `core.routed_signals`, `core.unrouted_signals` | counter | 5.1, 5.2 | signals the master delivered / dropped (a full queue) |
 //! | `core.busy_workers`, `core.idle_workers` | gauge | 5.3, 5.4 | worker statuses |
 //! | `core.overloaded` | counter | 5.5 | `listen_queue_errors` |
 //! | `worker.N.requests` | counter | 3.N.1 | requests (N = 0 is the sum of all workers) |
@@ -509,8 +509,18 @@ pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
         .iter()
         .filter(|w| matches!(w.status, WorkerStatus::Idle | WorkerStatus::Pause))
         .count() as u64;
-    l.push("core.routed_signals".into(), Counter, "5.1".into(), 0);
-    l.push("core.unrouted_signals".into(), Counter, "5.2".into(), 0);
+    l.push(
+        "core.routed_signals".into(),
+        Counter,
+        "5.1".into(),
+        snap.routed_signals,
+    );
+    l.push(
+        "core.unrouted_signals".into(),
+        Counter,
+        "5.2".into(),
+        snap.unrouted_signals,
+    );
     l.push("core.busy_workers".into(), Gauge, "5.3".into(), busy);
     l.push("core.idle_workers".into(), Gauge, "5.4".into(), idle);
     l.push(

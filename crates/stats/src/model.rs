@@ -6,8 +6,8 @@
 //! [`StatsSnapshot`]; what changes ([`WorkerStats`], [`CoreStats`], [`AppStats`],
 //! [`SocketStats`], `listen_queue_errors`) is read from the scoreboard by
 //! [`Scoreboard::snapshot`](crate::Scoreboard::snapshot). Keys of uWSGI's schema that stand for
-//! features rwsgi does not have (uWSGI signals, offloading, the internal router, static files,
-//! shared sockets) have no field: the renderers write them as 0.
+//! features rwsgi does not have (the internal router, shared sockets) have no field: the
+//! renderers write them as 0.
 
 use std::fmt;
 
@@ -20,6 +20,16 @@ pub struct StatsSnapshot {
     pub master: MasterInfo,
     /// Times the master found a listen queue full (uWSGI's `listen_queue_errors`).
     pub listen_queue_errors: u64,
+    /// Signals queued for "the first free worker" and not yet taken (uWSGI's top-level
+    /// `signal_queue`).
+    pub signal_queue: u64,
+    /// Signal deliveries the master made (uWSGI's `core.routed_signals`).
+    pub routed_signals: u64,
+    /// Signal deliveries the master dropped on a full queue (`core.unrouted_signals`).
+    pub unrouted_signals: u64,
+    /// Each user lock's holder pid (0: free), in the order of `master.locks`' first names;
+    /// empty when the reader cannot see the locks (they then show 0).
+    pub lock_holders: Vec<u64>,
     /// The accept-queue depth of each socket, in the order of `master.sockets`.
     pub sockets: Vec<SocketStats>,
     /// Every worker, id 1 first.
@@ -89,6 +99,13 @@ macro_rules! worker_counters {
             /// 1 while the cheaper subsystem keeps this worker stopped (or is stopping it):
             /// its status is then `cheap`.
             cheap,
+            /// uWSGI signals whose handler this worker ran (kept across respawns).
+            signals,
+            /// Signals queued for this worker and not yet read (the master measures it).
+            signal_queue,
+            /// 1 + the number of the uWSGI signal whose handler runs now, 0 when none: the
+            /// status is then `sig<N>`.
+            signal_running,
         }
     };
 }
@@ -109,6 +126,9 @@ macro_rules! core_counters {
             /// Static transfers the event loop finished after the request was done with (uWSGI's
             /// `offloaded_requests`: a large file or a slow client).
             offloaded_requests,
+            /// `uwsgi.set_user_harakiri`'s deadline for this core's call (Unix seconds, 0:
+            /// none): the master kills the worker once it passes.
+            user_harakiri,
         }
     };
 }
@@ -290,7 +310,8 @@ pub struct MasterInfo {
     pub gid: u64,
     /// The working directory.
     pub cwd: String,
-    /// Lock names; rendered as `{"<name>":0}` objects (rwsgi holds none of uWSGI's locks).
+    /// Lock names; rendered as `{"<name>":<holder pid>}` objects (the snapshot's
+    /// `lock_holders`; 0 for uWSGI's internal locks, which rwsgi does not have).
     pub locks: Vec<String>,
     /// The listening sockets, in binding order.
     pub sockets: Vec<SocketInfo>,

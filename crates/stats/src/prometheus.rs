@@ -94,12 +94,11 @@ const WORKER_METRICS: &[WorkerMetric] = &[
         "Number of delta requests",
         |w| Value::Int(w.delta_requests),
     ),
-    // rwsgi has no uWSGI signals: its workers' signal queues are always empty.
     (
         "signal_queue_length",
         Kind::Gauge,
         "Length of signal queue.",
-        |_| Value::Int(0),
+        |w| Value::Int(w.signal_queue),
     ),
     ("rss_bytes", Kind::Gauge, "Worker RSS bytes.", |w| {
         Value::Int(w.rss)
@@ -152,12 +151,11 @@ const WORKER_METRICS: &[WorkerMetric] = &[
         "Total number of harakiri count.",
         |w| Value::Int(w.harakiri_count),
     ),
-    // No uWSGI signals in rwsgi (see signal_queue_length).
     (
         "signals_total",
         Kind::Counter,
         "Total number of signals.",
-        |_| Value::Int(0),
+        |w| Value::Int(w.signals),
     ),
     (
         "respawn_count_total",
@@ -222,7 +220,12 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
         Kind::Gauge,
         "Length of signal queue.",
     );
-    w.sample("uwsgi_signal_queue_length", "", &[], Value::Int(0));
+    w.sample(
+        "uwsgi_signal_queue_length",
+        "",
+        &[],
+        Value::Int(s.signal_queue),
+    );
     w.family("uwsgi_workers", Kind::Gauge, "Number of workers.");
     w.sample("uwsgi_workers", "", &[], Value::Int(s.workers.len() as u64));
 
@@ -694,6 +697,7 @@ mod tests {
             ],
             workers: vec![worker(1), worker(2)],
             metric_values: vec![5, -2],
+            ..Default::default()
         }
     }
 

@@ -67,13 +67,13 @@ pub const LAYOUT_VERSION: u32 = 4;
 pub const VARS_CAPACITY: usize = 4096;
 const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
-pub const WORKER_RESERVED_WORDS: usize = 39;
+pub const WORKER_RESERVED_WORDS: usize = 36;
 /// Reserved u64 words in each core slot.
-pub const CORE_RESERVED_WORDS: usize = 4;
+pub const CORE_RESERVED_WORDS: usize = 3;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in the master slot.
-pub const MASTER_RESERVED_WORDS: usize = 7;
+pub const MASTER_RESERVED_WORDS: usize = 4;
 /// Reserved u64 words in each socket slot.
 pub const SOCKET_RESERVED_WORDS: usize = 7;
 pub use crate::model::{LATENCY_BUCKETS_US, LATENCY_SLOTS};
@@ -248,6 +248,9 @@ fn bump(a: &AtomicU64) {
 #[derive(Debug, FromZeros)]
 pub struct MasterSlot {
     listen_queue_errors: AtomicU64,
+    signal_queue: AtomicU64,
+    routed_signals: AtomicU64,
+    unrouted_signals: AtomicU64,
     reserved: [AtomicU64; MASTER_RESERVED_WORDS],
 }
 
@@ -260,6 +263,25 @@ impl MasterSlot {
     /// Times a listen queue was found full.
     pub fn listen_queue_errors(&self) -> u64 {
         self.listen_queue_errors.load(Relaxed)
+    }
+
+    /// Master: signals waiting for the first free worker, as it just measured.
+    pub fn set_signal_queue(&self, n: u64) {
+        self.signal_queue.store(n, Relaxed);
+    }
+
+    /// Signals waiting for the first free worker.
+    pub fn signal_queue(&self) -> u64 {
+        self.signal_queue.load(Relaxed)
+    }
+
+    /// Master: it delivered a signal to a worker's queue (`delivered`) or dropped it.
+    pub fn count_signal(&self, delivered: bool) {
+        bump(if delivered {
+            &self.routed_signals
+        } else {
+            &self.unrouted_signals
+        });
     }
 }
 
@@ -527,11 +549,29 @@ impl WorkerSlot {
     pub fn on_exit(&self) {
         self.pid.store(0, Relaxed);
         self.accepting.store(0, Relaxed);
+        self.signal_running.store(0, Relaxed);
     }
 
     /// Master: the cheaper subsystem stopped (or is stopping) this worker, or spawns it again.
     pub fn set_cheap(&self, cheap: bool) {
         self.cheap.store(cheap as u64, Relaxed);
+    }
+
+    /// Worker: it ran a uWSGI signal's handler (any core: an atomic add).
+    pub fn add_signal(&self) {
+        self.signals.fetch_add(1, Relaxed);
+    }
+
+    /// Worker: the handler of signal `sig` starts (`Some`) or ended (`None`); the status
+    /// reads `sig<N>` meanwhile.
+    pub fn set_signal_running(&self, sig: Option<u8>) {
+        self.signal_running
+            .store(sig.map_or(0, |s| s as u64 + 1), Relaxed);
+    }
+
+    /// Master: signals queued for this worker, as it just measured.
+    pub fn set_signal_queue(&self, n: u64) {
+        self.signal_queue.store(n, Relaxed);
     }
 
     /// Master killed the worker for harakiri.
@@ -752,6 +792,17 @@ impl CoreSlot {
     #[inline]
     pub fn add_offloaded_request(&self) {
         bump(&self.offloaded_requests);
+    }
+
+    /// The core (or the master, clearing it) sets its `uwsgi.set_user_harakiri` deadline
+    /// (Unix seconds, 0: none).
+    pub fn set_user_harakiri(&self, deadline: u64) {
+        self.user_harakiri.store(deadline, Relaxed);
+    }
+
+    /// The core's user harakiri deadline (0: none).
+    pub fn user_harakiri(&self) -> u64 {
+        self.user_harakiri.load(Relaxed)
     }
 
     /// 1 while inside a request.
@@ -1230,6 +1281,7 @@ impl Scoreboard {
         self.worker(wid).prepare_spawn(now_unix_s);
         for c in 0..self.layout.cores {
             self.core(wid, c).clear_request();
+            self.core(wid, c).set_user_harakiri(0);
         }
     }
 
@@ -1242,11 +1294,14 @@ impl Scoreboard {
     }
 
     /// Status of worker `wid` as uWSGI would report it: cheap while the cheaper subsystem keeps
-    /// it stopped (even while it finishes its last requests), else busy while any core is in a
-    /// request.
+    /// it stopped (even while it finishes its last requests), else `sig<N>` while it runs
+    /// signal N's handler, else busy while any core is in a request.
     pub fn worker_status(&self, wid: WorkerId) -> WorkerStatus {
+        let signal = self.worker(wid).signal_running.load(Relaxed);
         if self.worker(wid).cheap.load(Relaxed) != 0 {
             WorkerStatus::Cheap
+        } else if signal != 0 {
+            WorkerStatus::Sig((signal - 1) as u8)
         } else if (0..self.layout.cores).any(|i| self.core(wid, i).in_request()) {
             WorkerStatus::Busy
         } else {
@@ -1315,6 +1370,8 @@ impl Scoreboard {
                         .collect();
                     w.status = if w.cheap != 0 {
                         WorkerStatus::Cheap
+                    } else if w.signal_running != 0 {
+                        WorkerStatus::Sig((w.signal_running - 1) as u8)
                     } else if w.cores.iter().any(|c| c.in_request != 0) {
                         WorkerStatus::Busy
                     } else {
@@ -1329,6 +1386,10 @@ impl Scoreboard {
         StatsSnapshot {
             master: master.clone(),
             listen_queue_errors: self.master().listen_queue_errors(),
+            signal_queue: self.master().signal_queue(),
+            routed_signals: self.master().routed_signals.load(Relaxed),
+            unrouted_signals: self.master().unrouted_signals.load(Relaxed),
+            lock_holders: Vec::new(),
             sockets: (0..layout.sockets.min(master.sockets.len()))
                 .map(|i| SocketStats {
                     queue: self.socket(i).queue(),
@@ -1520,6 +1581,39 @@ mod tests {
         assert_eq!(s.worker_status(wid(2)), Idle);
         s.core(wid(1), 1).end_request();
         assert_eq!(s.worker_status(wid(1)), Idle);
+    }
+
+    #[test]
+    fn status_is_sig_n_while_a_signal_handler_runs_and_signals_count() {
+        use WorkerStatus::*;
+        let s = sb();
+        s.core(wid(1), 0).begin_request(1, std::iter::empty());
+        s.worker(wid(1)).set_signal_running(Some(17));
+        assert_eq!(s.worker_status(wid(1)), Sig(17));
+        let info = MasterInfo::default();
+        assert_eq!(s.snapshot(&info).workers[0].status, Sig(17));
+        s.worker(wid(1)).set_signal_running(None);
+        s.worker(wid(1)).add_signal();
+        s.worker(wid(2)).set_signal_queue(3);
+        s.master().set_signal_queue(2);
+        s.master().count_signal(true);
+        s.master().count_signal(false);
+        assert_eq!(s.worker_status(wid(1)), Busy);
+        let snap = s.snapshot(&info);
+        assert_eq!(snap.workers[0].signals, 1);
+        assert_eq!(snap.workers[1].signal_queue, 3);
+        assert_eq!(
+            (
+                snap.signal_queue,
+                snap.routed_signals,
+                snap.unrouted_signals
+            ),
+            (2, 1, 1)
+        );
+        // A worker that died in a handler does not stay `sig17`.
+        s.worker(wid(2)).set_signal_running(Some(17));
+        s.on_exit(wid(2));
+        assert_eq!(s.worker_status(wid(2)), Idle);
     }
 
     #[test]

@@ -152,6 +152,7 @@ fn busy_snapshot() -> StatsSnapshot {
             ),
         ],
         metric_values: Vec::new(),
+        ..Default::default()
     }
 }
 

@@ -86,6 +86,8 @@ pub(super) struct Core<'w, 'a> {
 
 /// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
 const WAKE: u64 = u64::MAX;
+/// Tokens of the uWSGI signal channels: this worker's, then the pool's (`signal_fds`).
+const SIGNAL_OWN: u64 = u64::MAX - 2;
 /// A connection that never sent a complete request gets this long once the worker stops.
 const FRESH_CONN_GRACE: Duration = Duration::from_secs(2);
 /// Most connections accepted back to back (each answered and closed) before the core looks at
@@ -116,6 +118,12 @@ impl<'w, 'a> Core<'w, 'a> {
             poller.add(&l.fd, i as u64, READ | EXCLUSIVE)?;
         }
         poller.add(w.wake_fd, WAKE, READ)?;
+        // Watched, never polled: a signal costs a request nothing. Exclusive, so one core (of
+        // one worker, for the pool) wakes per signal.
+        for (i, fd) in w.signal_fds.iter().enumerate() {
+            poller.add(fd, SIGNAL_OWN + i as u64, READ | EXCLUSIVE)?;
+        }
+        rwsgi_wsgi::uwsgi_module::enter_core(id);
         let template = EnvironTemplate::new(
             py,
             ServerFlags {
@@ -197,6 +205,9 @@ impl<'w, 'a> Core<'w, 'a> {
                     {
                         budget -= 1;
                     }
+                } else if ev.token >= SIGNAL_OWN {
+                    let fd = self.w.signal_fds[(ev.token - SIGNAL_OWN) as usize];
+                    self.w.on_signal(py, fd);
                 } else {
                     let slot = (ev.token - self.conn_base()) as usize;
                     self.on_readable(py, slot);

@@ -9,6 +9,7 @@ mod core;
 mod request;
 mod static_send;
 
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -43,6 +44,8 @@ pub(crate) struct WorkerShared<'a> {
     pub wake_fd: &'a WakeFd,
     /// Requests served by this process (for `--max-requests`).
     pub served: AtomicU64,
+    /// uWSGI signals reach this worker here: its own channel, then the pool's.
+    pub signal_fds: [BorrowedFd<'a>; 2],
 }
 
 /// This worker's wake-up eventfd, for the stop handler (set once per worker process: the
@@ -84,6 +87,7 @@ pub(crate) fn run(
     scoreboard: &Scoreboard,
     settings: &Settings,
     preloaded: Option<Arc<Apps>>,
+    channels: &crate::usignal::Channels,
 ) -> i32 {
     let wake = match WakeFd::new() {
         Ok(wake) => wake,
@@ -132,6 +136,7 @@ pub(crate) fn run(
         stopping: AtomicBool::new(false),
         wake_fd: wake,
         served: AtomicU64::new(0),
+        signal_fds: [channels.worker_end(wid), channels.pool_end()],
     };
     scoreboard.worker(wid).set_accepting(true);
     if !run_hooks(wid, settings, HookPhase::Accepting)
@@ -222,6 +227,26 @@ impl WorkerShared<'_> {
             return true;
         }
         false
+    }
+
+    /// Runs the handler of the uWSGI signal waiting on `fd` (one of `signal_fds`), if this
+    /// core is the one that reads it, and counts it.
+    pub(crate) fn on_signal(&self, py: Python<'_>, fd: BorrowedFd<'_>) {
+        let Some(sig) = crate::usignal::read_signal(fd) else {
+            return;
+        };
+        let slot = self.scoreboard.worker(self.wid);
+        slot.set_signal_running(Some(sig));
+        let ran = rwsgi_wsgi::uwsgi_module::run_signal_handler(py, sig);
+        slot.set_signal_running(None);
+        if ran {
+            slot.add_signal();
+        } else {
+            eprintln!(
+                "[uwsgi-signal] worker {} has no handler for signal {sig}",
+                self.wid
+            );
+        }
     }
 
     /// Asks every core to wind down.

@@ -30,6 +30,7 @@ mod stats_uwsgitop;
 mod top;
 mod uwsgi_compat;
 mod uwsgi_module;
+mod uwsgi_signals;
 mod wsgi_apps;
 mod wsgi_environ;
 mod wsgi_errors;

@@ -9,6 +9,11 @@
 //! per request which connection a core serves ([`begin_request`] / [`end_request`]). Request
 //! state (`set_logvar`, `request_id`, `connection_fd`) is per core: cores are threads, so it
 //! lives in thread-locals, and nothing is allocated unless the app asks.
+//!
+//! uWSGI's signals (`register_signal`, `signal`, the timers, `add_cron`, `add_file_monitor`,
+//! `signal_wait`, `set_user_harakiri`) go through the context's [`SignalBackend`]: the server
+//! routes them; this module keeps the process's handler table and runs a handler when the
+//! server's event loop hands it a signal ([`run_signal_handler`]).
 
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
@@ -52,6 +57,8 @@ pub struct WorkerInfo {
     pub tx: u64,
     /// Average response time, microseconds.
     pub avg_rt: u64,
+    /// uWSGI signals it handled.
+    pub signals: u64,
     /// Its apps, in load order.
     pub apps: Vec<WorkerAppInfo>,
 }
@@ -105,6 +112,56 @@ pub trait ServerView: Send + Sync {
     fn metric_update(&self, name: &str, update: MetricUpdate, n: i64) -> bool;
 }
 
+/// What `uwsgi.*` asks of the signal framework; the master carries it out (a worker's request
+/// travels over its signal channel, one registered in the master at app load is kept until
+/// the master's loop starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalRequest {
+    /// `uwsgi.signal(sig)`: route `sig` to its target.
+    Raise(u8),
+    /// `add_timer(sig, secs)`, `add_ms_timer(sig, msecs)` (`iterations` 0) and
+    /// `add_rb_timer(sig, secs, iterations)`.
+    Timer {
+        /// The signal raised.
+        sig: u8,
+        /// The period, milliseconds (at least 1).
+        millis: u32,
+        /// Firings before it stops; 0 for ever.
+        iterations: u32,
+    },
+    /// `add_cron(sig, minute, hour, day, month, weekday)`.
+    Cron {
+        /// The signal raised.
+        sig: u8,
+        /// minute, hour, day, month, weekday (-1 any, -N every N).
+        spec: [i32; 5],
+    },
+    /// `add_file_monitor(sig, path)`.
+    FileMonitor {
+        /// The signal raised.
+        sig: u8,
+        /// The file or directory watched (absolute).
+        path: std::path::PathBuf,
+    },
+}
+
+/// The server's side of uWSGI's signal framework.
+pub trait SignalBackend: Send + Sync {
+    /// `register_signal` in process `wid` (0: the master): checks `target` and tells the
+    /// master where `sig` goes. `Err` is the message of the `ValueError` raised.
+    fn register(&self, wid: usize, sig: u8, target: &str) -> Result<(), String>;
+    /// Hands `req` to the master. `Err` is the message of the `ValueError` raised.
+    fn request(&self, wid: usize, req: SignalRequest) -> Result<(), String>;
+    /// Waits (the GIL released by the caller) for the next signal to worker `wid`; `None` when
+    /// none can come.
+    fn wait(&self, wid: usize) -> Option<u8>;
+    /// Worker `wid` ran a signal's handler inside `signal_wait` (counted in its `signals`).
+    fn handled(&self, wid: usize);
+    /// `uwsgi.set_user_harakiri`: core `core` of worker `wid` is killed by the master once
+    /// Unix second `deadline` passes (0: no deadline).
+    fn set_user_harakiri(&self, wid: usize, core: usize, deadline: u64);
+}
+
 /// The server's facts the module shows, handed over once by [`install`].
 pub struct ServerContext {
     /// Every option occurrence as written (`uwsgi.opt`).
@@ -122,9 +179,11 @@ pub struct ServerContext {
     /// rwsgi's own version (`uwsgi.rwsgi_version`).
     pub server_version: String,
     /// The user locks: lock 0 and `--locks N` more, shared by every worker.
-    pub locks: SharedLocks,
+    pub locks: std::sync::Arc<SharedLocks>,
     /// Live counters.
     pub view: Box<dyn ServerView>,
+    /// uWSGI's signals, timers, cron and file monitors.
+    pub signals: Box<dyn SignalBackend>,
 }
 
 static CONTEXT: OnceLock<ServerContext> = OnceLock::new();
@@ -133,7 +192,17 @@ static WORKER_ID: AtomicUsize = AtomicUsize::new(0);
 /// True once this process serves requests (`uwsgi.ready()`).
 static READY: AtomicBool = AtomicBool::new(false);
 
+/// The Python signal handlers this process registered (or inherited from the master), by
+/// signal number.
+static HANDLERS: std::sync::Mutex<Vec<(u8, Py<PyAny>)>> = std::sync::Mutex::new(Vec::new());
+
 thread_local! {
+    /// The core this thread runs (`None` in app threads and the master).
+    static CORE: Cell<Option<usize>> = const { Cell::new(None) };
+    /// `set_user_harakiri` set a deadline during this core's request.
+    static USER_HARAKIRI: Cell<bool> = const { Cell::new(false) };
+    /// The last signal `signal_wait` returned on this thread.
+    static SIGNAL_RECEIVED: Cell<u8> = const { Cell::new(0) };
     /// The connection fd and `request_id()` of the request this core is serving.
     static REQUEST: Cell<(i32, u64)> = const { Cell::new((-1, 0)) };
     /// `set_logvar()` pairs of this core's current request.
@@ -198,6 +267,17 @@ pub fn install(py: Python<'_>, ctx: ServerContext) -> Result<(), ModuleError> {
     m.add_function(wrap_pyfunction!(metric_div, &m)?)?;
     m.add_function(wrap_pyfunction!(metric_set_max, &m)?)?;
     m.add_function(wrap_pyfunction!(metric_set_min, &m)?)?;
+    m.add_function(wrap_pyfunction!(register_signal, &m)?)?;
+    m.add_function(wrap_pyfunction!(signal_registered, &m)?)?;
+    m.add_function(wrap_pyfunction!(signal, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_timer, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_rb_timer, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_ms_timer, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_cron, &m)?)?;
+    m.add_function(wrap_pyfunction!(add_file_monitor, &m)?)?;
+    m.add_function(wrap_pyfunction!(signal_wait, &m)?)?;
+    m.add_function(wrap_pyfunction!(signal_received, &m)?)?;
+    m.add_function(wrap_pyfunction!(set_user_harakiri, &m)?)?;
     m.add("opt", opt_dict(py, &ctx.opt)?)?;
     m.add("numproc", ctx.numproc)?;
     m.add("cores", ctx.cores)?;
@@ -254,6 +334,30 @@ pub fn enter_worker(wid: usize) {
     WORKER_ID.store(wid, Relaxed);
 }
 
+/// Marks this thread as core `core` of its worker (for `set_user_harakiri`).
+pub fn enter_core(core: usize) {
+    CORE.with(|c| c.set(Some(core)));
+}
+
+/// Runs this process's handler of signal `sig` (the caller holds the GIL, in its event loop,
+/// between requests); an exception is printed. False when this process has no handler for it.
+pub fn run_signal_handler(py: Python<'_>, sig: u8) -> bool {
+    let handler = match HANDLERS.lock() {
+        Ok(h) => h
+            .iter()
+            .find(|(s, _)| *s == sig)
+            .map(|(_, f)| f.clone_ref(py)),
+        Err(_) => None,
+    };
+    let Some(handler) = handler else {
+        return false;
+    };
+    if let Err(e) = handler.call1(py, (sig,)) {
+        e.print(py);
+    }
+    true
+}
+
 /// Marks this process as serving (`uwsgi.ready()` turns true).
 pub fn set_ready() {
     READY.store(true, Relaxed);
@@ -284,6 +388,10 @@ pub fn begin_request(fd: i32, request_id: u64) {
 #[inline]
 pub fn end_request() {
     REQUEST.with(|r| r.set((-1, r.get().1)));
+    // uWSGI ends a user harakiri with the request that set it.
+    if USER_HARAKIRI.with(Cell::get) {
+        clear_user_harakiri();
+    }
     LOGVARS.with(|l| {
         // try_borrow: an app thread cannot hold it here, but a panic must not come from it.
         if let Ok(mut l) = l.try_borrow_mut() {
@@ -346,7 +454,7 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
         d.set_item("pid", w.pid)?;
         d.set_item("requests", w.requests)?;
         d.set_item("delta_requests", w.delta_requests)?;
-        d.set_item("signals", 0)?;
+        d.set_item("signals", w.signals)?;
         d.set_item("exceptions", w.exceptions)?;
         d.set_item("status", PyBytes::new(py, w.status.as_bytes()))?;
         d.set_item("rss", w.rss)?;
@@ -462,7 +570,7 @@ fn ready(py: Python<'_>) -> Py<PyAny> {
 }
 
 fn lock_index(n: i64) -> PyResult<(usize, &'static SharedLocks)> {
-    let locks = &context()?.locks;
+    let locks: &'static SharedLocks = &context()?.locks;
     usize::try_from(n)
         .ok()
         .filter(|&n| n < locks.count())
@@ -588,4 +696,211 @@ fn metric_set_max(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> 
 #[pyo3(signature = (key, value = 1))]
 fn metric_set_min(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
     metric_call(py, key, MetricUpdate::SetMin, value)
+}
+
+// ---- uWSGI signals ----
+
+fn signal_number(n: i64) -> PyResult<u8> {
+    u8::try_from(n).map_err(|_| PyValueError::new_err(format!("invalid signal number {n}: 0-255")))
+}
+
+fn signal_request(req: SignalRequest) -> PyResult<()> {
+    context()?
+        .signals
+        .request(worker_id(), req)
+        .map_err(PyValueError::new_err)
+}
+
+/// Registers `handler` (called with the signal number) for uWSGI signal `signum`, delivered
+/// to `who`: `""`/`worker` (the first free worker), `workerN`, `workers`, `active-workers`.
+#[pyfunction]
+fn register_signal(signum: i64, who: &str, handler: Bound<'_, PyAny>) -> PyResult<()> {
+    let sig = signal_number(signum)?;
+    if !handler.is_callable() {
+        return Err(PyValueError::new_err("the signal handler must be callable"));
+    }
+    let wid = worker_id();
+    let mut handlers = HANDLERS
+        .lock()
+        .map_err(|_| PyRuntimeError::new_err("the signal table is poisoned"))?;
+    if wid == 0 && handlers.iter().any(|(s, _)| *s == sig) {
+        return Err(PyValueError::new_err(format!(
+            "signal {sig} is already registered: you cannot re-register a signal as the master"
+        )));
+    }
+    context()?
+        .signals
+        .register(wid, sig, who)
+        .map_err(PyValueError::new_err)?;
+    handlers.retain(|(s, _)| *s != sig);
+    handlers.push((sig, handler.unbind()));
+    drop(handlers);
+    let shown = if who.is_empty() {
+        "default, any worker"
+    } else {
+        who
+    };
+    eprintln!("[uwsgi-signal] signum {sig} registered (wid: {wid} modifier1: 0 target: {shown})");
+    Ok(())
+}
+
+/// `True` when this process has a handler for `signum`, else `None`.
+#[pyfunction]
+fn signal_registered(py: Python<'_>, signum: i64) -> PyResult<Py<PyAny>> {
+    let sig = signal_number(signum)?;
+    let known = HANDLERS
+        .lock()
+        .map(|h| h.iter().any(|(s, _)| *s == sig))
+        .unwrap_or(false);
+    Ok(if known {
+        pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind()
+    } else {
+        py.None()
+    })
+}
+
+/// Raises uWSGI signal `signum`: the master routes it to the target it was registered for.
+/// (`remote`, uWSGI's other server, is refused.)
+#[pyfunction]
+#[pyo3(signature = (signum, remote = None))]
+fn signal(signum: i64, remote: Option<&str>) -> PyResult<()> {
+    if remote.is_some() {
+        return Err(PyValueError::new_err(
+            "uwsgi.signal to a remote server needs uWSGI's signal socket, which rwsgi does not implement",
+        ));
+    }
+    signal_request(SignalRequest::Raise(signal_number(signum)?))
+}
+
+/// A timer's period in milliseconds: `n` units of `unit_ms`, at least one unit, at most
+/// `u32::MAX` ms (49 days).
+fn timer_period(n: i64, unit_ms: i64) -> PyResult<u32> {
+    n.checked_mul(unit_ms)
+        .and_then(|ms| u32::try_from(ms).ok())
+        .filter(|&ms| ms > 0)
+        .ok_or_else(|| PyValueError::new_err(format!("invalid timer period {n}")))
+}
+
+/// Raises `signum` every `msecs` milliseconds (uWSGI's high-resolution timer).
+#[pyfunction]
+fn add_ms_timer(signum: i64, msecs: i64) -> PyResult<()> {
+    signal_request(SignalRequest::Timer {
+        sig: signal_number(signum)?,
+        millis: timer_period(msecs, 1)?,
+        iterations: 0,
+    })
+}
+
+/// Raises `signum` every `seconds` (the master's timer).
+#[pyfunction]
+fn add_timer(signum: i64, seconds: i64) -> PyResult<()> {
+    signal_request(SignalRequest::Timer {
+        sig: signal_number(signum)?,
+        millis: timer_period(seconds, 1000)?,
+        iterations: 0,
+    })
+}
+
+/// Raises `signum` every `seconds`, `iterations` times (0: for ever).
+#[pyfunction]
+#[pyo3(signature = (signum, seconds, iterations = 0))]
+fn add_rb_timer(signum: i64, seconds: i64, iterations: i64) -> PyResult<()> {
+    signal_request(SignalRequest::Timer {
+        sig: signal_number(signum)?,
+        millis: timer_period(seconds, 1000)?,
+        iterations: u32::try_from(iterations)
+            .map_err(|_| PyValueError::new_err(format!("invalid iterations {iterations}")))?,
+    })
+}
+
+/// Raises `signum` when the local time matches (-1: any value, -N: every N), checked each
+/// minute by the master, as uWSGI's signal cron.
+#[pyfunction]
+fn add_cron(
+    signum: i64,
+    minute: i32,
+    hour: i32,
+    day: i32,
+    month: i32,
+    weekday: i32,
+) -> PyResult<()> {
+    signal_request(SignalRequest::Cron {
+        sig: signal_number(signum)?,
+        spec: [minute, hour, day, month, weekday],
+    })
+}
+
+/// Raises `signum` whenever `filename` (a file or a directory) changes (inotify, in the
+/// master).
+#[pyfunction]
+fn add_file_monitor(signum: i64, filename: std::path::PathBuf) -> PyResult<()> {
+    let sig = signal_number(signum)?;
+    let path = if filename.is_absolute() {
+        filename
+    } else {
+        std::env::current_dir()
+            .map_err(|e| PyValueError::new_err(format!("add_file_monitor: {e}")))?
+            .join(filename)
+    };
+    signal_request(SignalRequest::FileMonitor { sig, path })
+}
+
+/// In a worker: waits (without the GIL) for a signal to this worker (or, with `signum`, for
+/// that one), runs its handler, and returns `b""`; `signal_received()` then tells which.
+#[pyfunction]
+#[pyo3(signature = (signum = None))]
+fn signal_wait(py: Python<'_>, signum: Option<i64>) -> PyResult<Bound<'_, PyBytes>> {
+    let wanted = signum.map(signal_number).transpose()?;
+    let wid = worker_id();
+    if wid == 0 {
+        return Err(PyRuntimeError::new_err(
+            "signal_wait works only in a worker",
+        ));
+    }
+    let backend = &context()?.signals;
+    loop {
+        let Some(sig) = py.detach(|| backend.wait(wid)) else {
+            return Err(PyRuntimeError::new_err("unable to call signal_wait()"));
+        };
+        if run_signal_handler(py, sig) {
+            backend.handled(wid);
+        }
+        if wanted.is_none_or(|w| w == sig) {
+            SIGNAL_RECEIVED.with(|r| r.set(sig));
+            return Ok(PyBytes::new(py, b""));
+        }
+    }
+}
+
+/// The signal the last `signal_wait()` on this thread returned (0 before any).
+#[pyfunction]
+fn signal_received() -> u8 {
+    SIGNAL_RECEIVED.with(Cell::get)
+}
+
+fn clear_user_harakiri() {
+    USER_HARAKIRI.with(|u| u.set(false));
+    if let (Some(core), Some(ctx)) = (CORE.with(Cell::get), CONTEXT.get()) {
+        ctx.signals.set_user_harakiri(worker_id(), core, 0);
+    }
+}
+
+/// The master kills this worker if the current request (or the `@harakiri` call) is still
+/// running `seconds` from now; 0 clears it. Only in a worker's request thread, as in uWSGI.
+#[pyfunction]
+fn set_user_harakiri(seconds: i64) -> PyResult<()> {
+    let (Some(core), wid) = (CORE.with(Cell::get), worker_id()) else {
+        return Ok(());
+    };
+    if seconds <= 0 {
+        clear_user_harakiri();
+        return Ok(());
+    }
+    let deadline = rwsgi_os::time::unix_now().saturating_add(seconds as u64);
+    USER_HARAKIRI.with(|u| u.set(true));
+    context()?.signals.set_user_harakiri(wid, core, deadline);
+    Ok(())
 }

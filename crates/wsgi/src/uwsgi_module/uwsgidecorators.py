@@ -74,6 +74,118 @@ class thread(object):
         return self.f
 
 
+def get_free_signal():
+    """The lowest signal number this process has no handler for."""
+    for signum in range(0, 256):
+        if not uwsgi.signal_registered(signum):
+            return signum
+    raise Exception("No free uwsgi signal available")
+
+
+class signal(object):
+    """@signal(num[, target='workers']): the function handles uWSGI signal num."""
+
+    def __init__(self, num, **kwargs):
+        self.num = num
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        return f
+
+
+class timer(object):
+    """@timer(secs[, signum=N, target=...]): the function runs every secs seconds."""
+
+    def __init__(self, secs, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.secs = secs
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_timer(self.num, self.secs)
+        return f
+
+
+class mstimer(object):
+    """@mstimer(msecs[, signum=N, target=...]): the function runs every msecs milliseconds."""
+
+    def __init__(self, msecs, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.msecs = msecs
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_ms_timer(self.num, self.msecs)
+        return f
+
+
+class rbtimer(object):
+    """@rbtimer(secs[, signum=N, target=...]): like @timer (uWSGI's red-black tree timer)."""
+
+    def __init__(self, secs, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.secs = secs
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_rb_timer(self.num, self.secs)
+        return f
+
+
+class cron(object):
+    """@cron(minute, hour, day, month, dayweek[, signum=N, target=...]): -1 is any, -N every N."""
+
+    def __init__(self, minute, hour, day, month, dayweek, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.minute = minute
+        self.hour = hour
+        self.day = day
+        self.month = month
+        self.dayweek = dayweek
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_cron(self.num, self.minute, self.hour, self.day, self.month, self.dayweek)
+        return f
+
+
+class filemon(object):
+    """@filemon(path[, signum=N, target=...]): the function runs when path changes."""
+
+    def __init__(self, fsobj, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.fsobj = fsobj
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        uwsgi.add_file_monitor(self.num, self.fsobj)
+        return f
+
+
+class harakiri(object):
+    """@harakiri(secs): the worker is killed if a call takes longer than secs seconds."""
+
+    def __init__(self, seconds):
+        self.s = seconds
+
+    def real_call(self, *args, **kwargs):
+        uwsgi.set_user_harakiri(self.s)
+        try:
+            return self.f(*args, **kwargs)
+        finally:
+            uwsgi.set_user_harakiri(0)
+
+    def __call__(self, f):
+        self.f = f
+        return self.real_call
+
+
 def _unsupported(name, subsystem):
     def decorator(*args, **kwargs):
         raise RuntimeError(
@@ -90,9 +202,3 @@ spoolraw = _unsupported("spoolraw", "spooler")
 mulefunc = _unsupported("mulefunc", "mules")
 mule_msg_dispatcher = _unsupported("mule_msg_dispatcher", "mules")
 rpc = _unsupported("rpc", "RPC subsystem")
-signal = _unsupported("signal", "signal framework")
-timer = _unsupported("timer", "signal framework (timers)")
-rbtimer = _unsupported("rbtimer", "signal framework (timers)")
-cron = _unsupported("cron", "signal framework (cron)")
-filemon = _unsupported("filemon", "signal framework (file monitors)")
-harakiri = _unsupported("harakiri", "user harakiri (uwsgi.set_user_harakiri)")
