@@ -11,11 +11,11 @@
 //! * [`process`] — `kill`, `waitpid`, `setrlimit`, the parent-death signal, `_exit`, `execv`,
 //!   the process name, stdout/stderr redirection;
 //! * [`signal`] — handlers, masks, and the self-pipe that turns signals into readiness;
-//! * [`sigchan`] — uWSGI signals' master ↔ worker message channels, inotify;
+//! * [`sigchan`] — uWSGI signals' master ↔ worker message channels;
 //! * [`mm`] — the anonymous shared mappings (scoreboard, user locks, pushers' memory) as typed
 //!   slot arrays, malloc tuning;
 //! * [`user`] — `--uid` / `--gid`, the names of ids, `--chown-socket`;
-//! * [`watch`] — inotify watches for `--fs-reload`;
+//! * [`watch`] — inotify watches for `--fs-reload` and `uwsgi.add_file_monitor`;
 //! * [`time`] and [`system`] — the clock, local time, host name, page size, online CPUs,
 //!   `glob(3)`.
 //!

@@ -1,16 +1,12 @@
 //! uWSGI signals' plumbing: the bounded master ↔ worker channels (`SOCK_SEQPACKET` socket
 //! pairs, one message per signal or request), `FIONREAD` for the stats' `signal_queue`,
-//! waiting on several channels (`uwsgi.signal_wait`), and the file monitors' inotify.
+//! waiting on several channels (`uwsgi.signal_wait`).
 
-use std::ffi::OsString;
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
-use rustix::fs::inotify;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
 
 /// A non-blocking, close-on-exec `SOCK_SEQPACKET` pair: each send is one message, read whole
@@ -87,56 +83,6 @@ pub fn wait_readable(
     }
 }
 
-/// An inotify instance (non-blocking, close-on-exec) for `uwsgi.add_file_monitor`.
-#[derive(Debug)]
-pub struct FileWatcher {
-    fd: OwnedFd,
-}
-
-impl FileWatcher {
-    /// A new, empty watcher.
-    pub fn new() -> io::Result<FileWatcher> {
-        Ok(FileWatcher {
-            fd: inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC)?,
-        })
-    }
-
-    /// Watches `path` (a file or a directory) for what uWSGI's file monitors report: a write,
-    /// a change of attributes (`touch`), a file created, deleted or moved in it, or itself
-    /// deleted or moved. Returns the watch descriptor.
-    pub fn watch(&self, path: &std::path::Path) -> io::Result<i32> {
-        use inotify::WatchFlags as W;
-        let flags = W::ATTRIB
-            | W::CREATE
-            | W::MODIFY
-            | W::DELETE
-            | W::DELETE_SELF
-            | W::MOVE_SELF
-            | W::MOVED_FROM
-            | W::MOVED_TO;
-        Ok(inotify::add_watch(&self.fd, path, flags)?)
-    }
-
-    /// Reads every pending event, calling `f` with each one's watch descriptor (and the name
-    /// of the entry, for a watched directory).
-    pub fn drain(&self, mut f: impl FnMut(i32, Option<OsString>)) {
-        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
-        let mut reader = inotify::Reader::new(&self.fd, &mut buf);
-        while let Ok(ev) = reader.next() {
-            let name = ev
-                .file_name()
-                .map(|n| OsString::from_vec(n.to_bytes().to_vec()));
-            f(ev.wd(), name);
-        }
-    }
-}
-
-impl AsFd for FileWatcher {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,22 +123,5 @@ mod tests {
         send_message(&c, &[1]).unwrap();
         assert_eq!(wait_readable(&fds, None).unwrap(), Some(1));
         drop(a);
-    }
-
-    #[test]
-    fn a_touched_file_is_reported() {
-        let dir = std::env::temp_dir().join(format!("rwsgi-fw-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("f");
-        std::fs::write(&file, b"x").unwrap();
-        let w = FileWatcher::new().unwrap();
-        let wd = w.watch(&file).unwrap();
-        let mut seen = Vec::new();
-        w.drain(|wd, _| seen.push(wd));
-        assert!(seen.is_empty());
-        std::fs::write(&file, b"y").unwrap();
-        w.drain(|wd, _| seen.push(wd));
-        assert!(seen.contains(&wd));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,33 +1,37 @@
-//! `--fs-reload`: inotify watches on files and directories, drained without blocking.
+//! inotify watches on files and directories, drained without blocking: `--fs-reload` and
+//! `uwsgi.add_file_monitor` (uWSGI's fsmon).
 
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
 use rustix::fs::inotify::{self, CreateFlags, WatchFlags};
 
-/// An inotify instance (non-blocking, close-on-exec) and its watches.
+/// Events read per [`FileWatcher::drain`]: a directory written to all the time must not hold
+/// the master's loop (the rest are read on the next call).
+const DRAIN_BOUND: usize = 1024;
+
+/// An inotify instance (non-blocking, close-on-exec).
 #[derive(Debug)]
-pub struct FsWatch {
+pub struct FileWatcher {
     fd: OwnedFd,
-    /// (watch descriptor, index of the path the caller added).
-    watches: Vec<(i32, usize)>,
 }
 
-impl FsWatch {
+impl FileWatcher {
     /// A new instance with no watch.
-    pub fn new() -> io::Result<FsWatch> {
-        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
-        Ok(FsWatch {
-            fd,
-            watches: Vec::new(),
+    pub fn new() -> io::Result<FileWatcher> {
+        Ok(FileWatcher {
+            fd: inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?,
         })
     }
 
-    /// Watches `path` (uWSGI's fsmon events: attributes, writes, entries created, deleted
-    /// or moved, the path itself deleted or moved); `index` is what [`FsWatch::changed`]
-    /// reports for it.
-    pub fn add(&mut self, path: &Path, index: usize) -> io::Result<()> {
+    /// Watches `path` (a file or a directory) for what uWSGI's file monitors report: a write,
+    /// a change of attributes (`touch`), an entry created, deleted or moved in it, or itself
+    /// deleted or moved. Returns the watch descriptor the events will carry.
+    pub fn watch(&self, path: &Path) -> io::Result<i32> {
         let flags = WatchFlags::ATTRIB
             | WatchFlags::CREATE
             | WatchFlags::DELETE
@@ -36,29 +40,27 @@ impl FsWatch {
             | WatchFlags::MOVE_SELF
             | WatchFlags::MOVED_FROM
             | WatchFlags::MOVED_TO;
-        let wd = inotify::add_watch(&self.fd, path, flags)?;
-        self.watches.push((wd, index));
-        Ok(())
+        Ok(inotify::add_watch(&self.fd, path, flags)?)
     }
 
-    /// Reads every pending event; the index of the first watch that had one, if any.
-    pub fn changed(&mut self) -> Option<usize> {
-        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+    /// Reads the pending events (at most [`DRAIN_BOUND`]), calling `f` with each one's watch
+    /// descriptor and, for a watched directory, the name of the entry.
+    pub fn drain(&self, mut f: impl FnMut(i32, Option<OsString>)) {
+        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.fd, &mut buf);
-        let mut first = None;
-        // Bounded: a directory written to all the time must not hold the master here.
-        for _ in 0..1024 {
-            match reader.next() {
-                Ok(event) => {
-                    let wd = event.wd();
-                    if first.is_none() {
-                        first = self.watches.iter().find(|(w, _)| *w == wd).map(|(_, i)| *i);
-                    }
-                }
-                Err(_) => break,
-            }
+        for _ in 0..DRAIN_BOUND {
+            let Ok(event) = reader.next() else { break };
+            let name = event
+                .file_name()
+                .map(|n| OsString::from_vec(n.to_bytes().to_vec()));
+            f(event.wd(), name);
         }
-        first
+    }
+}
+
+impl AsFd for FileWatcher {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -66,27 +68,33 @@ impl FsWatch {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_write_inside_a_watched_directory_is_reported_once() {
-        let dir = tempfile_dir();
-        let file = dir.join("a.txt");
-        std::fs::write(&file, "1").unwrap();
-        let mut w = FsWatch::new().unwrap();
-        w.add(&dir, 7).unwrap();
-        assert_eq!(w.changed(), None);
-        std::fs::write(&file, "2").unwrap();
-        assert_eq!(w.changed(), Some(7));
-        assert_eq!(w.changed(), None, "drained");
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn drained(w: &FileWatcher) -> Vec<i32> {
+        let mut seen = Vec::new();
+        w.drain(|wd, _| seen.push(wd));
+        seen
     }
 
-    fn tempfile_dir() -> std::path::PathBuf {
+    #[test]
+    fn a_write_inside_a_watched_directory_or_to_a_watched_file_is_reported() {
         let dir = std::env::temp_dir().join(format!(
             "rwsgi-os-watch-{}-{:?}",
             std::process::id(),
             std::thread::current().id()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        dir
+        let file = dir.join("a.txt");
+        std::fs::write(&file, "1").unwrap();
+        let w = FileWatcher::new().unwrap();
+        let wd_dir = w.watch(&dir).unwrap();
+        let wd_file = w.watch(&file).unwrap();
+        assert!(drained(&w).is_empty());
+        std::fs::write(&file, "2").unwrap();
+        let seen = drained(&w);
+        assert!(
+            seen.contains(&wd_dir) && seen.contains(&wd_file),
+            "{seen:?}"
+        );
+        assert!(drained(&w).is_empty(), "drained");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

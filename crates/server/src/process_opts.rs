@@ -174,8 +174,9 @@ pub(crate) fn read_harakiri_details(pid: i32) -> Vec<String> {
 /// drains the events once a second.
 #[derive(Debug, Default)]
 pub(crate) struct FsReload {
-    watch: Option<rwsgi_os::watch::FsWatch>,
-    paths: Vec<std::path::PathBuf>,
+    watch: Option<rwsgi_os::watch::FileWatcher>,
+    /// Each watched path with its watch descriptor.
+    paths: Vec<(i32, std::path::PathBuf)>,
 }
 
 impl FsReload {
@@ -185,19 +186,23 @@ impl FsReload {
         if paths.is_empty() {
             return FsReload::default();
         }
-        let mut watch = match rwsgi_os::watch::FsWatch::new() {
+        let watch = match rwsgi_os::watch::FileWatcher::new() {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("[uwsgi-fsmon] inotify_init(): {e}");
                 return FsReload::default();
             }
         };
-        for (i, path) in paths.iter().enumerate() {
-            match watch.add(path, i) {
-                Ok(()) => eprintln!(
-                    "[uwsgi-fsmon] registered monitor for \"{}\"",
-                    path.display()
-                ),
+        let mut watched = Vec::new();
+        for path in paths {
+            match watch.watch(path) {
+                Ok(wd) => {
+                    eprintln!(
+                        "[uwsgi-fsmon] registered monitor for \"{}\"",
+                        path.display()
+                    );
+                    watched.push((wd, path.clone()));
+                }
                 Err(e) => eprintln!(
                     "[uwsgi-fsmon] unable to register monitor for \"{}\": {e}",
                     path.display()
@@ -206,14 +211,21 @@ impl FsReload {
         }
         FsReload {
             watch: Some(watch),
-            paths: paths.to_vec(),
+            paths: watched,
         }
     }
 
     /// The first watched path with an event since the last call, if any.
     pub(crate) fn changed(&mut self) -> Option<&Path> {
-        let i = self.watch.as_mut()?.changed()?;
-        self.paths.get(i).map(|p| p.as_path())
+        let mut first = None;
+        self.watch.as_ref()?.drain(|wd, _| {
+            first = first.or(Some(wd));
+        });
+        let wd = first?;
+        self.paths
+            .iter()
+            .find(|(w, _)| *w == wd)
+            .map(|(_, p)| p.as_path())
     }
 }
 

@@ -28,7 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rwsgi_os::poller::{Poller, READ};
-use rwsgi_os::sigchan::{self, FileWatcher};
+use rwsgi_os::sigchan;
+use rwsgi_os::watch::FileWatcher;
 use rwsgi_stats::scoreboard::Scoreboard;
 use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::uwsgi_module::{SignalBackend, SignalRequest};
