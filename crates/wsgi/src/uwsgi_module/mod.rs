@@ -648,54 +648,35 @@ fn metric_call(py: Python<'_>, key: &str, update: MetricUpdate, n: i64) -> PyRes
     })
 }
 
-/// Sets metric `key` to `value` (1 by default, as uWSGI).
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_set(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::Set, value)
+/// uWSGI's `metric_*` writers: each is one call of [`metric_call`] with its update, `value`
+/// 1 by default (pyo3 needs one function per Python name).
+macro_rules! metric_functions {
+    ($($(#[doc = $doc:literal])* $name:ident => $update:ident;)*) => {$(
+        $(#[doc = $doc])*
+        #[pyfunction]
+        #[pyo3(signature = (key, value = 1))]
+        fn $name(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
+            metric_call(py, key, MetricUpdate::$update, value)
+        }
+    )*};
 }
 
-/// Adds `value` (1 by default) to metric `key`: one atomic add, shared by every worker.
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_inc(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::Inc, value)
-}
-
-/// Subtracts `value` (1 by default) from metric `key`.
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_dec(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::Dec, value)
-}
-
-/// Multiplies metric `key` by `value` (1 by default).
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_mul(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::Mul, value)
-}
-
-/// Divides metric `key` by `value` (1 by default; 0 is refused).
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_div(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::Div, value)
-}
-
-/// Raises metric `key` to `value` when that is larger.
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_set_max(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::SetMax, value)
-}
-
-/// Lowers metric `key` to `value` when that is smaller (and above the metric's initial value,
-/// uWSGI's rule).
-#[pyfunction]
-#[pyo3(signature = (key, value = 1))]
-fn metric_set_min(py: Python<'_>, key: &str, value: i64) -> PyResult<Py<PyAny>> {
-    metric_call(py, key, MetricUpdate::SetMin, value)
+metric_functions! {
+    /// Sets metric `key` to `value`.
+    metric_set => Set;
+    /// Adds `value` to metric `key`: one atomic add, shared by every worker.
+    metric_inc => Inc;
+    /// Subtracts `value` from metric `key`.
+    metric_dec => Dec;
+    /// Multiplies metric `key` by `value`.
+    metric_mul => Mul;
+    /// Divides metric `key` by `value` (0 is refused).
+    metric_div => Div;
+    /// Raises metric `key` to `value` when that is larger.
+    metric_set_max => SetMax;
+    /// Lowers metric `key` to `value` when that is smaller (and above the metric's initial
+    /// value, uWSGI's rule).
+    metric_set_min => SetMin;
 }
 
 // ---- uWSGI signals ----
