@@ -15,6 +15,7 @@ mod metrics;
 mod privileges;
 mod procname;
 mod reqlog;
+mod routing;
 mod settings;
 mod signals;
 mod static_files;

@@ -76,6 +76,9 @@ pub(crate) struct Settings {
     /// mapped. Set by the master at start-up ([`crate::static_files::StaticFiles::from_config`]
     /// resolves the directories and reads the mime file).
     pub static_files: Option<Arc<crate::static_files::StaticFiles>>,
+    /// `--route*`: the internal routing rules, in order; `None` when there are none (the
+    /// worker then never looks at them).
+    pub routes: Option<Arc<[rwsgi_config::Route]>>,
 }
 
 /// What only the master reads: lifecycle policy and what it cleans up.
@@ -200,6 +203,7 @@ impl Settings {
             post_buffering: config.post_buffering,
             post_buffering_bufsize: post_buffering_bufsize(config),
             static_files: None,
+            routes: (!config.routes.is_empty()).then(|| config.routes.as_slice().into()),
         }
     }
 

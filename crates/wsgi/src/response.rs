@@ -87,6 +87,10 @@ pub struct Writer {
     head: (usize, usize),
     /// The request body still being received, if any.
     body_on_wire: Option<BodyOnWire>,
+    /// Header lines internal routing adds to this response (`addheader:`), rendered.
+    route_headers: Vec<u8>,
+    /// Names of the app's headers internal routing drops (`delheader:`).
+    route_remove: Vec<Vec<u8>>,
 }
 
 impl Default for Writer {
@@ -111,6 +115,8 @@ impl Default for Writer {
             options: ResponseOptions::default(),
             head: (0, 0),
             body_on_wire: None,
+            route_headers: Vec::new(),
+            route_remove: Vec::new(),
         }
     }
 }
@@ -206,6 +212,15 @@ impl Writer {
         self.via_sendfile = false;
         self.head = (0, 0);
         self.body_on_wire = None;
+        self.route_headers.clear();
+        self.route_remove.clear();
+    }
+
+    /// Internal routing's changes to this response (after [`Writer::reset`]): header lines to
+    /// add (rendered `Name: value\r\n`), and names of the app's headers to drop.
+    pub fn set_route_headers(&mut self, add: &[u8], remove: &[Vec<u8>]) {
+        self.route_headers.extend_from_slice(add);
+        self.route_remove.extend(remove.iter().cloned());
     }
 
     /// Watches the request body being received (after [`Writer::reset`]): a response head that
@@ -276,6 +291,13 @@ impl Writer {
             } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
                 // Hop-by-hop, the server's business (PEP 3333).
                 continue;
+            } else if self
+                .route_remove
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(name))
+            {
+                // Dropped by internal routing (`delheader:`).
+                continue;
             }
             self.header_block.extend_from_slice(name);
             self.header_block.extend_from_slice(b": ");
@@ -329,6 +351,7 @@ impl Writer {
         if let Some(extra) = &self.options.extra_headers {
             self.out.extend_from_slice(extra);
         }
+        self.out.extend_from_slice(&self.route_headers);
         match self.dialect {
             Dialect::Http { http11 } => {
                 if !self.keep_alive {
@@ -467,6 +490,18 @@ impl Writer {
 
     /// Writes a canned error response (no app headers were sent yet).
     pub fn send_error(&mut self, py: Python<'_>, status: &[u8], body: &[u8]) -> io::Result<()> {
+        self.send_canned(py, status, b"Content-Type: text/plain\r\n", body)
+    }
+
+    /// Writes a whole response of the server's own: status, header lines (rendered
+    /// `Name: value\r\n`), body (no app headers were sent yet).
+    pub fn send_canned(
+        &mut self,
+        py: Python<'_>,
+        status: &[u8],
+        headers: &[u8],
+        body: &[u8],
+    ) -> io::Result<()> {
         self.header_block.clear();
         self.out.clear();
         self.phase = Phase::HeadersSet;
@@ -474,8 +509,7 @@ impl Writer {
         self.status.extend_from_slice(status);
         self.status_code = rwsgi_proto::http::status_code(status).unwrap_or(500);
         self.content_length = None;
-        self.header_block
-            .extend_from_slice(b"Content-Type: text/plain\r\n");
+        self.header_block.extend_from_slice(headers);
         self.body_sent = 0;
         self.send_body(py, body, false, Some(body.len() as u64))?;
         self.finish(py)

@@ -76,6 +76,8 @@ pub(super) struct Core<'w, 'a> {
     pub spool_buf: Vec<u8>,
     /// Where the body being read publishes how much of it is still to come (for the writer).
     pub body_on_wire: BodyOnWire,
+    /// What the routing rules (`--route*`) decided for the current request.
+    pub routed: crate::routing::Routed,
 }
 
 /// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
@@ -139,6 +141,7 @@ impl<'w, 'a> Core<'w, 'a> {
             scratch: Vec::new(),
             spool_buf: Vec::new(),
             body_on_wire: BodyOnWire::default(),
+            routed: crate::routing::Routed::default(),
         })
     }
 
