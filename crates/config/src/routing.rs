@@ -418,9 +418,11 @@ impl RouteAction {
             "donotlog" => RouteAction::DoNotLog,
             "log" => RouteAction::Log(Template::parse(args)?),
             "goto" => RouteAction::Goto(Template::parse(args.trim())?),
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "route action '{other}' is not supported by rwsgi (supported: {SUPPORTED_ACTIONS})"
-            )),
+            ))
+            }
         })
     }
 }

@@ -65,15 +65,16 @@ impl Core<'_, '_> {
         };
         match parsed {
             Ok(Some(head)) => {
-                // The rules may answer the request themselves (worker/routing.rs).
-                if ROUTED && self.apply_routes(conn) {
+                // The routing rules run before static files, and after --post-buffering read
+                // a body, as in uWSGI; they may answer the request themselves.
+                if ROUTED && head.framing == BodyFraming::None && self.apply_routes() {
                     return self.dispatch::<true>(py, conn, head);
                 }
                 // Static files before the app (one branch when there are none); a request
                 // with a body always goes to the app.
                 if let Some(statics) = &self.w.settings.static_files {
                     if head.framing == BodyFraming::None {
-                        let step = self.serve_static(
+                        let step = self.serve_static::<ROUTED>(
                             statics,
                             conn,
                             head.head_len,
@@ -89,6 +90,9 @@ impl Core<'_, '_> {
                     if self.start_buffering(conn, head.head_len, n, head.expect_continue) {
                         return Step::Pump;
                     }
+                }
+                if ROUTED && head.framing != BodyFraming::None && self.apply_routes() {
+                    return self.dispatch::<true>(py, conn, head);
                 }
                 self.dispatch::<ROUTED>(py, conn, head)
             }

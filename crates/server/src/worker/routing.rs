@@ -7,13 +7,13 @@ use std::io::Write;
 use pyo3::prelude::*;
 use rwsgi_wsgi::{Body, Outcome, Writer};
 
-use super::core::{Conn, Core};
+use super::core::Core;
 use crate::routing::{evaluate, Canned, LiveEnv};
 
 impl Core<'_, '_> {
     /// Runs the routing rules over the parsed request into `self.routed`. True when the rules
     /// answer the request themselves (static files and the app are skipped).
-    pub(super) fn apply_routes(&mut self, conn: &Conn) -> bool {
+    pub(super) fn apply_routes(&mut self) -> bool {
         let w = self.w;
         let Some(routes) = w.settings.routes.as_deref() else {
             self.routed.clear();
@@ -24,8 +24,7 @@ impl Core<'_, '_> {
             pid: w.pid,
         };
         evaluate(routes, &self.vars, &env, &mut self.routed);
-        // A body --post-buffering read in comes back through the rules: log only once.
-        if conn.spooled.is_none() && !self.routed.log_lines.is_empty() {
+        if !self.routed.log_lines.is_empty() {
             let mut text = Vec::new();
             for line in &self.routed.log_lines {
                 text.extend_from_slice(line);

@@ -16,6 +16,7 @@ mod metrics;
 mod nginx;
 mod prometheus;
 mod push;
+mod routing;
 mod server;
 mod smoke;
 mod static_files;
