@@ -109,6 +109,9 @@ macro_rules! core_counters {
             /// Static transfers the event loop finished after the request was done with (uWSGI's
             /// `offloaded_requests`: a large file or a slow client).
             offloaded_requests,
+            /// Requests the internal routing rules answered themselves (uWSGI's
+            /// `routed_requests`: `break:`, `return:`, the redirects).
+            routed_requests,
         }
     };
 }

@@ -715,6 +715,11 @@ impl CoreSlot {
     pub fn add_offloaded_request(&self) {
         bump(&self.offloaded_requests);
     }
+    /// The routing rules answered a request themselves.
+    #[inline]
+    pub fn add_routed_request(&self) {
+        bump(&self.routed_requests);
+    }
 
     /// 1 while inside a request.
     pub fn in_request(&self) -> bool {

@@ -45,6 +45,10 @@ impl Core<'_, '_> {
         mut writer: Writer,
     ) -> (Outcome, Body, Writer, i64) {
         let mut outcome = Outcome::default();
+        self.w
+            .scoreboard
+            .core(self.w.wid, self.id)
+            .add_routed_request();
         match &self.routed.response {
             Some(Canned::Respond {
                 status,

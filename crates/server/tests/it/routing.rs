@@ -89,10 +89,18 @@ fn break_and_return_answer_without_the_app() {
     assert_eq!(r.status, 403);
     let r = request(&server, "/", &[("User-Agent", "curl/8")]);
     assert_eq!(r.status, 200);
-    // The router's responses are counted and logged as requests.
+    // The router's responses are logged as requests, and counted as uWSGI's routed_requests.
     server.wait_log(WAIT, |l| {
         l.contains("GET /secret") && l.contains("GET /gone/forever")
     });
+    let routed = eventually(WAIT, "routed_requests", || {
+        let s = try_stats(server.ports.stats)?;
+        match cores_sum(&s, "routed_requests") {
+            3 => Ok(s),
+            n => Err(format!("{n}: {s}")),
+        }
+    });
+    assert!(sum_workers(&routed, "requests") >= 5, "{routed}");
 }
 
 #[test]
