@@ -771,6 +771,67 @@ mod tests {
             .is_none());
     }
 
+    /// Request vars a client controls, owned (the proptest's request).
+    struct Owned(Vec<(&'static str, Vec<u8>)>);
+
+    impl RequestView for Owned {
+        fn var(&self, name: &[u8]) -> Option<&[u8]> {
+            self.0
+                .iter()
+                .find(|(k, _)| k.as_bytes() == name)
+                .map(|(_, v)| v.as_slice())
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the client sends, the rules never panic, and what they render stays
+        /// well-formed: header lines `Name: value\r\n` with no other CR or LF.
+        #[test]
+        fn any_request_gives_well_formed_headers(
+            path in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            host in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..20),
+            qs in "[a-z=&\r\n%;]{0,20}",
+            cookie in "[a-z=; \r\n]{0,20}",
+        ) {
+            let lines = [
+                ("route", "^/(.*)/(.*)$ addheader:X-Parts: $1 $2 $9"),
+                ("route-host", "^(.*)$ addheader:X-Host: $1"),
+                ("route-run", "addheader:${qs[a]}: ${cookie[b]}"),
+                ("route-run", "setheader:X-Q: ${QUERY_STRING}${hex[HTTP_HOST]}"),
+                ("route-if", "regexp:${QUERY_STRING};^(\\w+)=(.*) log:$1 $2"),
+                ("route-if", "contains:${PATH_INFO};z goto:end"),
+                ("route-if-not", "empty:${HTTP_COOKIE} delheader:${cookie[c]}"),
+                ("route-if", "startswith:${PATH_INFO};/r redirect:${REQUEST_URI}$1"),
+                ("route-label", "end"),
+                ("route", "^/x return:404"),
+            ];
+            let uri = [path.as_slice(), b"?", qs.as_bytes()].concat();
+            let r = Owned(vec![
+                ("PATH_INFO", path),
+                ("HTTP_HOST", host),
+                ("QUERY_STRING", qs.into_bytes()),
+                ("HTTP_COOKIE", cookie.into_bytes()),
+                ("REQUEST_URI", uri),
+            ]);
+            let mut out = Routed::default();
+            evaluate(&rules(&lines), &r, &Env, &mut out);
+            let well_formed = |block: &[u8]| {
+                block.split(|&b| b == b'\n').filter(|l| !l.is_empty()).all(|l| {
+                    l.ends_with(b"\r")
+                        && !l[..l.len() - 1].contains(&b'\r')
+                        && l.iter().position(|&b| b == b':').is_some_and(|c| c > 0)
+                })
+            };
+            proptest::prop_assert!(well_formed(&out.headers), "{:?}", String::from_utf8_lossy(&out.headers));
+            if let Some(Canned::Respond { headers, .. }) = &out.response {
+                proptest::prop_assert!(well_formed(headers));
+            }
+            for line in &out.log_lines {
+                proptest::prop_assert!(!line.contains(&b'\n'));
+            }
+        }
+    }
+
     #[test]
     fn strtol_reads_like_c() {
         assert_eq!(strtol(b"  42abc"), 42);
