@@ -6,8 +6,8 @@
 //! [`StatsSnapshot`]; what changes ([`WorkerStats`], [`CoreStats`], [`AppStats`],
 //! [`SocketStats`], `listen_queue_errors`) is read from the scoreboard by
 //! [`Scoreboard::snapshot`](crate::Scoreboard::snapshot). Keys of uWSGI's schema that stand for
-//! features rwsgi does not have (uWSGI signals, offloading, the internal router, static files,
-//! shared sockets) have no field: the renderers write them as 0.
+//! features rwsgi does not have (uWSGI signals, shared sockets) have no field: the renderers
+//! write them as 0.
 
 use std::fmt;
 

@@ -80,6 +80,10 @@ fn break_and_return_answer_without_the_app() {
     assert_eq!(r.header("X-App"), None);
     assert!(r.body.is_empty());
 
+    // break: without a status closes the connection with nothing sent.
+    let r = request(&server, "/drop", &[]);
+    assert_eq!((r.status, r.headers.len()), (0, 0), "{:?}", r.headers);
+
     let r = request(&server, "/secret", &[]);
     assert_eq!(r.status, 403);
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
@@ -96,11 +100,11 @@ fn break_and_return_answer_without_the_app() {
     let routed = eventually(WAIT, "routed_requests", || {
         let s = try_stats(server.ports.stats)?;
         match cores_sum(&s, "routed_requests") {
-            3 => Ok(s),
+            4 => Ok(s),
             n => Err(format!("{n}: {s}")),
         }
     });
-    assert!(sum_workers(&routed, "requests") >= 5, "{routed}");
+    assert!(sum_workers(&routed, "requests") >= 6, "{routed}");
 }
 
 #[test]
