@@ -908,7 +908,7 @@ options! {
     }
     RouteIf { name: "route-if", kind: Multi, value: "CONDITION:ARGS ACTION:ARGS",
         help: "add a rule run when a condition holds: 'CONDITION:ARGS ACTION:ARGS' (equal, startswith, endswith, contains, \
-         regexp, empty, ishigher, islower, ishigherequal, islowerequal, exists, isfile, isdir, islink; 'A;B' for two values)",
+         regexp, empty, ishigher, islower, ishigherequal, islowerequal, exists, isfile, isdir, islink, ipv4in, ipv6in; 'A;B' for two values)",
         apply: |c, o| c.routes.push(route(o, RouteOption::If { negate: false })?),
     }
     RouteIfNot { name: "route-if-not", kind: Multi, value: "CONDITION:ARGS ACTION:ARGS",

@@ -256,6 +256,10 @@ pub enum Condition {
     IsDir(Template),
     /// `islink:PATH`.
     IsLink(Template),
+    /// `ipv4in:ADDR;NET[/PREFIX]` (a missing prefix is /32).
+    Ipv4In(Template, Template),
+    /// `ipv6in:ADDR;NET[/PREFIX]` (a missing prefix is /128).
+    Ipv6In(Template, Template),
 }
 
 impl Condition {
@@ -313,11 +317,19 @@ impl Condition {
             "isfile" => Condition::IsFile(one(args)?),
             "isdir" => Condition::IsDir(one(args)?),
             "islink" => Condition::IsLink(one(args)?),
+            "ipv4in" => {
+                let (a, b) = two(args)?;
+                Condition::Ipv4In(a, b)
+            }
+            "ipv6in" => {
+                let (a, b) = two(args)?;
+                Condition::Ipv6In(a, b)
+            }
             other => {
                 return Err(format!(
                     "route condition '{other}' is not supported by rwsgi (equal, startswith, \
                      endswith, contains, regexp, empty, ishigher, islower, ishigherequal, \
-                     islowerequal, exists, isfile, isdir, islink are)"
+                     islowerequal, exists, isfile, isdir, islink, ipv4in, ipv6in are)"
                 ))
             }
         })

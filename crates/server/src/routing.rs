@@ -407,8 +407,43 @@ fn check(
         Condition::IsFile(a) => path(a).0 == PathType::File,
         Condition::IsDir(a) => path(a).0 == PathType::Dir,
         Condition::IsLink(a) => path(a).1,
+        Condition::Ipv4In(a, b) => in_network::<4>(&val(a), &val(b)),
+        Condition::Ipv6In(a, b) => in_network::<16>(&val(a), &val(b)),
     };
     (holds != negate).then_some(locs)
+}
+
+/// `ipv4in:` (`N` = 4) / `ipv6in:` (16): whether address `addr` is in `net[/prefix]` (no
+/// prefix: the whole address). Anything that does not parse is not in.
+fn in_network<const N: usize>(addr: &[u8], net: &[u8]) -> bool {
+    fn octets<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+        let ip: std::net::IpAddr = std::str::from_utf8(text).ok()?.trim().parse().ok()?;
+        match ip {
+            std::net::IpAddr::V4(v4) if N == 4 => v4.octets().as_slice().try_into().ok(),
+            std::net::IpAddr::V6(v6) if N == 16 => v6.octets().as_slice().try_into().ok(),
+            _ => None,
+        }
+    }
+    let (net, prefix) = match net.iter().position(|&b| b == b'/') {
+        Some(slash) => (&net[..slash], strtol(&net[slash + 1..])),
+        None => (net, N as i64 * 8),
+    };
+    let (Some(addr), Some(net)) = (octets::<N>(addr), octets::<N>(net)) else {
+        return false;
+    };
+    if !(0..=N as i64 * 8).contains(&prefix) {
+        return false;
+    }
+    let mut bits = prefix as usize;
+    for (a, n) in addr.iter().zip(net.iter()) {
+        let take = bits.min(8);
+        let mask = if take == 0 { 0 } else { 0xffu8 << (8 - take) };
+        if a & mask != n & mask {
+            return false;
+        }
+        bits -= take;
+    }
+    true
 }
 
 /// The number at the start of `text`, as C's `strtol(text, NULL, 10)` reads it (0 for none).
@@ -665,6 +700,18 @@ mod tests {
         assert!(holds("islink:/srv/link"));
         assert!(!holds("exists:/srv/nope"));
         assert!(holds("regexp:${PATH_INFO};\\.(css|js)$"));
+        assert!(holds("ipv4in:10.1.2.3;10.0.0.0/8"));
+        assert!(!holds("ipv4in:11.1.2.3;10.0.0.0/8"));
+        assert!(holds("ipv4in:192.168.1.77;192.168.1.64/26"));
+        assert!(!holds("ipv4in:192.168.1.130;192.168.1.64/26"));
+        assert!(holds("ipv4in:1.2.3.4;1.2.3.4"));
+        assert!(holds("ipv4in:1.2.3.4;0.0.0.0/0"));
+        assert!(!holds("ipv4in:1.2.3.4;1.2.3.0/33"));
+        assert!(!holds("ipv4in:nope;1.2.3.0/24"));
+        assert!(!holds("ipv4in:::1;::/0"));
+        assert!(holds("ipv6in:2001:db8::1;2001:db8::/32"));
+        assert!(!holds("ipv6in:2001:db9::1;2001:db8::/32"));
+        assert!(holds("ipv6in:::1;::1"));
     }
 
     #[test]

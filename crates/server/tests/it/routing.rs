@@ -129,6 +129,23 @@ fn headers_reach_the_app_response_and_last_ends_the_rules() {
 }
 
 #[test]
+fn goto_and_labels_guard_admin_by_network() {
+    let server = start();
+    let r = request(&server, "/admin/users", &[]);
+    assert_eq!(r.status, 403, "{}", server.log());
+    assert_eq!(r.header("X-App"), None);
+    let r = request(&server, "/admin/users", &[("X-Real-Ip", "192.168.0.9")]);
+    assert_eq!(r.status, 403);
+    // From inside, the rules go on after the label: the common headers, then the app.
+    let r = request(&server, "/admin/users", &[("X-Real-Ip", "10.2.3.4")]);
+    assert_eq!(r.status, 200, "{}", server.log());
+    assert_eq!(r.header("X-Frame-Options"), Some("DENY"));
+    assert_eq!(r.header("X-App"), Some("route_app"));
+    // Other paths jump over the check.
+    assert_eq!(request(&server, "/users", &[]).status, 200);
+}
+
+#[test]
 fn a_redirect_keeps_the_connection_framed() {
     let server = start();
     // Two pipelined requests on one kept-alive connection: the router's response is framed
@@ -156,6 +173,30 @@ fn donotlog_keeps_health_checks_out_of_the_log_and_log_writes_lines() {
     let log = server.log();
     assert!(!log.contains("GET /health"), "{log}");
     assert!(log.contains("routed query it\n"), "{log}");
+}
+
+#[test]
+fn rules_see_the_vars_nginx_sends_over_uwsgi() {
+    let server = Rwsgi::new()
+        .uwsgi()
+        .args(["--ini", &config("routing.ini")])
+        .start();
+    let port = server.ports.uwsgi;
+    wait_uwsgi_ready(&server, port, "/");
+    let r = uwsgi_call(
+        port,
+        "GET",
+        "/p",
+        "q=1",
+        &[("HTTP_HOST", b"www.example.org")],
+        b"",
+    );
+    assert_eq!(r.status, 301, "{}", server.log());
+    assert_eq!(r.header("Location"), Some("https://example.org/p?q=1"));
+    let r = uwsgi_call(port, "GET", "/p", "", &[("HTTP_HOST", b"example.org")], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("X-Frame-Options"), Some("DENY"));
+    assert_eq!(r.header("X-Powered-By"), None);
 }
 
 #[test]
