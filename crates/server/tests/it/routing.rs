@@ -120,6 +120,7 @@ fn headers_reach_the_app_response_and_last_ends_the_rules() {
         "the app's other headers stay"
     );
     assert_eq!(r.header("X-Powered-By"), None, "delheader: dropped it");
+    assert!(r.header("Content-Length").is_some(), "the framing stays");
     assert!(r.text().contains("\"path\": \"/page\""), "{}", r.text());
 
     let r = request(&server, "/static/app.css", &[]);
