@@ -282,14 +282,15 @@ fn expand_header_value(
 ) {
     let start = out.len();
     expand(t, caps, req, env, out);
-    let mut i = start;
-    while i < out.len() {
-        if out[i] == b'\r' || out[i] == b'\n' {
-            out.remove(i);
-        } else {
-            i += 1;
+    let mut kept = start;
+    for i in start..out.len() {
+        let b = out[i];
+        if b != b'\r' && b != b'\n' {
+            out[kept] = b;
+            kept += 1;
         }
     }
+    out.truncate(kept);
 }
 
 /// Appends `t` with its captures and vars filled in.
