@@ -116,6 +116,9 @@ impl Captures<'_> {
     }
 }
 
+/// The type of `break:` and `return:` responses (a redirect has none, as in uWSGI).
+const TEXT_PLAIN: &[u8] = b"Content-Type: text/plain\r\n";
+
 /// Runs `rules` over the request; the result is in `out` (cleared first).
 pub(crate) fn evaluate(
     rules: &[Route],
@@ -166,7 +169,7 @@ pub(crate) fn evaluate(
             RouteAction::Break(Some(status)) => {
                 out.response = Some(Canned::Respond {
                     status: status.as_bytes().to_vec(),
-                    headers: Vec::new(),
+                    headers: TEXT_PLAIN.to_vec(),
                     body: b"",
                     close: true,
                 });
@@ -175,7 +178,7 @@ pub(crate) fn evaluate(
             RouteAction::Return(code, reason) => {
                 out.response = Some(Canned::Respond {
                     status: format!("{code} {reason}").into_bytes(),
-                    headers: Vec::new(),
+                    headers: TEXT_PLAIN.to_vec(),
                     body: reason.as_bytes(),
                     close: false,
                 });
@@ -338,7 +341,7 @@ fn func_value(
         VarFunc::Lower => out.extend(var(arg.as_bytes()).iter().map(u8::to_ascii_lowercase)),
         VarFunc::Hex => {
             for b in var(arg.as_bytes()) {
-                out.extend_from_slice(format!("{b:02x}").as_bytes());
+                out.extend_from_slice(format!("{b:02X}").as_bytes());
             }
         }
         VarFunc::Uwsgi => match arg {
@@ -652,7 +655,11 @@ mod tests {
         assert_eq!(out.headers, b"X-Frame-Options: DENY\r\nX-After: 1\r\n");
         assert_eq!(
             respond(&out),
-            ("404 Not Found".into(), String::new(), &b"Not Found"[..])
+            (
+                "404 Not Found".into(),
+                "Content-Type: text/plain\r\n".into(),
+                &b"Not Found"[..]
+            )
         );
     }
 
@@ -744,7 +751,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(out.headers).unwrap(),
-            "X-V: it dark /MIXED /mixed 2f4d69786564 3 42 1700000000 |\r\n"
+            "X-V: it dark /MIXED /mixed 2F4D69786564 3 42 1700000000 |\r\n"
         );
     }
 

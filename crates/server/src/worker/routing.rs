@@ -59,11 +59,7 @@ impl Core<'_, '_> {
                 if *close {
                     writer.force_close();
                 }
-                let mut lines = headers.clone();
-                if !text.is_empty() || *close {
-                    lines.extend_from_slice(b"Content-Type: text/plain\r\n");
-                }
-                let sent = writer.send_canned(py, status, &lines, text);
+                let sent = writer.send_canned(py, status, headers, text);
                 outcome.status = writer.status_code();
                 outcome.write_error = sent.is_err();
             }

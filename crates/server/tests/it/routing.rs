@@ -49,6 +49,11 @@ fn redirects_send_uwsgi_statuses_and_locations() {
     assert_eq!(r.status, 301, "{}", server.log());
     assert_eq!(r.header("Location"), Some("https://example.com/a/b?c=1"));
     assert_eq!(r.text(), "Moved Permanently");
+    assert_eq!(
+        r.header("Content-Type"),
+        None,
+        "uWSGI sends none with a redirect"
+    );
     // No rule after the redirect ran: the app's headers and the later ones are absent.
     assert_eq!(r.header("X-Frame-Options"), None);
     assert_eq!(r.header("X-App"), None);
@@ -77,6 +82,7 @@ fn break_and_return_answer_without_the_app() {
     let r = request(&server, "/gone/forever", &[]);
     assert_eq!(r.status, 410, "{}", server.log());
     assert_eq!(r.header("Connection"), Some("close"));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
     assert_eq!(r.header("X-App"), None);
     assert!(r.body.is_empty());
 
