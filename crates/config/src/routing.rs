@@ -558,6 +558,26 @@ pub struct Route {
     pub action: RouteAction,
     /// The rule as written (for the log).
     pub written: String,
+    /// The action reads `$N`: a matching regexp's captures must be kept.
+    pub uses_captures: bool,
+}
+
+impl RouteAction {
+    /// The argument expanded per request, if the action has one.
+    pub fn template(&self) -> Option<&Template> {
+        match self {
+            RouteAction::Redirect { to, .. } => Some(to),
+            RouteAction::AddHeader(t)
+            | RouteAction::DelHeader(t)
+            | RouteAction::SetHeader(t)
+            | RouteAction::Log(t)
+            | RouteAction::Goto(t) => Some(t),
+            RouteAction::Continue
+            | RouteAction::Break(_)
+            | RouteAction::Return(..)
+            | RouteAction::DoNotLog => None,
+        }
+    }
 }
 
 impl Route {
@@ -592,10 +612,14 @@ impl Route {
                 (when, RouteAction::parse(action)?)
             }
         };
+        let uses_captures = action
+            .template()
+            .is_some_and(|t| t.0.iter().any(|p| matches!(p, Piece::Capture(_))));
         Ok(Route {
             when,
             action,
             written,
+            uses_captures,
         })
     }
 }
@@ -664,6 +688,7 @@ mod tests {
                 to: t("https://$1${REQUEST_URI}")
             }
         );
+        assert!(r.uses_captures);
 
         let r = Route::parse(
             RouteOption::If { negate: false },

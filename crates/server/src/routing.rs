@@ -139,14 +139,19 @@ pub(crate) fn evaluate(
             When::Always => Some(Captures::none()),
             When::Match { subject, pattern } => {
                 let hay = req.var(subject.var()).unwrap_or(b"");
-                let mut locs = pattern.regex().capture_locations();
-                pattern
-                    .regex()
-                    .captures_read(&mut locs, hay)
-                    .map(|_| Captures {
-                        subject: hay,
-                        locs: Some(locs),
-                    })
+                if rule.uses_captures {
+                    let mut locs = pattern.regex().capture_locations();
+                    pattern
+                        .regex()
+                        .captures_read(&mut locs, hay)
+                        .map(|_| Captures {
+                            subject: hay,
+                            locs: Some(locs),
+                        })
+                } else {
+                    // No `$N` in the action: a match is all it takes (no capture slots).
+                    pattern.regex().is_match(hay).then(Captures::none)
+                }
             }
             When::If { condition, negate } => {
                 cond_subject.clear();
