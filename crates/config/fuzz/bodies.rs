@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use rwsgi_config::{parse, Command, ConfigError, Host, HostFacts, Parsed, PathKind};
+use rwsgi_config::{Route, RouteOption, Subject};
 
 /// A machine with a few files, a small environment and no commands.
 pub(crate) struct FuzzHost {
@@ -164,6 +165,28 @@ pub(crate) fn placeholders(data: &[u8]) {
                 "{k}={v} changed on its way: {:?}\n{ini}",
                 config.env
             );
+        }
+    }
+}
+
+/// Arbitrary bytes as routing rules: each line a value of one of the `route*` options (picked
+/// by its first byte). A rule that parses keeps its text as written; an error says something.
+pub(crate) fn routes(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let options = [
+        RouteOption::Match(Subject::PathInfo),
+        RouteOption::Match(Subject::RequestUri),
+        RouteOption::Match(Subject::Host),
+        RouteOption::If { negate: false },
+        RouteOption::If { negate: true },
+        RouteOption::Run,
+        RouteOption::Label,
+    ];
+    for line in text.split('\n').take(32) {
+        let pick = line.bytes().next().map_or(0, usize::from) % options.len();
+        match Route::parse(options[pick], line) {
+            Ok(rule) => assert_eq!(rule.written, line),
+            Err(e) => assert!(!e.trim().is_empty(), "an empty error for {line:?}"),
         }
     }
 }

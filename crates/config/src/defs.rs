@@ -25,6 +25,7 @@ use crate::error::ConfigError;
 use crate::forwarded::TrustedPeers;
 use crate::options::OptKind::{Flag, Multi, OptionalValue, Value};
 use crate::options::OptionSpec;
+use crate::routing::{RouteOption, Subject};
 
 /// `Some(x)` for a given token, `None` for none.
 macro_rules! some_or_none {
@@ -143,12 +144,18 @@ fn log_date_format(value: Option<&str>) -> String {
 }
 
 /// `--log-route` / `--log-req-route`: `NAME REGEXP` (the regexp is compiled by the server).
-fn route(o: &Occurrence<'_>) -> Result<String, ConfigError> {
+fn log_route(o: &Occurrence<'_>) -> Result<String, ConfigError> {
     let v = o.required()?;
     match v.trim().split_once(' ') {
         Some((name, re)) if !name.is_empty() && !re.trim().is_empty() => Ok(v.trim().to_string()),
         _ => Err(o.invalid(v, "expected NAME REGEXP")),
     }
+}
+
+/// One routing rule from the occurrence's value (`config/src/routing.rs`).
+fn route(o: &Occurrence<'_>, option: RouteOption) -> Result<crate::routing::Route, ConfigError> {
+    let v = o.required()?;
+    crate::routing::Route::parse(option, v).map_err(|e| o.invalid(v, e))
 }
 
 /// The error for an option rwsgi refuses, naming why.
@@ -1092,6 +1099,71 @@ options! {
         help: "accepted for compatibility (see --offload-threads)",
         apply: |c, o| c.offload_threads = c.offload_threads.max(o.number()?),
     }
+    // --- internal routing (config/src/routing.rs; run by server/src/routing.rs)
+    Route { name: "route", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "add a routing rule matching PATH_INFO: 'REGEXP ACTION:ARGS' (actions: continue/last, break[:STATUS], \
+         return:CODE, redirect[-302|-301|-permanent]:URL, addheader, delheader/remheader, setheader, donotlog, log, \
+         goto; $1..$9 and ${VAR} in the args; other actions are refused); rules run in order before static files and the app",
+        field: routes: Vec<crate::routing::Route> = Vec::new(),
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::PathInfo))?),
+    }
+    RouteUri { name: "route-uri", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching REQUEST_URI",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::RequestUri))?),
+    }
+    RouteHost { name: "route-host", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching HTTP_HOST (the Host header)",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::Host))?),
+    }
+    RouteQs { name: "route-qs", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching QUERY_STRING",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::QueryString))?),
+    }
+    RouteRemoteAddr { name: "route-remote-addr", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching REMOTE_ADDR",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::RemoteAddr))?),
+    }
+    RouteUserAgent { name: "route-user-agent", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching HTTP_USER_AGENT",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::UserAgent))?),
+    }
+    RouteReferer { name: "route-referer", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching HTTP_REFERER",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::Referer))?),
+    }
+    RouteRemoteUser { name: "route-remote-user", kind: Multi, value: "REGEXP ACTION:ARGS",
+        help: "as --route, matching REMOTE_USER",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Match(Subject::RemoteUser))?),
+    }
+    RouteIf { name: "route-if", kind: Multi, value: "CONDITION:ARGS ACTION:ARGS",
+        help: "add a rule run when a condition holds: 'CONDITION:ARGS ACTION:ARGS' (equal, startswith, endswith, contains, \
+         regexp, empty, ishigher, islower, ishigherequal, islowerequal, exists, isfile, isdir, islink, ipv4in, ipv6in; 'A;B' for two values)",
+        apply: |c, o| c.routes.push(route(o, RouteOption::If { negate: false })?),
+    }
+    RouteIfNot { name: "route-if-not", kind: Multi, value: "CONDITION:ARGS ACTION:ARGS",
+        help: "as --route-if, run when the condition does not hold",
+        apply: |c, o| c.routes.push(route(o, RouteOption::If { negate: true })?),
+    }
+    RouteRun { name: "route-run", kind: Multi, value: "ACTION:ARGS",
+        help: "add a rule whose action always runs",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Run)?),
+    }
+    RouteLabel { name: "route-label", kind: Multi, value: "NAME",
+        help: "a label in the rules that goto:NAME jumps to (forward only)",
+        apply: |c, o| c.routes.push(route(o, RouteOption::Label)?),
+    }
+    FinalRoute { name: "final-route", aliases: ["final-route-status", "final-route-host", "final-route-uri", "final-route-qs", "final-route-remote-addr", "final-route-user-agent", "final-route-remote-user", "final-route-referer", "final-route-label", "final-route-if", "final-route-if-not", "final-route-run"], kind: Multi, value: "RULE",
+        refused: "rwsgi runs only the request routing chain (--route*), not uWSGI's final chain",
+        help: "add a rule to uWSGI's final routing chain",
+    }
+    ErrorRoute { name: "error-route", aliases: ["error-route-status", "error-route-host", "error-route-uri", "error-route-qs", "error-route-remote-addr", "error-route-user-agent", "error-route-remote-user", "error-route-referer", "error-route-label", "error-route-if", "error-route-if-not", "error-route-run"], kind: Multi, value: "RULE",
+        refused: "rwsgi runs only the request routing chain (--route*), not uWSGI's error chain",
+        help: "add a rule to uWSGI's error routing chain",
+    }
+    ResponseRoute { name: "response-route", aliases: ["response-route-status", "response-route-host", "response-route-uri", "response-route-qs", "response-route-remote-addr", "response-route-user-agent", "response-route-remote-user", "response-route-referer", "response-route-label", "response-route-if", "response-route-if-not", "response-route-run"], kind: Multi, value: "RULE",
+        refused: "rwsgi runs only the request routing chain (--route*), not uWSGI's response chain",
+        help: "add a rule to uWSGI's response routing chain",
+    }
     // --- logging
     DisableLogging { name: "disable-logging", short: 'L', kind: Flag, value: "",
         help: "disable request logging",
@@ -1256,13 +1328,13 @@ options! {
         help: "send the log lines matching REGEXP (Rust regex syntax) to the --logger named NAME \
          ('NAME PLUGIN:ARGS') instead of the unnamed loggers (every matching route gets the line)",
         field: log_route: Vec<String> = Vec::new(),
-        apply: |c, o| c.log_route.push(route(o)?),
+        apply: |c, o| c.log_route.push(log_route(o)?),
     }
     LogReqRoute { name: "log-req-route", kind: Multi, value: "NAME REGEXP",
         help: "send the request lines matching REGEXP to the --req-logger (or --logger) named \
          NAME instead of the unnamed request loggers",
         field: log_req_route: Vec<String> = Vec::new(),
-        apply: |c, o| c.log_req_route.push(route(o)?),
+        apply: |c, o| c.log_req_route.push(log_route(o)?),
     }
     LogDrain { name: "log-drain", kind: Multi, value: "REGEXP",
         help: "refused: rwsgi filters no log lines by regexp",

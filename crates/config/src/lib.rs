@@ -40,6 +40,7 @@ mod logic;
 mod magic;
 pub mod options;
 mod parse;
+pub mod routing;
 
 pub use addr::{Addr, AddrError};
 pub use config::{
@@ -56,6 +57,7 @@ pub use parse::{
     options_from_env, parse, parse_args, parse_args_and_env, Command, EnvOption, Parsed,
     MAX_INI_DEPTH,
 };
+pub use routing::{Route, RouteAction, RouteOption, Subject};
 
 #[cfg(test)]
 mod format_tests;

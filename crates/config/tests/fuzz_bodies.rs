@@ -69,6 +69,50 @@ fn config_text() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(atoms, 0..40).prop_map(|v| v.concat().into_bytes())
 }
 
+/// Text made of what routing rules are written with.
+fn route_text() -> impl Strategy<Value = Vec<u8>> {
+    let atoms = prop::sample::select(vec![
+        "\n",
+        " ",
+        "^/",
+        ".*",
+        "(.*)",
+        "$1",
+        "$9",
+        "$",
+        "${",
+        "}",
+        "${HTTP_HOST}",
+        "${qs[a]}",
+        "${mime[x]}",
+        "[",
+        "]",
+        ":",
+        ";",
+        "equal:",
+        "regexp:",
+        "empty:",
+        "isfile:",
+        "last:",
+        "break:",
+        "break:404",
+        "return:403",
+        "return:999",
+        "redirect-301:",
+        "addheader:",
+        "X-A: b",
+        "delheader:",
+        "donotlog:",
+        "goto:",
+        "log:",
+        "rewrite:",
+        "\\",
+        "(?<=a)",
+        "\u{e9}",
+    ]);
+    prop::collection::vec(atoms, 0..30).prop_map(|v| v.concat().into_bytes())
+}
+
 fn any_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..400)
 }
@@ -94,6 +138,16 @@ proptest! {
     #[test]
     fn args_never_panic_on_config_text(data in config_text()) {
         bodies::args(&data);
+    }
+
+    #[test]
+    fn routes_never_panic_on_bytes(data in any_bytes()) {
+        bodies::routes(&data);
+    }
+
+    #[test]
+    fn routes_parse_or_say_why_on_route_text(data in route_text()) {
+        bodies::routes(&data);
     }
 
     #[test]

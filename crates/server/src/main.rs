@@ -16,6 +16,7 @@ mod privileges;
 mod process_opts;
 mod procname;
 mod reqlog;
+mod routing;
 mod settings;
 mod signals;
 mod static_files;

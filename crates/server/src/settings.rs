@@ -89,6 +89,9 @@ pub(crate) struct Settings {
     /// mapped. Set by the master at start-up ([`crate::static_files::StaticFiles::from_config`]
     /// resolves the directories and reads the mime file).
     pub static_files: Option<Arc<crate::static_files::StaticFiles>>,
+    /// `--route*`: the internal routing rules, in order; `None` when there are none (the
+    /// worker then never looks at them).
+    pub routes: Option<Arc<[rwsgi_config::Route]>>,
 }
 
 /// uWSGI's HTTP-router options, for rwsgi's HTTP sockets.
@@ -274,6 +277,7 @@ impl Settings {
             },
             limit_post: config.limit_post.unwrap_or(u64::MAX),
             static_files: None,
+            routes: (!config.routes.is_empty()).then(|| config.routes.as_slice().into()),
         }
     }
 

@@ -302,7 +302,7 @@ fn core(w: &mut Writer<'_>, c: &CoreStats) {
     w.comma();
     w.kv_u64("static_requests", c.static_requests);
     w.comma();
-    w.kv_u64("routed_requests", 0);
+    w.kv_u64("routed_requests", c.routed_requests);
     w.comma();
     w.kv_u64("offloaded_requests", c.offloaded_requests);
     w.comma();

@@ -19,7 +19,7 @@
 //! | `worker.N.total_tx` | counter | 3.N.9 | tx |
 //! | `worker.N.rss_size`, `worker.N.vsz_size` | gauge | 3.N.11, 3.N.12 | rss, vsz |
 //! | `worker.N.running_time` | counter | 3.N.13 (uWSGI reuses it) | running_time (µs) |
-//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | 3.N.2.M.{1,3,4,5,6,8} | the core's counters (N ≥ 1, when cores are in the snapshot and not `--metrics-no-cores`); routed is 0 (rwsgi has no router) |
+//! | `worker.N.core.M.{requests,write_errors,routed_requests,static_requests,offloaded_requests,read_errors}` | counter | 3.N.2.M.{1,3,4,5,6,8} | the core's counters (N ≥ 1, when cores are in the snapshot and not `--metrics-no-cores`) |
 //! | `core.total_tx`, `core.total_running_time` | counter | 5.100, 5.104 | sums |
 //! | `core.total_rss`, `core.total_vsz`, `core.avg_response_time` | gauge | 5.101, 5.102, 5.103 | sums / mean |
 //! | `socket.N.listen_queue` | gauge | 7.N.1 | the socket's queue |
@@ -591,11 +591,10 @@ pub fn uwsgi_metrics(snap: &StatsSnapshot) -> Vec<Metric> {
                 format!("worker.{}.core.{}", w.id, c.id),
                 format!("3.{}.2.{}", w.id, c.id),
             );
-            // rwsgi has no internal router: routed_requests is uWSGI's metric, always 0
             for (n, oid, v) in [
                 ("requests", 1, c.requests),
                 ("write_errors", 3, c.write_errors),
-                ("routed_requests", 4, 0),
+                ("routed_requests", 4, c.routed_requests),
                 ("static_requests", 5, c.static_requests),
                 ("offloaded_requests", 6, c.offloaded_requests),
                 ("read_errors", 8, c.read_errors),

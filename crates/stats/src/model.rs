@@ -6,8 +6,8 @@
 //! [`StatsSnapshot`]; what changes ([`WorkerStats`], [`CoreStats`], [`AppStats`],
 //! [`SocketStats`], `listen_queue_errors`) is read from the scoreboard by
 //! [`Scoreboard::snapshot`](crate::Scoreboard::snapshot). Keys of uWSGI's schema that stand for
-//! features rwsgi does not have (the internal router, shared sockets) have no field: the
-//! renderers write them as 0.
+//! features rwsgi does not have (shared sockets) have no field: the renderers write them
+//! as 0.
 
 use std::fmt;
 
@@ -129,6 +129,9 @@ macro_rules! core_counters {
             /// `uwsgi.set_user_harakiri`'s deadline for this core's call (Unix seconds, 0:
             /// none): the master kills the worker once it passes.
             user_harakiri,
+            /// Requests the internal routing rules answered themselves (uWSGI's
+            /// `routed_requests`: `break:`, `return:`, the redirects).
+            routed_requests,
         }
     };
 }

@@ -341,7 +341,7 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
                 "Total number of requests.",
                 |c| c.requests,
             ),
-            // rwsgi has no static files, internal routing or offloading (yet).
+            // The static and offloaded counts are not exported here (yet).
             (
                 "uwsgi_worker_core_static_requests_total",
                 Kind::Counter,
@@ -352,7 +352,7 @@ pub fn render_prometheus(snapshot: &StatsSnapshot, opts: MetricsOptions, out: &m
                 "uwsgi_worker_core_routed_requests_total",
                 Kind::Counter,
                 "Total number of routed requests.",
-                |_| 0,
+                |c| c.routed_requests,
             ),
             (
                 "uwsgi_worker_core_offloaded_requests_total",

@@ -69,7 +69,7 @@ const VARS_WORDS: usize = VARS_CAPACITY / 8;
 /// Reserved u64 words at the end of each worker slot (room for latency histogram buckets).
 pub const WORKER_RESERVED_WORDS: usize = 36;
 /// Reserved u64 words in each core slot.
-pub const CORE_RESERVED_WORDS: usize = 3;
+pub const CORE_RESERVED_WORDS: usize = 2;
 /// Reserved u64 words in each app slot.
 pub const APP_RESERVED_WORDS: usize = 6;
 /// Reserved u64 words in the master slot.
@@ -792,6 +792,11 @@ impl CoreSlot {
     #[inline]
     pub fn add_offloaded_request(&self) {
         bump(&self.offloaded_requests);
+    }
+    /// The routing rules answered a request themselves.
+    #[inline]
+    pub fn add_routed_request(&self) {
+        bump(&self.routed_requests);
     }
 
     /// The core (or the master, clearing it) sets its `uwsgi.set_user_harakiri` deadline

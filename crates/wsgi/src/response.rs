@@ -87,6 +87,12 @@ pub struct Writer {
     head: (usize, usize),
     /// The request body still being received, if any.
     body_on_wire: Option<BodyOnWire>,
+    /// Internal routing changes this response's headers (`route_headers`, `route_remove`).
+    routed: bool,
+    /// Header lines internal routing adds to this response (`addheader:`), rendered.
+    route_headers: Vec<u8>,
+    /// Names of the app's headers internal routing drops (`delheader:`).
+    route_remove: Vec<Vec<u8>>,
 }
 
 impl Default for Writer {
@@ -111,6 +117,9 @@ impl Default for Writer {
             options: ResponseOptions::default(),
             head: (0, 0),
             body_on_wire: None,
+            routed: false,
+            route_headers: Vec::new(),
+            route_remove: Vec::new(),
         }
     }
 }
@@ -206,6 +215,37 @@ impl Writer {
         self.via_sendfile = false;
         self.head = (0, 0);
         self.body_on_wire = None;
+        self.routed = false;
+    }
+
+    /// Internal routing's changes to this response (after [`Writer::reset`]): header lines to
+    /// add (rendered `Name: value\r\n`), and names of the app's headers to drop (never the
+    /// framing: `Content-Length`, `Transfer-Encoding` and `Connection` are the server's).
+    pub fn set_route_headers(&mut self, add: &[u8], remove: &[Vec<u8>]) {
+        self.routed = true;
+        self.route_headers.clear();
+        self.route_headers.extend_from_slice(add);
+        self.route_remove.clear();
+        self.route_remove.extend(remove.iter().cloned());
+    }
+
+    /// Applies internal routing's changes to the recorded headers.
+    fn apply_route_headers(&mut self) {
+        if !self.route_remove.is_empty() {
+            let block = std::mem::take(&mut self.header_block);
+            for line in block.split_inclusive(|&b| b == b'\n') {
+                let name = line.split(|&b| b == b':').next().unwrap_or(b"");
+                let dropped = !name.eq_ignore_ascii_case(b"content-length")
+                    && self
+                        .route_remove
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(name));
+                if !dropped {
+                    self.header_block.extend_from_slice(line);
+                }
+            }
+        }
+        self.header_block.extend_from_slice(&self.route_headers);
     }
 
     /// Watches the request body being received (after [`Writer::reset`]): a response head that
@@ -296,6 +336,10 @@ impl Writer {
     /// Serialises the head into `out`. `total` is the full body length when it is known now
     /// (a response that ends here, or a list whose items are all at hand).
     fn push_head(&mut self, total: Option<u64>) {
+        // One branch per response without routing rules.
+        if self.routed {
+            self.apply_route_headers();
+        }
         let mut coding = Coding::Identity;
         if self
             .body_on_wire
@@ -467,6 +511,18 @@ impl Writer {
 
     /// Writes a canned error response (no app headers were sent yet).
     pub fn send_error(&mut self, py: Python<'_>, status: &[u8], body: &[u8]) -> io::Result<()> {
+        self.send_canned(py, status, b"Content-Type: text/plain\r\n", body)
+    }
+
+    /// Writes a whole response of the server's own: status, header lines (rendered
+    /// `Name: value\r\n`), body (no app headers were sent yet).
+    pub fn send_canned(
+        &mut self,
+        py: Python<'_>,
+        status: &[u8],
+        headers: &[u8],
+        body: &[u8],
+    ) -> io::Result<()> {
         self.header_block.clear();
         self.out.clear();
         self.phase = Phase::HeadersSet;
@@ -474,8 +530,7 @@ impl Writer {
         self.status.extend_from_slice(status);
         self.status_code = rwsgi_proto::http::status_code(status).unwrap_or(500);
         self.content_length = None;
-        self.header_block
-            .extend_from_slice(b"Content-Type: text/plain\r\n");
+        self.header_block.extend_from_slice(headers);
         self.body_sent = 0;
         self.send_body(py, body, false, Some(body.len() as u64))?;
         self.finish(py)

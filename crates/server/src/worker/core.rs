@@ -82,6 +82,8 @@ pub(super) struct Core<'w, 'a> {
     pub body_on_wire: BodyOnWire,
     /// Each listening socket's connection policy (timeouts, PROXY header), by listener index.
     pub policies: Vec<ConnPolicy>,
+    /// What the routing rules (`--route*`) decided for the current request.
+    pub routed: crate::routing::Routed,
 }
 
 /// Token of the wake-up eventfd; listeners are 0..L, connections L+1+slot.
@@ -158,6 +160,7 @@ impl<'w, 'a> Core<'w, 'a> {
                 .iter()
                 .map(|l| w.settings.conn_policy(l.proto))
                 .collect(),
+            routed: crate::routing::Routed::default(),
         })
     }
 

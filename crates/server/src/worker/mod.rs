@@ -7,6 +7,7 @@
 mod body;
 mod core;
 mod request;
+mod routing;
 mod static_send;
 
 use std::os::fd::BorrowedFd;

@@ -55,17 +55,33 @@ impl Core<'_, '_> {
                 return step;
             }
         }
+        // Internal routing (`--route*`): this one branch per request; the rest is compiled
+        // once with and once without it.
+        if self.w.settings.routes.is_some() {
+            self.serve_as::<true>(py, conn)
+        } else {
+            self.serve_as::<false>(py, conn)
+        }
+    }
+
+    /// [`Core::serve`], `ROUTED`: the routing rules run before static files and the app.
+    fn serve_as<const ROUTED: bool>(&mut self, py: Python<'_>, conn: &mut Conn) -> Step {
         let parsed = match self.w.listeners[conn.listener].proto {
             Protocol::Http | Protocol::Http11 => self.parse_http(conn),
             Protocol::Uwsgi => self.parse_uwsgi(conn),
         };
         match parsed {
             Ok(Some(head)) => {
+                // The routing rules run before static files, and after --post-buffering read
+                // a body, as in uWSGI; they may answer the request themselves.
+                if ROUTED && head.framing == BodyFraming::None && self.apply_routes() {
+                    return self.dispatch::<true>(py, conn, head);
+                }
                 // Static files before the app (one branch when there are none); a request
                 // with a body always goes to the app.
                 if let Some(statics) = &self.w.settings.static_files {
                     if head.framing == BodyFraming::None {
-                        let step = self.serve_static(
+                        let step = self.serve_static::<ROUTED>(
                             statics,
                             conn,
                             head.head_len,
@@ -87,7 +103,10 @@ impl Core<'_, '_> {
                         return Step::Pump;
                     }
                 }
-                self.dispatch(py, conn, head)
+                if ROUTED && head.framing != BodyFraming::None && self.apply_routes() {
+                    return self.dispatch::<true>(py, conn, head);
+                }
+                self.dispatch::<ROUTED>(py, conn, head)
             }
             Ok(None) => Step::NeedMore,
             Err((status, why)) => {
@@ -245,7 +264,13 @@ impl Core<'_, '_> {
 
     /// Runs one parsed request through its app, in order: route, mark the core busy, set up
     /// the body and the writer, call the app, account, log, and hand the connection back.
-    fn dispatch(&mut self, py: Python<'_>, conn: &mut Conn, head: Head) -> Step {
+    /// `ROUTED`: what the routing rules decided (`self.routed`) applies.
+    fn dispatch<const ROUTED: bool>(
+        &mut self,
+        py: Python<'_>,
+        conn: &mut Conn,
+        head: Head,
+    ) -> Step {
         let start = Instant::now();
         let w = self.w;
         let fd = conn.fd.as_raw_fd();
@@ -258,14 +283,23 @@ impl Core<'_, '_> {
 
         // A body --post-buffering spooled is read from its file; the socket has no more of it.
         let spooled = conn.spooled.take();
-        let (body, writer) = self.body_and_writer(conn, &head, spooled.as_ref());
-        let (outcome, body, writer, app_id) = self.call(py, selected, body, writer);
+        let (body, mut writer) = self.body_and_writer(conn, &head, spooled.as_ref());
+        if ROUTED {
+            writer.set_route_headers(&self.routed.headers, &self.routed.remove);
+        }
+        let (outcome, body, writer, app_id) = if ROUTED && self.routed.response.is_some() {
+            self.respond_routed(py, body, writer)
+        } else {
+            self.call(py, selected, body, writer)
+        };
 
         let rt = start.elapsed();
         let usage = self.account(&outcome, &writer, app_id, rt, head.request_bytes());
         let policy = &w.settings.request_log.policy;
         // One branch by default: the facts are only gathered under --disable-logging.
-        if policy.all
+        if ROUTED && self.routed.no_log {
+            // `donotlog:`
+        } else if policy.all
             || policy.should_log(&RequestFacts {
                 status: outcome.status,
                 body_bytes: writer.tx.saturating_sub(writer.head_stats().1 as u64),

@@ -88,8 +88,9 @@ impl Transfer {
 
 impl Core<'_, '_> {
     /// Serves the parsed request in `conn` from the static maps, if one names a file;
-    /// `None` sends it on to the app.
-    pub(super) fn serve_static(
+    /// `None` sends it on to the app. `ROUTED`: the routing rules' `addheader:` and
+    /// `donotlog:` apply (`self.routed`).
+    pub(super) fn serve_static<const ROUTED: bool>(
         &mut self,
         statics: &StaticFiles,
         conn: &mut Conn,
@@ -122,6 +123,9 @@ impl Core<'_, '_> {
         let file = (plan.len > 0).then_some(found.file);
         if let Some(extra) = &w.settings.response.extra_headers {
             head.extend_from_slice(extra);
+        }
+        if ROUTED {
+            head.extend_from_slice(&self.routed.headers);
         }
         let keep = keep_alive
             && matches!(dialect, Dialect::Http { .. })
@@ -170,7 +174,9 @@ impl Core<'_, '_> {
         worker_slot.request_done(rt.as_micros() as u64, tx, false);
         core_slot.end_request();
         let policy = &w.settings.request_log.policy;
-        if policy.all
+        if ROUTED && self.routed.no_log {
+            // `donotlog:`
+        } else if policy.all
             || policy.should_log(&RequestFacts {
                 status: plan.status,
                 body_bytes: tx.saturating_sub(head_stats.1 as u64),

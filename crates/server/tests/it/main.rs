@@ -20,6 +20,7 @@ mod process_options;
 mod prometheus;
 mod push;
 mod python_plugin;
+mod routing;
 mod server;
 mod smoke;
 mod static_files;
