@@ -254,6 +254,19 @@ pub(crate) fn leading_number(value: &str) -> Option<&str> {
     (!digits.is_empty() && tail_ok).then_some(digits)
 }
 
+/// Why a numeric option refused its value ([`Occurrence::number`]).
+pub(crate) const NOT_A_NUMBER: &str = "expected a non-negative integer";
+
+/// A flag word (`true`, `yes`, `on`, `false`, `no`, `off`, any case) written for a numeric
+/// option, as real configs do (`post-buffering = true`, `cheaper = true`). uWSGI reads it with
+/// `strtol`, as 0 (its 2.1 also warns "non-numeric value ... using 0"), and starts; rwsgi
+/// does the same and warns, while any other value without a leading number stays an error.
+pub(crate) fn is_flag_word(value: &str) -> bool {
+    ["true", "yes", "on", "false", "no", "off"]
+        .iter()
+        .any(|w| value.trim().eq_ignore_ascii_case(w))
+}
+
 /// Interpret a flag value the uWSGI way: absent/empty → true;
 /// `false|off|no|0` (case-insensitive) → false; anything else → true.
 pub fn flag_value(value: Option<&str>) -> bool {
@@ -302,7 +315,9 @@ impl Occurrence<'_> {
     }
 
     /// `Name: value` of `add-header`. The server owns the framing headers, so only
-    /// `Connection: close` of those may be added (it makes every response close).
+    /// `Connection: close` of those may be added (it makes every response close), and
+    /// `Connection: keep-alive` (what the server already does: it keeps each connection the
+    /// protocol lets it keep and says so itself; the header is not added twice).
     pub(crate) fn header(&self) -> Result<(String, String), ConfigError> {
         let v = self.required()?;
         let Some((name, value)) = v.split_once(':') else {
@@ -318,7 +333,9 @@ impl Occurrence<'_> {
         }
         let framing = ["content-length", "transfer-encoding", "connection"];
         if framing.iter().any(|f| name.eq_ignore_ascii_case(f))
-            && !(name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close"))
+            && !(name.eq_ignore_ascii_case("connection")
+                && (value.eq_ignore_ascii_case("close")
+                    || value.eq_ignore_ascii_case("keep-alive")))
         {
             return Err(self.invalid(v, "the server sets this header itself"));
         }
@@ -418,7 +435,7 @@ impl Occurrence<'_> {
     pub(crate) fn number(&self) -> Result<u64, ConfigError> {
         let v = self.required()?;
         let Some(digits) = leading_number(v) else {
-            return Err(self.invalid(v, "expected a non-negative integer"));
+            return Err(self.invalid(v, NOT_A_NUMBER));
         };
         digits
             .parse()

@@ -871,7 +871,8 @@ options! {
     }
     AddHeader { name: "add-header", kind: Multi, value: "HEADER",
         help: "add 'Name: value' to every response (repeatable; 'Connection: close' closes each \
-         connection after its response)",
+         connection after its response; 'Connection: keep-alive' is what rwsgi does anyway: it \
+         keeps every connection HTTP lets it keep and sends that header itself when needed)",
         field: add_headers: Vec<(String, String)> = Vec::new(),
         apply: |c, o| c.add_headers.push(o.header()?),
     }

@@ -603,7 +603,7 @@ fn error_cases_name_the_option() {
         (with(&["--add-header", "X-Frame-Options"]), "command line: invalid value 'X-Frame-Options' for option 'add-header': expected 'Name: value'"),
         (with(&["--add-header", "Bad Name: 1"]), "command line: invalid value 'Bad Name: 1' for option 'add-header': the header name must be an HTTP token"),
         (with(&["--add-header", "Content-Length: 5"]), "command line: invalid value 'Content-Length: 5' for option 'add-header': the server sets this header itself"),
-        (with(&["--add-header", "Connection: keep-alive"]), "command line: invalid value 'Connection: keep-alive' for option 'add-header': the server sets this header itself"),
+        (with(&["--add-header", "Connection: upgrade"]), "command line: invalid value 'Connection: upgrade' for option 'add-header': the server sets this header itself"),
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),
         (with(&["--threads", "0"]), "command line: invalid value '0' for option 'threads': must be between 1 and 65535"),

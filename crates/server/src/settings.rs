@@ -165,10 +165,9 @@ impl Settings {
                     .map_or(ResponseOptions::default().timeout, Duration::from_secs),
                 raise_write_errors: !config.disable_write_exception,
                 extra_headers: render_headers(&config.add_headers),
-                always_close: config
-                    .add_headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
+                always_close: config.add_headers.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
+                }),
             },
             request_log: request_log(config),
             memory_report: config.memory_report,
@@ -302,6 +301,12 @@ mod tests {
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
         assert!(s.response.always_close);
+        // Open edX's `add-header = Connection: Keep-Alive`: what the server does anyway, so
+        // neither rendered nor a reason to close
+        config.add_headers = vec![("Connection".into(), "Keep-Alive".into())];
+        let s = Settings::from_config(&config);
+        assert_eq!(s.response.extra_headers, None);
+        assert!(!s.response.always_close);
     }
 
     #[test]

@@ -344,3 +344,39 @@ fn yaml_and_json_configs_start_and_serve() {
         assert_eq!(env["CORPUS_NAME"], "formats", "{name}: %n\n{env}");
     }
 }
+
+/// `real_forms.ini`: forms from the real-config sample. A `module = m:factory()` is called
+/// once and its result served; a `.wsgi` file loads; `post-buffering = true` starts (as 0, with
+/// uWSGI's warning); `add-header = Connection: Keep-Alive` keeps connections alive without a
+/// second Connection header.
+#[test]
+fn real_config_forms_start_and_serve() {
+    let (server, p) = start("real_forms.ini", &[], &[]);
+    wait_workers_ready(&server, p.stats, 1);
+    let root = get_json(&server, p.http, "/");
+    assert_eq!(root["factory"], true, "{root}");
+    assert_eq!(root["calls"], 1, "{root}");
+    let legacy = get_json(&server, p.http, "/legacy/x");
+    assert_eq!(legacy["wsgi_file"], true, "{legacy}");
+    assert_eq!(legacy["script_name"], "/legacy", "{legacy}");
+    let log = server.log();
+    let warning = format!(
+        "rwsgi: warning: {}:14: 'post-buffering = true' reads as 0, as in uWSGI (a word for a \
+         number is 0): 'post-buffering' gets 0; write the number meant",
+        config("real_forms.ini")
+    );
+    assert!(log.contains(&warning), "{log}");
+    // two requests on one HTTP/1.1 connection: both answered, neither says Connection
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", p.http)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    for _ in 0..2 {
+        use std::io::Write;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let (r, closed) = read_http_response(&mut s).expect("response");
+        assert_eq!(r.status, 200, "{}", server.log());
+        assert!(!closed, "the connection was closed");
+        assert_eq!(r.header("Connection"), None, "{:?}", r.headers);
+    }
+}
