@@ -407,6 +407,20 @@ impl Occurrence<'_> {
         }
     }
 
+    /// `REGEX SECS` of the regex `static-expires*` options, split at the first space as uWSGI
+    /// splits it (`static-expires = /* 31557600`, SearXNG's); `REGEX=SECS` is read too when
+    /// there is no space.
+    pub(crate) fn regex_secs(&self) -> Result<(String, u64), ConfigError> {
+        let v = self.required()?;
+        let Some((re, n)) = v.split_once(' ') else {
+            return self.key_secs();
+        };
+        match n.trim().parse() {
+            Ok(secs) if !re.is_empty() => Ok((re.to_string(), secs)),
+            _ => Err(self.invalid(v, "expected REGEX SECONDS")),
+        }
+    }
+
     /// `--cheaper-algo`: one of uWSGI's algorithm names (uWSGI falls back to spare on an
     /// unknown one; a typo there silently changes how the server scales, so it is refused).
     pub(crate) fn cheaper_algo(&self) -> Result<CheaperAlgo, ConfigError> {

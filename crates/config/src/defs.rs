@@ -808,25 +808,25 @@ options! {
         field: static_expires_type_mtime: Vec<(String, u64)> = Vec::new(),
         apply: |c, o| c.static_expires_type_mtime.push(o.key_secs()?),
     }
-    StaticExpires { name: "static-expires", kind: Multi, value: "REGEX=SECS",
+    StaticExpires { name: "static-expires", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the request for static files whose path matches REGEX",
         field: static_expires: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires.push(o.key_secs()?),
+        apply: |c, o| c.static_expires.push(o.regex_secs()?),
     }
-    StaticExpiresMtime { name: "static-expires-mtime", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresMtime { name: "static-expires-mtime", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the mtime for static files whose path matches REGEX",
         field: static_expires_mtime: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_mtime.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_mtime.push(o.regex_secs()?),
     }
-    StaticExpiresUri { name: "static-expires-uri", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresUri { name: "static-expires-uri", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the request for static files whose REQUEST_URI matches REGEX",
         field: static_expires_uri: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_uri.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_uri.push(o.regex_secs()?),
     }
-    StaticExpiresUriMtime { name: "static-expires-uri-mtime", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresUriMtime { name: "static-expires-uri-mtime", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the mtime for static files whose REQUEST_URI matches REGEX",
         field: static_expires_uri_mtime: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_uri_mtime.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_uri_mtime.push(o.regex_secs()?),
     }
     StaticGzipAll { name: "static-gzip-all", kind: Flag, value: "",
         help: "serve FILE.br / FILE.gz instead of FILE when it exists and the client accepts br / gzip",

@@ -614,6 +614,7 @@ fn error_cases_name_the_option() {
         (with(&["--static-map", "/static"]), "command line: invalid value '/static' for option 'static-map': expected /PREFIX=DIR"),
         (with(&["--static-map2", "=dir"]), "command line: invalid value '=dir' for option 'static-map2': expected /PREFIX=DIR"),
         (with(&["--static-expires-type", "text/css=soon"]), "command line: invalid value 'text/css=soon' for option 'static-expires-type': expected KEY=SECONDS"),
+        (with(&["--static-expires", "/* soon"]), "command line: invalid value '/* soon' for option 'static-expires': expected REGEX SECONDS"),
         (with(&["--file-serve-mode", "ftp"]), "command line: invalid value 'ftp' for option 'file-serve-mode': expected x-sendfile, x-accel-redirect or raw"),
         (with(&["--processes"]), "command line: option 'processes' requires a value"),
         (with(&["-p"]), "command line: option '-p' requires a value"),
@@ -971,6 +972,22 @@ fn static_file_options_accumulate_in_order() {
     assert_eq!(c.file_serve_mode, FileServeMode::XAccelRedirect);
     assert_eq!(c.offload_threads, 4);
     assert!(c.static_gzip_all);
+    // uWSGI's own form for the regex options: REGEX, a space, SECS (SearXNG's config)
+    let c = serve(
+        &[
+            "--socket",
+            ":1",
+            "--module",
+            "m",
+            "--static-expires",
+            "/* 31557600",
+            "--static-expires-mtime",
+            r"\.js$  60",
+        ],
+        &[],
+    );
+    assert_eq!(c.static_expires, [("/*".to_string(), 31557600)]);
+    assert_eq!(c.static_expires_mtime, [(r"\.js$".to_string(), 60)]);
 }
 
 #[test]

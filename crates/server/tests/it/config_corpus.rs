@@ -379,4 +379,15 @@ fn real_config_forms_start_and_serve() {
         assert!(!closed, "the connection was closed");
         assert_eq!(r.header("Connection"), None, "{:?}", r.headers);
     }
+    // static-expires = /* 31557600: a static file expires a year from now
+    let r = try_http(p.http, "GET", "/files/corpus_factory.py", &[], b"")
+        .unwrap_or_else(|e| panic!("static GET: {e}\n{}", server.log()));
+    assert_eq!(r.status, 200, "{}", server.log());
+    assert!(r.text().contains("def create_app"), "{}", r.text());
+    let year: u32 = sh("date -u +%Y").parse().expect("year");
+    let expires = r.header("Expires").unwrap_or_default().to_string();
+    assert!(
+        [year + 1, year + 2].iter().any(|y| expires.contains(&format!(" {y} "))),
+        "Expires: {expires:?}"
+    );
 }
