@@ -421,6 +421,23 @@ impl Occurrence<'_> {
         }
     }
 
+    /// A signal a process can catch (1..=31, not SIGKILL, SIGSTOP or SIGCHLD), by number.
+    pub(crate) fn catchable_signal(&self) -> Result<i32, ConfigError> {
+        let v = self.required()?;
+        match self.number()? {
+            n @ 1..=31 if ![9, 17, 19].contains(&n) => Ok(n as i32),
+            _ => Err(self.invalid(v, "expected a signal number a process can catch")),
+        }
+    }
+
+    /// A number that must be 0 (an off switch for a subsystem rwsgi does not have).
+    pub(crate) fn zero_only(&self, why: &str) -> Result<(), ConfigError> {
+        match self.number()? {
+            0 => Ok(()),
+            _ => Err(self.invalid(self.required()?, why)),
+        }
+    }
+
     /// `--cheaper-algo`: one of uWSGI's algorithm names (uWSGI falls back to spare on an
     /// unknown one; a typo there silently changes how the server scales, so it is refused).
     pub(crate) fn cheaper_algo(&self) -> Result<CheaperAlgo, ConfigError> {

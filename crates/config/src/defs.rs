@@ -1292,6 +1292,31 @@ options! {
     Endfor { name: "endfor", aliases: ["end-for"], kind: Flag, value: "",
         help: "(logic) end a for* block",
     }
+    // --- options the real-config sample uses (scripts/config-sample): each does what
+    // uWSGI's does, or is a documented no-op because rwsgi already behaves so
+    HarakiriGracefulTimeout { name: "harakiri-graceful-timeout", kind: Value, value: "SECS",
+        help: "a worker past --harakiri first gets --harakiri-graceful-signal, and SIGKILL only \
+         if it is still stuck SECS later (0 = off: SIGKILL at once)",
+        field: harakiri_graceful_timeout: Option<u64> = None,
+        apply: |c, o| c.harakiri_graceful_timeout = o.nonzero_or_off()?,
+    }
+    HarakiriGracefulSignal { name: "harakiri-graceful-signal", kind: Value, value: "N",
+        help: "the signal of the graceful harakiri attempt (default 15, SIGTERM)",
+        field: harakiri_graceful_signal: i32 = 15,
+        apply: |c, o| c.harakiri_graceful_signal = o.catchable_signal()?,
+    }
+    Queue { name: "queue", kind: Value, value: "N",
+        help: "0, uWSGI's default, runs without a shared queue, as rwsgi does; rwsgi has no \
+         shared queue (uwsgi.queue_*), so any other size stops start-up",
+        apply: |_c, o| o.zero_only("rwsgi has no shared queue (uwsgi.queue_*): use Redis or a \
+         task queue")?,
+    }
+    PyCallUwsgiForkHooks { name: "py-call-uwsgi-fork-hooks", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi always forks through PyOS_BeforeFork and \
+         PyOS_AfterFork_Parent / _Child, so Python's state and os.register_at_fork hooks follow \
+         every fork",
+    }
+
     // --- uWSGI subsystems rwsgi does not have: refused by name, never silently ignored
     Gevent { name: "gevent", kind: Value, value: "N",
         refused: "rwsgi has no gevent loop: a worker runs --threads OS threads, each with its own \

@@ -603,6 +603,8 @@ fn error_cases_name_the_option() {
         (with(&["--add-header", "X-Frame-Options"]), "command line: invalid value 'X-Frame-Options' for option 'add-header': expected 'Name: value'"),
         (with(&["--add-header", "Bad Name: 1"]), "command line: invalid value 'Bad Name: 1' for option 'add-header': the header name must be an HTTP token"),
         (with(&["--add-header", "Content-Length: 5"]), "command line: invalid value 'Content-Length: 5' for option 'add-header': the server sets this header itself"),
+        (with(&["--queue", "8"]), "command line: invalid value '8' for option 'queue': rwsgi has no shared queue (uwsgi.queue_*): use Redis or a task queue"),
+        (with(&["--harakiri-graceful-signal", "9"]), "command line: invalid value '9' for option 'harakiri-graceful-signal': expected a signal number a process can catch"),
         (with(&["--add-header", "Connection: upgrade"]), "command line: invalid value 'Connection: upgrade' for option 'add-header': the server sets this header itself"),
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),

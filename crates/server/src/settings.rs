@@ -89,6 +89,9 @@ pub(crate) struct MasterSettings {
     pub no_orphans: bool,
     /// `--harakiri` seconds: a worker stuck in one request longer is killed.
     pub harakiri_secs: Option<u64>,
+    /// `--harakiri-graceful-timeout` and `--harakiri-graceful-signal`: the signal a stuck
+    /// worker gets first, and how long it has before the SIGKILL.
+    pub harakiri_graceful: Option<(Duration, rwsgi_os::Signal)>,
     /// `--evil-reload-on-rss` megabytes: the master kills a worker past it.
     pub evil_reload_on_rss_mb: Option<u64>,
     /// `--stats-minified`.
@@ -138,6 +141,13 @@ impl Settings {
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
+                harakiri_graceful: config.harakiri_graceful_timeout.map(|secs| {
+                    let sig = rwsgi_os::Signal::from_named_raw(config.harakiri_graceful_signal);
+                    (
+                        Duration::from_secs(secs),
+                        sig.unwrap_or(rwsgi_os::Signal::TERM),
+                    )
+                }),
                 evil_reload_on_rss_mb: config.evil_reload_on_rss,
                 stats_minified: config.stats_minified,
                 stats_addr: config.stats.clone(),

@@ -4,8 +4,19 @@ The server calls create_app() once per load and serves what it returns.
 """
 
 import json
+import os
 
 CALLS = 0
+# py-call-uwsgi-fork-hooks: the worker was forked the way os.fork() forks, so this ran in it
+FORKED_CHILD = False
+
+
+def _after_in_child():
+    global FORKED_CHILD
+    FORKED_CHILD = True
+
+
+os.register_at_fork(after_in_child=_after_in_child)
 
 
 def create_app():
@@ -13,7 +24,9 @@ def create_app():
     CALLS += 1
 
     def app(environ, start_response):
-        body = json.dumps({"factory": True, "calls": CALLS}).encode()
+        body = json.dumps(
+            {"factory": True, "calls": CALLS, "forked_child": FORKED_CHILD}
+        ).encode()
         start_response(
             "200 OK",
             [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],

@@ -356,6 +356,8 @@ fn real_config_forms_start_and_serve() {
     let root = get_json(&server, p.http, "/");
     assert_eq!(root["factory"], true, "{root}");
     assert_eq!(root["calls"], 1, "{root}");
+    // os.register_at_fork's after_in_child hook ran in the worker
+    assert_eq!(root["forked_child"], true, "{root}");
     let legacy = get_json(&server, p.http, "/legacy/x");
     assert_eq!(legacy["wsgi_file"], true, "{legacy}");
     assert_eq!(legacy["script_name"], "/legacy", "{legacy}");
@@ -387,7 +389,52 @@ fn real_config_forms_start_and_serve() {
     let year: u32 = sh("date -u +%Y").parse().expect("year");
     let expires = r.header("Expires").unwrap_or_default().to_string();
     assert!(
-        [year + 1, year + 2].iter().any(|y| expires.contains(&format!(" {y} "))),
+        [year + 1, year + 2]
+            .iter()
+            .any(|y| expires.contains(&format!(" {y} "))),
         "Expires: {expires:?}"
     );
+}
+
+/// `harakiri_graceful.ini`: a worker stuck past `harakiri` gets SIGTERM first and SIGKILL only
+/// `harakiri-graceful-timeout` seconds later, then a new worker serves.
+#[test]
+fn graceful_harakiri_signals_first_and_kills_after_the_timeout() {
+    let (server, p) = start("harakiri_graceful.ini", &[], &[]);
+    wait_workers_ready(&server, p.stats, 1);
+    let before = get_json(&server, p.http, "/")["pid"].as_u64().expect("pid");
+    // the stuck request gets no answer: the worker is killed under it, harakiri (1 s) plus
+    // the graceful timeout (3 s) after it started, not at the harakiri alone
+    let t0 = std::time::Instant::now();
+    let stuck = try_http(p.http, "GET", "/sleep", &[], b"");
+    let held = t0.elapsed();
+    assert!(
+        stuck.as_ref().map_or(true, |r| r.status != 200),
+        "{:?}",
+        stuck.map(|r| r.status)
+    );
+    assert!(
+        held >= Duration::from_secs(4),
+        "killed after {held:?}\n{}",
+        server.log()
+    );
+    let log = server.log();
+    let first = format!(
+        "*** HARAKIRI ON WORKER 1 (pid: {before}, try: 1): graceful termination attempt with \
+         signal 15 ***"
+    );
+    let second = format!("*** HARAKIRI ON WORKER 1 (pid: {before}, try: 2) ***");
+    let (Some(a), Some(b)) = (log.find(&first), log.find(&second)) else {
+        panic!("no graceful then forced harakiri in:\n{log}");
+    };
+    assert!(a < b, "{log}");
+    let after = eventually(Duration::from_secs(20), "a new worker serves", || {
+        let r = try_http(p.http, "GET", "/", &[], b"").map_err(|e| e.to_string())?;
+        let pid = json(&r)["pid"].as_u64().ok_or("no pid")?;
+        if pid == before {
+            return Err(format!("still pid {pid}"));
+        }
+        Ok(pid)
+    });
+    assert_ne!(after, before);
 }
