@@ -197,11 +197,12 @@ pub struct SignalHook {
 /// Human-readable list of the plugins rwsgi has built in (each of [`BUILTIN_NAMED`] appears).
 pub const BUILTIN_PLUGINS: &str = "python3 (also python, pythonX, pythonX.Y), http, corerouter, \
      cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, \
-     stats_pusher_statsd, stats_pusher_zabbix, carbon";
+     stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json";
 
 /// uWSGI plugins whose function rwsgi has built in, so naming one in `plugins` loads nothing:
 /// `http` (and `corerouter`, its base: `--http` is rwsgi's own HTTP server), the busyness
-/// cheaper algorithm, and the stats pushers.
+/// cheaper algorithm, the stats pushers, and escape_json (the third-party plugin real configs
+/// load as `escape_json_plugin.so` for the `%(json_uri)`-style request log vars).
 const BUILTIN_NAMED: &[&str] = &[
     "http",
     "corerouter",
@@ -212,6 +213,7 @@ const BUILTIN_NAMED: &[&str] = &[
     "stats_pusher_statsd",
     "stats_pusher_zabbix",
     "carbon",
+    "escape_json",
 ];
 
 /// Reduce a plugin reference to its bare name: strips a `N:` modifier
@@ -522,6 +524,13 @@ mod tests {
             ("/usr/lib/uwsgi/plugins/http_plugin.so", "http", true),
             ("corerouter", "corerouter", true),
             ("cheaper_busyness", "cheaper_busyness", true),
+            // PhysioNet's and City of Helsinki's configs
+            (
+                "/code/docker/uwsgi-json-logging-plugin/escape_json_plugin.so",
+                "escape_json",
+                true,
+            ),
+            ("escape_json", "escape_json", true),
             ("gevent", "gevent", false),
             ("pythonista", "pythonista", false),
             ("router_static", "router_static", false),

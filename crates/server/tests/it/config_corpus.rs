@@ -381,6 +381,26 @@ fn real_config_forms_start_and_serve() {
         assert!(!closed, "the connection was closed");
         assert_eq!(r.header("Connection"), None, "{:?}", r.headers);
     }
+    // the escape_json plugin's log vars: the request line is JSON, its strings escaped
+    let r = try_http(
+        p.http,
+        "GET",
+        "/json",
+        &[("User-Agent", "a \"quoted\" agent")],
+        b"",
+    )
+    .unwrap_or_else(|e| panic!("GET /json: {e}\n{}", server.log()));
+    assert_eq!(r.status, 200);
+    let line = eventually(Duration::from_secs(10), "the JSON request line", || {
+        let log = server.log();
+        log.lines()
+            .find(|l| l.starts_with("{\"uri\":\"/json\""))
+            .map(str::to_string)
+            .ok_or(log)
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["ua"], "a \"quoted\" agent", "{line}");
     // static-expires = /* 31557600: a static file expires a year from now
     let r = try_http(p.http, "GET", "/files/corpus_factory.py", &[], b"")
         .unwrap_or_else(|e| panic!("static GET: {e}\n{}", server.log()));
