@@ -623,7 +623,7 @@ fn error_cases_name_the_option() {
         (with(&["--mount", "/x"]), "command line: invalid value '/x' for option 'mount': expected /PREFIX=APP"),
         (with(&["--env", "NOEQ"]), "command line: invalid value 'NOEQ' for option 'env': expected KEY=VALUE"),
         (with(&["--protocol", "fastcgi"]), "command line: invalid value 'fastcgi' for option 'protocol': expected uwsgi, http or http11"),
-        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json"),
         (with(&["stray"]), "command line: unexpected argument 'stray' (expected an option, a .ini file or a .py/.wsgi file)"),
         (with(&["--ini", "/missing.ini"]), "command line: cannot read ini file '/missing.ini': No such file or directory"),
         (vec!["--module", "m"], "no socket configured: use --socket, --http-socket or --http11-socket"),
@@ -644,7 +644,7 @@ fn ini_error_cases_name_file_and_line() {
         ("[uwsgi]\nmodule =\n", "/e.ini:2: option 'module' requires a value"),
         ("[uwsgi\nsocket = :1\n", "/e.ini:1: malformed section header '[uwsgi'"),
         ("[other]\nsocket = :1\n", "command line: ini file '/e.ini' has no [uwsgi] section"),
-        ("[uwsgi]\nplugins = python3,http,lua\n", "/e.ini:2: unknown plugin 'lua': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        ("[uwsgi]\nplugins = python3,http,lua\n", "/e.ini:2: unknown plugin 'lua': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json"),
         ("[uwsgi]\nini = /missing.ini\n", "/e.ini:2: cannot read ini file '/missing.ini': No such file or directory"),
         ("[uwsgi]\nini = /e.ini\n", "/e.ini:2: ini files nested more than 16 levels deep while loading '/e.ini' (include cycle?)"),
     ];
