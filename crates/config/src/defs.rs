@@ -1317,6 +1317,12 @@ options! {
          every fork",
     }
 
+    Https { name: "https", aliases: ["https2"], kind: Multi, value: "ADDR,CERT,KEY",
+        refused: "rwsgi serves no TLS itself: terminate HTTPS in front of it (nginx, a load \
+         balancer) and point it at an --http-socket",
+        help: "serve HTTPS on ADDR with the certificate and key (uWSGI's HTTPS router)",
+    }
+
     // --- uWSGI subsystems rwsgi does not have: refused by name, never silently ignored
     Gevent { name: "gevent", kind: Value, value: "N",
         refused: "rwsgi has no gevent loop: a worker runs --threads OS threads, each with its own \
