@@ -197,11 +197,12 @@ pub struct SignalHook {
 /// Human-readable list of the plugins rwsgi has built in (each of [`BUILTIN_NAMED`] appears).
 pub const BUILTIN_PLUGINS: &str = "python3 (also python, pythonX, pythonX.Y), http, corerouter, \
      cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, \
-     stats_pusher_statsd, stats_pusher_zabbix, carbon";
+     stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json";
 
 /// uWSGI plugins whose function rwsgi has built in, so naming one in `plugins` loads nothing:
 /// `http` (and `corerouter`, its base: `--http` is rwsgi's own HTTP server), the busyness
-/// cheaper algorithm, and the stats pushers.
+/// cheaper algorithm, the stats pushers, and escape_json (the third-party plugin real configs
+/// load as `escape_json_plugin.so` for the `%(json_uri)`-style request log vars).
 const BUILTIN_NAMED: &[&str] = &[
     "http",
     "corerouter",
@@ -212,6 +213,7 @@ const BUILTIN_NAMED: &[&str] = &[
     "stats_pusher_statsd",
     "stats_pusher_zabbix",
     "carbon",
+    "escape_json",
 ];
 
 /// Reduce a plugin reference to its bare name: strips a `N:` modifier
@@ -252,6 +254,19 @@ pub(crate) fn leading_number(value: &str) -> Option<&str> {
     let (digits, tail) = value.split_at(end);
     let tail_ok = tail.is_empty() || tail.starts_with([' ', '\t', ';', '#']);
     (!digits.is_empty() && tail_ok).then_some(digits)
+}
+
+/// Why a numeric option refused its value ([`Occurrence::number`]).
+pub(crate) const NOT_A_NUMBER: &str = "expected a non-negative integer";
+
+/// A flag word (`true`, `yes`, `on`, `false`, `no`, `off`, any case) written for a numeric
+/// option, as real configs do (`post-buffering = true`, `cheaper = true`). uWSGI reads it with
+/// `strtol`, as 0 (its 2.1 also warns "non-numeric value ... using 0"), and starts; rwsgi
+/// does the same and warns, while any other value without a leading number stays an error.
+pub(crate) fn is_flag_word(value: &str) -> bool {
+    ["true", "yes", "on", "false", "no", "off"]
+        .iter()
+        .any(|w| value.trim().eq_ignore_ascii_case(w))
 }
 
 /// Interpret a flag value the uWSGI way: absent/empty → true;
@@ -302,7 +317,9 @@ impl Occurrence<'_> {
     }
 
     /// `Name: value` of `add-header`. The server owns the framing headers, so only
-    /// `Connection: close` of those may be added (it makes every response close).
+    /// `Connection: close` of those may be added (it makes every response close), and
+    /// `Connection: keep-alive` (what the server already does: it keeps each connection the
+    /// protocol lets it keep and says so itself; the header is not added twice).
     pub(crate) fn header(&self) -> Result<(String, String), ConfigError> {
         let v = self.required()?;
         let Some((name, value)) = v.split_once(':') else {
@@ -318,7 +335,9 @@ impl Occurrence<'_> {
         }
         let framing = ["content-length", "transfer-encoding", "connection"];
         if framing.iter().any(|f| name.eq_ignore_ascii_case(f))
-            && !(name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close"))
+            && !(name.eq_ignore_ascii_case("connection")
+                && (value.eq_ignore_ascii_case("close")
+                    || value.eq_ignore_ascii_case("keep-alive")))
         {
             return Err(self.invalid(v, "the server sets this header itself"));
         }
@@ -390,6 +409,37 @@ impl Occurrence<'_> {
         }
     }
 
+    /// `REGEX SECS` of the regex `static-expires*` options, split at the first space as uWSGI
+    /// splits it (`static-expires = /* 31557600`, SearXNG's); `REGEX=SECS` is read too when
+    /// there is no space.
+    pub(crate) fn regex_secs(&self) -> Result<(String, u64), ConfigError> {
+        let v = self.required()?;
+        let Some((re, n)) = v.split_once(' ') else {
+            return self.key_secs();
+        };
+        match n.trim().parse() {
+            Ok(secs) if !re.is_empty() => Ok((re.to_string(), secs)),
+            _ => Err(self.invalid(v, "expected REGEX SECONDS")),
+        }
+    }
+
+    /// A signal a process can catch (1..=31, not SIGKILL, SIGSTOP or SIGCHLD), by number.
+    pub(crate) fn catchable_signal(&self) -> Result<i32, ConfigError> {
+        let v = self.required()?;
+        match self.number()? {
+            n @ 1..=31 if ![9, 17, 19].contains(&n) => Ok(n as i32),
+            _ => Err(self.invalid(v, "expected a signal number a process can catch")),
+        }
+    }
+
+    /// A number that must be 0 (an off switch for a subsystem rwsgi does not have).
+    pub(crate) fn zero_only(&self, why: &str) -> Result<(), ConfigError> {
+        match self.number()? {
+            0 => Ok(()),
+            _ => Err(self.invalid(self.required()?, why)),
+        }
+    }
+
     /// `--cheaper-algo`: one of uWSGI's algorithm names (uWSGI falls back to spare on an
     /// unknown one; a typo there silently changes how the server scales, so it is refused).
     pub(crate) fn cheaper_algo(&self) -> Result<CheaperAlgo, ConfigError> {
@@ -418,7 +468,7 @@ impl Occurrence<'_> {
     pub(crate) fn number(&self) -> Result<u64, ConfigError> {
         let v = self.required()?;
         let Some(digits) = leading_number(v) else {
-            return Err(self.invalid(v, "expected a non-negative integer"));
+            return Err(self.invalid(v, NOT_A_NUMBER));
         };
         digits
             .parse()
@@ -474,6 +524,13 @@ mod tests {
             ("/usr/lib/uwsgi/plugins/http_plugin.so", "http", true),
             ("corerouter", "corerouter", true),
             ("cheaper_busyness", "cheaper_busyness", true),
+            // PhysioNet's and City of Helsinki's configs
+            (
+                "/code/docker/uwsgi-json-logging-plugin/escape_json_plugin.so",
+                "escape_json",
+                true,
+            ),
+            ("escape_json", "escape_json", true),
             ("gevent", "gevent", false),
             ("pythonista", "pythonista", false),
             ("router_static", "router_static", false),

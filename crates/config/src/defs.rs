@@ -1044,25 +1044,25 @@ options! {
         field: static_expires_type_mtime: Vec<(String, u64)> = Vec::new(),
         apply: |c, o| c.static_expires_type_mtime.push(o.key_secs()?),
     }
-    StaticExpires { name: "static-expires", kind: Multi, value: "REGEX=SECS",
+    StaticExpires { name: "static-expires", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the request for static files whose path matches REGEX",
         field: static_expires: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires.push(o.key_secs()?),
+        apply: |c, o| c.static_expires.push(o.regex_secs()?),
     }
-    StaticExpiresMtime { name: "static-expires-mtime", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresMtime { name: "static-expires-mtime", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the mtime for static files whose path matches REGEX",
         field: static_expires_mtime: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_mtime.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_mtime.push(o.regex_secs()?),
     }
-    StaticExpiresUri { name: "static-expires-uri", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresUri { name: "static-expires-uri", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the request for static files whose REQUEST_URI matches REGEX",
         field: static_expires_uri: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_uri.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_uri.push(o.regex_secs()?),
     }
-    StaticExpiresUriMtime { name: "static-expires-uri-mtime", kind: Multi, value: "REGEX=SECS",
+    StaticExpiresUriMtime { name: "static-expires-uri-mtime", kind: Multi, value: "REGEX SECS",
         help: "an Expires header SECS after the mtime for static files whose REQUEST_URI matches REGEX",
         field: static_expires_uri_mtime: Vec<(String, u64)> = Vec::new(),
-        apply: |c, o| c.static_expires_uri_mtime.push(o.key_secs()?),
+        apply: |c, o| c.static_expires_uri_mtime.push(o.regex_secs()?),
     }
     StaticGzipAll { name: "static-gzip-all", kind: Flag, value: "",
         help: "serve FILE.br / FILE.gz instead of FILE when it exists and the client accepts br / gzip",
@@ -1172,7 +1172,8 @@ options! {
     }
     AddHeader { name: "add-header", kind: Multi, value: "HEADER",
         help: "add 'Name: value' to every response (repeatable; 'Connection: close' closes each \
-         connection after its response)",
+         connection after its response; 'Connection: keep-alive' is what rwsgi does anyway: it \
+         keeps every connection HTTP lets it keep and sends that header itself when needed)",
         field: add_headers: Vec<(String, String)> = Vec::new(),
         apply: |c, o| c.add_headers.push(o.header()?),
     }
@@ -1598,6 +1599,37 @@ options! {
     Endfor { name: "endfor", aliases: ["end-for"], kind: Flag, value: "",
         help: "(logic) end a for* block",
     }
+    // --- options the real-config sample uses (scripts/config-sample): each does what
+    // uWSGI's does, or is a documented no-op because rwsgi already behaves so
+    HarakiriGracefulTimeout { name: "harakiri-graceful-timeout", kind: Value, value: "SECS",
+        help: "a worker past --harakiri first gets --harakiri-graceful-signal, and SIGKILL only \
+         if it is still stuck SECS later (0 = off: SIGKILL at once)",
+        field: harakiri_graceful_timeout: Option<u64> = None,
+        apply: |c, o| c.harakiri_graceful_timeout = o.nonzero_or_off()?,
+    }
+    HarakiriGracefulSignal { name: "harakiri-graceful-signal", kind: Value, value: "N",
+        help: "the signal of the graceful harakiri attempt (default 15, SIGTERM)",
+        field: harakiri_graceful_signal: i32 = 15,
+        apply: |c, o| c.harakiri_graceful_signal = o.catchable_signal()?,
+    }
+    Queue { name: "queue", kind: Value, value: "N",
+        help: "0, uWSGI's default, runs without a shared queue, as rwsgi does; rwsgi has no \
+         shared queue (uwsgi.queue_*), so any other size stops start-up",
+        apply: |_c, o| o.zero_only("rwsgi has no shared queue (uwsgi.queue_*): use Redis or a \
+         task queue")?,
+    }
+    PyCallUwsgiForkHooks { name: "py-call-uwsgi-fork-hooks", kind: Flag, value: "", noop: true,
+        help: "accepted for compatibility: rwsgi always forks through PyOS_BeforeFork and \
+         PyOS_AfterFork_Parent / _Child, so Python's state and os.register_at_fork hooks follow \
+         every fork",
+    }
+
+    Https { name: "https", aliases: ["https2"], kind: Multi, value: "ADDR,CERT,KEY",
+        refused: "rwsgi serves no TLS itself: terminate HTTPS in front of it (nginx, a load \
+         balancer) and point it at an --http-socket",
+        help: "serve HTTPS on ADDR with the certificate and key (uWSGI's HTTPS router)",
+    }
+
     // --- uWSGI subsystems rwsgi does not have: refused by name, never silently ignored
     Gevent { name: "gevent", kind: Value, value: "N",
         refused: "rwsgi has no gevent loop: a worker runs --threads OS threads, each with its own \

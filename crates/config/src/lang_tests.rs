@@ -537,3 +537,46 @@ fn unknown_keys_warn_with_a_suggestion() {
     let e = fake_parse(&["--vaccum"], &FakeHost::with_files(&[])).unwrap_err();
     assert_eq!(e.to_string(), "command line: unknown option 'vaccum'");
 }
+
+#[test]
+fn a_flag_word_for_a_number_reads_as_zero_with_a_warning() {
+    // real configs: kobo-kpi and Runestone `post-buffering = true`, Label Studio `cheaper = true`
+    for (line, field, want) in [
+        (
+            "post-buffering = true",
+            (|c: &Config| c.post_buffering.to_string()) as fn(&Config) -> String,
+            "0",
+        ),
+        (
+            "max-requests = Off",
+            |c| format!("{:?}", c.max_requests),
+            "None",
+        ),
+    ] {
+        let p = ok(line, FakeHost::with_files(&[]));
+        assert_eq!(field(config(&p)), want, "{line}");
+        let (written, name) = line.split_once(" = ").map(|(k, v)| (v, k)).unwrap();
+        assert_eq!(
+            warning_lines(&p),
+            [format!(
+                "/e.ini:4: '{name} = {written}' reads as 0, as in uWSGI (a word for a number \
+                 is 0): '{name}' gets 0; write the number meant"
+            )],
+            "{line}"
+        );
+    }
+    // a word where 0 is out of range is still refused, naming the range
+    let e = ini("listen = yes", FakeHost::with_files(&[]))
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        e.as_deref()
+            .is_some_and(|e| e.starts_with("/e.ini:4: invalid value '0' for option 'listen'")),
+        "{e:?}"
+    );
+    // any other word is an error as before
+    let e = ini("post-buffering = lots", FakeHost::with_files(&[]))
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(e.as_deref(), Some("/e.ini:4: invalid value 'lots' for option 'post-buffering': expected a non-negative integer"));
+}

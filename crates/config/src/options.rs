@@ -317,6 +317,7 @@ mod tests {
                 "log-reopen",
                 "log-master-stream",
                 "log-master-req-stream",
+                "py-call-uwsgi-fork-hooks",
             ]
         );
     }

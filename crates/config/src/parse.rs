@@ -21,7 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::config::ExportedOptions;
-use crate::config::{flag_value, Occurrence};
+use crate::config::{flag_value, is_flag_word, Occurrence, NOT_A_NUMBER};
 use crate::defs::Config;
 use crate::error::{ConfigError, Origin, Warning};
 use crate::expr;
@@ -1044,12 +1044,28 @@ impl Parser<'_> {
                     ),
                 });
             }
-            cfg.apply(&Occurrence {
+            let occurrence = |value| Occurrence {
                 spec,
                 written: &e.written,
-                value: v.as_deref(),
+                value,
                 origin: &e.origin,
-            })?;
+            };
+            match cfg.apply(&occurrence(v.as_deref())) {
+                Err(ConfigError::InvalidValue { reason, value, .. })
+                    if reason == NOT_A_NUMBER && is_flag_word(&value) =>
+                {
+                    cfg.apply(&occurrence(Some("0")))?;
+                    warnings.push(Warning {
+                        origin: e.origin.clone(),
+                        message: format!(
+                            "'{} = {value}' reads as 0, as in uWSGI (a word for a number is 0): \
+                             '{}' gets 0; write the number meant",
+                            e.written, spec.name
+                        ),
+                    });
+                }
+                r => r?,
+            }
             if spec.opt == Opt::Protocol {
                 protocol = v.clone();
             }

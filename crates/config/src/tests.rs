@@ -603,7 +603,9 @@ fn error_cases_name_the_option() {
         (with(&["--add-header", "X-Frame-Options"]), "command line: invalid value 'X-Frame-Options' for option 'add-header': expected 'Name: value'"),
         (with(&["--add-header", "Bad Name: 1"]), "command line: invalid value 'Bad Name: 1' for option 'add-header': the header name must be an HTTP token"),
         (with(&["--add-header", "Content-Length: 5"]), "command line: invalid value 'Content-Length: 5' for option 'add-header': the server sets this header itself"),
-        (with(&["--add-header", "Connection: keep-alive"]), "command line: invalid value 'Connection: keep-alive' for option 'add-header': the server sets this header itself"),
+        (with(&["--queue", "8"]), "command line: invalid value '8' for option 'queue': rwsgi has no shared queue (uwsgi.queue_*): use Redis or a task queue"),
+        (with(&["--harakiri-graceful-signal", "9"]), "command line: invalid value '9' for option 'harakiri-graceful-signal': expected a signal number a process can catch"),
+        (with(&["--add-header", "Connection: upgrade"]), "command line: invalid value 'Connection: upgrade' for option 'add-header': the server sets this header itself"),
         (with(&["-p", "0"]), "command line: invalid value '0' for option '-p': must be between 1 and 65535"),
         (with(&["--workers=-3"]), "command line: invalid value '-3' for option 'workers': expected a non-negative integer"),
         (with(&["--threads", "0"]), "command line: invalid value '0' for option 'threads': must be between 1 and 65535"),
@@ -614,13 +616,14 @@ fn error_cases_name_the_option() {
         (with(&["--static-map", "/static"]), "command line: invalid value '/static' for option 'static-map': expected /PREFIX=DIR"),
         (with(&["--static-map2", "=dir"]), "command line: invalid value '=dir' for option 'static-map2': expected /PREFIX=DIR"),
         (with(&["--static-expires-type", "text/css=soon"]), "command line: invalid value 'text/css=soon' for option 'static-expires-type': expected KEY=SECONDS"),
+        (with(&["--static-expires", "/* soon"]), "command line: invalid value '/* soon' for option 'static-expires': expected REGEX SECONDS"),
         (with(&["--file-serve-mode", "ftp"]), "command line: invalid value 'ftp' for option 'file-serve-mode': expected x-sendfile, x-accel-redirect or raw"),
         (with(&["--processes"]), "command line: option 'processes' requires a value"),
         (with(&["-p"]), "command line: option '-p' requires a value"),
         (with(&["--mount", "/x"]), "command line: invalid value '/x' for option 'mount': expected /PREFIX=APP"),
         (with(&["--env", "NOEQ"]), "command line: invalid value 'NOEQ' for option 'env': expected KEY=VALUE"),
         (with(&["--protocol", "fastcgi"]), "command line: invalid value 'fastcgi' for option 'protocol': expected uwsgi, http or http11"),
-        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        (with(&["--plugins", "python3,router_static"]), "command line: unknown plugin 'router_static': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json"),
         (with(&["stray"]), "command line: unexpected argument 'stray' (expected an option, a .ini file or a .py/.wsgi file)"),
         (with(&["--ini", "/missing.ini"]), "command line: cannot read ini file '/missing.ini': No such file or directory"),
         (vec!["--module", "m"], "no socket configured: use --socket, --http-socket or --http11-socket"),
@@ -641,7 +644,7 @@ fn ini_error_cases_name_file_and_line() {
         ("[uwsgi]\nmodule =\n", "/e.ini:2: option 'module' requires a value"),
         ("[uwsgi\nsocket = :1\n", "/e.ini:1: malformed section header '[uwsgi'"),
         ("[other]\nsocket = :1\n", "command line: ini file '/e.ini' has no [uwsgi] section"),
-        ("[uwsgi]\nplugins = python3,http,lua\n", "/e.ini:2: unknown plugin 'lua': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon"),
+        ("[uwsgi]\nplugins = python3,http,lua\n", "/e.ini:2: unknown plugin 'lua': rwsgi has these built in: python3 (also python, pythonX, pythonX.Y), http, corerouter, cheaper_busyness, stats_pusher_file, stats_pusher_mongodb, stats_pusher_socket, stats_pusher_statsd, stats_pusher_zabbix, carbon, escape_json"),
         ("[uwsgi]\nini = /missing.ini\n", "/e.ini:2: cannot read ini file '/missing.ini': No such file or directory"),
         ("[uwsgi]\nini = /e.ini\n", "/e.ini:2: ini files nested more than 16 levels deep while loading '/e.ini' (include cycle?)"),
     ];
@@ -971,6 +974,22 @@ fn static_file_options_accumulate_in_order() {
     assert_eq!(c.file_serve_mode, FileServeMode::XAccelRedirect);
     assert_eq!(c.offload_threads, 4);
     assert!(c.static_gzip_all);
+    // uWSGI's own form for the regex options: REGEX, a space, SECS (SearXNG's config)
+    let c = serve(
+        &[
+            "--socket",
+            ":1",
+            "--module",
+            "m",
+            "--static-expires",
+            "/* 31557600",
+            "--static-expires-mtime",
+            r"\.js$  60",
+        ],
+        &[],
+    );
+    assert_eq!(c.static_expires, [("/*".to_string(), 31557600)]);
+    assert_eq!(c.static_expires_mtime, [(r"\.js$".to_string(), 60)]);
 }
 
 #[test]

@@ -339,7 +339,7 @@ fn parse_template(text: &str) -> Vec<TemplatePiece> {
 }
 
 /// Appends `bytes` as the inside of a JSON string (control characters as `\uXXXX`).
-fn escape_json(bytes: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn escape_json(bytes: &[u8], out: &mut Vec<u8>) {
     for &b in bytes {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),

@@ -131,6 +131,8 @@ struct WorkerProc {
     stopping_since: Option<Instant>,
     /// SIGKILL sent (harakiri, evil reload): nothing left to do but reap it.
     killed: bool,
+    /// `--harakiri-graceful-timeout`: when the graceful harakiri signal was sent.
+    graceful_harakiri_at: Option<Instant>,
     /// Respawn no earlier than this.
     respawn_at: Option<Instant>,
     /// Cheaped: the cheaper subsystem stopped it (or is stopping it); not respawned.
@@ -622,6 +624,7 @@ impl Master {
             spawned: Some(Instant::now()),
             stopping_since: None,
             killed: false,
+            graceful_harakiri_at: None,
             respawn_at: None,
             cheap: false,
         };
@@ -865,15 +868,45 @@ impl Master {
                 let c = self.scoreboard.core(wid, core);
                 c.in_request() && now.saturating_sub(c.request_start()) > limit
             });
-            if stuck {
-                eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1) ***");
-                if self.settings.master.harakiri_verbose {
-                    for line in crate::process_opts::read_harakiri_details(pid) {
-                        eprintln!("{line}");
+            if !stuck {
+                continue;
+            }
+            // uWSGI's graceful harakiri: the first attempt is a signal, a SIGKILL follows if
+            // the worker is still stuck after the timeout
+            match (
+                self.settings.master.harakiri_graceful,
+                w.graceful_harakiri_at,
+            ) {
+                (Some((_, sig)), None) => {
+                    eprintln!(
+                        "*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1): graceful \
+                         termination attempt with signal {} ***",
+                        sig.as_raw()
+                    );
+                    if self.settings.master.harakiri_verbose {
+                        for line in crate::process_opts::read_harakiri_details(pid) {
+                            eprintln!("{line}");
+                        }
                     }
+                    self.scoreboard.worker(wid).inc_harakiri();
+                    self.workers[idx].graceful_harakiri_at = Some(Instant::now());
+                    let _ = process::kill(pid, sig);
                 }
-                self.scoreboard.worker(wid).inc_harakiri();
-                self.kill_worker(idx);
+                (Some((timeout, _)), Some(at)) if at.elapsed() < timeout => {}
+                (Some(_), Some(_)) => {
+                    eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 2) ***");
+                    self.kill_worker(idx);
+                }
+                (None, _) => {
+                    eprintln!("*** HARAKIRI ON WORKER {wid} (pid: {pid}, try: 1) ***");
+                    if self.settings.master.harakiri_verbose {
+                        for line in crate::process_opts::read_harakiri_details(pid) {
+                            eprintln!("{line}");
+                        }
+                    }
+                    self.scoreboard.worker(wid).inc_harakiri();
+                    self.kill_worker(idx);
+                }
             }
         }
     }

@@ -266,6 +266,10 @@ enum Piece {
     Text(Vec<u8>),
     /// A CGI var of the request.
     Var(Vec<u8>),
+    /// A CGI var, JSON-escaped: `%(json_uri)`, `%(json_host)`, `%(json_referer)`,
+    /// `%(json_uagent)`, the log vars of the escape_json plugin real configs load
+    /// (velebit-ai/uwsgi-json-logging-plugin), built in.
+    JsonVar(Vec<u8>),
     /// The client address ([`LogLine::remote_addr`]).
     Addr,
     Proto,
@@ -333,6 +337,10 @@ impl LogFormat {
             let _ = match piece {
                 Piece::Text(t) => buf.write_all(t),
                 Piece::Var(k) => buf.write_all(line.var(k)),
+                Piece::JsonVar(k) => {
+                    crate::logsink::escape_json(line.var(k), buf);
+                    Ok(())
+                }
                 Piece::Addr => buf.write_all(line.remote_addr),
                 Piece::Proto => buf.write_all(line.protocol),
                 Piece::Status => write!(buf, "{}", line.status),
@@ -396,6 +404,10 @@ impl Piece {
             "proto" => Piece::Proto,
             "uagent" => Piece::Var(b"HTTP_USER_AGENT".to_vec()),
             "referer" => Piece::Var(b"HTTP_REFERER".to_vec()),
+            "json_uri" => Piece::JsonVar(b"REQUEST_URI".to_vec()),
+            "json_host" => Piece::JsonVar(b"HTTP_HOST".to_vec()),
+            "json_referer" => Piece::JsonVar(b"HTTP_REFERER".to_vec()),
+            "json_uagent" => Piece::JsonVar(b"HTTP_USER_AGENT".to_vec()),
             "status" => Piece::Status,
             "micros" => Piece::Micros,
             "msecs" => Piece::Msecs,
@@ -470,6 +482,29 @@ mod tests {
             io_errors: (false, true),
             memory: None,
         }
+    }
+
+    #[test]
+    fn json_log_vars_are_json_escaped_as_the_escape_json_plugin_makes_them() {
+        // PhysioNet's log-format: "uri":"%(json_uri)", "host":"%(json_host)"
+        let f = LogFormat::parse(
+            "{\"uri\":\"%(json_uri)\", \"host\":\"%(json_host)\", \"ua\":\"%(json_uagent)\", \
+             \"ref\":\"%(json_referer)\"}",
+            None,
+        );
+        let mut v = vars();
+        v.set(b"REQUEST_URI", b"/q?s=\"a\\b\"\t\x01");
+        v.set(b"HTTP_USER_AGENT", b"x\ny");
+        let mut buf = Vec::new();
+        f.render(&line(&v), &mut buf);
+        let text = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            text,
+            "{\"uri\":\"/q?s=\\\"a\\\\b\\\"\\t\\u0001\", \"host\":\"example.test\", \
+             \"ua\":\"x\\ny\", \"ref\":\"\"}\n"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(text.trim_end()).expect("valid JSON");
+        assert_eq!(parsed["uri"], "/q?s=\"a\\b\"\t\u{1}");
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub(crate) struct MasterSettings {
     pub no_orphans: bool,
     /// `--harakiri` seconds: a worker stuck in one request longer is killed.
     pub harakiri_secs: Option<u64>,
+    /// `--harakiri-graceful-timeout` and `--harakiri-graceful-signal`: the signal a stuck
+    /// worker gets first, and how long it has before the SIGKILL.
+    pub harakiri_graceful: Option<(Duration, rwsgi_os::Signal)>,
     /// `--evil-reload-on-rss` megabytes: the master kills a worker past it.
     pub evil_reload_on_rss_mb: Option<u64>,
     /// `--stats-minified`.
@@ -195,6 +198,13 @@ impl Settings {
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
                 signal_bufsize: config.signal_bufsize as usize,
+                harakiri_graceful: config.harakiri_graceful_timeout.map(|secs| {
+                    let sig = rwsgi_os::Signal::from_named_raw(config.harakiri_graceful_signal);
+                    (
+                        Duration::from_secs(secs),
+                        sig.unwrap_or(rwsgi_os::Signal::TERM),
+                    )
+                }),
                 evil_reload_on_rss_mb: config.evil_reload_on_rss,
                 stats_minified: config.stats_minified,
                 stats_addr: config.stats.clone(),
@@ -233,10 +243,9 @@ impl Settings {
                     .map_or(ResponseOptions::default().timeout, Duration::from_secs),
                 raise_write_errors: !config.disable_write_exception,
                 extra_headers: render_headers(&config.add_headers),
-                always_close: config
-                    .add_headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("connection")),
+                always_close: config.add_headers.iter().any(|(n, v)| {
+                    n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close")
+                }),
             },
             request_log: request_log(config),
             memory_report: config.memory_report,
@@ -409,6 +418,12 @@ mod tests {
             Some(&b"X-Frame-Options: DENY\r\nX-A: 1\r\n"[..])
         );
         assert!(s.response.always_close);
+        // Open edX's `add-header = Connection: Keep-Alive`: what the server does anyway, so
+        // neither rendered nor a reason to close
+        config.add_headers = vec![("Connection".into(), "Keep-Alive".into())];
+        let s = Settings::from_config(&config);
+        assert_eq!(s.response.extra_headers, None);
+        assert!(!s.response.always_close);
     }
 
     #[test]

@@ -181,8 +181,21 @@ pub fn load(py: Python<'_>, spec: &AppSpec, chdir: &str) -> Result<App, AppError
             let abs = Path::new(path);
             let util = py.import("importlib.util").map_err(load_err)?;
             let name = file_module_name(path);
+            // An explicit source loader: uWSGI compiles any file (`app.wsgi`, mod_wsgi's
+            // habit), while importlib guesses the loader from a `.py` suffix only.
+            let loader = py
+                .import("importlib.machinery")
+                .and_then(|m| m.getattr("SourceFileLoader"))
+                .and_then(|l| l.call1((name.as_str(), path.as_str())))
+                .map_err(load_err)?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("loader", &loader).map_err(load_err)?;
             let spec_obj = util
-                .call_method1("spec_from_file_location", (name.as_str(), abs))
+                .call_method(
+                    "spec_from_file_location",
+                    (name.as_str(), abs),
+                    Some(&kwargs),
+                )
                 .map_err(load_err)?;
             if spec_obj.is_none() {
                 return Err(load_err(pyo3::exceptions::PyFileNotFoundError::new_err(
@@ -203,14 +216,34 @@ pub fn load(py: Python<'_>, spec: &AppSpec, chdir: &str) -> Result<App, AppError
             module
         }
     };
-    let callable = module
-        .getattr(spec.callable.as_str())
-        .ok()
-        .filter(|c| c.is_callable())
-        .ok_or_else(|| AppError::NoCallable {
-            what: what.clone(),
-            callable: spec.callable.clone(),
-        })?;
+    let no_callable = || AppError::NoCallable {
+        what: what.clone(),
+        callable: spec.callable.clone(),
+    };
+    // `module = pkg.mod:create_app()` (or `callable = create_app()`): uWSGI's module loader
+    // calls the factory without arguments and serves what it returns (not for files, as in
+    // uWSGI).
+    let factory = match &spec.source {
+        AppSource::Module(_) => spec.callable.strip_suffix("()"),
+        // Paste apps returned above.
+        AppSource::File(_) | AppSource::Paste(_) => None,
+    };
+    let callable = match factory {
+        Some(name) => {
+            let f = module
+                .getattr(name)
+                .ok()
+                .filter(|c| c.is_callable())
+                .ok_or_else(no_callable)?;
+            f.call0().map_err(load_err)?
+        }
+        None => module
+            .getattr(spec.callable.as_str())
+            .map_err(|_| no_callable())?,
+    };
+    if !callable.is_callable() {
+        return Err(no_callable());
+    }
     Ok(App {
         mountpoint: spec.mountpoint.clone(),
         callable: callable.unbind(),

@@ -344,3 +344,117 @@ fn yaml_and_json_configs_start_and_serve() {
         assert_eq!(env["CORPUS_NAME"], "formats", "{name}: %n\n{env}");
     }
 }
+
+/// `real_forms.ini`: forms from the real-config sample. A `module = m:factory()` is called
+/// once and its result served; a `.wsgi` file loads; `post-buffering = true` starts (as 0, with
+/// uWSGI's warning); `add-header = Connection: Keep-Alive` keeps connections alive without a
+/// second Connection header.
+#[test]
+fn real_config_forms_start_and_serve() {
+    let (server, p) = start("real_forms.ini", &[], &[]);
+    wait_workers_ready(&server, p.stats, 1);
+    let root = get_json(&server, p.http, "/");
+    assert_eq!(root["factory"], true, "{root}");
+    assert_eq!(root["calls"], 1, "{root}");
+    // os.register_at_fork's after_in_child hook ran in the worker
+    assert_eq!(root["forked_child"], true, "{root}");
+    let legacy = get_json(&server, p.http, "/legacy/x");
+    assert_eq!(legacy["wsgi_file"], true, "{legacy}");
+    assert_eq!(legacy["script_name"], "/legacy", "{legacy}");
+    let log = server.log();
+    let warning = format!(
+        "rwsgi: warning: {}:14: 'post-buffering = true' reads as 0, as in uWSGI (a word for a \
+         number is 0): 'post-buffering' gets 0; write the number meant",
+        config("real_forms.ini")
+    );
+    assert!(log.contains(&warning), "{log}");
+    // two requests on one HTTP/1.1 connection: both answered, neither says Connection
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", p.http)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    for _ in 0..2 {
+        use std::io::Write;
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("send");
+        let (r, closed) = read_http_response(&mut s).expect("response");
+        assert_eq!(r.status, 200, "{}", server.log());
+        assert!(!closed, "the connection was closed");
+        assert_eq!(r.header("Connection"), None, "{:?}", r.headers);
+    }
+    // the escape_json plugin's log vars: the request line is JSON, its strings escaped
+    let r = try_http(
+        p.http,
+        "GET",
+        "/json",
+        &[("User-Agent", "a \"quoted\" agent")],
+        b"",
+    )
+    .unwrap_or_else(|e| panic!("GET /json: {e}\n{}", server.log()));
+    assert_eq!(r.status, 200);
+    let line = eventually(Duration::from_secs(10), "the JSON request line", || {
+        let log = server.log();
+        log.lines()
+            .find(|l| l.starts_with("{\"uri\":\"/json\""))
+            .map(str::to_string)
+            .ok_or(log)
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["ua"], "a \"quoted\" agent", "{line}");
+    // static-expires = /* 31557600: a static file expires a year from now
+    let r = try_http(p.http, "GET", "/files/corpus_factory.py", &[], b"")
+        .unwrap_or_else(|e| panic!("static GET: {e}\n{}", server.log()));
+    assert_eq!(r.status, 200, "{}", server.log());
+    assert!(r.text().contains("def create_app"), "{}", r.text());
+    let year: u32 = sh("date -u +%Y").parse().expect("year");
+    let expires = r.header("Expires").unwrap_or_default().to_string();
+    assert!(
+        [year + 1, year + 2]
+            .iter()
+            .any(|y| expires.contains(&format!(" {y} "))),
+        "Expires: {expires:?}"
+    );
+}
+
+/// `harakiri_graceful.ini`: a worker stuck past `harakiri` gets SIGTERM first and SIGKILL only
+/// `harakiri-graceful-timeout` seconds later, then a new worker serves.
+#[test]
+fn graceful_harakiri_signals_first_and_kills_after_the_timeout() {
+    let (server, p) = start("harakiri_graceful.ini", &[], &[]);
+    wait_workers_ready(&server, p.stats, 1);
+    let before = get_json(&server, p.http, "/")["pid"].as_u64().expect("pid");
+    // the stuck request gets no answer: the worker is killed under it, harakiri (1 s) plus
+    // the graceful timeout (3 s) after it started, not at the harakiri alone
+    let t0 = std::time::Instant::now();
+    let stuck = try_http(p.http, "GET", "/sleep", &[], b"");
+    let held = t0.elapsed();
+    assert!(
+        stuck.as_ref().map_or(true, |r| r.status != 200),
+        "{:?}",
+        stuck.map(|r| r.status)
+    );
+    assert!(
+        held >= Duration::from_secs(4),
+        "killed after {held:?}\n{}",
+        server.log()
+    );
+    let log = server.log();
+    let first = format!(
+        "*** HARAKIRI ON WORKER 1 (pid: {before}, try: 1): graceful termination attempt with \
+         signal 15 ***"
+    );
+    let second = format!("*** HARAKIRI ON WORKER 1 (pid: {before}, try: 2) ***");
+    let (Some(a), Some(b)) = (log.find(&first), log.find(&second)) else {
+        panic!("no graceful then forced harakiri in:\n{log}");
+    };
+    assert!(a < b, "{log}");
+    let after = eventually(Duration::from_secs(20), "a new worker serves", || {
+        let r = try_http(p.http, "GET", "/", &[], b"").map_err(|e| e.to_string())?;
+        let pid = json(&r)["pid"].as_u64().ok_or("no pid")?;
+        if pid == before {
+            return Err(format!("still pid {pid}"));
+        }
+        Ok(pid)
+    });
+    assert_ne!(after, before);
+}
