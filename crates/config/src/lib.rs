@@ -40,6 +40,7 @@ mod logic;
 mod magic;
 pub mod options;
 mod parse;
+pub mod pcre;
 pub mod routing;
 
 pub use addr::{Addr, AddrError};

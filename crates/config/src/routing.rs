@@ -65,15 +65,15 @@ pub enum RouteOption {
     Label,
 }
 
-/// A compiled regexp (Rust `regex` syntax, which covers the PCRE that routing rules use;
-/// look-around and back-references are refused at start-up). Compared by its source.
+/// A compiled regexp (Rust `regex` syntax, which covers the PCRE that routing rules use, PCRE's
+/// literal braces read as PCRE does; look-around and back-references are refused at start-up). Compared by its source.
 #[derive(Clone)]
 pub struct Pattern(Regex);
 
 impl Pattern {
     /// Compiles `source`.
     pub fn new(source: &str) -> Result<Pattern, String> {
-        Regex::new(source)
+        Regex::new(&crate::pcre::literal_braces(source))
             .map(Pattern)
             .map_err(|e| format!("invalid regexp '{source}': {e}"))
     }

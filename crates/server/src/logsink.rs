@@ -389,8 +389,41 @@ enum SyslogSocket {
 pub(crate) struct RouteSpec {
     /// The named logger the matching lines go to.
     pub logger: String,
-    /// Matched against the whole line, its newline included.
-    pub regex: regex::bytes::Regex,
+    /// Matched against the whole line (see [`LineRegex::is_match`]).
+    pub regex: LineRegex,
+}
+
+/// A log route's regexp. uWSGI compiles them with PCRE, and real configs use what Rust
+/// `regex` lacks (`^((?!\{).)*$`: look-ahead), so a pattern `regex` refuses is compiled by
+/// `fancy-regex` (look-around, back-references); PCRE's literal braces are read as PCRE does.
+#[derive(Debug, Clone)]
+pub(crate) enum LineRegex {
+    /// Most patterns: matched on the line's bytes.
+    Plain(regex::bytes::Regex),
+    /// Patterns that need backtracking: matched on the line as text (invalid UTF-8 replaced).
+    Fancy(fancy_regex::Regex),
+}
+
+impl LineRegex {
+    fn new(pattern: &str) -> Result<LineRegex, String> {
+        let pattern = rwsgi_config::pcre::literal_braces(pattern);
+        match regex::bytes::Regex::new(&pattern) {
+            Ok(r) => Ok(LineRegex::Plain(r)),
+            Err(plain) => fancy_regex::Regex::new(&pattern)
+                .map(LineRegex::Fancy)
+                .map_err(|_| plain.to_string()),
+        }
+    }
+
+    /// Whether `line` matches; a fancy pattern that exceeds its backtracking limit does not.
+    /// The line's newline is left out, so that `$` matches before it, as PCRE's does.
+    fn is_match(&self, line: &[u8]) -> bool {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        match self {
+            LineRegex::Plain(r) => r.is_match(line),
+            LineRegex::Fancy(r) => r.is_match(&String::from_utf8_lossy(line)).unwrap_or(false),
+        }
+    }
 }
 
 impl RouteSpec {
@@ -401,11 +434,10 @@ impl RouteSpec {
             .split_once(' ')
             .filter(|(n, p)| !n.is_empty() && !p.trim().is_empty())
             .ok_or_else(|| LogSpecError::BadRoute(spec.to_string()))?;
-        let regex =
-            regex::bytes::Regex::new(pattern.trim()).map_err(|e| LogSpecError::RouteRegex {
-                spec: spec.to_string(),
-                why: e.to_string(),
-            })?;
+        let regex = LineRegex::new(pattern.trim()).map_err(|why| LogSpecError::RouteRegex {
+            spec: spec.to_string(),
+            why,
+        })?;
         Ok(RouteSpec {
             logger: name.to_string(),
             regex,
@@ -438,7 +470,7 @@ impl NamedLogger {
 #[derive(Debug, Default)]
 pub(crate) struct Routing {
     /// Each route's regexp and the index of the output it names.
-    routes: Vec<(regex::bytes::Regex, usize)>,
+    routes: Vec<(LineRegex, usize)>,
     /// The outputs without a name.
     unnamed: Vec<usize>,
 }
@@ -862,8 +894,16 @@ mod tests {
             RouteSpec::parse("x (unclosed"),
             Err(LogSpecError::RouteRegex { .. })
         ));
-        // PCRE's look-around is not Rust regex syntax: refused, never silently different.
-        assert!(RouteSpec::parse("x ^((?!msg).)*$").is_err());
+        // The PCRE real configs use (Label Studio, PhysioNet): a lone brace is a literal, and
+        // look-ahead routes every line that has none.
+        let json = route("applogger {");
+        assert!(json.regex.is_match(b"{\"msg\": 1}\n"));
+        assert!(!json.regex.is_match(b"plain line\n"));
+        let rest = route("default ^((?!\\{).)*$");
+        assert!(matches!(rest.regex, LineRegex::Fancy(_)));
+        assert!(rest.regex.is_match(b"plain line\n"));
+        assert!(!rest.regex.is_match(b"{\"msg\": 1}\n"));
+        assert!(!rest.regex.is_match(b"a line with { inside\n"));
     }
 
     #[test]
