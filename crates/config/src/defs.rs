@@ -792,6 +792,14 @@ options! {
             c.umask = Some(chmod_mode(o)?)
         },
     }
+    Ksm { name: "ksm", kind: OptionalValue, value: "N",
+        help: "let the kernel's KSM merge identical memory pages of the master and every worker \
+               (prctl PR_SET_MEMORY_MERGE at start-up, Linux 6.4+; uWSGI re-marks its mappings \
+               every N cycles, the process-wide flag covers new ones too, so N > 0 only turns it \
+               on; 0: off)",
+        field: ksm: bool = false,
+        apply: |c, o| c.ksm = o.value.is_none() || o.number()? > 0,
+    }
     MaxFd { name: "max-fd", kind: Value, value: "N",
         help: "set the open file descriptor limit (RLIMIT_NOFILE, soft and hard) of the master \
          and every worker to N (raising it needs root)",

@@ -101,6 +101,19 @@ pub fn set_open_files_limit(soft: u64) -> io::Result<()> {
     Ok(rustix::process::setrlimit(Resource::Nofile, limit)?)
 }
 
+/// Lets the kernel's KSM merge identical pages of this process and of the children it forks
+/// later (`prctl(PR_SET_MEMORY_MERGE, 1)`, Linux 6.4+): `--ksm`.
+pub fn enable_memory_merge() -> io::Result<()> {
+    // SAFETY: PR_SET_MEMORY_MERGE takes plain integers and changes only a flag of this
+    // process's memory descriptor. libc's: rustix keeps this prctl option private.
+    let rc = unsafe { libc::prctl(libc::PR_SET_MEMORY_MERGE, 1, 0, 0, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Asks the kernel to send `sig` to this process when its parent dies.
 pub fn set_parent_death_signal(sig: Signal) -> io::Result<()> {
     Ok(rustix::process::set_parent_process_death_signal(Some(sig))?)

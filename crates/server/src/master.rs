@@ -239,6 +239,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         limit_address_space(mb).map_err(os("setrlimit(RLIMIT_AS) for --limit-as"))?;
     }
     crate::process_opts::apply_max_fd(&config);
+    crate::process_opts::apply_ksm(&config);
     let mut settings = Settings::from_config(&config);
     // uWSGI's cheaper options imply its master: a stopped worker is someone's to start again.
     settings.master.respawn_always |= CheaperMode::enabled(&config);

@@ -70,6 +70,18 @@ pub(crate) fn apply_max_fd(config: &Config) {
     }
 }
 
+/// `--ksm`: the kernel merges identical pages of the master and every worker (they inherit
+/// the flag). uWSGI re-marks its mappings with `madvise(MADV_MERGEABLE)` every N cycles; the
+/// process-wide flag covers every mapping, later ones included. A kernel without it (before
+/// 6.4, or KSM compiled out) is logged, as uWSGI logs a failed madvise.
+pub(crate) fn apply_ksm(config: &Config) {
+    if config.ksm {
+        if let Err(e) = rwsgi_os::process::enable_memory_merge() {
+            eprintln!("prctl(PR_SET_MEMORY_MERGE) for --ksm: {e}");
+        }
+    }
+}
+
 /// Unless `--honour-stdin`, stdin becomes /dev/null (as uWSGI's master does once its sockets
 /// are bound), except when a listening socket is fd 0 (a socket inherited as stdin).
 pub(crate) fn remap_stdin(config: &Config, listener_fds: impl IntoIterator<Item = i32>) {

@@ -620,3 +620,37 @@ fn stats_no_metrics_leaves_the_metrics_out_of_the_stats_json() {
         assert_eq!(worker_pids(&s).len(), 1);
     }
 }
+
+/// `ksm_merge_any` of `/proc/PID/ksm_stat`: whether the kernel's KSM may merge the process's
+/// pages (`None` on a kernel without the file).
+fn ksm_merge_any(pid: u64) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/ksm_stat")).ok()?;
+    let line = stat.lines().find(|l| l.starts_with("ksm_merge_any:"))?;
+    Some(line.ends_with("yes"))
+}
+
+#[test]
+fn ksm_lets_the_kernel_merge_the_master_s_and_every_worker_s_pages() {
+    let with = |extra: &[&str]| {
+        let server = Rwsgi::new()
+            .http()
+            .stats()
+            .test_app("srv_app")
+            .master()
+            .processes(2)
+            .args(extra.iter().copied())
+            .start();
+        wait_workers_ready(&server, server.ports.stats, 2);
+        let master = server.child.id() as u64;
+        let mut pids = vec![master];
+        pids.extend(children(master as i32));
+        let merged: Vec<Option<bool>> = pids.iter().map(|&p| ksm_merge_any(p)).collect();
+        (merged, server.log())
+    };
+    let (off, _) = with(&[]);
+    assert!(off.iter().all(|m| *m == Some(false)), "{off:?}");
+    // As a real config writes it (uWSGI's `ksm = N`: every N cycles).
+    let (on, log) = with(&["--ksm", "10"]);
+    assert_eq!(on.len(), 3, "the master and both workers: {on:?}");
+    assert!(on.iter().all(|m| *m == Some(true)), "{on:?}\n{log}");
+}
