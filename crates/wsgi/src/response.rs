@@ -87,12 +87,20 @@ pub struct Writer {
     head: (usize, usize),
     /// The request body still being received, if any.
     body_on_wire: Option<BodyOnWire>,
-    /// Internal routing changes this response's headers (`route_headers`, `route_remove`).
+    /// Internal routing changes this response's headers (`route`).
     routed: bool,
-    /// Header lines internal routing adds to this response (`addheader:`), rendered.
-    route_headers: Vec<u8>,
-    /// Names of the app's headers internal routing drops (`delheader:`).
-    route_remove: Vec<Vec<u8>>,
+    /// What internal routing changes, kept boxed: the writer is moved into and out of the
+    /// app call on every request, so its size is paid in copies (allocated once, reused).
+    route: Option<Box<RouteHeaders>>,
+}
+
+/// Internal routing's changes to one response.
+#[derive(Debug, Default)]
+struct RouteHeaders {
+    /// Header lines to add (`addheader:`), rendered `Name: value\r\n`.
+    add: Vec<u8>,
+    /// Names of the app's headers to drop (`delheader:`).
+    remove: Vec<Vec<u8>>,
 }
 
 impl Default for Writer {
@@ -118,8 +126,7 @@ impl Default for Writer {
             head: (0, 0),
             body_on_wire: None,
             routed: false,
-            route_headers: Vec::new(),
-            route_remove: Vec::new(),
+            route: None,
         }
     }
 }
@@ -223,29 +230,30 @@ impl Writer {
     /// framing: `Content-Length`, `Transfer-Encoding` and `Connection` are the server's).
     pub fn set_route_headers(&mut self, add: &[u8], remove: &[Vec<u8>]) {
         self.routed = true;
-        self.route_headers.clear();
-        self.route_headers.extend_from_slice(add);
-        self.route_remove.clear();
-        self.route_remove.extend(remove.iter().cloned());
+        let route = self.route.get_or_insert_with(Box::default);
+        route.add.clear();
+        route.add.extend_from_slice(add);
+        route.remove.clear();
+        route.remove.extend(remove.iter().cloned());
     }
 
     /// Applies internal routing's changes to the recorded headers.
     fn apply_route_headers(&mut self) {
-        if !self.route_remove.is_empty() {
+        let Some(route) = self.route.as_deref() else {
+            return;
+        };
+        if !route.remove.is_empty() {
             let block = std::mem::take(&mut self.header_block);
             for line in block.split_inclusive(|&b| b == b'\n') {
                 let name = line.split(|&b| b == b':').next().unwrap_or(b"");
                 let dropped = !name.eq_ignore_ascii_case(b"content-length")
-                    && self
-                        .route_remove
-                        .iter()
-                        .any(|r| r.eq_ignore_ascii_case(name));
+                    && route.remove.iter().any(|r| r.eq_ignore_ascii_case(name));
                 if !dropped {
                     self.header_block.extend_from_slice(line);
                 }
             }
         }
-        self.header_block.extend_from_slice(&self.route_headers);
+        self.header_block.extend_from_slice(&route.add);
     }
 
     /// Watches the request body being received (after [`Writer::reset`]): a response head that
@@ -649,6 +657,7 @@ impl StartResponse {
     }
 }
 
+#[inline]
 fn latin1(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
     let s = obj
         .cast::<PyString>()

@@ -88,15 +88,16 @@ impl Transfer {
 
 impl Core<'_, '_> {
     /// Serves the parsed request in `conn` from the static maps, if one names a file;
-    /// `None` sends it on to the app. `ROUTED`: the routing rules' `addheader:` and
+    /// `None` sends it on to the app. `routed`: the routing rules' `addheader:` and
     /// `donotlog:` apply (`self.routed`).
-    pub(super) fn serve_static<const ROUTED: bool>(
+    pub(super) fn serve_static(
         &mut self,
         statics: &StaticFiles,
         conn: &mut Conn,
         head_len: usize,
         keep_alive: bool,
         dialect: Dialect,
+        routed: bool,
     ) -> Option<Step> {
         let start = Instant::now();
         let w = self.w;
@@ -124,7 +125,7 @@ impl Core<'_, '_> {
         if let Some(extra) = &w.settings.response.extra_headers {
             head.extend_from_slice(extra);
         }
-        if ROUTED {
+        if routed {
             head.extend_from_slice(&self.routed.headers);
         }
         let keep = keep_alive
@@ -174,7 +175,7 @@ impl Core<'_, '_> {
         worker_slot.request_done(rt.as_micros() as u64, tx, false);
         core_slot.end_request();
         let policy = &w.settings.request_log.policy;
-        if ROUTED && self.routed.no_log {
+        if routed && self.routed.no_log {
             // `donotlog:`
         } else if policy.all
             || policy.should_log(&RequestFacts {
