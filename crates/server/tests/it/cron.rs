@@ -54,7 +54,10 @@ fn cron_runs_at_start_and_each_minute_unique_waits_and_harakiri_kills() {
         dir.path().join("unique"),
         dir.path().join("killed"),
     );
-    let every_cmd = format!("date +%S >> {}", every.display());
+    let every_cmd = format!(
+        "date +%S >> {}; echo cron-stdout-marker; echo cron-stderr-marker >&2",
+        every.display()
+    );
     let unique_cmd = sleeper(&unique);
     let killed_cmd = sleeper(&killed);
     let server = Rwsgi::new()
@@ -100,8 +103,15 @@ fn cron_runs_at_start_and_each_minute_unique_waits_and_harakiri_kills() {
             "[uwsgi-cron] command \"{every_cmd}\" running with pid "
         )) && l.contains("exited after ")
     });
+    // Its output is in the server's log.
+    let log = server.log();
+    assert!(
+        log.contains("\ncron-stdout-marker\n") && log.contains("\ncron-stderr-marker\n"),
+        "{log}"
+    );
 
-    // harakiri=2 (over --cron-harakiri's 1000): killed, its process group with it.
+    // harakiri=2 (over --cron-harakiri's 1000): killed at the first check past its deadline
+    // (uWSGI's: 3 s after its start), its process group with it.
     let victim = pids(&killed)[0];
     server.wait_log(WAIT, |l| {
         l.contains(&format!(
@@ -116,7 +126,7 @@ fn cron_runs_at_start_and_each_minute_unique_waits_and_harakiri_kills() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no exit time\n{log}"));
-    assert!((2..=4).contains(&secs), "killed after {secs} s\n{log}");
+    assert!((3..=6).contains(&secs), "killed after {secs} s\n{log}");
 
     // The next minute boundary: the quick task runs again, at its first second; the plain
     // sleeper starts a second copy beside the first; the unique one does not.
