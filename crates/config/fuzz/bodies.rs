@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use rwsgi_config::{parse, Command, ConfigError, Host, HostFacts, Parsed, PathKind};
+use rwsgi_config::{parse, Command, ConfigError, CronTask, Host, HostFacts, Parsed, PathKind};
 use rwsgi_config::{Route, RouteOption, Subject};
 
 /// A machine with a few files, a small environment and no commands.
@@ -187,6 +187,31 @@ pub(crate) fn routes(data: &[u8]) {
         match Route::parse(options[pick], line) {
             Ok(rule) => assert_eq!(rule.written, line),
             Err(e) => assert!(!e.trim().is_empty(), "an empty error for {line:?}"),
+        }
+    }
+}
+
+/// Arbitrary bytes as a `--cron` / `--unique-cron` value and as a `--cron2` one: an error
+/// says something; a task has a trimmed command, and written back as `--cron` reads the same.
+pub(crate) fn cron(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let unique = data.first().is_some_and(|b| b & 1 == 1);
+    for parsed in [CronTask::parse(&text, unique), CronTask::keyval(&text)] {
+        match parsed {
+            Err(e) => assert!(!e.trim().is_empty(), "an empty error for {text:?}"),
+            Ok(t) => {
+                assert!(
+                    !t.command.is_empty() && t.command.trim() == t.command,
+                    "{t:?}"
+                );
+                let s = t.spec;
+                let line = format!(
+                    "{} {} {} {} {} {}",
+                    s.minute, s.hour, s.day, s.month, s.week, t.command
+                );
+                let again = CronTask::parse(&line, t.unique).expect("a task written back parses");
+                assert_eq!((again.spec, &again.command), (t.spec, &t.command), "{line}");
+            }
         }
     }
 }

@@ -1695,10 +1695,44 @@ options! {
         refused: "rwsgi has no mules to group into farms (see --mule)",
         help: "group mules into a farm",
     }
-    Cron { name: "cron", aliases: ["unique-cron", "cron2"], kind: Multi, value: "SPEC",
-        refused: "rwsgi has no command cron: use the system's cron or a systemd timer (an app's \
-         uwsgi.add_cron / @cron signals work)",
-        help: "run a command or signal on a schedule",
+    // --- uWSGI's command cron: commands the master runs on a schedule (`crate::cron`)
+    Cron { name: "cron", kind: Multi, value: "MIN HOUR DAY MONTH WEEK CMD",
+        help: "run CMD (through /bin/sh, its output in the log) from the master when the local \
+         time matches: -1 is any value, -N every N (minute -15: every 15 minutes), week 0 or 7 \
+         Sunday; a given day and week match either (implies --master)",
+        field: crons: Vec<crate::CronTask> = Vec::new(),
+        apply: |c, o| {
+            let v = o.required()?;
+            c.crons.push(crate::CronTask::parse(v, false).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    UniqueCron { name: "unique-cron", kind: Multi, value: "MIN HOUR DAY MONTH WEEK CMD",
+        help: "as --cron, but CMD is not started again while its previous run is alive",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.crons.push(crate::CronTask::parse(v, true).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    Cron2 { name: "cron2", kind: Multi, value: "KEY=VAL,... CMD",
+        help: "a cron task as key=value pairs before the command: minute, hour, day, month, week \
+         (-1 each by default), unique (1: as --unique-cron), harakiri (seconds; 0: none, \
+         whatever --cron-harakiri says)",
+        apply: |c, o| {
+            let v = o.required()?;
+            c.crons.push(crate::CronTask::keyval(v).map_err(|e| o.invalid(v, e))?)
+        },
+    }
+    CronHarakiri { name: "cron-harakiri", kind: Value, value: "SECS",
+        help: "kill (SIGKILL, its process group) a cron command still running after SECS \
+         seconds (0 = never)",
+        field: cron_harakiri: u64 = 0,
+        apply: |c, o| c.cron_harakiri = o.number()?,
+    }
+    LegionCron { name: "legion-cron", aliases: ["cron-legion", "unique-legion-cron", "unique-cron-legion"],
+        kind: Multi, value: "LEGION SPEC",
+        refused: "rwsgi has no Legion clustering, so no instance is a Legion's lord: use --cron \
+         on the one instance that should run it",
+        help: "a cron task run only by the lord of a Legion",
     }
     Legion { name: "legion", kind: Multi, value: "NAME ADDR VALOR CRYPTO",
         refused: "rwsgi has no Legion clustering",

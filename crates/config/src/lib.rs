@@ -28,6 +28,7 @@
 
 pub mod addr;
 mod config;
+mod cron;
 mod daemon;
 mod defs;
 mod error;
@@ -48,6 +49,7 @@ pub use config::{
     flag_value, is_builtin_plugin, normalize_plugin, CheaperAlgo, ExportedOptions, FileServeMode,
     Mount, Protocol, SignalAction, SignalHook, SocketSpec, StaticMap, StatsVars, BUILTIN_PLUGINS,
 };
+pub use cron::{CronSpec, CronTask};
 pub use daemon::DaemonSpec;
 pub use defs::Config;
 pub use error::{ConfigError, Origin, Warning};

@@ -73,7 +73,18 @@ mod tests {
         #[test]
         fn only_backslashes_before_braces_are_added(s in "[a{}0-9,\\\\\\[\\]é]{0,40}") {
             let out = literal_braces(&s);
-            proptest::prop_assert_eq!(out.replace("\\{", "{"), s.replace("\\{", "{"));
+            // `s` is `out` without some of the backslashes that stand before a brace.
+            let (o, t) = (out.as_bytes(), s.as_bytes());
+            let (mut i, mut j) = (0, 0);
+            while i < o.len() {
+                if j < t.len() && o[i] == t[j] {
+                    j += 1;
+                } else {
+                    proptest::prop_assert!(o[i] == b'\\' && o.get(i + 1) == Some(&b'{'), "{out:?}");
+                }
+                i += 1;
+            }
+            proptest::prop_assert_eq!(j, t.len());
             // What was a valid regexp stays one, and a lone brace no longer breaks one.
             if regex::Regex::new(&s).is_ok() {
                 proptest::prop_assert!(regex::Regex::new(&out).is_ok());

@@ -159,4 +159,14 @@ proptest! {
     fn placeholders_keep_plain_values_on_config_text(data in config_text()) {
         bodies::placeholders(&data);
     }
+
+    #[test]
+    fn cron_specs_never_panic_on_bytes(data in any_bytes()) {
+        bodies::cron(&data);
+    }
+
+    #[test]
+    fn cron_specs_never_panic_on_config_text(data in config_text()) {
+        bodies::cron(&data);
+    }
 }

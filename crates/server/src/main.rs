@@ -4,6 +4,7 @@
 mod apps;
 mod cheaper;
 mod connect;
+mod cron;
 mod forwarded;
 mod host;
 mod listen;

@@ -33,11 +33,13 @@ use rwsgi_os::shlock::SharedLocks;
 
 mod chain;
 mod cheaper_mode;
+mod crons;
 mod daemons;
 mod fifo;
 pub(crate) mod hooks;
 use chain::Chain;
 use cheaper_mode::{CheaperMode, TOKEN_WAKE};
+use crons::Crons;
 use daemons::Daemon;
 use fifo::{MasterFifo, TOKEN_FIFO};
 
@@ -184,6 +186,8 @@ struct Master {
     logto: Option<String>,
     /// `--attach-daemon` and its kin.
     daemons: Vec<Daemon>,
+    /// `--cron` and its kin: commands run on a schedule.
+    crons: Crons,
     /// `--fs-reload` paths, watched through inotify.
     fs_reload: crate::process_opts::FsReload,
     /// uWSGI's signals: routing, timers, cron, file monitors.
@@ -352,6 +356,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         .then(|| rwsgi_push::PushMemory::new(push_config.pushers.len()))
         .transpose()
         .map_err(os("the pushers' shared memory"))?;
+    let crons = Crons::new(&settings.master.crons, settings.master.cron_harakiri);
     let mut master = Master {
         workers: vec![WorkerProc::default(); settings.processes],
         settings,
@@ -378,6 +383,7 @@ pub(crate) fn run(config: Config) -> Result<i32, StartError> {
         touch_chain_reload: TouchWatch::new(&config.touch_chain_reload),
         logto: config.logto.clone(),
         daemons: Daemon::all(&config.daemons),
+        crons,
         fs_reload,
         signal_hub,
         user_locks,
@@ -931,7 +937,7 @@ impl Master {
 
     fn reap(&mut self) {
         while let Some((pid, status)) = process::reap_child() {
-            if self.on_daemon_exit(pid) {
+            if self.on_daemon_exit(pid) || self.on_cron_exit(pid) {
                 continue;
             }
             if let Some(p) = self.pusher.as_mut().filter(|p| p.pid == pid) {
@@ -1082,6 +1088,7 @@ impl Master {
             let unix = unix_now();
             self.with_signal_hub(|hub, _, w| hub.tick(now, unix, w));
         }
+        self.check_crons();
         let mercy = self.settings.reload_mercy;
         for idx in 0..self.workers.len() {
             let w = self.workers[idx];

@@ -159,6 +159,10 @@ pub(crate) struct MasterSettings {
     pub harakiri_verbose: bool,
     /// `--signal-bufsize`: each uWSGI signal queue's buffer, bytes (0: the kernel's).
     pub signal_bufsize: usize,
+    /// `--cron`, `--unique-cron`, `--cron2`: the commands the master runs on a schedule.
+    pub crons: Vec<rwsgi_config::CronTask>,
+    /// `--cron-harakiri` seconds (0: none): a cron command running longer is killed.
+    pub cron_harakiri: u64,
 }
 
 impl Settings {
@@ -193,7 +197,8 @@ impl Settings {
                 respawn_always: config.master
                     || !config.master_fifo.is_empty()
                     || !config.touch_chain_reload.is_empty()
-                    || !config.daemons.is_empty(),
+                    || !config.daemons.is_empty()
+                    || !config.crons.is_empty(),
                 need_app: config.need_app,
                 no_orphans: config.no_orphans,
                 harakiri_secs: config.harakiri,
@@ -225,6 +230,8 @@ impl Settings {
                 .collect(),
                 exit_on_reload: config.exit_on_reload,
                 harakiri_verbose: config.harakiri_verbose,
+                crons: config.crons.clone(),
+                cron_harakiri: config.cron_harakiri,
             },
             processes: config.processes.max(1) as usize,
             threads: config.threads.max(1) as usize,

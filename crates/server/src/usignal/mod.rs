@@ -9,14 +9,13 @@
 //!   when it is full the master drops the signal, logs and counts it (uWSGI's
 //!   `core.unrouted_signals`), and never blocks.
 //! * The master ([`Hub`]) keeps where each signal goes ([`target`]), the timers ([`timer`]),
-//!   the cron entries ([`cron`], checked on its loop's passes) and an inotify watcher, and
+//!   the cron entries ([`crate::cron`], checked on its loop's passes) and an inotify watcher, and
 //!   routes. What the master's own Python registers while the app loads is kept in a list
 //!   the hub takes once its loop exists.
 //! * A worker's cores watch its channel and the pool in their epoll loops (no cost per
 //!   request); the core that reads a signal runs the Python handler with the GIL, between
 //!   requests, and counts it in the scoreboard (`signals`).
 
-pub(crate) mod cron;
 pub(crate) mod target;
 pub(crate) mod timer;
 pub(crate) mod wire;
@@ -34,7 +33,8 @@ use rwsgi_stats::scoreboard::Scoreboard;
 use rwsgi_stats::WorkerId;
 use rwsgi_wsgi::uwsgi_module::{SignalBackend, SignalRequest};
 
-use cron::{CronEntry, CronSpec};
+use crate::cron::CronEntry;
+use rwsgi_config::CronSpec;
 use target::Target;
 use timer::Timer;
 use wire::Msg;

@@ -5,6 +5,7 @@
 
 mod cheaper;
 mod config_corpus;
+mod cron;
 mod daemons;
 mod faults;
 mod hooks;
