@@ -50,6 +50,17 @@ pub(super) struct Conn {
     pub proxy_pending: bool,
 }
 
+impl Conn {
+    /// Who the client is, for a log line (a UNIX socket's peer has no address).
+    pub(super) fn peer_for_log(&self) -> &str {
+        if self.remote_addr.is_empty() {
+            "unix socket"
+        } else {
+            &self.remote_addr
+        }
+    }
+}
+
 /// What happened to a connection after some of its bytes were handled.
 pub(super) enum Step {
     /// The request head is not complete yet.

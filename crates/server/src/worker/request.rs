@@ -108,11 +108,7 @@ impl Core<'_, '_> {
                     "worker {} core {}: bad request from {}: {why}",
                     self.w.wid,
                     self.id,
-                    if conn.remote_addr.is_empty() {
-                        "unix socket"
-                    } else {
-                        &conn.remote_addr
-                    }
+                    conn.peer_for_log()
                 );
                 self.w
                     .scoreboard
@@ -181,11 +177,7 @@ impl Core<'_, '_> {
              bytes): 413",
             self.w.wid,
             self.id,
-            if conn.remote_addr.is_empty() {
-                "unix socket"
-            } else {
-                &conn.remote_addr
-            }
+            conn.peer_for_log()
         );
         self.w
             .scoreboard

@@ -94,46 +94,38 @@ class signal(object):
         return f
 
 
-class timer(object):
+class _every(object):
+    """A function registered on a signal that one of uWSGI's timers raises every `period`."""
+
+    add = None  # the uwsgi function that arms the timer: (signum, period)
+
+    def __init__(self, period, **kwargs):
+        self.num = kwargs.get("signum", get_free_signal())
+        self.period = period
+        self.target = kwargs.get("target", "")
+
+    def __call__(self, f):
+        uwsgi.register_signal(self.num, self.target, f)
+        type(self).add(self.num, self.period)
+        return f
+
+
+class timer(_every):
     """@timer(secs[, signum=N, target=...]): the function runs every secs seconds."""
 
-    def __init__(self, secs, **kwargs):
-        self.num = kwargs.get("signum", get_free_signal())
-        self.secs = secs
-        self.target = kwargs.get("target", "")
-
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
-        uwsgi.add_timer(self.num, self.secs)
-        return f
+    add = staticmethod(lambda num, secs: uwsgi.add_timer(num, secs))
 
 
-class mstimer(object):
+class mstimer(_every):
     """@mstimer(msecs[, signum=N, target=...]): the function runs every msecs milliseconds."""
 
-    def __init__(self, msecs, **kwargs):
-        self.num = kwargs.get("signum", get_free_signal())
-        self.msecs = msecs
-        self.target = kwargs.get("target", "")
-
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
-        uwsgi.add_ms_timer(self.num, self.msecs)
-        return f
+    add = staticmethod(lambda num, msecs: uwsgi.add_ms_timer(num, msecs))
 
 
-class rbtimer(object):
+class rbtimer(_every):
     """@rbtimer(secs[, signum=N, target=...]): like @timer (uWSGI's red-black tree timer)."""
 
-    def __init__(self, secs, **kwargs):
-        self.num = kwargs.get("signum", get_free_signal())
-        self.secs = secs
-        self.target = kwargs.get("target", "")
-
-    def __call__(self, f):
-        uwsgi.register_signal(self.num, self.target, f)
-        uwsgi.add_rb_timer(self.num, self.secs)
-        return f
+    add = staticmethod(lambda num, secs: uwsgi.add_rb_timer(num, secs))
 
 
 class cron(object):
