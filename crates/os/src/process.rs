@@ -74,6 +74,21 @@ pub fn real_ids() -> (u32, u32) {
     )
 }
 
+/// Writes `args` and a newline to stderr in one `write(2)`. std's `eprintln!` writes a line
+/// in pieces (stderr is unbuffered: one write per formatted piece), so the lines of processes
+/// sharing one log file interleave mid-line; the crates that log shadow `eprintln!` with
+/// this.
+pub fn stderr_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut line = match args.as_str() {
+        Some(s) => String::with_capacity(s.len() + 1) + s,
+        None => args.to_string(),
+    };
+    line.push('\n');
+    // A failed log write has nowhere to be reported.
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Caps the address space of this process (and of the children it forks later) at `bytes`.
 pub fn limit_address_space(bytes: u64) -> io::Result<()> {
     let limit = Rlimit {

@@ -26,6 +26,14 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+/// `eprintln!` in one `write(2)` per line ([`rwsgi_os::process::stderr_line`]): std's
+/// writes a line in pieces, which interleave with other processes' lines in a shared log.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        rwsgi_os::process::stderr_line(format_args!($($arg)*))
+    };
+}
+
 mod job;
 pub mod memory;
 pub mod metrics;

@@ -1,6 +1,14 @@
 //! `rwsgi`: a pre-fork WSGI application server that runs uWSGI's command lines and ini files,
 //! with uWSGI's stats server.
 
+/// `eprintln!` in one `write(2)` per line ([`rwsgi_os::process::stderr_line`]): std's
+/// writes a line in pieces, which interleave with other processes' lines in a shared log.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        rwsgi_os::process::stderr_line(format_args!($($arg)*))
+    };
+}
+
 mod apps;
 mod cheaper;
 mod connect;

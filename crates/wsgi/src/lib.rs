@@ -3,6 +3,14 @@
 //! response. Socket I/O during a request happens here, through [`rwsgi_os::fdio`], with the GIL
 //! released whenever the client makes us wait.
 
+/// `eprintln!` in one `write(2)` per line ([`rwsgi_os::process::stderr_line`]): std's
+/// writes a line in pieces, which interleave with other processes' lines in a shared log.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {
+        rwsgi_os::process::stderr_line(format_args!($($arg)*))
+    };
+}
+
 pub mod app;
 pub mod autoreload;
 pub mod environ;
