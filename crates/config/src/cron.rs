@@ -20,13 +20,18 @@ pub struct CronSpec {
 
 impl CronSpec {
     /// Every minute (`-1 -1 -1 -1 -1`, `--cron2`'s default).
-    pub const ANY: CronSpec = CronSpec {
-        minute: -1,
-        hour: -1,
-        day: -1,
-        month: -1,
-        week: -1,
-    };
+    pub const ANY: CronSpec = CronSpec::new(-1, -1, -1, -1, -1);
+
+    /// The five numbers in uWSGI's order (not validated: see [`CronTask::parse`]).
+    pub const fn new(minute: i32, hour: i32, day: i32, month: i32, week: i32) -> CronSpec {
+        CronSpec {
+            minute,
+            hour,
+            day,
+            month,
+            week,
+        }
+    }
 
     /// A value no clock can have (minute 60, day 0, ...) is refused: uWSGI takes it and the
     /// task never runs.
@@ -165,13 +170,7 @@ mod tests {
     use super::*;
 
     fn spec(minute: i32, hour: i32, day: i32, month: i32, week: i32) -> CronSpec {
-        CronSpec {
-            minute,
-            hour,
-            day,
-            month,
-            week,
-        }
+        CronSpec::new(minute, hour, day, month, week)
     }
 
     #[test]

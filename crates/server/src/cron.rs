@@ -175,13 +175,7 @@ mod tests {
     }
 
     fn spec(minute: i32, hour: i32, day: i32, month: i32, week: i32) -> CronSpec {
-        CronSpec {
-            minute,
-            hour,
-            day,
-            month,
-            week,
-        }
+        CronSpec::new(minute, hour, day, month, week)
     }
 
     #[test]
