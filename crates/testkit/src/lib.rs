@@ -36,7 +36,7 @@ pub mod prelude {
     pub use crate::uwsgi::*;
     pub use crate::wait::*;
     pub use crate::wsgi_server::*;
-    pub use crate::{apps_dir, examples_dir, which};
+    pub use crate::{apps_dir, examples_dir, test_config, which};
 }
 
 use std::path::{Path, PathBuf};
@@ -49,6 +49,15 @@ fn crates_dir() -> &'static Path {
 /// Test apps shipped with the server's tests.
 pub fn apps_dir() -> PathBuf {
     crates_dir().join("server/tests/apps")
+}
+
+/// The ini corpus written for the server's tests (`crates/server/tests/configs/NAME`).
+pub fn test_config(name: &str) -> String {
+    crates_dir()
+        .join("server/tests/configs")
+        .join(name)
+        .display()
+        .to_string()
 }
 
 /// The bundled example app's directory.

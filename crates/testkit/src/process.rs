@@ -86,6 +86,7 @@ pub struct Rwsgi {
     ports: Ports,
     dir: Option<tempfile::TempDir>,
     umask: Option<u32>,
+    stdin: Option<Stdio>,
 }
 
 impl Rwsgi {
@@ -148,6 +149,30 @@ impl Rwsgi {
         self.args(["--module", module, "--chdir", &dir])
     }
 
+    /// Corpus config `name` ([`crate::test_config`]) with pre-bound HTTP and stats sockets,
+    /// which it names through the `%(http_port)` / `%(stats_port)` placeholders, and `%(tmp)`
+    /// for the server's temp dir (made now if [`Rwsgi::dir`] gave none). Placeholders must be
+    /// set before the file is read, so arguments given earlier come first.
+    pub fn corpus_ini(mut self, name: &str) -> Rwsgi {
+        let http = self.prebind(SocketKind::Http);
+        let stats = self.prebind(SocketKind::Stats);
+        let tmp = self
+            .dir
+            .get_or_insert_with(|| tempfile::tempdir().expect("tempdir"))
+            .path()
+            .display()
+            .to_string();
+        self.args([
+            "--set-placeholder".to_string(),
+            format!("http_port={http}"),
+            "--set-placeholder".to_string(),
+            format!("stats_port={stats}"),
+            "--set-placeholder".to_string(),
+            format!("tmp={tmp}"),
+            crate::test_config(name),
+        ])
+    }
+
     /// `--processes N`.
     pub fn processes(self, n: usize) -> Rwsgi {
         self.args(["--processes", &n.to_string()])
@@ -175,6 +200,12 @@ impl Rwsgi {
     /// Starts the server with this file-creation mask (the default is the test's own).
     pub fn umask(mut self, mask: u32) -> Rwsgi {
         self.umask = Some(mask);
+        self
+    }
+
+    /// Starts the server with this stdin (the default is `/dev/null`).
+    pub fn stdin(mut self, stdin: Stdio) -> Rwsgi {
+        self.stdin = Some(stdin);
         self
     }
 
@@ -227,6 +258,7 @@ impl Rwsgi {
                 });
             }
         }
+        cmd.stdin(self.stdin.unwrap_or_else(Stdio::null));
         let mut server = Server::spawn(cmd, dir);
         server.ports = self.ports;
         // The parent's copies close here; the child holds the sockets now.
@@ -253,7 +285,6 @@ impl Server {
         let log_path = dir.path().join("rwsgi.log");
         let log = std::fs::File::create(&log_path).expect("log file");
         let child = cmd
-            .stdin(Stdio::null())
             .stdout(log.try_clone().expect("dup log"))
             .stderr(log)
             .spawn()

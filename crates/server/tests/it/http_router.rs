@@ -7,33 +7,13 @@ use rwsgi_testkit::prelude::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-fn config(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/configs")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// Starts rwsgi on corpus config `name` with pre-bound HTTP and stats sockets named through
-/// the `http_port` / `stats_port` placeholders; waits until the HTTP socket answers.
+/// Starts rwsgi on corpus config `name` ([`Rwsgi::corpus_ini`]); waits until the HTTP socket
+/// answers.
 fn start(name: &str) -> Server {
-    let mut r = Rwsgi::new();
-    let http = r.prebind(SocketKind::Http);
-    let stats = r.prebind(SocketKind::Stats);
-    let server = r
-        .args([
-            "--set-placeholder".to_string(),
-            format!("http_port={http}"),
-            "--set-placeholder".to_string(),
-            format!("stats_port={stats}"),
-            config(name),
-        ])
-        .start();
-    server.wait_http_ready(http, 1);
+    let server = Rwsgi::new().corpus_ini(name).start();
+    server.wait_http_ready(server.ports.http, 1);
     server
 }
 

@@ -7,21 +7,13 @@ use rwsgi_testkit::prelude::*;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn config(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/configs")
-        .join(name)
-        .display()
-        .to_string()
-}
-
-/// rwsgi on corpus config `name`, with pre-bound HTTP and stats sockets whose ports (and the
-/// run's temp dir, `tmp`) are placeholders, and `extra` arguments first.
+/// rwsgi on corpus config `name` ([`Rwsgi::corpus_ini`]), `extra` arguments first; the run's
+/// temp dir too.
 fn start_ini(name: &str, extra: &[&str]) -> (Server, PathBuf) {
     start_ini_in(tempfile::tempdir().expect("tempdir"), name, extra)
 }
@@ -29,22 +21,7 @@ fn start_ini(name: &str, extra: &[&str]) -> (Server, PathBuf) {
 /// [`start_ini`] in `dir`.
 fn start_ini_in(dir: tempfile::TempDir, name: &str, extra: &[&str]) -> (Server, PathBuf) {
     let tmp = dir.path().to_path_buf();
-    let mut r = Rwsgi::new();
-    let http = r.prebind(SocketKind::Http);
-    let stats = r.prebind(SocketKind::Stats);
-    let server = r
-        .args([
-            "--set-placeholder".to_string(),
-            format!("http_port={http}"),
-            "--set-placeholder".to_string(),
-            format!("stats_port={stats}"),
-            "--set-placeholder".to_string(),
-            format!("tmp={}", tmp.display()),
-        ])
-        .args(extra)
-        .arg(config(name))
-        .dir(dir)
-        .start();
+    let server = Rwsgi::new().dir(dir).args(extra).corpus_ini(name).start();
     (server, tmp)
 }
 
@@ -426,25 +403,14 @@ fn daemonize2_detaches_after_the_apps_are_loaded() {
 /// rwsgi on a UNIX socket only, with stdin from `stdin` (stopped when dropped).
 fn with_stdin(stdin: Stdio, extra: &[&str]) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log_path = dir.path().join("rwsgi.log");
-    let log = std::fs::File::create(&log_path).expect("log file");
     let sock = dir.path().join("s.sock").display().to_string();
-    let child = Command::new(rwsgi_bin())
+    Rwsgi::new()
         .args(["--socket", &sock, "--processes", "1", "--master"])
-        .args(["--module", "srv_app", "--chdir"])
-        .arg(apps_dir())
+        .test_app("srv_app")
         .args(extra)
         .stdin(stdin)
-        .stdout(log.try_clone().expect("dup log"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn rwsgi");
-    Server {
-        child,
-        dir,
-        log_path,
-        ports: Ports::default(),
-    }
+        .dir(dir)
+        .start()
 }
 
 #[test]

@@ -5,25 +5,16 @@
 //! stops start-up naming it, the file and the line.
 use rwsgi_testkit::prelude::*;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn config(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/configs")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// rwsgi on `routing.ini`, HTTP and stats on pre-bound ports.
 fn start() -> Server {
     let server = Rwsgi::new()
         .http()
         .stats()
-        .args(["--ini", &config("routing.ini")])
+        .args(["--ini", &test_config("routing.ini")])
         .start();
     server.wait_http_ready(server.ports.http, 1);
     server
@@ -186,7 +177,7 @@ fn donotlog_keeps_health_checks_out_of_the_log_and_log_writes_lines() {
 fn rules_see_the_vars_nginx_sends_over_uwsgi() {
     let server = Rwsgi::new()
         .uwsgi()
-        .args(["--ini", &config("routing.ini")])
+        .args(["--ini", &test_config("routing.ini")])
         .start();
     let port = server.ports.uwsgi;
     wait_uwsgi_ready(&server, port, "/");
@@ -251,7 +242,7 @@ fn rules_run_once_a_buffered_body_is_in() {
 
 #[test]
 fn an_unsupported_action_stops_start_up_naming_it_and_the_line() {
-    let ini = config("routing_refused.ini");
+    let ini = test_config("routing_refused.ini");
     let (code, log) = Rwsgi::new().http().args(["--ini", &ini]).run_to_exit(WAIT);
     assert!(matches!(code, Some(c) if c != 0), "{code:?}\n{log}");
     assert!(
