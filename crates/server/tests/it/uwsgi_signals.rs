@@ -67,6 +67,17 @@ fn per_worker(m: &[(u64, u64)]) -> BTreeMap<u64, usize> {
     out
 }
 
+/// Asserts that the `workers` handler (signal 30, marking "workers") ran `times` times in
+/// each of the two workers.
+fn assert_each_worker_ran(server: &Server, dir: &Path, times: usize) {
+    let all = wait_marks(server, dir, "workers", 2 * times);
+    assert_eq!(
+        per_worker(&all),
+        BTreeMap::from([(1, times), (2, times)]),
+        "{all:?}"
+    );
+}
+
 fn get_json(server: &Server, path: &str) -> Value {
     let r = try_http(server.ports.http, "GET", path, &[], b"")
         .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.log()));
@@ -114,12 +125,7 @@ fn timers_targets_cron_and_file_monitors_reach_the_workers_they_name() {
 
     // uwsgi.signal(30) from a request: `workers` runs it once in each worker.
     get_json(&server, "/raise/30");
-    let all = wait_marks(&server, &dir, "workers", 2);
-    assert_eq!(
-        per_worker(&all),
-        BTreeMap::from([(1, 1), (2, 1)]),
-        "{all:?}"
-    );
+    assert_each_worker_ran(&server, &dir, 1);
     // uwsgi.signal(31) (default target): one worker, once.
     get_json(&server, "/raise/31");
     let one = wait_marks(&server, &dir, "anyone", 1);
@@ -253,12 +259,7 @@ fn with_lazy_apps_each_worker_registers_its_own_handlers() {
     assert!(ticks.iter().all(|&m| m == (2, 0)), "{ticks:?}");
     // Each worker's own handler of signal 30 runs once.
     get_json(&server, "/raise/30");
-    let all = wait_marks(&server, &dir, "workers", 2);
-    assert_eq!(
-        per_worker(&all),
-        BTreeMap::from([(1, 1), (2, 1)]),
-        "{all:?}"
-    );
+    assert_each_worker_ran(&server, &dir, 1);
     // The app was never imported in the master: the log shows registrations by wid 1 and 2
     // (the master logs each when its message arrives, maybe after the handler already ran).
     for wid in [1, 2] {
@@ -281,12 +282,7 @@ fn with_two_cores_per_worker_one_core_takes_each_signal() {
     for _ in 0..5 {
         get_json(&server, "/raise/30");
     }
-    let all = wait_marks(&server, &dir, "workers", 10);
-    assert_eq!(
-        per_worker(&all),
-        BTreeMap::from([(1, 5), (2, 5)]),
-        "{all:?}"
-    );
+    assert_each_worker_ran(&server, &dir, 5);
     // Worker 2's handled count matches its lines: no signal ran twice, none was lost.
     let ticks = wait_marks(&server, &dir, "timer", 3);
     assert!(ticks.iter().all(|&m| m == (2, 0)), "{ticks:?}");
