@@ -482,14 +482,23 @@ fn workers(py: Python<'_>) -> PyResult<Bound<'_, PyTuple>> {
     PyTuple::new(py, dicts)
 }
 
+/// uWSGI's answer for a yes/no: `True`, or `None` (not `False`).
+fn true_or_none(py: Python<'_>, yes: bool) -> Py<PyAny> {
+    if yes {
+        pyo3::types::PyBool::new(py, true)
+            .to_owned()
+            .into_any()
+            .unbind()
+    } else {
+        py.None()
+    }
+}
+
 /// Signals the master: `True` when it was told, `None` when it could not be.
 fn signal_master(py: Python<'_>, sig: rwsgi_os::Signal) -> PyResult<Py<PyAny>> {
     let pid = context()?.masterpid;
     Ok(match rwsgi_os::process::kill(pid as i32, sig) {
-        Ok(()) => pyo3::types::PyBool::new(py, true)
-            .to_owned()
-            .into_any()
-            .unbind(),
+        Ok(()) => true_or_none(py, true),
         Err(e) => {
             eprintln!("uwsgi: signalling the master: {e}");
             py.None()
@@ -559,14 +568,7 @@ fn connection_fd() -> i32 {
 /// `True` once this process serves requests, else `None`.
 #[pyfunction]
 fn ready(py: Python<'_>) -> Py<PyAny> {
-    if READY.load(Relaxed) {
-        pyo3::types::PyBool::new(py, true)
-            .to_owned()
-            .into_any()
-            .unbind()
-    } else {
-        py.None()
-    }
+    true_or_none(py, READY.load(Relaxed))
 }
 
 fn lock_index(n: i64) -> PyResult<(usize, &'static SharedLocks)> {
@@ -601,14 +603,7 @@ fn unlock(n: i64) -> PyResult<()> {
 #[pyo3(signature = (n = 0))]
 fn is_locked(py: Python<'_>, n: i64) -> PyResult<Py<PyAny>> {
     let (n, locks) = lock_index(n)?;
-    Ok(if locks.is_locked(n) {
-        pyo3::types::PyBool::new(py, true)
-            .to_owned()
-            .into_any()
-            .unbind()
-    } else {
-        py.None()
-    })
+    Ok(true_or_none(py, locks.is_locked(n)))
 }
 
 /// Names the calling thread (the process, from its main thread) as `ps`/`top` show it; the
@@ -638,14 +633,10 @@ fn metric_get(key: &str) -> PyResult<i64> {
 
 /// `True` when the server applied `update`, `None` when it refused (uWSGI's answers).
 fn metric_call(py: Python<'_>, key: &str, update: MetricUpdate, n: i64) -> PyResult<Py<PyAny>> {
-    Ok(if context()?.view.metric_update(key, update, n) {
-        pyo3::types::PyBool::new(py, true)
-            .to_owned()
-            .into_any()
-            .unbind()
-    } else {
-        py.None()
-    })
+    Ok(true_or_none(
+        py,
+        context()?.view.metric_update(key, update, n),
+    ))
 }
 
 /// uWSGI's `metric_*` writers: each is one call of [`metric_call`] with its update, `value`
@@ -733,14 +724,7 @@ fn signal_registered(py: Python<'_>, signum: i64) -> PyResult<Py<PyAny>> {
         .lock()
         .map(|h| h.iter().any(|(s, _)| *s == sig))
         .unwrap_or(false);
-    Ok(if known {
-        pyo3::types::PyBool::new(py, true)
-            .to_owned()
-            .into_any()
-            .unbind()
-    } else {
-        py.None()
-    })
+    Ok(true_or_none(py, known))
 }
 
 /// Raises uWSGI signal `signum`: the master routes it to the target it was registered for.
