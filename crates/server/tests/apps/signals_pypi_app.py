@@ -2,23 +2,11 @@
 another name so rwsgi's built-in one does not shadow it: its @timer, @signal and @filemon run
 on rwsgi's signal framework."""
 
-import importlib.util
 import json
 import os
-import sys
-
 import uwsgi
 
-for entry in sys.path:
-    candidate = os.path.join(entry, "uwsgidecorators.py")
-    if entry and os.path.isfile(candidate):
-        PYPI_FILE = candidate
-        break
-else:
-    raise RuntimeError("uWSGI's uwsgidecorators.py is not on sys.path")
-spec = importlib.util.spec_from_file_location("pypi_uwsgidecorators", PYPI_FILE)
-pypi = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pypi)
+from pypi_decorators import pypi
 
 DIR = os.environ["SIG_DIR"]
 WATCHED = os.path.join(DIR, "watched")

@@ -1,24 +1,11 @@
 """uWSGI's own uwsgidecorators (the PyPI uwsgi package's file in site-packages), loaded under
 another name so rwsgi's built-in one does not shadow it: its @postfork must run in every worker."""
 
-import importlib.util
 import json
 import os
-
 import uwsgi
 
-# Where the file is, as the real uWSGI package installs it (found on sys.path, not imported:
-# 'uwsgidecorators' itself is rwsgi's, already in sys.modules).
-for entry in __import__("sys").path:
-    candidate = os.path.join(entry, "uwsgidecorators.py")
-    if entry and os.path.isfile(candidate):
-        PYPI_FILE = candidate
-        break
-else:
-    raise RuntimeError("uWSGI's uwsgidecorators.py is not on sys.path")
-spec = importlib.util.spec_from_file_location("pypi_uwsgidecorators", PYPI_FILE)
-pypi = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pypi)
+from pypi_decorators import PYPI_FILE, pypi
 
 DIR = os.environ["UMOD_DIR"]
 
