@@ -273,6 +273,17 @@ pub fn set_cmdline(title: &[u8]) -> io::Result<usize> {
     Ok(kept)
 }
 
+/// Titles this process as `ps` shows it: the command line ([`set_cmdline`]) and, from the
+/// main thread, the name the kernel keeps (15 bytes, `/proc/PID/comm`). Both are tried; the
+/// first failure is returned.
+pub fn set_title(title: &str) -> io::Result<()> {
+    let cmdline = set_cmdline(title.as_bytes()).map(drop);
+    // A NUL cannot come from an option value that parsed, but is dropped rather than trusted.
+    let name: Vec<u8> = title.bytes().filter(|&b| b != 0).take(15).collect();
+    let name = CString::new(name).map_err(io::Error::other)?;
+    cmdline.and(set_name(&name))
+}
+
 /// The bytes written over a command line area of `len` bytes for `title`: the title (cut to
 /// leave room, NULs dropped), a NUL, then spaces (a last byte that is not NUL tells the
 /// kernel the area was rewritten, so it shows only up to the first NUL).

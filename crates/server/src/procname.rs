@@ -10,7 +10,7 @@
 //! `std::env::args` reads, so the arguments are saved first ([`original_args`]): a graceful
 //! reload re-executes them.
 
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::sync::OnceLock;
 
 static ORIGINAL_ARGS: OnceLock<Vec<OsString>> = OnceLock::new();
@@ -89,17 +89,8 @@ impl ProcName {
             return;
         };
         original_args();
-        if let Err(e) = rwsgi_os::process::set_cmdline(title.as_bytes()) {
+        if let Err(e) = rwsgi_os::process::set_title(&title) {
             eprintln!("cannot set the process title: {e}");
-        }
-        // The kernel keeps 15 bytes and a NUL; a NUL inside the name cannot come from an
-        // option value that parsed, but is dropped rather than trusted.
-        let name: Vec<u8> = title.bytes().filter(|&b| b != 0).take(15).collect();
-        let Ok(name) = CString::new(name) else {
-            return;
-        };
-        if let Err(e) = rwsgi_os::process::set_name(&name) {
-            eprintln!("cannot set the process name: {e}");
         }
     }
 }

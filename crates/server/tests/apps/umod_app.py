@@ -138,6 +138,10 @@ def application(environ, start_response):
             body["error"] = str(e)
     elif path == "/bump":
         bump_counter()
+    elif path == "/setprocname":
+        uwsgi.setprocname("shop worker %d" % uwsgi.worker_id())
+        body["pid"] = os.getpid()
+        body["worker_id"] = uwsgi.worker_id()
     elif path == "/reload":
         body["reload"] = uwsgi.reload()
     elif path == "/stop":

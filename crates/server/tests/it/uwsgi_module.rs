@@ -382,3 +382,15 @@ fn opentelemetry_set_up_in_postfork_exports_spans_from_every_worker() {
         assert_ne!(span["exported_in_thread"], "MainThread", "{span}");
     }
 }
+
+#[test]
+fn setprocname_titles_the_worker_as_ps_shows_it() {
+    let (server, _) = start("umod_app", &[]);
+    let r = get_json(&server, "/setprocname");
+    let pid = r["pid"].as_u64().expect("pid");
+    let want = format!("shop worker {}", r["worker_id"]);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
+    let shown = String::from_utf8_lossy(&cmdline);
+    // uWSGI's title: the name, then the rest of the old command line's area blanked.
+    assert_eq!(shown.trim_end_matches([' ', '\0']), want, "{shown:?}");
+}

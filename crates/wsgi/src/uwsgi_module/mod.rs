@@ -606,15 +606,12 @@ fn is_locked(py: Python<'_>, n: i64) -> PyResult<Py<PyAny>> {
     Ok(true_or_none(py, locks.is_locked(n)))
 }
 
-/// Names the calling thread (the process, from its main thread) as `ps`/`top` show it; the
-/// kernel keeps 15 bytes.
+/// Titles the process as `ps` shows it, as uWSGI's does: the command line, and the name the
+/// kernel keeps (15 bytes; the calling thread's, the process's from its main thread).
 #[pyfunction]
 fn setprocname(name: &str) {
-    let bytes: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
-    if let Ok(name) = std::ffi::CString::new(bytes) {
-        if let Err(e) = rwsgi_os::process::set_name(&name) {
-            eprintln!("uwsgi.setprocname: {e}");
-        }
+    if let Err(e) = rwsgi_os::process::set_title(name) {
+        eprintln!("uwsgi.setprocname: {e}");
     }
 }
 
